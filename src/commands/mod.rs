@@ -1,0 +1,18 @@
+//! One file per subcommand. `main` parses the command line, sets up logging and dispatches;
+//! each command returns its process exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+pub mod verify;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init(cli.global.verbose, cli.global.log_format);
+    match cli.command {
+        Command::Verify(args) => verify::run(&cli.global, args),
+    }
+}

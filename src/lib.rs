@@ -1,0 +1,19 @@
+//! tezos-azure-signer: an octez-compatible remote signer for tz2/tz3 keys held in Azure Key
+//! Vault. See DESIGN in the README for the data flow of one signature.
+//!
+//! - [`tezos`]: the Tezos codec (pure, no I/O): keys, signatures, signing requests.
+//! - [`keyfile`]: reading key files (PEM, JWK, base58) into key types.
+//! - [`vault`]: the Key Vault trait, the Azure SDK implementation and the credential chain.
+//! - [`watermark`]: the double-sign rule and its durable store.
+//! - [`policy`], [`auth`]: what may be signed, and who may ask.
+//! - [`signer`]: the signing pipeline that ties them together.
+//! - [`server`]: the octez-compatible HTTP API.
+//! - [`emulator`]: the bundled Key Vault stand-in (feature `emulator`).
+//! - [`commands`]: one file per subcommand; [`cli`] holds the clap definitions.
+
+pub mod cli;
+pub mod commands;
+pub mod keyfile;
+pub mod logging;
+pub mod tezos;
+pub mod vault;

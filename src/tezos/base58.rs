@@ -1,0 +1,184 @@
+//! Base58Check with Tezos prefixes (PROTOCOL.md §5).
+//!
+//! Owns: the prefix table and the checksum. Pure; never panics on input.
+
+use sha2::{Digest, Sha256};
+
+/// A Tezos base58 prefix: the bytes prepended before encoding and the payload length they imply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    pub name: &'static str,
+    pub bytes: &'static [u8],
+    pub payload_len: usize,
+}
+
+macro_rules! prefixes {
+    ($($id:ident = $name:literal, [$($b:literal),*], $len:literal;)*) => {
+        $(pub const $id: Prefix = Prefix { name: $name, bytes: &[$($b),*], payload_len: $len };)*
+    };
+}
+
+prefixes! {
+    TZ1 = "tz1", [0x06, 0xa1, 0x9f], 20;
+    TZ2 = "tz2", [0x06, 0xa1, 0xa1], 20;
+    TZ3 = "tz3", [0x06, 0xa1, 0xa4], 20;
+    TZ4 = "tz4", [0x06, 0xa1, 0xa6], 20;
+    EDPK = "edpk", [0x0d, 0x0f, 0x25, 0xd9], 32;
+    SPPK = "sppk", [0x03, 0xfe, 0xe2, 0x56], 33;
+    P2PK = "p2pk", [0x03, 0xb2, 0x8b, 0x7f], 33;
+    SPSK = "spsk", [0x11, 0xa2, 0xe0, 0xc9], 32;
+    P2SK = "p2sk", [0x10, 0x51, 0xee, 0xbd], 32;
+    EDSK_SEED = "edsk", [0x0d, 0x0f, 0x3a, 0x07], 32;
+    EDSIG = "edsig", [0x09, 0xf5, 0xcd, 0x86, 0x12], 64;
+    SPSIG1 = "spsig1", [0x0d, 0x73, 0x65, 0x13, 0x3f], 64;
+    P2SIG = "p2sig", [0x36, 0xf0, 0x2c, 0x34], 64;
+    SIG = "sig", [0x04, 0x82, 0x2b], 64;
+    CHAIN_ID = "Net", [0x57, 0x52, 0x00], 4;
+    BLOCK_HASH = "B", [0x01, 0x34], 32;
+    SPESK = "spesk", [0x09, 0xed, 0xf1, 0xae, 0x96], 56;
+    P2ESK = "p2esk", [0x09, 0x30, 0x39, 0x73, 0xab], 56;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Base58Error {
+    #[error("not valid base58: {0}")]
+    Alphabet(String),
+    #[error("bad base58 checksum")]
+    Checksum,
+    #[error("expected a {expected} value, got something else")]
+    WrongPrefix { expected: &'static str },
+    #[error("{name} value has {got} payload bytes, expected {expected}")]
+    Length {
+        name: &'static str,
+        got: usize,
+        expected: usize,
+    },
+}
+
+fn checksum(data: &[u8]) -> [u8; 4] {
+    let h = Sha256::digest(Sha256::digest(data));
+    [h[0], h[1], h[2], h[3]]
+}
+
+/// Encodes `payload` under `prefix`. The payload length is the caller's invariant.
+pub fn encode(prefix: Prefix, payload: &[u8]) -> String {
+    debug_assert_eq!(payload.len(), prefix.payload_len, "{}", prefix.name);
+    let mut buf = Vec::with_capacity(prefix.bytes.len() + payload.len() + 4);
+    buf.extend_from_slice(prefix.bytes);
+    buf.extend_from_slice(payload);
+    let sum = checksum(&buf);
+    buf.extend_from_slice(&sum);
+    bs58::encode(buf).into_string()
+}
+
+/// Decodes a base58check string without interpreting the prefix.
+pub fn decode_raw(s: &str) -> Result<Vec<u8>, Base58Error> {
+    let raw = bs58::decode(s.trim())
+        .into_vec()
+        .map_err(|e| Base58Error::Alphabet(e.to_string()))?;
+    if raw.len() < 4 {
+        return Err(Base58Error::Checksum);
+    }
+    let (body, sum) = raw.split_at(raw.len() - 4);
+    if checksum(body) != sum {
+        return Err(Base58Error::Checksum);
+    }
+    Ok(body.to_vec())
+}
+
+/// Decodes `s`, requiring `prefix` and its payload length; returns the payload.
+pub fn decode(prefix: Prefix, s: &str) -> Result<Vec<u8>, Base58Error> {
+    let body = decode_raw(s)?;
+    let payload = body
+        .strip_prefix(prefix.bytes)
+        .ok_or(Base58Error::WrongPrefix {
+            expected: prefix.name,
+        })?;
+    if payload.len() != prefix.payload_len {
+        return Err(Base58Error::Length {
+            name: prefix.name,
+            got: payload.len(),
+            expected: prefix.payload_len,
+        });
+    }
+    Ok(payload.to_vec())
+}
+
+/// Decodes `s` into a fixed-size payload.
+pub fn decode_array<const N: usize>(prefix: Prefix, s: &str) -> Result<[u8; N], Base58Error> {
+    let v = decode(prefix, s)?;
+    v.as_slice().try_into().map_err(|_| Base58Error::Length {
+        name: prefix.name,
+        got: v.len(),
+        expected: N,
+    })
+}
+
+/// Finds which of `candidates` `s` is encoded with (by prefix bytes and payload length).
+pub fn decode_any(candidates: &[Prefix], s: &str) -> Result<(Prefix, Vec<u8>), Base58Error> {
+    let body = decode_raw(s)?;
+    for p in candidates {
+        if let Some(payload) = body.strip_prefix(p.bytes)
+            && payload.len() == p.payload_len
+        {
+            return Ok((*p, payload.to_vec()));
+        }
+    }
+    Err(Base58Error::WrongPrefix {
+        expected: candidates.first().map(|p| p.name).unwrap_or("known"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_produce_expected_text_prefix_and_length() {
+        let table: &[(Prefix, &str, usize)] = &[
+            (TZ1, "tz1", 36),
+            (TZ2, "tz2", 36),
+            (TZ3, "tz3", 36),
+            (TZ4, "tz4", 36),
+            (EDPK, "edpk", 54),
+            (SPPK, "sppk", 55),
+            (P2PK, "p2pk", 55),
+            (SPSK, "spsk", 54),
+            (P2SK, "p2sk", 54),
+            (SPSIG1, "spsig1", 99),
+            (P2SIG, "p2sig", 98),
+            (SIG, "sig", 96),
+            (EDSIG, "edsig", 99),
+            (CHAIN_ID, "Net", 15),
+            (BLOCK_HASH, "B", 51),
+            (SPESK, "spesk", 88),
+            (P2ESK, "p2esk", 88),
+        ];
+        for (p, text, len) in table {
+            for fill in [0u8, 0x7f, 0xff] {
+                let s = encode(*p, &vec![fill; p.payload_len]);
+                assert!(s.starts_with(text), "{} -> {s}", p.name);
+                assert_eq!(s.len(), *len, "{} -> {s}", p.name);
+                assert_eq!(decode(*p, &s).unwrap(), vec![fill; p.payload_len]);
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_bad_checksum_alphabet_and_prefix() {
+        let s = encode(TZ2, &[1u8; 20]);
+        let mut bad = s.clone().into_bytes();
+        let last = bad.len() - 1;
+        bad[last] = if bad[last] == b'a' { b'b' } else { b'a' };
+        assert_eq!(
+            decode(TZ2, std::str::from_utf8(&bad).unwrap()),
+            Err(Base58Error::Checksum)
+        );
+        assert!(matches!(decode(TZ2, "0OIl"), Err(Base58Error::Alphabet(_))));
+        assert_eq!(
+            decode(TZ3, &s),
+            Err(Base58Error::WrongPrefix { expected: "tz3" })
+        );
+        assert!(matches!(decode(TZ2, ""), Err(Base58Error::Checksum)));
+    }
+}

@@ -1,0 +1,464 @@
+//! Tezos keys: curves, public key hashes (tz1–tz4), public keys and secret keys.
+//!
+//! Owns: parsing and validating key material at the edge into types. Every point is checked
+//! to be on its curve. Secret keys are zeroized on drop and never shown by `Debug`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use zeroize::Zeroizing;
+
+use super::base58::{self, Base58Error, Prefix};
+use super::hash::{blake2b_160, blake2b_256};
+use super::signature::{Signature, VerifyError};
+
+/// The signature schemes the signer knows about. Only secp256k1 and P-256 can be held in the
+/// vault; Ed25519 is needed to verify authentication signatures from tz1 keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Curve {
+    Ed25519,
+    Secp256k1,
+    P256,
+}
+
+impl Curve {
+    pub fn name(self) -> &'static str {
+        match self {
+            Curve::Ed25519 => "ed25519",
+            Curve::Secp256k1 => "secp256k1",
+            Curve::P256 => "p256",
+        }
+    }
+    pub fn pkh_kind(self) -> PkhKind {
+        match self {
+            Curve::Ed25519 => PkhKind::Tz1,
+            Curve::Secp256k1 => PkhKind::Tz2,
+            Curve::P256 => PkhKind::Tz3,
+        }
+    }
+}
+
+impl fmt::Display for Curve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Errors met while turning outside input into key types.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Base58(#[from] Base58Error),
+    #[error("not a Tezos {what}: expected one of {expected}")]
+    UnknownPrefix {
+        what: &'static str,
+        expected: &'static str,
+    },
+    #[error("the point is not on the {0} curve")]
+    NotOnCurve(Curve),
+    #[error("{curve} public key must be {expected}, got {got} bytes")]
+    PublicKeyLength {
+        curve: Curve,
+        expected: &'static str,
+        got: usize,
+    },
+    #[error("{0} secret scalar is out of range (zero or not below the group order)")]
+    BadScalar(Curve),
+    #[error("secret key is {got} bytes, expected 32")]
+    SecretKeyLength { got: usize },
+    #[error("JWK coordinate is {got} bytes, expected at most 32")]
+    CoordinateLength { got: usize },
+    #[error("unsupported curve {0}: only secp256k1 (tz2) and P-256 (tz3) can sign")]
+    UnsupportedCurve(String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public key hashes
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PkhKind {
+    Tz1,
+    Tz2,
+    Tz3,
+    Tz4,
+}
+
+impl PkhKind {
+    /// The 1-byte tag Tezos uses in binary encodings of public key hashes.
+    pub fn tag(self) -> u8 {
+        match self {
+            PkhKind::Tz1 => 0,
+            PkhKind::Tz2 => 1,
+            PkhKind::Tz3 => 2,
+            PkhKind::Tz4 => 3,
+        }
+    }
+    fn prefix(self) -> Prefix {
+        match self {
+            PkhKind::Tz1 => base58::TZ1,
+            PkhKind::Tz2 => base58::TZ2,
+            PkhKind::Tz3 => base58::TZ3,
+            PkhKind::Tz4 => base58::TZ4,
+        }
+    }
+}
+
+/// A public key hash (`tz1…`, `tz2…`, `tz3…`, `tz4…`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pkh {
+    kind: PkhKind,
+    hash: [u8; 20],
+}
+
+impl Pkh {
+    pub fn new(kind: PkhKind, hash: [u8; 20]) -> Self {
+        Pkh { kind, hash }
+    }
+    pub fn kind(&self) -> PkhKind {
+        self.kind
+    }
+    pub fn hash(&self) -> &[u8; 20] {
+        &self.hash
+    }
+    /// Tag byte followed by the 20-byte hash, as in octez's authentication payload.
+    pub fn to_tagged_bytes(&self) -> [u8; 21] {
+        let mut out = [0u8; 21];
+        out[0] = self.kind.tag();
+        out[1..].copy_from_slice(&self.hash);
+        out
+    }
+}
+
+impl FromStr for Pkh {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        const KINDS: [PkhKind; 4] = [PkhKind::Tz1, PkhKind::Tz2, PkhKind::Tz3, PkhKind::Tz4];
+        let prefixes = KINDS.map(PkhKind::prefix);
+        let (p, payload) = base58::decode_any(&prefixes, s).map_err(|e| match e {
+            Base58Error::WrongPrefix { .. } => KeyError::UnknownPrefix {
+                what: "public key hash",
+                expected: "tz1, tz2, tz3, tz4",
+            },
+            e => KeyError::Base58(e),
+        })?;
+        let kind = KINDS[prefixes.iter().position(|x| *x == p).unwrap_or(0)];
+        let hash = payload.try_into().map_err(|_| KeyError::UnknownPrefix {
+            what: "public key hash",
+            expected: "tz1, tz2, tz3, tz4",
+        })?;
+        Ok(Pkh { kind, hash })
+    }
+}
+
+impl fmt::Display for Pkh {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&base58::encode(self.kind.prefix(), &self.hash))
+    }
+}
+
+impl fmt::Debug for Pkh {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pkh({self})")
+    }
+}
+
+impl serde::Serialize for Pkh {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Pkh {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public keys
+
+/// A validated public key.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    Ed25519(ed25519_dalek::VerifyingKey),
+    Secp256k1(k256::PublicKey),
+    P256(p256::PublicKey),
+}
+
+impl PublicKey {
+    pub fn curve(&self) -> Curve {
+        match self {
+            PublicKey::Ed25519(_) => Curve::Ed25519,
+            PublicKey::Secp256k1(_) => Curve::Secp256k1,
+            PublicKey::P256(_) => Curve::P256,
+        }
+    }
+
+    /// From SEC1 bytes: 33-byte compressed or 65-byte uncompressed points.
+    pub fn from_sec1(curve: Curve, bytes: &[u8]) -> Result<Self, KeyError> {
+        if bytes.len() != 33 && bytes.len() != 65 {
+            return Err(KeyError::PublicKeyLength {
+                curve,
+                expected: "33 (compressed) or 65 (uncompressed)",
+                got: bytes.len(),
+            });
+        }
+        match curve {
+            Curve::Secp256k1 => k256::PublicKey::from_sec1_bytes(bytes)
+                .map(PublicKey::Secp256k1)
+                .map_err(|_| KeyError::NotOnCurve(curve)),
+            Curve::P256 => p256::PublicKey::from_sec1_bytes(bytes)
+                .map(PublicKey::P256)
+                .map_err(|_| KeyError::NotOnCurve(curve)),
+            Curve::Ed25519 => Err(KeyError::PublicKeyLength {
+                curve,
+                expected: "32",
+                got: bytes.len(),
+            }),
+        }
+    }
+
+    /// From the raw bytes Tezos encodes: 32 bytes for Ed25519, 33 (compressed) otherwise.
+    pub fn from_tezos_bytes(curve: Curve, bytes: &[u8]) -> Result<Self, KeyError> {
+        match curve {
+            Curve::Ed25519 => {
+                let arr: [u8; 32] = bytes.try_into().map_err(|_| KeyError::PublicKeyLength {
+                    curve,
+                    expected: "32",
+                    got: bytes.len(),
+                })?;
+                ed25519_dalek::VerifyingKey::from_bytes(&arr)
+                    .map(PublicKey::Ed25519)
+                    .map_err(|_| KeyError::NotOnCurve(curve))
+            }
+            _ if bytes.len() != 33 => Err(KeyError::PublicKeyLength {
+                curve,
+                expected: "33",
+                got: bytes.len(),
+            }),
+            _ => Self::from_sec1(curve, bytes),
+        }
+    }
+
+    /// From JWK `x` and `y` coordinates (already base64url-decoded), left-padded to 32 bytes.
+    pub fn from_coordinates(curve: Curve, x: &[u8], y: &[u8]) -> Result<Self, KeyError> {
+        let mut point = [0u8; 65];
+        point[0] = 0x04;
+        point[1..33].copy_from_slice(&pad32(x)?);
+        point[33..].copy_from_slice(&pad32(y)?);
+        Self::from_sec1(curve, &point)
+    }
+
+    /// Affine coordinates (x, y), 32 bytes each, for JWKs. `None` for Ed25519.
+    pub fn coordinates(&self) -> Option<([u8; 32], [u8; 32])> {
+        let point = match self {
+            PublicKey::Ed25519(_) => return None,
+            PublicKey::Secp256k1(pk) => pk.to_encoded_point(false).as_bytes().to_vec(),
+            PublicKey::P256(pk) => pk.to_encoded_point(false).as_bytes().to_vec(),
+        };
+        let mut x = [0u8; 32];
+        let mut y = [0u8; 32];
+        x.copy_from_slice(&point[1..33]);
+        y.copy_from_slice(&point[33..65]);
+        Some((x, y))
+    }
+
+    /// The bytes Tezos hashes and encodes: 32 for Ed25519, 33-byte compressed SEC1 otherwise.
+    pub fn to_tezos_bytes(&self) -> Vec<u8> {
+        match self {
+            PublicKey::Ed25519(pk) => pk.as_bytes().to_vec(),
+            PublicKey::Secp256k1(pk) => pk.to_encoded_point(true).as_bytes().to_vec(),
+            PublicKey::P256(pk) => pk.to_encoded_point(true).as_bytes().to_vec(),
+        }
+    }
+
+    pub fn pkh(&self) -> Pkh {
+        Pkh::new(self.curve().pkh_kind(), blake2b_160(&self.to_tezos_bytes()))
+    }
+
+    /// Verifies a Tezos signature over `data` (the digest is BLAKE2b-256 of `data`).
+    pub fn verify(&self, data: &[u8], sig: &Signature) -> Result<(), VerifyError> {
+        self.verify_digest(&blake2b_256(data), sig)
+    }
+
+    /// Verifies a signature over an already computed 32-byte digest.
+    pub fn verify_digest(&self, digest: &[u8; 32], sig: &Signature) -> Result<(), VerifyError> {
+        sig.verify_with(self, digest)
+    }
+
+    fn prefix(&self) -> Prefix {
+        match self {
+            PublicKey::Ed25519(_) => base58::EDPK,
+            PublicKey::Secp256k1(_) => base58::SPPK,
+            PublicKey::P256(_) => base58::P2PK,
+        }
+    }
+}
+
+fn pad32(v: &[u8]) -> Result<[u8; 32], KeyError> {
+    // Strip superfluous leading zeros some encoders emit, then left-pad.
+    let first = v.iter().position(|b| *b != 0).unwrap_or(v.len());
+    let v = &v[first.min(v.len().saturating_sub(32))..];
+    if v.len() > 32 {
+        return Err(KeyError::CoordinateLength { got: v.len() });
+    }
+    let mut out = [0u8; 32];
+    out[32 - v.len()..].copy_from_slice(v);
+    Ok(out)
+}
+
+impl FromStr for PublicKey {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        let (p, payload) = base58::decode_any(&[base58::SPPK, base58::P2PK, base58::EDPK], s)
+            .map_err(|e| match e {
+                Base58Error::WrongPrefix { .. } => KeyError::UnknownPrefix {
+                    what: "public key",
+                    expected: "sppk, p2pk, edpk",
+                },
+                e => KeyError::Base58(e),
+            })?;
+        let curve = match p.name {
+            "sppk" => Curve::Secp256k1,
+            "p2pk" => Curve::P256,
+            _ => Curve::Ed25519,
+        };
+        Self::from_tezos_bytes(curve, &payload)
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&base58::encode(self.prefix(), &self.to_tezos_bytes()))
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({self})")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secret keys
+
+/// A secp256k1 or P-256 secret scalar. Zeroized on drop (the inner types are `ZeroizeOnDrop`);
+/// `Debug` never shows it.
+#[derive(Clone)]
+pub enum SecretKey {
+    Secp256k1(k256::SecretKey),
+    P256(p256::SecretKey),
+}
+
+impl SecretKey {
+    /// From a big-endian scalar of at most 32 bytes (left-padded).
+    pub fn from_scalar(curve: Curve, scalar: &[u8]) -> Result<Self, KeyError> {
+        if scalar.len() > 32 {
+            return Err(KeyError::SecretKeyLength { got: scalar.len() });
+        }
+        let mut padded = Zeroizing::new([0u8; 32]);
+        padded[32 - scalar.len()..].copy_from_slice(scalar);
+        match curve {
+            Curve::Secp256k1 => k256::SecretKey::from_slice(&padded[..])
+                .map(SecretKey::Secp256k1)
+                .map_err(|_| KeyError::BadScalar(curve)),
+            Curve::P256 => p256::SecretKey::from_slice(&padded[..])
+                .map(SecretKey::P256)
+                .map_err(|_| KeyError::BadScalar(curve)),
+            Curve::Ed25519 => Err(KeyError::UnsupportedCurve("ed25519".into())),
+        }
+    }
+
+    pub fn curve(&self) -> Curve {
+        match self {
+            SecretKey::Secp256k1(_) => Curve::Secp256k1,
+            SecretKey::P256(_) => Curve::P256,
+        }
+    }
+
+    /// The 32-byte big-endian scalar, zeroized when the returned value is dropped.
+    pub fn to_scalar_bytes(&self) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        match self {
+            SecretKey::Secp256k1(sk) => out.copy_from_slice(&sk.to_bytes()),
+            SecretKey::P256(sk) => out.copy_from_slice(&sk.to_bytes()),
+        }
+        out
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            SecretKey::Secp256k1(sk) => PublicKey::Secp256k1(sk.public_key()),
+            SecretKey::P256(sk) => PublicKey::P256(sk.public_key()),
+        }
+    }
+
+    /// Base58 `spsk…`/`p2sk…` (zeroized on drop). Only for tests and explicit exports.
+    pub fn to_base58(&self) -> Zeroizing<String> {
+        let prefix = match self {
+            SecretKey::Secp256k1(_) => base58::SPSK,
+            SecretKey::P256(_) => base58::P2SK,
+        };
+        Zeroizing::new(base58::encode(prefix, &self.to_scalar_bytes()[..]))
+    }
+
+    /// Deterministic (RFC 6979) low-S signature over a 32-byte digest. The signer never signs
+    /// locally in production; this serves the emulator, tests and authentication clients.
+    pub fn sign_digest(&self, digest: &[u8; 32]) -> Signature {
+        use k256::ecdsa::signature::hazmat::PrehashSigner;
+        let raw: [u8; 64] = match self {
+            SecretKey::Secp256k1(sk) => {
+                let s: k256::ecdsa::Signature = k256::ecdsa::SigningKey::from(sk)
+                    .sign_prehash(digest)
+                    .expect("a 32-byte prehash is always accepted");
+                s.to_bytes().into()
+            }
+            SecretKey::P256(sk) => {
+                let s: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(sk)
+                    .sign_prehash(digest)
+                    .expect("a 32-byte prehash is always accepted");
+                s.to_bytes().into()
+            }
+        };
+        Signature::from_raw(Some(self.curve()), raw).normalized()
+    }
+
+    /// Signs `data` the Tezos way (BLAKE2b-256 digest, then ECDSA).
+    pub fn sign(&self, data: &[u8]) -> Signature {
+        self.sign_digest(&blake2b_256(data))
+    }
+}
+
+impl FromStr for SecretKey {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        let (p, payload) =
+            base58::decode_any(&[base58::SPSK, base58::P2SK], s).map_err(|e| match e {
+                Base58Error::WrongPrefix { .. } => KeyError::UnknownPrefix {
+                    what: "unencrypted secret key",
+                    expected: "spsk, p2sk",
+                },
+                e => KeyError::Base58(e),
+            })?;
+        let payload = Zeroizing::new(payload);
+        let curve = if p == base58::SPSK {
+            Curve::Secp256k1
+        } else {
+            Curve::P256
+        };
+        Self::from_scalar(curve, &payload)
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey({}, <redacted>)", self.curve())
+    }
+}
+
+#[cfg(test)]
+#[path = "keys_tests.rs"]
+mod tests;

@@ -1,0 +1,17 @@
+//! The Tezos codec: base58, keys, signatures and signing requests. Pure code, no I/O.
+
+pub mod base58;
+pub mod hash;
+pub mod keys;
+pub mod reader;
+pub mod request;
+pub mod signature;
+
+pub use hash::{blake2b_160, blake2b_256};
+pub use keys::{Curve, KeyError, Pkh, PkhKind, PublicKey, SecretKey};
+pub use reader::DecodeError;
+pub use request::{
+    BlockHeader, ChainId, ConsensusKind, ConsensusOperation, GenericOperation, MagicByte,
+    SigningRequest, WatermarkKey,
+};
+pub use signature::{Signature, SignatureError, VerifyError};

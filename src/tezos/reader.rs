@@ -1,0 +1,156 @@
+//! A bounds-checked big-endian byte reader and the decoding error type.
+//!
+//! Every read names what it reads so errors can say what is wrong and at which offset.
+
+/// A decoding failure, with the byte offset (magic byte = offset 0) where it was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("empty payload: nothing to sign")]
+    Empty,
+    #[error("unknown magic byte 0x{0:02x}")]
+    UnknownMagicByte(u8),
+    #[error("truncated payload: {what} at byte {offset} needs {needed} more byte(s)")]
+    Truncated {
+        what: &'static str,
+        offset: usize,
+        needed: usize,
+    },
+    #[error("operation tag 0x{tag:02x} at byte {offset} does not belong under magic byte {magic}")]
+    TagMismatch {
+        tag: u8,
+        offset: usize,
+        magic: &'static str,
+    },
+    #[error("operation tag 0x{tag:02x} at byte {offset} is only valid for BLS (tz4) keys")]
+    BlsOnlyTag { tag: u8, offset: usize },
+    #[error("malformed fitness at byte {offset}: {reason}")]
+    Fitness { offset: usize, reason: String },
+    #[error("{count} unexpected trailing byte(s) at byte {offset}")]
+    TrailingBytes { offset: usize, count: usize },
+    #[error("malformed {what} at byte {offset}: {reason}")]
+    Malformed {
+        what: &'static str,
+        offset: usize,
+        reason: &'static str,
+    },
+}
+
+/// Reads big-endian values from a slice; `base` is the offset of the slice in the request.
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Self::with_base(data, 0)
+    }
+    pub fn with_base(data: &'a [u8], base: usize) -> Self {
+        Reader { data, pos: 0, base }
+    }
+    /// Offset of the next byte, counted from the start of the whole request.
+    pub fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::Truncated {
+                what,
+                offset: self.offset(),
+                needed: n - self.remaining(),
+            });
+        }
+        let out = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+    pub fn rest(&mut self) -> &'a [u8] {
+        let out = &self.data[self.pos..];
+        self.pos = self.data.len();
+        out
+    }
+    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+        let s = self.take(N, what)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(s);
+        Ok(out)
+    }
+    pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+    pub fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
+        self.array(what).map(u16::from_be_bytes)
+    }
+    pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        self.array(what).map(u32::from_be_bytes)
+    }
+    pub fn i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
+        self.array(what).map(i32::from_be_bytes)
+    }
+    pub fn i64(&mut self, what: &'static str) -> Result<i64, DecodeError> {
+        self.array(what).map(i64::from_be_bytes)
+    }
+    /// A Zarith natural (7 bits per byte, little-endian groups, high bit = more), canonical:
+    /// no trailing zero group. Returns its raw bytes.
+    pub fn zarith_natural(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        loop {
+            let at = self.offset();
+            let b = self.u8(what)?;
+            if b & 0x80 == 0 {
+                if b == 0 && self.pos - start > 1 {
+                    return Err(DecodeError::Malformed {
+                        what,
+                        offset: at,
+                        reason: "non-canonical Zarith number (trailing zero byte)",
+                    });
+                }
+                return Ok(&self.data[start..self.pos]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zarith_naturals() {
+        let table: &[(&[u8], Result<usize, ()>)] = &[
+            (&[0x00], Ok(1)),
+            (&[0x7f], Ok(1)),
+            (&[0x80, 0x01], Ok(2)),
+            (&[0x80, 0x20], Ok(2)),
+            (&[0x80, 0x00], Err(())),
+            (&[0x80], Err(())),
+            (&[], Err(())),
+        ];
+        for (input, want) in table {
+            let mut r = Reader::with_base(input, 80);
+            let got = r.zarith_natural("z").map(|s| s.len()).map_err(|_| ());
+            assert_eq!(&got, want, "{input:02x?}");
+        }
+    }
+
+    #[test]
+    fn offsets_are_absolute() {
+        let mut r = Reader::with_base(&[1, 2], 10);
+        assert_eq!(r.u8("a").unwrap(), 1);
+        assert_eq!(
+            r.u16("b"),
+            Err(DecodeError::Truncated {
+                what: "b",
+                offset: 11,
+                needed: 1
+            })
+        );
+    }
+}

@@ -1,0 +1,423 @@
+//! Decoding of the bytes a baker asks us to sign (PROTOCOL.md §2 and §4).
+//!
+//! Owns: the magic-byte table and the strict layouts of blocks and (pre)attestations.
+//! Pure and total: every input yields a value or a typed error naming the byte offset;
+//! nothing here panics, whatever the bytes.
+
+use std::fmt;
+
+use super::base58;
+use super::reader::{DecodeError, Reader};
+
+/// A 4-byte chain id (`Net…`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChainId(pub [u8; 4]);
+
+impl fmt::Display for ChainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&base58::encode(base58::CHAIN_ID, &self.0))
+    }
+}
+impl fmt::Debug for ChainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChainId({self})")
+    }
+}
+impl std::str::FromStr for ChainId {
+    type Err = base58::Base58Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        base58::decode_array(base58::CHAIN_ID, s).map(ChainId)
+    }
+}
+
+/// The first byte of every signing request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MagicByte {
+    LegacyBlock = 0x01,
+    LegacyEndorsement = 0x02,
+    Generic = 0x03,
+    Authentication = 0x04,
+    MichelsonData = 0x05,
+    Block = 0x11,
+    Preattestation = 0x12,
+    Attestation = 0x13,
+}
+
+impl MagicByte {
+    pub const ALL: [MagicByte; 8] = [
+        MagicByte::LegacyBlock,
+        MagicByte::LegacyEndorsement,
+        MagicByte::Generic,
+        MagicByte::Authentication,
+        MagicByte::MichelsonData,
+        MagicByte::Block,
+        MagicByte::Preattestation,
+        MagicByte::Attestation,
+    ];
+    /// The kinds a baker needs and the default whitelist.
+    pub const BAKING: [MagicByte; 3] = [
+        MagicByte::Block,
+        MagicByte::Preattestation,
+        MagicByte::Attestation,
+    ];
+
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| *m as u8 == b)
+    }
+    pub fn byte(self) -> u8 {
+        self as u8
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            MagicByte::LegacyBlock => "legacy block",
+            MagicByte::LegacyEndorsement => "legacy endorsement",
+            MagicByte::Generic => "generic operation",
+            MagicByte::Authentication => "authentication",
+            MagicByte::MichelsonData => "michelson data",
+            MagicByte::Block => "block",
+            MagicByte::Preattestation => "preattestation",
+            MagicByte::Attestation => "attestation",
+        }
+    }
+}
+
+/// The three watermarked kinds (one high watermark each per chain and key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsensusKind {
+    Block,
+    Preattestation,
+    Attestation,
+}
+
+impl ConsensusKind {
+    pub const ALL: [ConsensusKind; 3] = [
+        ConsensusKind::Block,
+        ConsensusKind::Preattestation,
+        ConsensusKind::Attestation,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsensusKind::Block => "block",
+            ConsensusKind::Preattestation => "preattestation",
+            ConsensusKind::Attestation => "attestation",
+        }
+    }
+}
+
+impl fmt::Display for ConsensusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A Tenderbake block header (magic 0x11) or a legacy Emmy block (0x01, round 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockHeader {
+    pub chain_id: ChainId,
+    pub level: i32,
+    /// The block's round: the last element of the fitness. This is what the watermark uses.
+    pub round: i32,
+    /// The round at which the payload was proposed (not the block's round).
+    pub payload_round: i32,
+    pub legacy: bool,
+}
+
+/// Operation tags of consensus operations that tz2/tz3 keys can sign.
+pub const TAG_PREATTESTATION: u8 = 0x14;
+pub const TAG_ATTESTATION: u8 = 0x15;
+pub const TAG_ATTESTATION_WITH_DAL: u8 = 0x17;
+/// Tags that only BLS (tz4) keys can sign.
+pub const BLS_ONLY_TAGS: [u8; 4] = [0x28, 0x29, 0x1e, 0x1f];
+const CONSENSUS_LEN: usize = 80;
+
+/// A preattestation or attestation (magic 0x12 / 0x13), or a legacy endorsement (0x02).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsensusOperation {
+    pub chain_id: ChainId,
+    pub branch: [u8; 32],
+    pub tag: u8,
+    pub slot: u16,
+    pub level: i32,
+    pub round: i32,
+    pub payload_hash: [u8; 32],
+    /// The DAL attestation bitset (a Zarith natural, raw bytes) for tag 0x17.
+    pub dal_content: Option<Vec<u8>>,
+}
+
+/// A generic (manager) operation batch (magic 0x03): branch and undecoded contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenericOperation {
+    pub branch: [u8; 32],
+    pub contents: Vec<u8>,
+}
+
+/// A parsed signing request. Construct with [`SigningRequest::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigningRequest {
+    Block(BlockHeader),
+    Preattestation(ConsensusOperation),
+    Attestation(ConsensusOperation),
+    LegacyEndorsement { chain_id: ChainId, level: i32 },
+    Generic(GenericOperation),
+    Authentication(Vec<u8>),
+    MichelsonData(Vec<u8>),
+}
+
+/// What the watermark needs to know about a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatermarkKey {
+    pub kind: ConsensusKind,
+    pub chain_id: ChainId,
+    pub level: i32,
+    pub round: i32,
+}
+
+impl SigningRequest {
+    /// Strictly decodes `bytes` (magic byte first).
+    pub fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        let mut r = Reader::new(bytes);
+        let magic_byte = r.u8("magic byte")?;
+        let magic =
+            MagicByte::from_byte(magic_byte).ok_or(DecodeError::UnknownMagicByte(magic_byte))?;
+        match magic {
+            MagicByte::Block => parse_block(&mut r).map(SigningRequest::Block),
+            MagicByte::LegacyBlock => parse_legacy_block(&mut r).map(SigningRequest::Block),
+            MagicByte::Preattestation => {
+                parse_consensus(&mut r, &[TAG_PREATTESTATION], "preattestation (0x12)")
+                    .map(SigningRequest::Preattestation)
+            }
+            MagicByte::Attestation => parse_consensus(
+                &mut r,
+                &[TAG_ATTESTATION, TAG_ATTESTATION_WITH_DAL],
+                "attestation (0x13)",
+            )
+            .map(SigningRequest::Attestation),
+            MagicByte::LegacyEndorsement => {
+                let chain_id = ChainId(r.array("chain id")?);
+                let _branch: [u8; 32] = r.array("branch")?;
+                let _tag = r.u8("operation tag")?;
+                let level = r.i32("level")?;
+                Ok(SigningRequest::LegacyEndorsement { chain_id, level })
+            }
+            MagicByte::Generic => {
+                let branch = r.array("branch")?;
+                let contents = r.rest();
+                if contents.is_empty() {
+                    return Err(DecodeError::Truncated {
+                        what: "operation contents",
+                        offset: bytes.len(),
+                        needed: 1,
+                    });
+                }
+                Ok(SigningRequest::Generic(GenericOperation {
+                    branch,
+                    contents: contents.to_vec(),
+                }))
+            }
+            MagicByte::Authentication => Ok(SigningRequest::Authentication(r.rest().to_vec())),
+            MagicByte::MichelsonData => Ok(SigningRequest::MichelsonData(r.rest().to_vec())),
+        }
+    }
+
+    pub fn magic_byte(&self) -> MagicByte {
+        match self {
+            SigningRequest::Block(b) if b.legacy => MagicByte::LegacyBlock,
+            SigningRequest::Block(_) => MagicByte::Block,
+            SigningRequest::Preattestation(_) => MagicByte::Preattestation,
+            SigningRequest::Attestation(_) => MagicByte::Attestation,
+            SigningRequest::LegacyEndorsement { .. } => MagicByte::LegacyEndorsement,
+            SigningRequest::Generic(_) => MagicByte::Generic,
+            SigningRequest::Authentication(_) => MagicByte::Authentication,
+            SigningRequest::MichelsonData(_) => MagicByte::MichelsonData,
+        }
+    }
+
+    /// The high watermark this request is subject to, if any. Legacy blocks share the block
+    /// watermark and legacy endorsements the attestation one (as octez does), at round 0.
+    pub fn watermark_key(&self) -> Option<WatermarkKey> {
+        let (kind, chain_id, level, round) = match self {
+            SigningRequest::Block(b) => (ConsensusKind::Block, b.chain_id, b.level, b.round),
+            SigningRequest::Preattestation(c) => {
+                (ConsensusKind::Preattestation, c.chain_id, c.level, c.round)
+            }
+            SigningRequest::Attestation(c) => {
+                (ConsensusKind::Attestation, c.chain_id, c.level, c.round)
+            }
+            SigningRequest::LegacyEndorsement { chain_id, level } => {
+                (ConsensusKind::Attestation, *chain_id, *level, 0)
+            }
+            _ => return None,
+        };
+        Some(WatermarkKey {
+            kind,
+            chain_id,
+            level,
+            round,
+        })
+    }
+
+    /// The chain this request is bound to, when its encoding says.
+    pub fn chain_id(&self) -> Option<ChainId> {
+        self.watermark_key().map(|w| w.chain_id)
+    }
+}
+
+fn parse_block(r: &mut Reader<'_>) -> Result<BlockHeader, DecodeError> {
+    let chain_id = ChainId(r.array("chain id")?);
+    let level = r.i32("level")?;
+    let _proto = r.u8("proto level")?;
+    let _predecessor: [u8; 32] = r.array("predecessor")?;
+    let _timestamp = r.i64("timestamp")?;
+    let _validation_passes = r.u8("validation passes")?;
+    let _operations_hash: [u8; 32] = r.array("operations hash")?;
+    let round = parse_fitness(r, level)?;
+    let _context: [u8; 32] = r.array("context hash")?;
+    let _payload_hash: [u8; 32] = r.array("payload hash")?;
+    let payload_round = r.i32("payload round")?;
+    // Proof-of-work nonce; what follows (seed nonce hash option, per-block votes, and fields
+    // future protocols may add) does not affect the watermark and is left to the protocol.
+    let _pow: [u8; 8] = r.array("proof-of-work nonce")?;
+    Ok(BlockHeader {
+        chain_id,
+        level,
+        round,
+        payload_round,
+        legacy: false,
+    })
+}
+
+/// Tenderbake fitness: version 02, level, locked round (empty or 4 bytes),
+/// −1 − predecessor round, round. Returns the round (last element).
+fn parse_fitness(r: &mut Reader<'_>, level: i32) -> Result<i32, DecodeError> {
+    let start = r.offset();
+    let total = r.u32("fitness length")? as usize;
+    let body_start = r.offset();
+    let body = r.take(total, "fitness")?;
+    let mut f = Reader::with_base(body, body_start);
+    let mut elements: Vec<(usize, &[u8])> = Vec::with_capacity(5);
+    let bad = |offset: usize, reason: String| DecodeError::Fitness { offset, reason };
+    while !f.is_empty() {
+        let at = f.offset();
+        let element = f
+            .u32("fitness element length")
+            .and_then(|len| f.take(len as usize, "fitness element"));
+        let element = element.map_err(|_| {
+            bad(
+                at,
+                format!("element lengths do not add up to the fitness length {total}"),
+            )
+        })?;
+        elements.push((at, element));
+    }
+    if elements.len() != 5 {
+        return Err(bad(
+            start,
+            format!("expected 5 fitness elements, found {}", elements.len()),
+        ));
+    }
+    let (at, version) = elements[0];
+    if version != [0x02] {
+        return Err(bad(
+            at,
+            format!("fitness version must be 02, found {}", hex::encode(version)),
+        ));
+    }
+    let expect4 = |i: usize, what: &str| -> Result<[u8; 4], DecodeError> {
+        let (at, v) = elements[i];
+        v.try_into()
+            .map_err(|_| bad(at, format!("{what} must be 4 bytes, found {}", v.len())))
+    };
+    let fitness_level = i32::from_be_bytes(expect4(1, "fitness level")?);
+    if fitness_level != level {
+        return Err(bad(
+            elements[1].0,
+            format!("fitness level {fitness_level} differs from the header level {level}"),
+        ));
+    }
+    let (at, locked) = elements[2];
+    if !locked.is_empty() && locked.len() != 4 {
+        return Err(bad(
+            at,
+            format!(
+                "locked round must be empty or 4 bytes, found {}",
+                locked.len()
+            ),
+        ));
+    }
+    expect4(3, "predecessor round")?;
+    let round = i32::from_be_bytes(expect4(4, "round")?);
+    if round < 0 {
+        return Err(bad(elements[4].0, format!("negative round {round}")));
+    }
+    Ok(round)
+}
+
+fn parse_legacy_block(r: &mut Reader<'_>) -> Result<BlockHeader, DecodeError> {
+    let chain_id = ChainId(r.array("chain id")?);
+    let level = r.i32("level")?;
+    Ok(BlockHeader {
+        chain_id,
+        level,
+        round: 0,
+        payload_round: 0,
+        legacy: true,
+    })
+}
+
+fn parse_consensus(
+    r: &mut Reader<'_>,
+    allowed_tags: &[u8],
+    what: &'static str,
+) -> Result<ConsensusOperation, DecodeError> {
+    let chain_id = ChainId(r.array("chain id")?);
+    let branch = r.array("branch")?;
+    let tag_offset = r.offset();
+    let tag = r.u8("operation tag")?;
+    if BLS_ONLY_TAGS.contains(&tag) {
+        return Err(DecodeError::BlsOnlyTag {
+            tag,
+            offset: tag_offset,
+        });
+    }
+    if !allowed_tags.contains(&tag) {
+        return Err(DecodeError::TagMismatch {
+            tag,
+            offset: tag_offset,
+            magic: what,
+        });
+    }
+    let slot = r.u16("slot")?;
+    let level = r.i32("level")?;
+    let round = r.i32("round")?;
+    let payload_hash = r.array("block payload hash")?;
+    debug_assert_eq!(r.offset(), CONSENSUS_LEN);
+    let dal_content = if tag == TAG_ATTESTATION_WITH_DAL {
+        Some(r.zarith_natural("DAL content")?.to_vec())
+    } else {
+        None
+    };
+    if !r.is_empty() {
+        return Err(DecodeError::TrailingBytes {
+            offset: r.offset(),
+            count: r.remaining(),
+        });
+    }
+    Ok(ConsensusOperation {
+        chain_id,
+        branch,
+        tag,
+        slot,
+        level,
+        round,
+        payload_hash,
+        dal_content,
+    })
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

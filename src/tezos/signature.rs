@@ -1,0 +1,193 @@
+//! Tezos signatures: 64-byte r‖s, their base58 forms, canonical (low-S) form and verification.
+//!
+//! Owns: the rule that a tz2 signature with high S is invalid (as libsecp256k1 in Octez
+//! decides), and normalisation. Never accepts a signature that Octez would reject.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::base58::{self, Base58Error, Prefix};
+use super::keys::{Curve, PublicKey};
+
+/// A signature: raw r‖s (or the Ed25519 64 bytes) and, when known, the curve it belongs to.
+/// Generic `sig…` strings carry no curve.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signature {
+    raw: [u8; 64],
+    curve: Option<Curve>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error(transparent)]
+    Base58(#[from] Base58Error),
+    #[error("not a Tezos signature: expected spsig1, p2sig, edsig or sig")]
+    UnknownPrefix,
+}
+
+/// Why a signature does not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("signature does not verify against the public key")]
+    Invalid,
+    #[error("valid ECDSA but not canonical (high S): Tezos rejects it")]
+    HighS,
+    #[error("the signature is a {sig} signature but the key is {key}")]
+    CurveMismatch { sig: Curve, key: Curve },
+    #[error("malformed signature: r or s is zero or not below the group order")]
+    Malformed,
+}
+
+impl Signature {
+    pub fn from_raw(curve: Option<Curve>, raw: [u8; 64]) -> Self {
+        Signature { raw, curve }
+    }
+    pub fn raw(&self) -> &[u8; 64] {
+        &self.raw
+    }
+    pub fn curve(&self) -> Option<Curve> {
+        self.curve
+    }
+    /// The same bytes attributed to `curve` (e.g. a generic `sig…` checked against a key).
+    pub fn with_curve(self, curve: Curve) -> Self {
+        Signature {
+            curve: Some(curve),
+            ..self
+        }
+    }
+
+    /// Canonical form: for ECDSA curves, s := n − s when s > n/2. Idempotent; leaves Ed25519,
+    /// unknown-curve and malformed values unchanged (they fail verification anyway).
+    pub fn normalized(self) -> Self {
+        let fixed = match self.curve {
+            Some(Curve::Secp256k1) => k256::ecdsa::Signature::from_slice(&self.raw)
+                .ok()
+                .and_then(|s| s.normalize_s())
+                .map(|s| s.to_bytes().into()),
+            Some(Curve::P256) => p256::ecdsa::Signature::from_slice(&self.raw)
+                .ok()
+                .and_then(|s| s.normalize_s())
+                .map(|s| s.to_bytes().into()),
+            _ => None,
+        };
+        match fixed {
+            Some(raw) => Signature { raw, ..self },
+            None => self,
+        }
+    }
+
+    /// True when s ≤ n/2 (always true for Ed25519 and unknown curves).
+    pub fn is_low_s(&self) -> bool {
+        self.normalized().raw == self.raw
+    }
+
+    /// Verifies against `key` over a 32-byte digest. A curve-tagged signature must match the key.
+    pub(crate) fn verify_with(
+        &self,
+        key: &PublicKey,
+        digest: &[u8; 32],
+    ) -> Result<(), VerifyError> {
+        use k256::ecdsa::signature::hazmat::PrehashVerifier;
+        if let Some(c) = self.curve
+            && c != key.curve()
+        {
+            return Err(VerifyError::CurveMismatch {
+                sig: c,
+                key: key.curve(),
+            });
+        }
+        match key {
+            PublicKey::Secp256k1(pk) => {
+                let sig = k256::ecdsa::Signature::from_slice(&self.raw)
+                    .map_err(|_| VerifyError::Malformed)?;
+                let vk = k256::ecdsa::VerifyingKey::from(pk);
+                if let Some(low) = sig.normalize_s() {
+                    // libsecp256k1 (and so Octez) rejects high S even when the math checks out.
+                    return match vk.verify_prehash(digest, &low) {
+                        Ok(()) => Err(VerifyError::HighS),
+                        Err(_) => Err(VerifyError::Invalid),
+                    };
+                }
+                vk.verify_prehash(digest, &sig)
+                    .map_err(|_| VerifyError::Invalid)
+            }
+            PublicKey::P256(pk) => {
+                let sig = p256::ecdsa::Signature::from_slice(&self.raw)
+                    .map_err(|_| VerifyError::Malformed)?;
+                p256::ecdsa::VerifyingKey::from(pk)
+                    .verify_prehash(digest, &sig)
+                    .map_err(|_| VerifyError::Invalid)
+            }
+            PublicKey::Ed25519(pk) => {
+                let sig = ed25519_dalek::Signature::from_bytes(&self.raw);
+                pk.verify_strict(digest, &sig)
+                    .map_err(|_| VerifyError::Invalid)
+            }
+        }
+    }
+
+    fn prefix(&self) -> Prefix {
+        match self.curve {
+            Some(Curve::Secp256k1) => base58::SPSIG1,
+            Some(Curve::P256) => base58::P2SIG,
+            Some(Curve::Ed25519) => base58::EDSIG,
+            None => base58::SIG,
+        }
+    }
+
+    /// The generic `sig…` encoding, whatever the curve.
+    pub fn to_generic_string(&self) -> String {
+        base58::encode(base58::SIG, &self.raw)
+    }
+}
+
+impl FromStr for Signature {
+    type Err = SignatureError;
+    fn from_str(s: &str) -> Result<Self, SignatureError> {
+        let table = [
+            (base58::SPSIG1, Some(Curve::Secp256k1)),
+            (base58::P2SIG, Some(Curve::P256)),
+            (base58::EDSIG, Some(Curve::Ed25519)),
+            (base58::SIG, None),
+        ];
+        let prefixes = table.map(|(p, _)| p);
+        let (p, payload) = base58::decode_any(&prefixes, s).map_err(|e| match e {
+            Base58Error::WrongPrefix { .. } => SignatureError::UnknownPrefix,
+            e => SignatureError::Base58(e),
+        })?;
+        let curve = table.iter().find(|(q, _)| *q == p).and_then(|(_, c)| *c);
+        let raw: [u8; 64] = payload
+            .try_into()
+            .map_err(|_| SignatureError::UnknownPrefix)?;
+        Ok(Signature { raw, curve })
+    }
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&base58::encode(self.prefix(), &self.raw))
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({self})")
+    }
+}
+
+impl serde::Serialize for Signature {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Signature {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+#[path = "signature_tests.rs"]
+mod tests;

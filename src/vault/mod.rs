@@ -1,0 +1,126 @@
+//! The Key Vault seam: what the signer needs from a vault, as a trait.
+//!
+//! Owns: the contract that a signature leaves this module only after it has been normalised
+//! (low-S) and verified against the key's cached public key ([`sign_verified`]).
+//! Implementations: [`azure`] (the real SDK, also used against the emulator). Tests may add
+//! in-memory fakes.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::tezos::{Curve, Pkh, PublicKey, SecretKey, Signature};
+
+/// A usable signing key in the vault (enabled, EC, secp256k1 or P-256).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultKey {
+    /// The key's name in the vault.
+    pub name: String,
+    /// The key version the public key was read from (signing uses this exact version).
+    pub version: String,
+    /// The full key identifier (`kid`).
+    pub id: String,
+    /// The curve name as the vault spells it (`P-256K`, `SECP256K1`, `P-256`): decides the
+    /// signing algorithm.
+    pub vault_curve: String,
+    pub public_key: PublicKey,
+}
+
+impl VaultKey {
+    pub fn curve(&self) -> Curve {
+        self.public_key.curve()
+    }
+    pub fn pkh(&self) -> Pkh {
+        self.public_key.pkh()
+    }
+    /// The JWS algorithm Key Vault wants for this key's curve.
+    pub fn algorithm(&self) -> &'static str {
+        match self.vault_curve.as_str() {
+            "SECP256K1" | "secp256k1" => "ECDSA256",
+            "P-256K" => "ES256K",
+            _ => "ES256",
+        }
+    }
+}
+
+/// Options for importing a key.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Software-protected instead of HSM-protected.
+    pub software: bool,
+}
+
+/// Vault failures, each with a message a baker can act on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum VaultError {
+    #[error("key {0} not found in the vault")]
+    NotFound(String),
+    #[error("vault refused the credentials: {0}")]
+    Unauthorized(String),
+    #[error("vault request did not complete within {0:?} (retries included)")]
+    Deadline(Duration),
+    #[error("vault is throttling requests (HTTP 429): {0}")]
+    Throttled(String),
+    #[error("vault error (HTTP {status}, {code}): {message}")]
+    Service {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("cannot reach the vault: {0}")]
+    Transport(String),
+    #[error("could not obtain an Azure credential: {0}")]
+    Credential(String),
+    #[error("key {name} cannot be used: {reason}")]
+    UnusableKey { name: String, reason: String },
+    #[error("the vault returned a signature that does not verify for {0}: refusing to release it")]
+    InvalidSignature(Pkh),
+    #[error("the vault answered something unexpected: {0}")]
+    Protocol(String),
+}
+
+impl VaultError {
+    /// Whether a retry could help (throttling, server errors, transport).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            VaultError::Throttled(_) | VaultError::Transport(_) | VaultError::Deadline(_)
+        ) || matches!(self, VaultError::Service { status, .. } if *status >= 500)
+    }
+}
+
+/// What the signer needs from a key vault.
+#[async_trait]
+pub trait Vault: Send + Sync {
+    /// Every usable key (enabled EC keys on secp256k1 / P-256), following paging.
+    async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError>;
+    /// The latest version of one key.
+    async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError>;
+    /// Raw r‖s over a 32-byte digest, exactly as the vault returned it: one vault request
+    /// (plus bounded retries within the deadline). Callers use [`sign_verified`].
+    async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError>;
+    /// Imports `secret` under `name` (a new version if the name exists) and returns the key as
+    /// the vault now reports it.
+    async fn import_key(
+        &self,
+        name: &str,
+        secret: &SecretKey,
+        options: ImportOptions,
+    ) -> Result<VaultKey, VaultError>;
+}
+
+/// Signs `digest` with `key` and returns a signature that is canonical (low-S) and verified
+/// against the key's cached public key. A vault signature that does not verify is an error,
+/// never an output.
+pub async fn sign_verified(
+    vault: &dyn Vault,
+    key: &VaultKey,
+    digest: &[u8; 32],
+) -> Result<Signature, VaultError> {
+    let raw = vault.sign_digest(key, digest).await?;
+    let sig = Signature::from_raw(Some(key.curve()), raw).normalized();
+    key.public_key
+        .verify_digest(digest, &sig)
+        .map_err(|_| VaultError::InvalidSignature(key.pkh()))?;
+    Ok(sig)
+}
