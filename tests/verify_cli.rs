@@ -301,6 +301,7 @@ fn usage_errors_exit_2() {
             "0g",
         ],
         vec!["verify", "--no-such-flag"],
+        vec!["verify", "--public-key", pk, "--passphrase-file", "pass"],
     ];
     for args in cases {
         bin().args(&args).assert().code(2).stderr(contains("error"));

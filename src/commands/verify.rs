@@ -45,7 +45,8 @@ pub struct KeySourceArgs {
     #[arg(long, value_name = "PK", group = "key_source")]
     pub public_key: Option<PublicKey>,
     /// File holding the passphrase of an encrypted --key (default: hidden prompt on a terminal).
-    #[arg(long, value_name = "FILE", requires = "key")]
+    // clap waives `requires` when a member of the same group is present, hence the conflict.
+    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "public_key")]
     pub passphrase_file: Option<PathBuf>,
 }
 
