@@ -46,7 +46,12 @@ pub struct KeySourceArgs {
     pub public_key: Option<PublicKey>,
     /// File holding the passphrase of an encrypted --key (default: hidden prompt on a terminal).
     // clap waives `requires` when a member of the same group is present, hence the conflict.
-    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "public_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "key",
+        conflicts_with = "public_key"
+    )]
     pub passphrase_file: Option<PathBuf>,
 }
 
