@@ -334,6 +334,12 @@ fn errors_are_typed_and_say_what_to_do() {
             &pass,
             "checksum",
         ),
+        (
+            "sec1 naming no curve, without public key",
+            "-----BEGIN EC PRIVATE KEY-----\nMCUCAQEEILTPwzn+oUEt7+XmChU/6s+wwXF1d1EnjmXCZU6ly84f\n-----END EC PRIVATE KEY-----".into(),
+            &pass,
+            "names no curve",
+        ),
         ("garbage", "hello world".into(), &pass, "unrecognised"),
         ("empty", "\n  \n".into(), &pass, "empty"),
     ];
