@@ -13,6 +13,8 @@
 
 pub mod cli;
 pub mod commands;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod keyfile;
 pub mod logging;
 pub mod tezos;
