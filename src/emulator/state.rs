@@ -161,6 +161,50 @@ impl KeyStore {
         Ok((display, version))
     }
 
+    /// Changes `enabled` (and replaces tags when given) of one version (latest when `version`
+    /// is None or empty) and persists. Returns false when the key or version is unknown.
+    pub fn update(
+        &mut self,
+        name: &str,
+        version: Option<&str>,
+        enabled: Option<bool>,
+        tags: Option<BTreeMap<String, String>>,
+    ) -> Result<bool, StateError> {
+        let Some(entry) = self.keys.get_mut(&name.to_ascii_lowercase()) else {
+            return Ok(false);
+        };
+        let found = match version.filter(|v| !v.is_empty()) {
+            None => entry.versions.last_mut(),
+            Some(v) => entry
+                .versions
+                .iter_mut()
+                .find(|kv| kv.version.eq_ignore_ascii_case(v)),
+        };
+        let Some(kv) = found else {
+            return Ok(false);
+        };
+        let before = kv.clone();
+        if let Some(enabled) = enabled {
+            kv.enabled = enabled;
+        }
+        if let Some(tags) = tags {
+            kv.tags = tags;
+        }
+        kv.updated = now();
+        let version = kv.version.clone();
+        if let Err(e) = self.persist() {
+            if let Some(kv) = self
+                .keys
+                .get_mut(&name.to_ascii_lowercase())
+                .and_then(|e| e.versions.iter_mut().find(|kv| kv.version == version))
+            {
+                *kv = before;
+            }
+            return Err(e);
+        }
+        Ok(true)
+    }
+
     /// The key and the requested version (latest when `version` is None or empty).
     pub fn get(&self, name: &str, version: Option<&str>) -> Option<(&KeyEntry, &KeyVersion)> {
         let entry = self.keys.get(&name.to_ascii_lowercase())?;

@@ -68,6 +68,7 @@ pub async fn vault(
     req: Request<hyper::body::Incoming>,
 ) -> Result<Resp, Infallible> {
     let path = req.uri().path().to_string();
+    let method = req.method().clone();
     let resp = if path == "/keys" || path.starts_with("/keys/") {
         keys::handle(&shared, req).await
     } else if path.ends_with("/oauth2/v2.0/token") {
@@ -86,6 +87,7 @@ pub async fn vault(
             format!("no such operation: {} {path}", req.method()),
         )
     };
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "emulator request");
     Ok(resp)
 }
 
