@@ -3,6 +3,8 @@
 //! list, get and sign with the App Service managed-identity credential. Skipped (loudly) only
 //! when node_modules is absent and CI is not set; `.ci/run` runs `npm ci` first. Loopback only.
 
+#![cfg(feature = "emulator")]
+
 mod emulator_common;
 
 use std::path::PathBuf;

@@ -4,6 +4,8 @@
 //! credential in a child process of this test binary (it reads IDENTITY_ENDPOINT/HEADER from
 //! the process environment, which must not be mutated in a multi-threaded test).
 
+#![cfg(feature = "emulator")]
+
 mod emulator_common;
 
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! length, disabled keys, random k and high S, `/_emulator/stats`, the state directory and
 //! the ephemeral CA. Loopback only.
 
+#![cfg(feature = "emulator")]
+
 mod emulator_common;
 
 use emulator_common::*;
