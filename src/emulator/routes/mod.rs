@@ -73,6 +73,8 @@ pub async fn vault(
         keys::handle(&shared, req).await
     } else if path.ends_with("/oauth2/v2.0/token") {
         entra::token(&shared, req).await
+    } else if path.ends_with("/v2.0/.well-known/openid-configuration") && method == Method::GET {
+        entra::openid_configuration(&shared, &req)
     } else if path == "/_emulator/stats" && req.method() == Method::GET {
         json_response(
             StatusCode::OK,
