@@ -35,6 +35,9 @@ async fn sign_checks_algorithm_digest_and_key_state() {
         json!({"key": jwk("P-256K"), "attributes": {"enabled": false}}),
     )
     .await;
+    let mut verify_only = jwk("P-256K");
+    verify_only["key_ops"] = json!(["verify"]);
+    import(&emu, &http, &t, "verify-only", json!({"key": verify_only})).await;
     let digest = [0x5au8; 32];
     let sign = |name: &str, version: &str, alg: &str, value: &[u8]| {
         let url = format!("{vault}/keys/{name}/{version}/sign?{API}");
@@ -71,6 +74,7 @@ async fn sign_checks_algorithm_digest_and_key_state() {
         ("k1", "ES256K", &digest[..31], 400, "BadParameter"),
         ("k1", "ES256K", &[0u8; 48][..], 400, "BadParameter"),
         ("off", "ES256K", &digest[..], 403, "Forbidden"),
+        ("verify-only", "ES256K", &digest[..], 403, "Forbidden"),
         ("ghost", "ES256K", &digest[..], 404, "KeyNotFound"),
     ];
     for (name, alg, value, status, code) in cases {

@@ -247,7 +247,10 @@ impl KeyStore {
             path: file.clone(),
             source,
         };
-        let body = Zeroizing::new(encode(&self.keys));
+        let body = Zeroizing::new(encode(&self.keys).map_err(|e| StateError::Corrupt {
+            path: file.clone(),
+            reason: format!("cannot serialise the key store: {e}"),
+        })?);
         let tmp = file.with_extension("json.tmp");
         {
             let mut opts = std::fs::OpenOptions::new();
@@ -300,7 +303,7 @@ struct StoredFile {
     keys: Vec<StoredKey>,
 }
 
-fn encode(keys: &BTreeMap<String, KeyEntry>) -> String {
+fn encode(keys: &BTreeMap<String, KeyEntry>) -> Result<String, serde_json::Error> {
     let file = StoredFile {
         keys: keys
             .values()
@@ -328,8 +331,7 @@ fn encode(keys: &BTreeMap<String, KeyEntry>) -> String {
             })
             .collect(),
     };
-    // Serialising plain strings, numbers and maps cannot fail.
-    serde_json::to_string_pretty(&file).unwrap_or_default()
+    serde_json::to_string_pretty(&file)
 }
 
 fn decode(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, KeyEntry>, StateError> {
