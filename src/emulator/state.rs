@@ -239,6 +239,31 @@ impl KeyStore {
         (page, next)
     }
 
+    /// One page of a key's versions, oldest first, starting after version `after`. None when
+    /// the key does not exist.
+    pub fn versions_page(
+        &self,
+        name: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Option<(&KeyEntry, Vec<&KeyVersion>, Option<String>)> {
+        let entry = self.keys.get(&name.to_ascii_lowercase())?;
+        let start = match after {
+            Some(a) => entry
+                .versions
+                .iter()
+                .position(|v| v.version.eq_ignore_ascii_case(a))
+                .map_or(entry.versions.len(), |i| i + 1),
+            None => 0,
+        };
+        let rest = entry.versions.get(start..).unwrap_or_default();
+        let page: Vec<&KeyVersion> = rest.iter().take(max).collect();
+        let next = (rest.len() > max)
+            .then(|| page.last().map(|v| v.version.clone()))
+            .flatten();
+        Some((entry, page, next))
+    }
+
     fn persist(&self) -> Result<(), StateError> {
         let Some(file) = &self.file else {
             return Ok(());
