@@ -17,3 +17,4 @@ pub mod keyfile;
 pub mod logging;
 pub mod tezos;
 pub mod vault;
+pub mod watermark;
