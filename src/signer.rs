@@ -260,8 +260,14 @@ impl Signer {
 }
 
 #[cfg(test)]
+#[path = "signer_check_tests.rs"]
+mod check_tests;
+#[cfg(test)]
 #[path = "signer_fake.rs"]
 mod fake;
+#[cfg(test)]
+#[path = "signer_testkit.rs"]
+mod testkit;
 #[cfg(test)]
 #[path = "signer_tests.rs"]
 mod tests;
