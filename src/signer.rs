@@ -84,6 +84,13 @@ pub struct Signer {
     keyring: Keyring,
 }
 
+// The server shares one signer between tasks.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Signer>();
+    assert_send_sync::<SignError>();
+};
+
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
