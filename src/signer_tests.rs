@@ -238,3 +238,32 @@ async fn unknown_keys_trigger_rate_limited_rediscovery() {
     assert_eq!(t.vault.lists(), 3);
     assert!(t.signer.known_keys().contains(&newcomer));
 }
+
+/// After a restart on the same data directory, identical requests get the signatures
+/// released before the restart, and conflicting ones are refused: nothing was forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_marks_and_signatures() {
+    let t = setup(SignerConfig::default()).await;
+    let requests = [
+        block(70, 1, 0),
+        consensus("preattestation", MAIN, 70, 1, 0),
+        consensus("attestation", MAIN, 70, 1, 0),
+    ];
+    let mut released = Vec::new();
+    for data in &requests {
+        released.push(t.signer.sign(&t.tz3, data, None).await.unwrap().signature);
+    }
+    let Setup { signer, dir, .. } = t;
+    drop(signer); // releases the store and its directory lock
+    let t = setup_in(dir, SignerConfig::default()).await;
+    for (data, sig) in requests.iter().zip(&released) {
+        let again = t.signer.sign(&t.tz3, data, None).await.unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.signature, *sig);
+    }
+    assert_eq!(t.vault.signs(), 0);
+    assert!(matches!(
+        t.signer.sign(&t.tz3, &block(70, 1, 9), None).await,
+        Err(SignError::Watermark(WatermarkError::DifferentData { .. }))
+    ));
+}
