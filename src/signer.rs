@@ -273,6 +273,9 @@ mod check_tests;
 #[path = "signer_fake.rs"]
 mod fake;
 #[cfg(test)]
+#[path = "signer_prop_tests.rs"]
+mod prop_tests;
+#[cfg(test)]
 #[path = "signer_testkit.rs"]
 mod testkit;
 #[cfg(test)]
