@@ -12,11 +12,16 @@
 //! - [`commands`]: one file per subcommand; [`cli`] holds the clap definitions.
 
 pub mod assets;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod keyfile;
+pub mod keyring;
 pub mod logging;
+pub mod policy;
+pub mod signer;
 pub mod tezos;
 pub mod vault;
+pub mod watermark;
