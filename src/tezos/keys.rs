@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::base58::{self, Base58Error, Prefix};
 use super::hash::{blake2b_160, blake2b_256};
+pub use super::pkh::{Pkh, PkhKind};
 use super::signature::{Signature, VerifyError};
 
 /// The signature schemes the signer knows about. Only secp256k1 and P-256 can be held in the
@@ -72,109 +73,6 @@ pub enum KeyError {
     CoordinateLength { got: usize },
     #[error("unsupported curve {0}: only secp256k1 (tz2) and P-256 (tz3) can sign")]
     UnsupportedCurve(String),
-}
-
-// ---------------------------------------------------------------------------------------------
-// Public key hashes
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PkhKind {
-    Tz1,
-    Tz2,
-    Tz3,
-    Tz4,
-}
-
-impl PkhKind {
-    /// The 1-byte tag Tezos uses in binary encodings of public key hashes.
-    pub fn tag(self) -> u8 {
-        match self {
-            PkhKind::Tz1 => 0,
-            PkhKind::Tz2 => 1,
-            PkhKind::Tz3 => 2,
-            PkhKind::Tz4 => 3,
-        }
-    }
-    fn prefix(self) -> Prefix {
-        match self {
-            PkhKind::Tz1 => base58::TZ1,
-            PkhKind::Tz2 => base58::TZ2,
-            PkhKind::Tz3 => base58::TZ3,
-            PkhKind::Tz4 => base58::TZ4,
-        }
-    }
-}
-
-/// A public key hash (`tz1…`, `tz2…`, `tz3…`, `tz4…`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Pkh {
-    kind: PkhKind,
-    hash: [u8; 20],
-}
-
-impl Pkh {
-    pub fn new(kind: PkhKind, hash: [u8; 20]) -> Self {
-        Pkh { kind, hash }
-    }
-    pub fn kind(&self) -> PkhKind {
-        self.kind
-    }
-    pub fn hash(&self) -> &[u8; 20] {
-        &self.hash
-    }
-    /// Tag byte followed by the 20-byte hash, as in octez's authentication payload.
-    pub fn to_tagged_bytes(&self) -> [u8; 21] {
-        let mut out = [0u8; 21];
-        out[0] = self.kind.tag();
-        out[1..].copy_from_slice(&self.hash);
-        out
-    }
-}
-
-impl FromStr for Pkh {
-    type Err = KeyError;
-    fn from_str(s: &str) -> Result<Self, KeyError> {
-        const KINDS: [PkhKind; 4] = [PkhKind::Tz1, PkhKind::Tz2, PkhKind::Tz3, PkhKind::Tz4];
-        let prefixes = KINDS.map(PkhKind::prefix);
-        let (p, payload) = base58::decode_any(&prefixes, s).map_err(|e| match e {
-            Base58Error::WrongPrefix { .. } => KeyError::UnknownPrefix {
-                what: "public key hash",
-                expected: "tz1, tz2, tz3, tz4",
-            },
-            e => KeyError::Base58(e),
-        })?;
-        let kind = KINDS[prefixes.iter().position(|x| *x == p).unwrap_or(0)];
-        let hash = payload.try_into().map_err(|_| KeyError::UnknownPrefix {
-            what: "public key hash",
-            expected: "tz1, tz2, tz3, tz4",
-        })?;
-        Ok(Pkh { kind, hash })
-    }
-}
-
-impl fmt::Display for Pkh {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&base58::encode(self.kind.prefix(), &self.hash))
-    }
-}
-
-impl fmt::Debug for Pkh {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Pkh({self})")
-    }
-}
-
-impl serde::Serialize for Pkh {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Pkh {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ pub mod base58;
 pub mod hash;
 pub mod keys;
 pub mod operation;
+pub mod pkh;
 pub mod reader;
 pub mod request;
 pub mod signature;
