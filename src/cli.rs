@@ -79,8 +79,12 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check tz2/tz3 public key hashes and signatures (for baker setup scripts).
     Verify(crate::commands::verify::VerifyArgs),
+    /// Import secret keys from files into the vault (HSM-protected unless --software).
+    Import(crate::commands::import::ImportArgs),
 }

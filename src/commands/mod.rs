@@ -7,12 +7,15 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+pub mod import;
 pub mod verify;
+pub mod verify_vault;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init(cli.global.verbose, cli.global.log_format);
     match cli.command {
         Command::Verify(args) => verify::run(&cli.global, args),
+        Command::Import(args) => import::run(&cli.global, args),
     }
 }
