@@ -28,6 +28,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --version 'Print version'
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
             cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
+            cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tezos-azure-signer;verify'= {
@@ -70,14 +71,38 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'tezos-azure-signer;emulator'= {
+            cand --state-dir 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)'
+            cand --port 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one'
+            cand --identity-port 'Plain-http port of the managed-identity endpoint on 127.0.0.1; 0 picks one'
+            cand --latency-ms 'Delay every data-plane request by this many milliseconds'
+            cand --throttle-every 'Answer every Nth authenticated data-plane request with 429 Throttled'
+            cand --retry-after 'Retry-After seconds sent with injected 429s'
+            cand --error-rate 'Fraction (0..1) of authenticated data-plane requests failing with 500'
+            cand --wrong-signature-rate 'Fraction (0..1) of sign replies carrying a signature that does not verify'
+            cand --tenant-id 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token'
+            cand --client-id 'Client id of the one app registered for the client-credentials flow'
+            cand --client-secret 'Client secret of that app (a test value)'
+            cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
+            cand --log-format 'Log format on stderr'
+            cand --ephemeral 'Keep keys in memory only; the CA goes to a temporary directory removed on exit'
+            cand --print-env 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
+            cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'tezos-azure-signer;help'= {
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
             cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
+            cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tezos-azure-signer;help;verify'= {
         }
         &'tezos-azure-signer;help;import'= {
+        }
+        &'tezos-azure-signer;help;emulator'= {
         }
         &'tezos-azure-signer;help;help'= {
         }

@@ -32,6 +32,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -s h
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -s V -l version -d 'Print version'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l key -d 'Key file: PEM (SEC1, PKCS#8, encrypted, public key), DER, JWK JSON or a Tezos base58 key (spsk, p2sk, sppk, p2pk, edpk)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l public-key -d 'A Tezos public key (sppk…, p2pk…, edpk…)' -r
@@ -75,6 +76,25 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand im
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l json -d 'Print one JSON object on stdout instead of text'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import help" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l state-dir -d 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l port -d 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l identity-port -d 'Plain-http port of the managed-identity endpoint on 127.0.0.1; 0 picks one' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l latency-ms -d 'Delay every data-plane request by this many milliseconds' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l throttle-every -d 'Answer every Nth authenticated data-plane request with 429 Throttled' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l retry-after -d 'Retry-After seconds sent with injected 429s' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l error-rate -d 'Fraction (0..1) of authenticated data-plane requests failing with 500' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l wrong-signature-rate -d 'Fraction (0..1) of sign replies carrying a signature that does not verify' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l tenant-id -d 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l client-id -d 'Client id of the one app registered for the client-credentials flow' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l client-secret -d 'Client secret of that app (a test value)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l ephemeral -d 'Keep keys in memory only; the CA goes to a temporary directory removed on exit'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l print-env -d 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s h -l help -d 'Print help'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import emulator help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import emulator help" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import emulator help" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -87,4 +87,7 @@ pub enum Command {
     Verify(crate::commands::verify::VerifyArgs),
     /// Import secret keys from files into the vault (HSM-protected unless --software).
     Import(crate::commands::import::ImportArgs),
+    /// Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests.
+    #[cfg(feature = "emulator")]
+    Emulator(crate::commands::emulator::EmulatorArgs),
 }

@@ -14,6 +14,8 @@
 pub mod assets;
 pub mod cli;
 pub mod commands;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod keyfile;
 pub mod logging;
 pub mod tezos;

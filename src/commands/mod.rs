@@ -7,6 +7,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod import;
 pub mod verify;
 pub mod verify_vault;
@@ -17,5 +19,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Verify(args) => verify::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
+        #[cfg(feature = "emulator")]
+        Command::Emulator(args) => emulator::run(&cli.global, args),
     }
 }
