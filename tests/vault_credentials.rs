@@ -2,6 +2,7 @@
 //! identity (IDENTITY_ENDPOINT/IDENTITY_HEADER), client secret (AZURE_AUTHORITY_HOST on
 //! loopback), the Azure CLI (a fake `az` first on PATH), workload identity (wired to the token
 //! endpoint), and the all-failed error. Environment is set only on the child process.
+#![cfg(feature = "emulator")]
 
 mod vault_common;
 

@@ -1,6 +1,7 @@
 //! Signing through `AzureVault` (the real SDK) against the emulator over TLS: one request and
 //! no token fetch per signature, tz2 high-S always normalised, wrong signatures never released,
 //! and throttling, latency and 5xx handled within the deadline (and the deadline firing).
+#![cfg(feature = "emulator")]
 
 mod vault_common;
 
@@ -196,4 +197,68 @@ async fn server_errors_are_retried_within_the_deadline() {
         "each request was a success or an injected 5xx"
     );
     assert!(requests > 20, "5xx were retried: {requests} requests");
+}
+
+#[path = "emulator_common/mod.rs"]
+mod emulator_common;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_uses_the_cached_key_version() {
+    let (_emu, _s, vault, v1) = setup(Curve::Secp256k1, 3000).await;
+    let other = SecretKey::from_scalar(Curve::Secp256k1, &[0x07; 32]).unwrap();
+    let v2 = vault
+        .import_key("baker", &other, ImportOptions::default())
+        .await
+        .unwrap();
+    assert_ne!(v1.version, v2.version);
+    assert_eq!(
+        vault.get_key("baker").await.unwrap(),
+        v2,
+        "latest is the new version"
+    );
+    // The cached v1 still signs with v1, not with whatever is latest.
+    let sig = sign_verified(&vault, &v1, &digest(5)).await.unwrap();
+    v1.public_key.verify_digest(&digest(5), &sig).unwrap();
+    let sig = sign_verified(&vault, &v2, &digest(5)).await.unwrap();
+    v2.public_key.verify_digest(&digest(5), &sig).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_curve_names_and_disabled_keys() {
+    use serde_json::json;
+    let emu = emulator().await;
+    let s = Scratch::new();
+    let vault = vault(&emu, &s, 3000);
+    let http = emulator_common::client(&emu);
+    let token = emulator_common::token(&emu, &http).await;
+    let body = |crv: &str, enabled: bool| json!({"key": emulator_common::jwk(crv), "Hsm": true, "attributes": {"enabled": enabled}});
+    emulator_common::import(&emu, &http, &token, "legacy", body("SECP256K1", true)).await;
+    emulator_common::import(&emu, &http, &token, "legacy-lower", body("secp256k1", true)).await;
+    emulator_common::import(&emu, &http, &token, "modern", body("P-256K", true)).await;
+    emulator_common::import(&emu, &http, &token, "off", body("P-256", false)).await;
+    let keys = vault.list_keys().await.unwrap();
+    let names: Vec<_> = keys
+        .iter()
+        .map(|k| (k.name.as_str(), k.algorithm()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("legacy", "ECDSA256"),
+            ("legacy-lower", "ECDSA256"),
+            ("modern", "ES256K")
+        ],
+        "the disabled key is skipped"
+    );
+    for key in &keys {
+        assert_eq!(key.curve(), Curve::Secp256k1);
+        let sig = sign_verified(&vault, key, &digest(3)).await.unwrap();
+        assert!(sig.is_low_s());
+    }
+    let err = vault.get_key("off").await.unwrap_err();
+    assert!(
+        matches!(&err, VaultError::UnusableKey { reason, .. } if reason.contains("disabled")),
+        "{err}"
+    );
+    assert!(matches!(vault.get_key("absent").await, Err(VaultError::NotFound(n)) if n == "absent"));
 }
