@@ -156,6 +156,16 @@ async fn nothing_configured_lists_every_credential_with_its_fix() {
     let out = run(bin(&s, &env, &["import", "--key", key.to_str().unwrap()])).await;
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("no Azure credential worked"));
+    let out = run(bin(
+        &s,
+        &env,
+        &["import", "--json", "--key", key.to_str().unwrap()],
+    ))
+    .await;
+    assert_eq!(code(&out), 1);
+    let report = stdout_json(&out);
+    assert_eq!(report["exit_code"], 1);
+    assert!(report["error"].as_str().unwrap().contains("az login"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
