@@ -25,6 +25,7 @@ pub mod jwk;
 mod routes;
 mod server;
 pub mod state;
+mod state_file;
 pub mod stats;
 pub mod tls;
 pub mod tokens;
@@ -295,6 +296,13 @@ impl Emulator {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .len()
+    }
+
+    /// Enables or disables the latest version of a key (as `PATCH /keys/{name}` does).
+    /// Returns false when no such key exists.
+    pub fn set_key_enabled(&self, name: &str, enabled: bool) -> anyhow::Result<bool> {
+        let mut store = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(store.update(name, None, Some(enabled), None)?)
     }
 
     /// Stops accepting, closes connections and waits for the servers to end.
