@@ -144,8 +144,10 @@ impl AzureVault {
         Self::with_client_options(config, options)
     }
 
-    /// As [`AzureVault::new`] with explicit SDK client options (tests hand in a transport).
-    pub(crate) fn with_client_options(
+    /// As [`AzureVault::new`] with explicit SDK client options, e.g. a transport that resolves
+    /// the vault host to a stand-in (tests), or a proxy. Set `retry` to `RetryOptions::none()`:
+    /// this type retries under its own deadlines.
+    pub fn with_client_options(
         config: AzureVaultConfig,
         client_options: ClientOptions,
     ) -> Result<Self, VaultError> {
