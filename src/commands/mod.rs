@@ -9,13 +9,16 @@ use crate::cli::{Cli, Command};
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod import;
 pub mod verify;
+pub mod verify_vault;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init(cli.global.verbose, cli.global.log_format);
     match cli.command {
         Command::Verify(args) => verify::run(&cli.global, args),
+        Command::Import(args) => import::run(&cli.global, args),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => emulator::run(&cli.global, args),
     }
