@@ -15,5 +15,6 @@ pub mod cli;
 pub mod commands;
 pub mod keyfile;
 pub mod logging;
+pub mod server;
 pub mod tezos;
 pub mod vault;
