@@ -18,3 +18,4 @@ pub mod logging;
 pub mod server;
 pub mod tezos;
 pub mod vault;
+pub mod watermark;

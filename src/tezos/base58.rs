@@ -35,6 +35,7 @@ prefixes! {
     SIG = "sig", [0x04, 0x82, 0x2b], 64;
     CHAIN_ID = "Net", [0x57, 0x52, 0x00], 4;
     BLOCK_HASH = "B", [0x01, 0x34], 32;
+    VALUE_HASH = "vh", [0x01, 0x6a, 0xf2], 32;
     SPESK = "spesk", [0x09, 0xed, 0xf1, 0xae, 0x96], 56;
     P2ESK = "p2esk", [0x09, 0x30, 0x39, 0x73, 0xab], 56;
 }
@@ -151,6 +152,7 @@ mod tests {
             (EDSIG, "edsig", 99),
             (CHAIN_ID, "Net", 15),
             (BLOCK_HASH, "B", 51),
+            (VALUE_HASH, "vh", 52),
             (SPESK, "spesk", 88),
             (P2ESK, "p2esk", 88),
         ];

@@ -1,0 +1,160 @@
+//! octez-signer's high-watermark file format (one JSON file per kind in the base directory):
+//! `{"<chain id>": {"<pkh>": {"level": n, "round": n, "hash": "<hex>", "signature": "<b58>"}}}`.
+//!
+//! Owns: reading that format tolerantly (optional `round`/`signature` as octez allows, hashes
+//! in hex as octez writes them or as a `vh…` value hash as some tools do, unknown fields
+//! ignored) and writing it faithfully (lowercase hex hash, curve-specific signature prefix,
+//! octez's field order). Never accepts a file it does not fully understand: a bad chain id,
+//! key, hash, signature or a duplicate key is an error, never a skipped entry.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+
+use super::rule::Mark;
+use crate::tezos::base58;
+use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
+
+/// All marks of one kind: chain id → key → mark.
+pub type KindMarks = BTreeMap<ChainId, BTreeMap<Pkh, Mark>>;
+
+/// octez's file name for a kind (`<kind>_high_watermark` + the wallet's plural `s`).
+pub fn file_name(kind: ConsensusKind) -> &'static str {
+    match kind {
+        ConsensusKind::Block => "block_high_watermarks",
+        ConsensusKind::Preattestation => "preattestation_high_watermarks",
+        ConsensusKind::Attestation => "attestation_high_watermarks",
+    }
+}
+
+/// A JSON object read as ordered (key, value) pairs, refusing duplicate keys (a JSON parser
+/// would silently keep the last one, which could hide a higher mark).
+struct UniqueMap<V>(Vec<(String, V)>);
+
+impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V2<V>(PhantomData<V>);
+        impl<'de, V: serde::Deserialize<'de>> Visitor<'de> for V2<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out: Vec<(String, V)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, V>()? {
+                    if out.iter().any(|(seen, _)| *seen == k) {
+                        return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
+                    }
+                    out.push((k, v));
+                }
+                Ok(UniqueMap(out))
+            }
+        }
+        d.deserialize_map(V2(PhantomData))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RawMark {
+    level: i32,
+    #[serde(default)]
+    round: Option<i32>,
+    hash: String,
+    #[serde(default)]
+    signature: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct OutMark {
+    level: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    round: Option<i32>,
+    hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
+}
+
+/// Parses one file's contents. The error says which entry is wrong.
+pub fn parse(text: &str) -> Result<KindMarks, String> {
+    let raw: UniqueMap<UniqueMap<RawMark>> =
+        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let mut out = KindMarks::new();
+    for (chain_text, keys) in raw.0 {
+        let chain: ChainId = chain_text
+            .parse()
+            .map_err(|e| format!("bad chain id {chain_text:?}: {e}"))?;
+        if out.contains_key(&chain) {
+            return Err(format!("chain id {chain} appears twice"));
+        }
+        let mut marks = BTreeMap::new();
+        for (pkh_text, m) in keys.0 {
+            let pkh: Pkh = pkh_text
+                .parse()
+                .map_err(|e| format!("bad key {pkh_text:?} under {chain}: {e}"))?;
+            let hash = parse_hash(&m.hash).map_err(|e| format!("{pkh} on {chain}: {e}"))?;
+            let signature = match m.signature {
+                None => None,
+                Some(s) => Some(
+                    s.parse::<Signature>()
+                        .map_err(|e| format!("{pkh} on {chain}: bad signature {s:?}: {e}"))?,
+                ),
+            };
+            if let Some(round) = m.round
+                && round < 0
+            {
+                return Err(format!("{pkh} on {chain}: negative round {round}"));
+            }
+            let mark = Mark {
+                level: m.level,
+                round: m.round,
+                hash,
+                signature,
+            };
+            if marks.insert(pkh, mark).is_some() {
+                return Err(format!("key {pkh} appears twice under {chain}"));
+            }
+        }
+        out.insert(chain, marks);
+    }
+    Ok(out)
+}
+
+/// The hash as octez writes it (64 hex digits), or a base58 `vh…` value hash.
+fn parse_hash(s: &str) -> Result<[u8; 32], String> {
+    if s.len() == 64 {
+        let mut out = [0u8; 32];
+        if hex::decode_to_slice(s, &mut out).is_ok() {
+            return Ok(out);
+        }
+    }
+    base58::decode_array(base58::VALUE_HASH, s)
+        .map_err(|_| format!("bad hash {s:?}: expected 64 hex digits or a vh… value hash"))
+}
+
+/// Renders marks in octez's layout (pretty-printed, chain ids and keys in a stable order).
+pub fn render(marks: &KindMarks) -> String {
+    let out: BTreeMap<String, BTreeMap<String, OutMark>> = marks
+        .iter()
+        .map(|(chain, keys)| {
+            let keys = keys
+                .iter()
+                .map(|(pkh, m)| {
+                    let mark = OutMark {
+                        level: m.level,
+                        round: m.round,
+                        hash: hex::encode(m.hash),
+                        signature: m.signature.map(|s| s.to_string()),
+                    };
+                    (pkh.to_string(), mark)
+                })
+                .collect();
+            (chain.to_string(), keys)
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&out)
+        .expect("maps of strings, integers and strings always serialise");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,21 @@
+//! High watermarks: the double-sign rule ([`rule`], pure) and its durable store ([`store`],
+//! in octez-signer's file format ([`format`]) under an exclusive directory lock ([`lock`])).
+//!
+//! Owns: deciding whether a consensus request may be signed, and remembering every signature
+//! that was released. Never lets a signature out before its mark is on disk (the signer
+//! persists first, then replies), and never resets or guesses a mark it cannot read.
+
+pub mod format;
+pub mod lock;
+pub mod rule;
+pub mod store;
+
+#[cfg(test)]
+mod rule_tests;
+#[cfg(test)]
+mod store_tests;
+
+pub use format::file_name;
+pub use lock::LOCK_FILE;
+pub use rule::{Decision, Mark, MarkRequest, WatermarkError, check};
+pub use store::{StoreError, WatermarkStore};

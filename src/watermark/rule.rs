@@ -1,0 +1,203 @@
+//! The double-sign rule (PROTOCOL.md §3), as octez-signer applies it.
+//!
+//! Owns: the decision, for one (kind, chain, key) mark and one request, between signing,
+//! returning the stored signature (an identical retry), and refusing. Pure: no I/O, no clock.
+//! Must never allow two different payloads at the same (level, round), nor anything below a
+//! signed (level, round).
+
+use crate::tezos::{ConsensusKind, Signature, WatermarkKey, blake2b_256};
+
+/// What is remembered for one (kind, chain id, pkh): the last signed level/round, the
+/// BLAKE2b-256 of the full signed bytes and the signature that was released.
+///
+/// `round` and `signature` are optional because octez's format allows them to be absent
+/// (marks written before Tenderbake, or by tools that do not keep signatures); a mark without a
+/// signature can never be replayed, so it refuses more, never less.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub level: i32,
+    pub round: Option<i32>,
+    pub hash: [u8; 32],
+    pub signature: Option<Signature>,
+}
+
+/// A request as the rule sees it: kind, level, round and the hash of the full signed bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkRequest {
+    pub kind: ConsensusKind,
+    pub level: i32,
+    pub round: i32,
+    pub hash: [u8; 32],
+}
+
+impl MarkRequest {
+    /// From a parsed request's watermark key and its full bytes (magic byte included).
+    pub fn new(key: &WatermarkKey, data: &[u8]) -> Self {
+        MarkRequest {
+            kind: key.kind,
+            level: key.level,
+            round: key.round,
+            hash: blake2b_256(data),
+        }
+    }
+
+    /// The mark to persist once `signature` over this request has been produced.
+    pub fn to_mark(&self, signature: Signature) -> Mark {
+        Mark {
+            level: self.level,
+            round: Some(self.round),
+            hash: self.hash,
+            signature: Some(signature),
+        }
+    }
+}
+
+/// What the rule allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Higher than anything signed: sign, persist the new mark, then reply.
+    Sign,
+    /// The exact bytes were already signed at this (level, round): return that signature again
+    /// (Key Vault signatures are not deterministic, re-signing would give another one).
+    Replay(Signature),
+}
+
+/// Why a request is refused. The texts are octez-signer's own messages, so bakers and their
+/// tooling see what they already know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WatermarkError {
+    #[error("{kind} level {level} below high watermark {mark_level}")]
+    Below {
+        kind: ConsensusKind,
+        level: i32,
+        mark_level: i32,
+    },
+    #[error(
+        "{kind} level {level} and round {round} not above high watermark ({mark_level},{mark_round})"
+    )]
+    RoundNotAbove {
+        kind: ConsensusKind,
+        level: i32,
+        round: i32,
+        mark_level: i32,
+        mark_round: i32,
+    },
+    /// Only for marks that carry neither a round nor a signature (octez's oldest format).
+    #[error("{kind} level {level} not above high watermark {mark_level}")]
+    LevelNotAbove {
+        kind: ConsensusKind,
+        level: i32,
+        mark_level: i32,
+    },
+    #[error("{kind} level {level} and round {round} already signed with different data")]
+    DifferentData {
+        kind: ConsensusKind,
+        level: i32,
+        round: i32,
+    },
+    /// Same as [`WatermarkError::DifferentData`] for a mark without a round (octez's wording).
+    #[error("{kind} level {level} already signed with different data")]
+    DifferentDataAtLevel { kind: ConsensusKind, level: i32 },
+    /// The `--min-level` migration floor: nothing below it is signed until a mark exists there.
+    #[error(
+        "{kind} level {level} below the minimum level {floor} this signer was started with (--min-level)"
+    )]
+    BelowFloor {
+        kind: ConsensusKind,
+        level: i32,
+        floor: i32,
+    },
+}
+
+impl WatermarkError {
+    pub fn kind(&self) -> ConsensusKind {
+        match self {
+            WatermarkError::Below { kind, .. }
+            | WatermarkError::RoundNotAbove { kind, .. }
+            | WatermarkError::LevelNotAbove { kind, .. }
+            | WatermarkError::DifferentData { kind, .. }
+            | WatermarkError::DifferentDataAtLevel { kind, .. }
+            | WatermarkError::BelowFloor { kind, .. } => *kind,
+        }
+    }
+}
+
+/// Decides `req` against the stored `mark` (if any) for the same (kind, chain, key), and the
+/// optional `floor` (`--min-level`): a request the mark would let through is still refused
+/// when its level is below the floor. An identical retry of a stored signature is always
+/// answered with that signature (it releases nothing new).
+pub fn check(
+    mark: Option<&Mark>,
+    req: &MarkRequest,
+    floor: Option<i32>,
+) -> Result<Decision, WatermarkError> {
+    let decision = match mark {
+        None => Decision::Sign,
+        Some(mark) => check_mark(mark, req)?,
+    };
+    match (decision, floor) {
+        (Decision::Sign, Some(floor)) if req.level < floor => Err(WatermarkError::BelowFloor {
+            kind: req.kind,
+            level: req.level,
+            floor,
+        }),
+        (decision, _) => Ok(decision),
+    }
+}
+
+/// octez's `check_mark`, case by case on which optional parts the mark has.
+fn check_mark(mark: &Mark, req: &MarkRequest) -> Result<Decision, WatermarkError> {
+    let (kind, level, round) = (req.kind, req.level, req.round);
+    let below = || WatermarkError::Below {
+        kind,
+        level,
+        mark_level: mark.level,
+    };
+    let level_not_above = || WatermarkError::LevelNotAbove {
+        kind,
+        level,
+        mark_level: mark.level,
+    };
+    match (mark.round, mark.signature) {
+        (None, None) if mark.level >= level => Err(level_not_above()),
+        (None, None) => Ok(Decision::Sign),
+        (None, Some(sig)) => {
+            if mark.level > level {
+                Err(below())
+            } else if mark.level == level {
+                if mark.hash == req.hash {
+                    Ok(Decision::Replay(sig))
+                } else {
+                    Err(WatermarkError::DifferentDataAtLevel { kind, level })
+                }
+            } else {
+                Ok(Decision::Sign)
+            }
+        }
+        (Some(mark_round), signature) => {
+            let round_not_above = || WatermarkError::RoundNotAbove {
+                kind,
+                level,
+                round,
+                mark_level: mark.level,
+                mark_round,
+            };
+            if mark.level > level {
+                return Err(match signature {
+                    Some(_) => below(),
+                    None => level_not_above(),
+                });
+            }
+            if mark.level < level || mark_round < round {
+                return Ok(Decision::Sign);
+            }
+            // Same level, round not higher.
+            match signature {
+                _ if mark_round > round => Err(round_not_above()),
+                None => Err(round_not_above()),
+                Some(sig) if mark.hash == req.hash => Ok(Decision::Replay(sig)),
+                Some(_) => Err(WatermarkError::DifferentData { kind, level, round }),
+            }
+        }
+    }
+}

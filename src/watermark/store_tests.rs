@@ -1,0 +1,439 @@
+//! Store tests: round trip, octez-format compatibility both ways, refusal of damaged files,
+//! the directory lock (same process and a child process), and durability.
+
+use std::fs;
+use std::path::Path;
+
+use super::format::file_name;
+use super::lock::{LOCK_FILE, temp_path};
+use super::rule::Mark;
+use super::store::{StoreError, WatermarkStore};
+use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
+
+const MAINNET: &str = "NetXdQprcVkpaWU";
+const GHOSTNET: &str = "NetXnHfVqm9iesp";
+const TZ2: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";
+const TZ3: &str = "tz3ZxowXGSjiVq227GQcwKdz87rKhq62rY4t";
+const SPSIG: &str = "spsig16QPQy2nPP6BkV5vtKyQhtVXjDGTq9Wx8VQgqEv7bYKviCkbXjaaaD1n8R7HRMxTRcjUn9U4TaoAtSBq2Sx1F9fbAVjWGK";
+
+/// A real P-256 signature (`p2sig…`).
+fn p2sig() -> String {
+    let sk: crate::tezos::SecretKey = "p2sk2g5Btw8MK7fnhQg9d7DaE8QYX8A89BLWaqWTQcHuATYY3ABjD9"
+        .parse()
+        .unwrap();
+    sk.sign(b"\x13watermark").to_string()
+}
+
+fn chain(s: &str) -> ChainId {
+    s.parse().unwrap()
+}
+fn pkh(s: &str) -> Pkh {
+    s.parse().unwrap()
+}
+fn mark(level: i32, round: i32, h: u8, sig: &str) -> Mark {
+    Mark {
+        level,
+        round: Some(round),
+        hash: [h; 32],
+        signature: Some(sig.parse::<Signature>().unwrap()),
+    }
+}
+
+#[test]
+fn round_trip_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let mut s = WatermarkStore::open(&data).unwrap();
+        s.persist(
+            ConsensusKind::Block,
+            chain(MAINNET),
+            pkh(TZ2),
+            mark(10, 1, 1, SPSIG),
+        )
+        .unwrap();
+        s.persist(
+            ConsensusKind::Block,
+            chain(MAINNET),
+            pkh(TZ2),
+            mark(11, 0, 2, SPSIG),
+        )
+        .unwrap();
+        s.persist(
+            ConsensusKind::Attestation,
+            chain(GHOSTNET),
+            pkh(TZ3),
+            mark(5, 3, 3, &p2sig()),
+        )
+        .unwrap();
+        s.persist(
+            ConsensusKind::Attestation,
+            chain(MAINNET),
+            pkh(TZ3),
+            mark(6, 0, 4, &p2sig()),
+        )
+        .unwrap();
+    }
+    let s = WatermarkStore::open(&data).unwrap();
+    let got: Vec<_> = s
+        .entries()
+        .map(|(k, c, p, m)| (k, c, p, m.clone()))
+        .collect();
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        s.get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2)),
+        Some(&mark(11, 0, 2, SPSIG))
+    );
+    assert_eq!(
+        s.get(ConsensusKind::Attestation, &chain(GHOSTNET), &pkh(TZ3)),
+        Some(&mark(5, 3, 3, &p2sig()))
+    );
+    assert_eq!(
+        s.get(ConsensusKind::Attestation, &chain(MAINNET), &pkh(TZ3)),
+        Some(&mark(6, 0, 4, &p2sig()))
+    );
+    assert_eq!(
+        s.get(ConsensusKind::Preattestation, &chain(MAINNET), &pkh(TZ2)),
+        None
+    );
+    assert_eq!(
+        s.get(ConsensusKind::Block, &chain(GHOSTNET), &pkh(TZ2)),
+        None
+    );
+}
+
+/// A file as octez-signer writes it (hex hash, optional round/signature), plus a `vh…` hash,
+/// a tz1 key of another signer and an unknown field: all must load.
+#[test]
+fn reads_octez_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash_hex = "11e8f192039a4e9507f8566ed6284fa5e0e9469da9f3eb15ffc7072c5e75e0e1";
+    let text = format!(
+        r#"{{ "{MAINNET}": {{
+              "{TZ2}": {{ "level": 1331, "round": 2, "hash": "{hash_hex}", "signature": "{SPSIG}" }},
+              "tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx": {{ "level": 7, "hash": "{hash_hex}", "extra": true }} }},
+            "{GHOSTNET}": {{
+              "{TZ3}": {{ "level": 2, "round": 0,
+                         "hash": "vh2i6wpkn9bGpw47r3RhnfHiCrLvzTvQT36AmEZNPPsKqcN7yecT" }} }} }}"#
+    );
+    fs::write(dir.path().join("block_high_watermarks"), text).unwrap();
+    let s = WatermarkStore::open(dir.path()).unwrap();
+    let m = s
+        .get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2))
+        .unwrap();
+    assert_eq!((m.level, m.round), (1331, Some(2)));
+    assert_eq!(hex::encode(m.hash), hash_hex);
+    assert_eq!(m.signature.unwrap().to_string(), SPSIG);
+    let tz1 = pkh("tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx");
+    let m = s.get(ConsensusKind::Block, &chain(MAINNET), &tz1).unwrap();
+    assert_eq!((m.level, m.round, m.signature), (7, None, None));
+    let m = s
+        .get(ConsensusKind::Block, &chain(GHOSTNET), &pkh(TZ3))
+        .unwrap();
+    assert_eq!(
+        hex::encode(m.hash),
+        "88310e217dd88a8efc67659a9ac8768d18edf3826008878253ce7c745b671f84"
+    );
+}
+
+/// What we write is octez's layout: chain → pkh → {level, round, hash (lowercase hex),
+/// signature (curve prefix)}, in octez's field order, and keeps marks we did not write.
+#[test]
+fn writes_octez_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = format!(
+        r#"{{"{MAINNET}": {{"tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx": {{"level": 7, "hash": "{}"}}}}}}"#,
+        "ab".repeat(32)
+    );
+    fs::write(dir.path().join("preattestation_high_watermarks"), foreign).unwrap();
+    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let m = mark(1331, 0, 0xAB, &p2sig());
+    s.persist(ConsensusKind::Preattestation, chain(MAINNET), pkh(TZ3), m)
+        .unwrap();
+    let text = fs::read_to_string(dir.path().join("preattestation_high_watermarks")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let entry = &v[MAINNET][TZ3];
+    assert_eq!(entry["level"], 1331);
+    assert_eq!(entry["round"], 0);
+    assert_eq!(entry["hash"], "ab".repeat(32));
+    assert_eq!(entry["signature"], p2sig());
+    assert_eq!(entry.as_object().unwrap().len(), 4);
+    let foreign = &v[MAINNET]["tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx"];
+    assert_eq!(foreign["level"], 7);
+    assert!(foreign.get("round").is_none() && foreign.get("signature").is_none());
+    let tz3_at = text.find(TZ3).unwrap();
+    let fields: Vec<usize> = ["\"level\"", "\"round\"", "\"hash\"", "\"signature\""]
+        .iter()
+        .map(|f| tz3_at + text[tz3_at..].find(f).unwrap())
+        .collect();
+    assert!(fields.windows(2).all(|w| w[0] < w[1]), "{text}");
+    // The other two kinds were not written.
+    assert!(!dir.path().join("block_high_watermarks").exists());
+}
+
+#[test]
+fn damaged_files_stop_the_store() {
+    let good_hash = "00".repeat(32);
+    let rows: Vec<(&str, String)> = vec![
+        ("empty file", String::new()),
+        (
+            "truncated JSON",
+            format!(r#"{{"{MAINNET}": {{"{TZ2}": {{"level": 1"#),
+        ),
+        ("array", "[]".into()),
+        ("bad chain id", r#"{"NetXXX": {}}"#.to_string()),
+        (
+            "bad key",
+            format!(r#"{{"{MAINNET}": {{"tz9nope": {{"level": 1, "hash": "{good_hash}"}}}}}}"#),
+        ),
+        (
+            "bad hash",
+            format!(r#"{{"{MAINNET}": {{"{TZ2}": {{"level": 1, "hash": "zz"}}}}}}"#),
+        ),
+        (
+            "missing hash",
+            format!(r#"{{"{MAINNET}": {{"{TZ2}": {{"level": 1}}}}}}"#),
+        ),
+        (
+            "level as text",
+            format!(r#"{{"{MAINNET}": {{"{TZ2}": {{"level": "1", "hash": "{good_hash}"}}}}}}"#),
+        ),
+        (
+            "bad signature",
+            format!(
+                r#"{{"{MAINNET}": {{"{TZ2}": {{"level": 1, "hash": "{good_hash}", "signature": "spsig1xx"}}}}}}"#
+            ),
+        ),
+        (
+            "negative round",
+            format!(
+                r#"{{"{MAINNET}": {{"{TZ2}": {{"level": 1, "round": -1, "hash": "{good_hash}"}}}}}}"#
+            ),
+        ),
+        (
+            "duplicate key",
+            format!(
+                r#"{{"{MAINNET}": {{"{TZ2}": {{"level": 9, "hash": "{good_hash}"}}, "{TZ2}": {{"level": 1, "hash": "{good_hash}"}}}}}}"#
+            ),
+        ),
+        (
+            "duplicate chain",
+            format!(r#"{{"{MAINNET}": {{}}, "{MAINNET}": {{}}}}"#),
+        ),
+    ];
+    for (name, text) in rows {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("attestation_high_watermarks");
+        fs::write(&path, &text).unwrap();
+        match WatermarkStore::open(dir.path()) {
+            Err(e @ StoreError::Corrupt { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("attestation_high_watermarks"), "{name}: {msg}");
+                assert!(msg.contains("never reset"), "{name}: {msg}");
+            }
+            other => panic!("{name}: expected Corrupt, got {other:?}"),
+        }
+        // Never rewritten or removed.
+        assert_eq!(fs::read_to_string(&path).unwrap(), text, "{name}");
+    }
+    // Not UTF-8.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("block_high_watermarks"), [0xff, 0xfe, 0x00]).unwrap();
+    assert!(matches!(
+        WatermarkStore::open(dir.path()),
+        Err(StoreError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn second_open_is_refused_and_names_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = WatermarkStore::open(dir.path()).unwrap();
+    let err = WatermarkStore::open(dir.path()).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Locked { .. }), "{msg}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    assert!(msg.contains("in use by another process"), "{msg}");
+    drop(first);
+    // Released with the store.
+    WatermarkStore::open(dir.path()).unwrap();
+}
+
+/// Environment variables that turn [`lock_probe_child`] into the child side of
+/// [`another_process_is_refused`].
+const PROBE_DIR: &str = "TAS_TEST_LOCK_PROBE_DIR";
+const PROBE_HOLDER: &str = "TAS_TEST_LOCK_PROBE_HOLDER";
+
+#[test]
+fn another_process_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = WatermarkStore::open(dir.path()).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "watermark::store_tests::lock_probe_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PROBE_DIR, dir.path())
+        .env(PROBE_HOLDER, std::process::id().to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("LOCK PROBE REFUSED"), "{stdout}");
+}
+
+/// Child side of [`another_process_is_refused`]; does nothing in a normal test run.
+#[test]
+fn lock_probe_child() {
+    let (Some(dir), Some(holder)) = (
+        std::env::var_os(PROBE_DIR),
+        std::env::var(PROBE_HOLDER).ok(),
+    ) else {
+        return;
+    };
+    let err = WatermarkStore::open(Path::new(&dir)).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Locked { .. }), "{msg}");
+    assert!(msg.contains(&format!("pid {holder}")), "{msg}");
+    println!("LOCK PROBE REFUSED: {msg}");
+}
+
+/// A crash between writing the temporary file and renaming it leaves a stale temporary file:
+/// the store opens with the last complete state and discards the leftover.
+#[test]
+fn interrupted_write_keeps_last_good_state() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = WatermarkStore::open(dir.path()).unwrap();
+        s.persist(
+            ConsensusKind::Block,
+            chain(MAINNET),
+            pkh(TZ2),
+            mark(10, 0, 1, SPSIG),
+        )
+        .unwrap();
+    }
+    let tmp = temp_path(dir.path(), file_name(ConsensusKind::Block));
+    fs::write(
+        &tmp,
+        br#"{"NetXdQprcVkpaWU": {"tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt": {"lev"#,
+    )
+    .unwrap();
+    let s = WatermarkStore::open(dir.path()).unwrap();
+    assert_eq!(
+        s.get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2)),
+        Some(&mark(10, 0, 1, SPSIG))
+    );
+    assert!(!tmp.exists());
+    assert!(dir.path().join(LOCK_FILE).exists());
+}
+
+/// `persist` returns only after the rename: the file on disk already holds the new mark and
+/// no temporary file remains.
+#[test]
+fn persist_is_on_disk_when_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    for level in 1..=5 {
+        s.persist(
+            ConsensusKind::Attestation,
+            chain(MAINNET),
+            pkh(TZ2),
+            mark(level, 0, 7, SPSIG),
+        )
+        .unwrap();
+        let text =
+            fs::read_to_string(dir.path().join(file_name(ConsensusKind::Attestation))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v[MAINNET][TZ2]["level"], level);
+        assert!(!temp_path(dir.path(), file_name(ConsensusKind::Attestation)).exists());
+    }
+}
+
+/// A failed write changes nothing: neither memory nor the file.
+#[test]
+fn failed_persist_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    s.persist(
+        ConsensusKind::Block,
+        chain(MAINNET),
+        pkh(TZ2),
+        mark(10, 0, 1, SPSIG),
+    )
+    .unwrap();
+    let path = dir.path().join(file_name(ConsensusKind::Block));
+    let before = fs::read_to_string(&path).unwrap();
+    // A directory where the temporary file must go makes the write fail (even as root).
+    fs::create_dir(temp_path(dir.path(), file_name(ConsensusKind::Block))).unwrap();
+    let err = s
+        .persist(
+            ConsensusKind::Block,
+            chain(MAINNET),
+            pkh(TZ2),
+            mark(11, 0, 2, SPSIG),
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    assert_eq!(
+        s.get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2)),
+        Some(&mark(10, 0, 1, SPSIG))
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), before);
+}
+
+#[test]
+fn marks_never_go_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    s.persist(
+        ConsensusKind::Block,
+        chain(MAINNET),
+        pkh(TZ2),
+        mark(10, 2, 1, SPSIG),
+    )
+    .unwrap();
+    for (level, round) in [(10, 2), (10, 1), (9, 5)] {
+        let err = s
+            .persist(
+                ConsensusKind::Block,
+                chain(MAINNET),
+                pkh(TZ2),
+                mark(level, round, 3, SPSIG),
+            )
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Regression { .. }), "{err}");
+    }
+    s.persist(
+        ConsensusKind::Block,
+        chain(MAINNET),
+        pkh(TZ2),
+        mark(10, 3, 1, SPSIG),
+    )
+    .unwrap();
+    // Other chains and kinds are independent.
+    s.persist(
+        ConsensusKind::Block,
+        chain(GHOSTNET),
+        pkh(TZ2),
+        mark(1, 0, 1, SPSIG),
+    )
+    .unwrap();
+    s.persist(
+        ConsensusKind::Preattestation,
+        chain(MAINNET),
+        pkh(TZ2),
+        mark(1, 0, 1, SPSIG),
+    )
+    .unwrap();
+}
