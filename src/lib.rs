@@ -11,11 +11,15 @@
 //! - [`emulator`]: the bundled Key Vault stand-in (feature `emulator`).
 //! - [`commands`]: one file per subcommand; [`cli`] holds the clap definitions.
 
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod keyfile;
+pub mod keyring;
 pub mod logging;
+pub mod policy;
 pub mod server;
+pub mod signer;
 pub mod tezos;
 pub mod vault;
 pub mod watermark;

@@ -3,12 +3,14 @@
 pub mod base58;
 pub mod hash;
 pub mod keys;
+pub mod operation;
 pub mod reader;
 pub mod request;
 pub mod signature;
 
 pub use hash::{blake2b_160, blake2b_256};
 pub use keys::{Curve, KeyError, Pkh, PkhKind, PublicKey, SecretKey};
+pub use operation::{OperationKind, OperationSummary};
 pub use reader::DecodeError;
 pub use request::{
     BlockHeader, ChainId, ConsensusKind, ConsensusOperation, GenericOperation, MagicByte,

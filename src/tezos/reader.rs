@@ -27,6 +27,11 @@ pub enum DecodeError {
     Fitness { offset: usize, reason: String },
     #[error("{count} unexpected trailing byte(s) at byte {offset}")]
     TrailingBytes { offset: usize, count: usize },
+    #[error(
+        "unknown or unsupported operation tag {tag} (0x{tag:02x}) at byte {offset}: refusing \
+         what cannot be decoded"
+    )]
+    UnknownOperationTag { tag: u8, offset: usize },
     #[error("malformed {what} at byte {offset}: {reason}")]
     Malformed {
         what: &'static str,
@@ -70,6 +75,10 @@ impl<'a> Reader<'a> {
         let out = &self.data[self.pos..self.pos + n];
         self.pos += n;
         Ok(out)
+    }
+    /// The next byte, without consuming it.
+    pub fn peek_u8(&self) -> Option<u8> {
+        self.data.get(self.pos).copied()
     }
     pub fn rest(&mut self) -> &'a [u8] {
         let out = &self.data[self.pos..];

@@ -1,0 +1,358 @@
+//! What may be signed: the `--magic-bytes` whitelist and the per-key `--policy` file.
+//!
+//! Owns: the decision, for a known key and a parsed request, whether its kind, chain and (for
+//! generic operations) every operation kind in the batch are allowed. Pure once loaded.
+//! Never allows what it cannot decode: a generic batch with an unknown element is refused.
+//!
+//! Policy file (TOML). Keys are matched by pkh first, then by vault key name; keys without
+//! an entry use `[default]`, and without `[default]` may sign nothing.
+//! ```toml
+//! [default]
+//! kinds = ["block", "preattestation", "attestation", "attestation_with_dal"]
+//!
+//! [keys."tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt"]   # or a vault key name: [keys.baker-1]
+//! kinds = ["block", "preattestation", "attestation", "generic"]
+//! generic = ["reveal", "delegation", "update_consensus_key"]  # required with "generic"
+//! chains = ["NetXdQprcVkpaWU"]                    # optional; absent = any chain
+//! ```
+//! Chains restrict requests that name one (blocks and consensus operations); generic
+//! operations and Michelson data carry no chain id.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::tezos::operation::decode_contents;
+use crate::tezos::request::TAG_ATTESTATION_WITH_DAL;
+use crate::tezos::{ChainId, MagicByte, OperationKind, Pkh, SigningRequest};
+
+/// The request kinds a policy can allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    Block,
+    Preattestation,
+    Attestation,
+    AttestationWithDal,
+    Generic,
+    MichelsonData,
+}
+
+impl RequestKind {
+    /// What is allowed without a policy file: the baking kinds.
+    pub const BAKING: [RequestKind; 4] = [
+        RequestKind::Block,
+        RequestKind::Preattestation,
+        RequestKind::Attestation,
+        RequestKind::AttestationWithDal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestKind::Block => "block",
+            RequestKind::Preattestation => "preattestation",
+            RequestKind::Attestation => "attestation",
+            RequestKind::AttestationWithDal => "attestation_with_dal",
+            RequestKind::Generic => "generic",
+            RequestKind::MichelsonData => "michelson_data",
+        }
+    }
+
+    /// The kind of a parsed request; `None` for authentication payloads (0x04), which no
+    /// policy allows a signing key to sign.
+    pub fn of(req: &SigningRequest) -> Option<RequestKind> {
+        Some(match req {
+            SigningRequest::Block(_) => RequestKind::Block,
+            SigningRequest::Preattestation(_) => RequestKind::Preattestation,
+            SigningRequest::Attestation(op) if op.tag == TAG_ATTESTATION_WITH_DAL => {
+                RequestKind::AttestationWithDal
+            }
+            SigningRequest::Attestation(_) | SigningRequest::LegacyEndorsement { .. } => {
+                RequestKind::Attestation
+            }
+            SigningRequest::Generic(_) => RequestKind::Generic,
+            SigningRequest::MichelsonData(_) => RequestKind::MichelsonData,
+            SigningRequest::Authentication(_) => return None,
+        })
+    }
+}
+
+impl fmt::Display for RequestKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Errors in `--magic-bytes` or the policy file.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error(
+        "bad --magic-bytes value {0:?}: expected a comma-separated list such as 0x11,0x12,0x13"
+    )]
+    MagicBytes(String),
+    #[error("cannot read the policy file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid policy file: {0}")]
+    Invalid(String),
+}
+
+/// The magic bytes a signer accepts (`--magic-bytes`), default 0x11, 0x12, 0x13.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MagicBytes(BTreeSet<u8>);
+
+impl MagicBytes {
+    pub fn new(bytes: impl IntoIterator<Item = u8>) -> Self {
+        MagicBytes(bytes.into_iter().collect())
+    }
+    pub fn allows(&self, byte: u8) -> bool {
+        self.0.contains(&byte)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl Default for MagicBytes {
+    fn default() -> Self {
+        MagicBytes::new(MagicByte::BAKING.map(MagicByte::byte))
+    }
+}
+
+impl FromStr for MagicBytes {
+    type Err = PolicyError;
+    fn from_str(s: &str) -> Result<Self, PolicyError> {
+        let bad = || PolicyError::MagicBytes(s.to_string());
+        let mut out = BTreeSet::new();
+        for item in s.split(',') {
+            let item = item.trim();
+            let digits = item
+                .strip_prefix("0x")
+                .or_else(|| item.strip_prefix("0X"))
+                .unwrap_or(item);
+            if digits.is_empty() || digits.len() > 2 {
+                return Err(bad());
+            }
+            out.insert(u8::from_str_radix(digits, 16).map_err(|_| bad())?);
+        }
+        Ok(MagicBytes(out))
+    }
+}
+
+impl fmt::Display for MagicBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<String> = self.0.iter().map(|b| format!("0x{b:02x}")).collect();
+        f.write_str(&items.join(","))
+    }
+}
+
+/// What one key may sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRule {
+    pub kinds: BTreeSet<RequestKind>,
+    /// Operation kinds allowed inside generic (0x03) batches.
+    pub generic: BTreeSet<OperationKind>,
+    /// Allowed chains; `None` = any.
+    pub chains: Option<BTreeSet<ChainId>>,
+}
+
+impl KeyRule {
+    /// The rule without a policy file: baking kinds on any chain.
+    pub fn baking() -> Self {
+        KeyRule {
+            kinds: RequestKind::BAKING.into_iter().collect(),
+            generic: BTreeSet::new(),
+            chains: None,
+        }
+    }
+
+    /// Checks `req` for the key named `who`. The error is a message for the baker.
+    pub fn check(&self, who: &str, req: &SigningRequest) -> Result<(), String> {
+        let Some(kind) = RequestKind::of(req) else {
+            return Err(format!(
+                "authentication payloads (magic byte 0x04) are never signed with {who}"
+            ));
+        };
+        if !self.kinds.contains(&kind) {
+            return Err(format!("request kind {kind} is not allowed for {who}"));
+        }
+        if let (Some(chains), Some(chain)) = (&self.chains, req.chain_id())
+            && !chains.contains(&chain)
+        {
+            return Err(format!("chain {chain} is not allowed for {who}"));
+        }
+        if let SigningRequest::Generic(op) = req {
+            let ops = decode_contents(&op.contents).map_err(|e| {
+                format!("generic operation refused for {who}: cannot check its contents: {e}")
+            })?;
+            if let Some(bad) = ops.iter().find(|o| !self.generic.contains(&o.kind)) {
+                let allowed: Vec<&str> = self.generic.iter().map(|k| k.name()).collect();
+                return Err(format!(
+                    "operation kind {} is not allowed for {who} (allowed: {})",
+                    bad.kind,
+                    if allowed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A loaded `--policy` file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyRules {
+    pub default: Option<KeyRule>,
+    /// By pkh (`tz…`) or vault key name, as written in the file.
+    pub keys: BTreeMap<String, KeyRule>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    default: Option<RawRule>,
+    #[serde(default)]
+    keys: BTreeMap<String, RawRule>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    kinds: Vec<RequestKind>,
+    #[serde(default)]
+    generic: Option<Vec<String>>,
+    #[serde(default)]
+    chains: Option<Vec<String>>,
+}
+
+impl PolicyRules {
+    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        let raw: RawFile =
+            toml::from_str(text).map_err(|e| PolicyError::Invalid(e.message().to_string()))?;
+        let default = raw
+            .default
+            .map(|r| convert_rule("[default]", r))
+            .transpose()?;
+        let mut keys = BTreeMap::new();
+        for (id, rule) in raw.keys {
+            let valid_id = if id.starts_with("tz") {
+                id.parse::<Pkh>().is_ok()
+            } else {
+                !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            };
+            if !valid_id {
+                return Err(PolicyError::Invalid(format!(
+                    "[keys.{id:?}]: not a public key hash nor a vault key name"
+                )));
+            }
+            let rule = convert_rule(&format!("[keys.{id:?}]"), rule)?;
+            keys.insert(id, rule);
+        }
+        Ok(PolicyRules { default, keys })
+    }
+
+    /// The rule for a key: by pkh, then by vault key name, then `[default]`.
+    pub fn rule_for(&self, pkh: &Pkh, name: Option<&str>) -> Option<&KeyRule> {
+        self.keys
+            .get(&pkh.to_string())
+            .or_else(|| name.and_then(|n| self.keys.get(n)))
+            .or(self.default.as_ref())
+    }
+}
+
+fn convert_rule(section: &str, raw: RawRule) -> Result<KeyRule, PolicyError> {
+    let invalid = |msg: String| PolicyError::Invalid(format!("{section}: {msg}"));
+    let kinds: BTreeSet<RequestKind> = raw.kinds.into_iter().collect();
+    let generic = match (kinds.contains(&RequestKind::Generic), raw.generic) {
+        (true, Some(names)) => names
+            .iter()
+            .map(|n| {
+                OperationKind::from_name(n).ok_or_else(|| {
+                    let known: Vec<&str> = OperationKind::ALL.iter().map(|k| k.name()).collect();
+                    invalid(format!(
+                        "unknown operation kind {n:?} (known: {})",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?,
+        (true, None) => {
+            return Err(invalid(
+                "\"generic\" needs `generic = [...]`, the operation kinds it allows".into(),
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(invalid(
+                "`generic` is set but \"generic\" is not among the kinds".into(),
+            ));
+        }
+        (false, None) => BTreeSet::new(),
+    };
+    let chains = raw
+        .chains
+        .map(|list| {
+            list.iter()
+                .map(|c| {
+                    c.parse::<ChainId>()
+                        .map_err(|e| invalid(format!("bad chain id {c:?}: {e}")))
+                })
+                .collect::<Result<BTreeSet<_>, _>>()
+        })
+        .transpose()?;
+    Ok(KeyRule {
+        kinds,
+        generic,
+        chains,
+    })
+}
+
+/// The signer's whole policy: magic bytes plus, optionally, the per-key rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Policy {
+    pub magic_bytes: MagicBytes,
+    pub rules: Option<PolicyRules>,
+}
+
+impl Policy {
+    pub fn new(magic_bytes: MagicBytes, rules: Option<PolicyRules>) -> Self {
+        Policy { magic_bytes, rules }
+    }
+
+    pub fn magic_byte_allowed(&self, byte: u8) -> bool {
+        self.magic_bytes.allows(byte)
+    }
+
+    /// Kind, chain and operation checks for key `pkh` (vault name `name`). Without a policy
+    /// file: baking kinds on any chain. With one: the key's rule, or refusal if it has none.
+    pub fn check(&self, pkh: &Pkh, name: Option<&str>, req: &SigningRequest) -> Result<(), String> {
+        let who = format!("key {pkh}");
+        match &self.rules {
+            None => KeyRule::baking().check(&who, req),
+            Some(rules) => match rules.rule_for(pkh, name) {
+                Some(rule) => rule.check(&who, req),
+                None => Err(format!(
+                    "{who} has no entry in the policy file and there is no [default]"
+                )),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;

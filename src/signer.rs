@@ -1,0 +1,267 @@
+//! The signing pipeline: key known → magic byte allowed → authentication → parse → policy →
+//! (per-key lock) watermark check → one vault signature, normalised and verified → durable
+//! watermark → reply.
+//!
+//! Owns: the order of those checks (octez's), and the guarantee that a watermarked signature
+//! is released only after its mark is on disk. Never signs twice at one (level, round) for a
+//! key/kind/chain, never returns a signature that does not verify, never calls the vault for
+//! a refused request or an identical retry.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::auth::AuthorizedKeys;
+use crate::keyring::{KeyEntry, Keyring};
+use crate::policy::Policy;
+use crate::tezos::{DecodeError, Pkh, PublicKey, Signature, SigningRequest, blake2b_256};
+use crate::vault::{self, Vault, VaultError};
+use crate::watermark::{self, Decision, MarkRequest, StoreError, WatermarkError, WatermarkStore};
+
+/// How the signer is set up (from the command line).
+#[derive(Debug, Clone)]
+pub struct SignerConfig {
+    pub policy: Policy,
+    pub authorized_keys: Option<AuthorizedKeys>,
+    /// Vault key names or pkhs to serve; empty = every usable key.
+    pub key_filter: Vec<String>,
+    /// `--min-level`: refuse consensus requests below this level until a mark exists there.
+    pub min_level: Option<i32>,
+    /// Minimum time between two re-discoveries triggered by unknown keys.
+    pub rediscovery_interval: Duration,
+}
+
+impl Default for SignerConfig {
+    fn default() -> Self {
+        SignerConfig {
+            policy: Policy::default(),
+            authorized_keys: None,
+            key_filter: Vec::new(),
+            min_level: None,
+            rediscovery_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A released signature and what it was for.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub signature: Signature,
+    pub request: SigningRequest,
+    /// True when the stored signature of an identical earlier request was returned.
+    pub replayed: bool,
+    /// Time spent in the vault call (`None` for a replay).
+    pub vault_latency: Option<Duration>,
+}
+
+/// Why a request was not signed. Messages are octez's where octez has one.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("key {0} is not known to this signer")]
+    UnknownKey(Pkh),
+    #[error(transparent)]
+    Decode(DecodeError),
+    #[error("magic byte 0x{0:02X} not allowed")]
+    MagicByteNotAllowed(u8),
+    #[error("{0}")]
+    PolicyRefused(String),
+    #[error("missing authentication signature field")]
+    MissingAuthentication,
+    #[error("invalid authentication signature")]
+    InvalidAuthentication,
+    #[error(transparent)]
+    Watermark(WatermarkError),
+    #[error(transparent)]
+    Vault(VaultError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// The signer. `Send + Sync`; share it behind an `Arc`.
+pub struct Signer {
+    vault: Arc<dyn Vault>,
+    store: Arc<Mutex<WatermarkStore>>,
+    config: SignerConfig,
+    keyring: Keyring,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("keys", &self.keyring.pkhs())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// Discovers the vault's keys (one listing) and takes ownership of the store.
+    pub async fn new(
+        vault: Arc<dyn Vault>,
+        store: WatermarkStore,
+        config: SignerConfig,
+    ) -> Result<Signer, SignError> {
+        let keyring = Keyring::new(config.key_filter.clone(), config.rediscovery_interval);
+        let unmatched = keyring
+            .discover(vault.as_ref())
+            .await
+            .map_err(SignError::Vault)?;
+        for entry in unmatched {
+            tracing::warn!(key = %entry, "--key matches no usable key in the vault (yet)");
+        }
+        for pkh in keyring.pkhs() {
+            if let Some(e) = keyring.get(&pkh) {
+                tracing::info!(%pkh, name = %e.key.name, version = %e.key.version, "serving key");
+            }
+        }
+        Ok(Signer {
+            vault,
+            store: Arc::new(Mutex::new(store)),
+            config,
+            keyring,
+        })
+    }
+
+    async fn entry(&self, pkh: &Pkh) -> Result<Arc<KeyEntry>, SignError> {
+        self.keyring
+            .get_or_rediscover(self.vault.as_ref(), pkh)
+            .await
+            .map_err(SignError::Vault)?
+            .ok_or(SignError::UnknownKey(*pkh))
+    }
+
+    /// The cached public key: no vault call for a known key.
+    pub async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError> {
+        Ok(self.entry(pkh).await?.key.public_key.clone())
+    }
+
+    pub fn known_keys(&self) -> Vec<Pkh> {
+        self.keyring.pkhs()
+    }
+
+    pub fn authorized_keys(&self) -> Option<Vec<Pkh>> {
+        self.config.authorized_keys.as_ref().map(|k| k.pkhs())
+    }
+
+    /// One cheap vault request (read a served key, or list when none is served).
+    pub async fn check_vault(&self) -> Result<(), VaultError> {
+        match self.keyring.any() {
+            Some(entry) => self.vault.get_key(&entry.key.name).await.map(drop),
+            None => self.vault.list_keys().await.map(drop),
+        }
+    }
+
+    /// Signs `data` (magic byte first) with `pkh`, or says why not.
+    pub async fn sign(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        authentication: Option<&Signature>,
+    ) -> Result<Signed, SignError> {
+        let entry = self.entry(pkh).await?;
+        let Some(&magic) = data.first() else {
+            return Err(SignError::Decode(DecodeError::Empty));
+        };
+        if !self.config.policy.magic_byte_allowed(magic) {
+            return Err(SignError::MagicByteNotAllowed(magic));
+        }
+        if let Some(keys) = &self.config.authorized_keys {
+            let sig = authentication.ok_or(SignError::MissingAuthentication)?;
+            if !keys.verify(pkh, data, sig) {
+                return Err(SignError::InvalidAuthentication);
+            }
+        }
+        let request = SigningRequest::parse(data).map_err(SignError::Decode)?;
+        self.config
+            .policy
+            .check(pkh, Some(&entry.key.name), &request)
+            .map_err(SignError::PolicyRefused)?;
+        let Some(wm) = request.watermark_key() else {
+            let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data)).await?;
+            return Ok(Signed {
+                signature,
+                request,
+                replayed: false,
+                vault_latency: Some(latency),
+            });
+        };
+
+        // Check → sign → persist for this key runs under its lock, end to end.
+        let guard = Arc::clone(&entry.lock).lock_owned().await;
+        let mark_req = MarkRequest::new(&wm, data);
+        let current = self.with_store(|s| Ok(s.get(wm.kind, &wm.chain_id, pkh).cloned()))?;
+        let decision = watermark::check(current.as_ref(), &mark_req, self.config.min_level)
+            .map_err(SignError::Watermark)?;
+        if let Decision::Replay(stored) = decision {
+            let key = &entry.key.public_key;
+            let stored = match stored.curve() {
+                None => stored.with_curve(key.curve()),
+                Some(_) => stored,
+            };
+            if key.verify_digest(&mark_req.hash, &stored).is_err() {
+                return Err(SignError::Store(StoreError::InvalidStoredSignature {
+                    kind: wm.kind,
+                    pkh: *pkh,
+                    level: wm.level,
+                }));
+            }
+            return Ok(Signed {
+                signature: stored,
+                request,
+                replayed: true,
+                vault_latency: None,
+            });
+        }
+        let (signature, latency) = self.vault_sign(&entry, &mark_req.hash).await?;
+        // Persist on a blocking thread that also owns the key lock: even if this future is
+        // dropped (client gone), the lock is released only once the write has finished.
+        let store = Arc::clone(&self.store);
+        let (kind, chain, owner) = (wm.kind, wm.chain_id, *pkh);
+        let mark = mark_req.to_mark(signature);
+        tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            let mut store = store
+                .lock()
+                .map_err(|_| StoreError::Unavailable("a previous write panicked".into()))?;
+            store.persist(kind, chain, owner, mark)
+        })
+        .await
+        .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?
+        .map_err(SignError::Store)?;
+        Ok(Signed {
+            signature,
+            request,
+            replayed: false,
+            vault_latency: Some(latency),
+        })
+    }
+
+    async fn vault_sign(
+        &self,
+        entry: &KeyEntry,
+        digest: &[u8; 32],
+    ) -> Result<(Signature, Duration), SignError> {
+        let started = Instant::now();
+        let sig = vault::sign_verified(self.vault.as_ref(), &entry.key, digest)
+            .await
+            .map_err(SignError::Vault)?;
+        Ok((sig, started.elapsed()))
+    }
+
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&WatermarkStore) -> Result<T, StoreError>,
+    ) -> Result<T, SignError> {
+        let store = self
+            .store
+            .lock()
+            .map_err(|_| SignError::Store(StoreError::Unavailable("a write panicked".into())))?;
+        f(&store).map_err(SignError::Store)
+    }
+}
+
+#[cfg(test)]
+#[path = "signer_fake.rs"]
+mod fake;
+#[cfg(test)]
+#[path = "signer_tests.rs"]
+mod tests;

@@ -1,0 +1,191 @@
+//! An in-memory [`Vault`] for the signer tests: real keys, randomised (non-deterministic)
+//! ECDSA like Key Vault, call counters, and switchable faults (high-S, wrong signature,
+//! failure, a gate that holds one key's signatures until released).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use k256::ecdsa::signature::hazmat::RandomizedPrehashSigner;
+
+use crate::tezos::{Curve, Pkh, SecretKey};
+use crate::vault::{ImportOptions, Vault, VaultError, VaultKey};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// Returns the high-S form (n − s) of a valid signature.
+    HighS,
+    /// Returns a signature by another key.
+    Wrong,
+    Fail,
+}
+
+pub struct FakeVault {
+    keys: Mutex<Vec<(VaultKey, SecretKey)>>,
+    pub sign_calls: AtomicUsize,
+    pub list_calls: AtomicUsize,
+    pub get_calls: AtomicUsize,
+    mode: Mutex<Mode>,
+    /// Signatures by the key with this name wait for a permit.
+    gate: Mutex<Option<(String, std::sync::Arc<tokio::sync::Semaphore>)>>,
+}
+
+impl FakeVault {
+    pub fn new() -> Self {
+        FakeVault {
+            keys: Mutex::new(Vec::new()),
+            sign_calls: AtomicUsize::new(0),
+            list_calls: AtomicUsize::new(0),
+            get_calls: AtomicUsize::new(0),
+            mode: Mutex::new(Mode::Normal),
+            gate: Mutex::new(None),
+        }
+    }
+
+    pub fn add(&self, name: &str, secret: &str) -> Pkh {
+        let sk: SecretKey = secret.parse().unwrap();
+        let public_key = sk.public_key();
+        let vault_curve = match sk.curve() {
+            Curve::Secp256k1 => "P-256K",
+            _ => "P-256",
+        };
+        let key = VaultKey {
+            name: name.to_string(),
+            version: "v1".into(),
+            id: format!("https://fake.vault.azure.net/keys/{name}/v1"),
+            vault_curve: vault_curve.into(),
+            public_key,
+        };
+        let pkh = key.pkh();
+        self.keys.lock().unwrap().push((key, sk));
+        pkh
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    /// Makes signatures by `name` wait until the returned semaphore gets permits.
+    pub fn gate(&self, name: &str) -> std::sync::Arc<tokio::sync::Semaphore> {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        *self.gate.lock().unwrap() = Some((name.to_string(), sem.clone()));
+        sem
+    }
+
+    pub fn signs(&self) -> usize {
+        self.sign_calls.load(Ordering::SeqCst)
+    }
+    pub fn lists(&self) -> usize {
+        self.list_calls.load(Ordering::SeqCst)
+    }
+}
+
+fn randomized(sk: &SecretKey, digest: &[u8; 32]) -> [u8; 64] {
+    let mut rng = rand_core::OsRng;
+    match sk {
+        SecretKey::Secp256k1(k) => {
+            let s: k256::ecdsa::Signature = k256::ecdsa::SigningKey::from(k)
+                .sign_prehash_with_rng(&mut rng, digest)
+                .unwrap();
+            s.to_bytes().into()
+        }
+        SecretKey::P256(k) => {
+            let s: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(k)
+                .sign_prehash_with_rng(&mut rng, digest)
+                .unwrap();
+            s.to_bytes().into()
+        }
+    }
+}
+
+fn high_s(curve: Curve, raw: [u8; 64]) -> [u8; 64] {
+    match curve {
+        Curve::Secp256k1 => {
+            let sig = k256::ecdsa::Signature::from_slice(&raw).unwrap();
+            let (r, s) = sig.split_scalars();
+            let s = if sig.normalize_s().is_some() { *s } else { -*s };
+            k256::ecdsa::Signature::from_scalars(r, s)
+                .unwrap()
+                .to_bytes()
+                .into()
+        }
+        _ => {
+            let sig = p256::ecdsa::Signature::from_slice(&raw).unwrap();
+            let (r, s) = sig.split_scalars();
+            let s = if sig.normalize_s().is_some() { *s } else { -*s };
+            p256::ecdsa::Signature::from_scalars(r, s)
+                .unwrap()
+                .to_bytes()
+                .into()
+        }
+    }
+}
+
+#[async_trait]
+impl Vault for FakeVault {
+    async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
+        self.list_calls.fetch_add(1, Ordering::SeqCst);
+        if *self.mode.lock().unwrap() == Mode::Fail {
+            return Err(VaultError::Transport("fake vault is down".into()));
+        }
+        Ok(self
+            .keys
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+
+    async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError> {
+        self.get_calls.fetch_add(1, Ordering::SeqCst);
+        let keys = self.keys.lock().unwrap();
+        keys.iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(k, _)| k.clone())
+            .ok_or_else(|| VaultError::NotFound(name.into()))
+    }
+
+    async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError> {
+        self.sign_calls.fetch_add(1, Ordering::SeqCst);
+        let gate = self.gate.lock().unwrap().clone();
+        if let Some((name, sem)) = gate
+            && name == key.name
+        {
+            sem.acquire().await.unwrap().forget();
+        }
+        let sk = {
+            let keys = self.keys.lock().unwrap();
+            keys.iter()
+                .find(|(k, _)| k.name == key.name)
+                .map(|(_, s)| s.clone())
+                .ok_or_else(|| VaultError::NotFound(key.name.clone()))?
+        };
+        // Let other tasks run in between, as a network call would.
+        tokio::task::yield_now().await;
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::Normal => Ok(randomized(&sk, digest)),
+            Mode::HighS => Ok(high_s(sk.curve(), randomized(&sk, digest))),
+            Mode::Wrong => {
+                let other: SecretKey = "spsk2rBDDeUqakQ42nBHDGQTtP3GErb6AahHPwF9bhca3Q5KA5HESE"
+                    .parse()
+                    .unwrap();
+                Ok(*other.sign_digest(digest).raw())
+            }
+            Mode::Fail => Err(VaultError::Transport("fake vault is down".into())),
+        }
+    }
+
+    async fn import_key(
+        &self,
+        _name: &str,
+        _secret: &SecretKey,
+        _options: ImportOptions,
+    ) -> Result<VaultKey, VaultError> {
+        Err(VaultError::Protocol(
+            "the fake vault does not import".into(),
+        ))
+    }
+}
