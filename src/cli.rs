@@ -31,6 +31,48 @@ pub struct GlobalArgs {
     pub log_format: LogFormat,
 }
 
+/// How to reach and authenticate to the vault (flattened into every subcommand that uses it).
+#[derive(Debug, Clone, clap::Args)]
+pub struct VaultArgs {
+    /// How to authenticate to Azure (auto: client secret, workload identity, managed identity,
+    /// Azure CLI — the first that is configured).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_AUTH", value_enum, default_value_t = crate::vault::credentials::AuthMode::Auto)]
+    pub auth: crate::vault::credentials::AuthMode,
+    /// Total time for one signature, retries included (e.g. 3s, 1500ms).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_SIGN_DEADLINE", value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    pub sign_deadline: std::time::Duration,
+    /// Total time for one read or import (listing, get, import), retries included.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_READ_DEADLINE", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub read_deadline: std::time::Duration,
+    /// An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the
+    /// emulator's); the system roots stay trusted.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_VAULT_CA", value_name = "FILE")]
+    pub vault_ca: Option<std::path::PathBuf>,
+}
+
+/// Parses `3s`, `1500ms`, `2m` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 3s or 1500ms"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s or m")),
+    };
+    if d.is_zero() {
+        return Err("duration must be positive".into());
+    }
+    Ok(d)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,

@@ -11,6 +11,7 @@
 //! - [`emulator`]: the bundled Key Vault stand-in (feature `emulator`).
 //! - [`commands`]: one file per subcommand; [`cli`] holds the clap definitions.
 
+pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod commands;

@@ -74,9 +74,12 @@ pub fn encode(prefix: Prefix, payload: &[u8]) -> String {
 
 /// Decodes a base58check string without interpreting the prefix.
 pub fn decode_raw(s: &str) -> Result<Vec<u8>, Base58Error> {
-    let raw = bs58::decode(s.trim())
-        .into_vec()
-        .map_err(|e| Base58Error::Alphabet(e.to_string()))?;
+    // Zeroized: the decoded bytes may be a secret key (spsk/p2sk).
+    let raw = zeroize::Zeroizing::new(
+        bs58::decode(s.trim())
+            .into_vec()
+            .map_err(|e| Base58Error::Alphabet(e.to_string()))?,
+    );
     if raw.len() < 4 {
         return Err(Base58Error::Checksum);
     }
@@ -117,7 +120,7 @@ pub fn decode_array<const N: usize>(prefix: Prefix, s: &str) -> Result<[u8; N], 
 
 /// Finds which of `candidates` `s` is encoded with (by prefix bytes and payload length).
 pub fn decode_any(candidates: &[Prefix], s: &str) -> Result<(Prefix, Vec<u8>), Base58Error> {
-    let body = decode_raw(s)?;
+    let body = zeroize::Zeroizing::new(decode_raw(s)?);
     for p in candidates {
         if let Some(payload) = body.strip_prefix(p.bytes)
             && payload.len() == p.payload_len

@@ -173,3 +173,88 @@ fn secret_key_debug_is_redacted_and_scalar_checked() {
         Err(KeyError::SecretKeyLength { got: 33 })
     ));
 }
+
+mod base58_round_trips {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn curve_strategy() -> impl Strategy<Value = Curve> {
+        prop_oneof![Just(Curve::Secp256k1), Just(Curve::P256)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn pkh(kind in 0usize..4, hash in any::<[u8; 20]>()) {
+            let kind = [PkhKind::Tz1, PkhKind::Tz2, PkhKind::Tz3, PkhKind::Tz4][kind];
+            let pkh = Pkh::new(kind, hash);
+            let text = pkh.to_string();
+            prop_assert_eq!(text.len(), 36);
+            let back: Pkh = text.parse().unwrap();
+            prop_assert_eq!(back, pkh);
+            prop_assert_eq!(back.kind(), kind);
+        }
+
+        #[test]
+        fn secret_and_public_keys(curve in curve_strategy(), scalar in any::<[u8; 32]>()) {
+            // Scalars outside [1, n) are refused; everything else round-trips.
+            let Ok(sk) = SecretKey::from_scalar(curve, &scalar) else {
+                return Ok(());
+            };
+            prop_assert_eq!(&sk.to_scalar_bytes()[..], &scalar[..]);
+            let text = sk.to_base58();
+            prop_assert_eq!(text.len(), 54);
+            let back: SecretKey = text.parse().unwrap();
+            prop_assert_eq!(back.curve(), curve);
+            prop_assert_eq!(&back.to_scalar_bytes()[..], &scalar[..]);
+
+            let pk = sk.public_key();
+            let pk_text = pk.to_string();
+            prop_assert_eq!(pk_text.len(), 55);
+            let pk_back: PublicKey = pk_text.parse().unwrap();
+            prop_assert_eq!(&pk_back, &pk);
+            prop_assert_eq!(pk_back.pkh(), pk.pkh());
+            // Uncompressed / JWK coordinate forms are the same key.
+            let (x, y) = pk.coordinates().unwrap();
+            prop_assert_eq!(PublicKey::from_coordinates(curve, &x, &y).unwrap(), pk);
+        }
+
+        #[test]
+        fn ed25519_public_keys(seed in any::<[u8; 32]>()) {
+            let pk = PublicKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key());
+            let text = pk.to_string();
+            prop_assert_eq!(text.len(), 54);
+            prop_assert_eq!(text.parse::<PublicKey>().unwrap(), pk);
+        }
+
+        #[test]
+        fn mutated_strings_are_refused_without_panic(
+            curve in curve_strategy(),
+            scalar in any::<[u8; 32]>(),
+            pos in any::<prop::sample::Index>(),
+            c in "[1-9A-HJ-NP-Za-km-z]",
+        ) {
+            let Ok(sk) = SecretKey::from_scalar(curve, &scalar) else {
+                return Ok(());
+            };
+            let pk = sk.public_key();
+            let texts = [sk.to_base58().to_string(), pk.to_string(), pk.pkh().to_string()];
+            for (which, text) in texts.iter().enumerate() {
+                let i = pos.index(text.len());
+                let mut mutated = text.clone();
+                mutated.replace_range(i..i + 1, &c);
+                // Whatever the text, parsing never panics.
+                let results = [
+                    mutated.parse::<SecretKey>().is_ok(),
+                    mutated.parse::<PublicKey>().is_ok(),
+                    mutated.parse::<Pkh>().is_ok(),
+                ];
+                // One changed character is caught by the checksum (or the prefix).
+                if mutated != *text {
+                    prop_assert!(!results[which], "{} accepted", mutated);
+                }
+            }
+        }
+    }
+}

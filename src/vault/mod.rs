@@ -11,6 +11,13 @@ use async_trait::async_trait;
 
 use crate::tezos::{Curve, Pkh, PublicKey, SecretKey, Signature};
 
+pub mod azure;
+pub mod credentials;
+mod open;
+
+pub use azure::{AzureVault, AzureVaultConfig};
+pub use open::{OpenError, open, open_with_env};
+
 /// A usable signing key in the vault (enabled, EC, secp256k1 or P-256).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaultKey {

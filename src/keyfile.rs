@@ -1,1 +1,0 @@
-//! Reading key files (PEM flavours, JWK, Tezos base58) into key types. (Issue 2.)

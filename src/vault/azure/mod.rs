@@ -1,0 +1,346 @@
+//! The Azure Key Vault backend on the maintained SDK (`azure_security_keyvault_keys` 1.0.x).
+//!
+//! Owns: one `KeyClient` per process (pooled TLS connections), the SDK's own retry turned off in
+//! favour of [`retry`] (a total deadline per call), exactly one sign request per signature in
+//! steady state against the exact key version cached in [`VaultKey`], and challenge-resource
+//! verification (off only for loopback hosts). Must never return a signature it has not checked
+//! to be 64 bytes for the requested key version (callers then verify it: `sign_verified`), and
+//! never send the private key anywhere but the import request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use azure_core::credentials::TokenCredential;
+use azure_core::http::{ClientOptions, RequestContent, RetryOptions, Transport, Url};
+use azure_security_keyvault_keys::models::{
+    ImportKeyParameters, Key, KeyClientGetKeyOptions, KeyClientListKeyPropertiesOptions,
+    KeyClientSignOptions, SignParameters, SignatureAlgorithm,
+};
+use azure_security_keyvault_keys::{KeyClient, KeyClientOptions, ResourceExt};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::tezos::SecretKey;
+use crate::vault::{ImportOptions, Vault, VaultError, VaultKey};
+
+pub mod errors;
+pub mod jwk;
+pub mod retry;
+
+use errors::classify;
+use retry::{AttemptError, RetryPolicy, with_retries};
+
+/// Default total deadline for one signature (retries included).
+pub const DEFAULT_SIGN_DEADLINE: Duration = Duration::from_secs(3);
+/// Default total deadline for reads and imports.
+pub const DEFAULT_READ_DEADLINE: Duration = Duration::from_secs(30);
+/// Keys fetched at once while listing.
+const LIST_CONCURRENCY: usize = 8;
+
+/// Everything needed to talk to one vault.
+#[derive(Clone)]
+pub struct AzureVaultConfig {
+    /// `https://NAME.vault.azure.net`, `https://NAME.managedhsm.azure.net`, or a loopback URL.
+    pub vault_url: Url,
+    pub credential: Arc<dyn TokenCredential>,
+    /// An extra CA to trust (PEM), e.g. the emulator's; system roots stay trusted.
+    pub extra_ca_pem: Option<Vec<u8>>,
+    /// Total time for one signature, retries included.
+    pub sign_deadline: Duration,
+    /// Total time for one read or import, retries included.
+    pub read_deadline: Duration,
+}
+
+impl AzureVaultConfig {
+    pub fn new(vault_url: Url, credential: Arc<dyn TokenCredential>) -> Self {
+        AzureVaultConfig {
+            vault_url,
+            credential,
+            extra_ca_pem: None,
+            sign_deadline: DEFAULT_SIGN_DEADLINE,
+            read_deadline: DEFAULT_READ_DEADLINE,
+        }
+    }
+}
+
+/// Whether `url` points at this machine (the emulator), where the challenge resource
+/// (`vault.azure.net`) cannot match the host.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Checks a vault URL before any request: https, a host, no path beyond `/`.
+pub fn check_vault_url(url: &Url) -> Result<(), VaultError> {
+    let bad = |why: &str| VaultError::Protocol(format!("invalid vault URL {url}: {why}"));
+    if url.scheme() != "https" {
+        return Err(bad("Key Vault is only reachable over https"));
+    }
+    if url.host().is_none() {
+        return Err(bad("no host"));
+    }
+    if !(url.path().is_empty() || url.path() == "/") || url.query().is_some() {
+        return Err(bad("expected just https://NAME.vault.azure.net"));
+    }
+    Ok(())
+}
+
+/// Client options shared by the vault client and the credentials: the SDK's retry off (we
+/// retry under a deadline ourselves) and, when given, a transport trusting an extra CA.
+pub fn client_options(extra_ca_pem: Option<&[u8]>) -> Result<ClientOptions, VaultError> {
+    let mut options = ClientOptions {
+        retry: RetryOptions::none(),
+        ..Default::default()
+    };
+    if let Some(pem) = extra_ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| VaultError::Transport(format!("cannot read the extra CA: {e}")))?;
+        if certs.is_empty() {
+            return Err(VaultError::Transport(
+                "the extra CA file holds no PEM certificate".into(),
+            ));
+        }
+        let client = reqwest::Client::builder()
+            .tls_certs_merge(certs)
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| VaultError::Transport(format!("cannot build the HTTP client: {e}")))?;
+        options.transport = Some(Transport::new(Arc::new(client)));
+    }
+    Ok(options)
+}
+
+/// Key Vault key names: 1-127 letters, digits and dashes.
+pub fn valid_key_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 127
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The Azure Key Vault implementation of [`Vault`].
+pub struct AzureVault {
+    client: KeyClient,
+    sign_policy: RetryPolicy,
+    read_policy: RetryPolicy,
+}
+
+impl std::fmt::Debug for AzureVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureVault")
+            .field("vault_url", &self.client.endpoint().as_str())
+            .field("sign_deadline", &self.sign_policy.deadline)
+            .finish()
+    }
+}
+
+impl AzureVault {
+    pub fn new(config: AzureVaultConfig) -> Result<Self, VaultError> {
+        check_vault_url(&config.vault_url)?;
+        let options = KeyClientOptions {
+            client_options: client_options(config.extra_ca_pem.as_deref())?,
+            verify_challenge_resource: Some(!is_loopback(&config.vault_url)),
+            ..Default::default()
+        };
+        let client = KeyClient::new(config.vault_url.as_str(), config.credential, Some(options))
+            .map_err(|e| VaultError::Protocol(errors::error_chain(&e)))?;
+        Ok(AzureVault {
+            client,
+            sign_policy: RetryPolicy::for_sign(config.sign_deadline),
+            read_policy: RetryPolicy::for_read(config.read_deadline),
+        })
+    }
+
+    /// The vault's URL.
+    pub fn url(&self) -> &Url {
+        self.client.endpoint()
+    }
+
+    async fn fetch_key(&self, name: &str) -> Result<Key, VaultError> {
+        if !valid_key_name(name) {
+            return Err(VaultError::UnusableKey {
+                name: name.to_owned(),
+                reason: "not a valid Key Vault key name (1-127 letters, digits and dashes)".into(),
+            });
+        }
+        with_retries(&self.read_policy, "get key", || async {
+            let response = self
+                .client
+                .get_key(name, None::<KeyClientGetKeyOptions<'_>>)
+                .await
+                .map_err(|e| classify(&e, name))?;
+            response
+                .into_model()
+                .map_err(|e| AttemptError::from(VaultError::Protocol(errors::error_chain(&e))))
+        })
+        .await
+    }
+
+    async fn list_names(&self) -> Result<Vec<String>, VaultError> {
+        with_retries(&self.read_policy, "list keys", || async {
+            let options = KeyClientListKeyPropertiesOptions {
+                maxresults: Some(25),
+                ..Default::default()
+            };
+            let pager = self
+                .client
+                .list_key_properties(Some(options))
+                .map_err(|e| classify(&e, "(list)"))?;
+            let items: Vec<_> = pager
+                .try_collect()
+                .await
+                .map_err(|e| classify(&e, "(list)"))?;
+            let mut names = Vec::with_capacity(items.len());
+            for item in items {
+                let Ok(id) = item.resource_id() else {
+                    tracing::debug!(kid = ?item.kid, "skipping a listed key without a usable id");
+                    continue;
+                };
+                if item.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
+                    tracing::debug!(key = %id.name, "skipping disabled key");
+                    continue;
+                }
+                names.push(id.name);
+            }
+            Ok(names)
+        })
+        .await
+    }
+}
+
+fn unusable(name: &str, reason: impl ToString) -> VaultError {
+    VaultError::UnusableKey {
+        name: name.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+#[async_trait]
+impl Vault for AzureVault {
+    async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
+        let names = self.list_names().await?;
+        let fetched: Vec<(String, Result<Key, VaultError>)> = futures::stream::iter(names)
+            .map(|name| async move {
+                let key = self.fetch_key(&name).await;
+                (name, key)
+            })
+            .buffer_unordered(LIST_CONCURRENCY)
+            .collect()
+            .await;
+        let mut keys = Vec::new();
+        for (name, fetched) in fetched {
+            match fetched {
+                Ok(key) => match jwk::vault_key(&key) {
+                    Ok(k) => keys.push(k),
+                    Err(why) => tracing::debug!(key = %name, reason = %why, "skipping key"),
+                },
+                // Deleted between list and get: not an error for the whole listing.
+                Err(VaultError::NotFound(_)) => {
+                    tracing::debug!(key = %name, "key disappeared while listing")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        keys.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(keys)
+    }
+
+    async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError> {
+        let key = self.fetch_key(name).await?;
+        jwk::vault_key(&key).map_err(|why| unusable(name, why))
+    }
+
+    async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError> {
+        let algorithm: SignatureAlgorithm = key
+            .algorithm()
+            .parse()
+            .map_err(|_| unusable(&key.name, "no signing algorithm for its curve"))?;
+        let params = SignParameters {
+            algorithm: Some(algorithm),
+            value: Some(digest.to_vec()),
+        };
+        let body: RequestContent<SignParameters> = params
+            .try_into()
+            .map_err(|e: azure_core::Error| VaultError::Protocol(e.to_string()))?;
+        with_retries(&self.sign_policy, "sign", || async {
+            let options = KeyClientSignOptions {
+                key_version: Some(key.version.clone()),
+                ..Default::default()
+            };
+            let result = self
+                .client
+                .sign(&key.name, body.clone(), Some(options))
+                .await
+                .map_err(|e| classify(&e, &key.name))?
+                .into_model()
+                .map_err(|e| AttemptError::from(VaultError::Protocol(e.to_string())))?;
+            if let Some(kid) = result.kid.as_deref()
+                && let Ok(id) = kid.parse::<azure_security_keyvault_keys::ResourceId>()
+                && id.version.as_deref().is_some_and(|v| v != key.version)
+            {
+                return Err(VaultError::Protocol(format!(
+                    "asked key {} version {} to sign, the vault answered for {kid}",
+                    key.name, key.version
+                ))
+                .into());
+            }
+            let raw = result.result.unwrap_or_default();
+            <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| {
+                VaultError::Protocol(format!(
+                    "signature of {} bytes, expected 64 (r‖s)",
+                    raw.len()
+                ))
+                .into()
+            })
+        })
+        .await
+    }
+
+    async fn import_key(
+        &self,
+        name: &str,
+        secret: &SecretKey,
+        options: ImportOptions,
+    ) -> Result<VaultKey, VaultError> {
+        if !valid_key_name(name) {
+            return Err(unusable(
+                name,
+                "not a valid Key Vault key name (1-127 letters, digits and dashes)",
+            ));
+        }
+        let mut params = ImportKeyParameters {
+            hsm: Some(!options.software),
+            key: Some(jwk::import_jwk(secret)),
+            ..Default::default()
+        };
+        let json = serde_json::to_vec(&params).map(zeroize::Zeroizing::new);
+        if let Some(k) = params.key.as_mut() {
+            jwk::wipe(k);
+        }
+        let json = json.map_err(|e| VaultError::Protocol(e.to_string()))?;
+        // The HTTP layer needs its own copy of the body (not zeroizable: it lives in `Bytes`
+        // inside the SDK for the duration of the request).
+        let body: RequestContent<ImportKeyParameters> =
+            azure_core::Bytes::copy_from_slice(&json).into();
+        drop(json);
+        let key = with_retries(&self.read_policy, "import key", || async {
+            let response = self
+                .client
+                .import_key(name, body.clone(), None)
+                .await
+                .map_err(|e| classify(&e, name))?;
+            response
+                .into_model()
+                .map_err(|e| AttemptError::from(VaultError::Protocol(e.to_string())))
+        })
+        .await?;
+        jwk::vault_key(&key).map_err(|why| unusable(name, why))
+    }
+}
+
+#[cfg(test)]
+mod tests;

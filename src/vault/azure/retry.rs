@@ -1,0 +1,162 @@
+//! Bounded retries under a total deadline for vault calls.
+//!
+//! Owns: the rule "every vault call finishes (successfully or not) within its deadline",
+//! exponential backoff with jitter between attempts, and honouring `Retry-After` only when the
+//! wait still fits in the remaining time. Must never sleep past the deadline, never retry an
+//! error that cannot get better (404, 401/403, 4xx), and never run more than `max_attempts`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+use crate::vault::VaultError;
+
+/// How one kind of vault call is bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total time for the call, every attempt and every wait included.
+    pub deadline: Duration,
+    /// Attempts in all (1 = no retry).
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles for each further one.
+    pub base_delay: Duration,
+    /// Upper bound for one backoff wait (not for `Retry-After`, which the deadline bounds).
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The policy for signing: short waits, a few attempts, the given total deadline.
+    pub fn for_sign(deadline: Duration) -> Self {
+        RetryPolicy {
+            deadline,
+            max_attempts: 4,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(500),
+        }
+    }
+
+    /// The policy for reads and imports (listing, get, import): more patience.
+    pub fn for_read(deadline: Duration) -> Self {
+        RetryPolicy {
+            deadline,
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(2),
+        }
+    }
+
+    /// The backoff before attempt `attempt + 1` (attempt counts from 1), without jitter.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// A failed attempt: the error and, when the service said so, how long to wait.
+#[derive(Debug, Clone)]
+pub struct AttemptError {
+    pub error: VaultError,
+    pub retry_after: Option<Duration>,
+}
+
+impl From<VaultError> for AttemptError {
+    fn from(error: VaultError) -> Self {
+        AttemptError {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+/// Whether an error is worth another attempt: throttling, 5xx, connection failures.
+fn retryable(error: &VaultError) -> bool {
+    match error {
+        VaultError::Throttled(_) | VaultError::Transport(_) => true,
+        VaultError::Service { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+/// What to do after a failed attempt, given the time left. Pure, for tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Wait this long, then try again.
+    RetryAfter(Duration),
+    /// Give up and return the error.
+    GiveUp,
+}
+
+/// Decides whether and when to retry after `attempt` (counting from 1) failed with `failure`.
+/// `jitter` in [0, 1) spreads the backoff (the wait is between 50% and 100% of it).
+pub fn decide(
+    policy: &RetryPolicy,
+    attempt: u32,
+    failure: &AttemptError,
+    remaining: Duration,
+    jitter: f64,
+) -> Next {
+    if !retryable(&failure.error) || attempt >= policy.max_attempts {
+        return Next::GiveUp;
+    }
+    let wait = match failure.retry_after {
+        Some(after) => after,
+        None => {
+            let full = policy.backoff(attempt);
+            full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+        }
+    };
+    // A wait that leaves no time for the attempt itself is pointless: give up now with the
+    // real error rather than a deadline error later.
+    if wait >= remaining {
+        Next::GiveUp
+    } else {
+        Next::RetryAfter(wait)
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the policy's deadline passes. Every
+/// attempt runs under the remaining time; the deadline yields [`VaultError::Deadline`].
+pub async fn with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    what: &str,
+    mut attempt: F,
+) -> Result<T, VaultError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AttemptError>>,
+{
+    let deadline_at = Instant::now() + policy.deadline;
+    let mut n = 0u32;
+    loop {
+        n += 1;
+        let remaining = deadline_at.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(VaultError::Deadline(policy.deadline));
+        }
+        let failure = match tokio::time::timeout(remaining, attempt()).await {
+            Err(_elapsed) => {
+                tracing::warn!(call = what, attempt = n, deadline = ?policy.deadline, "vault call hit its deadline");
+                return Err(VaultError::Deadline(policy.deadline));
+            }
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(failure)) => failure,
+        };
+        let remaining = deadline_at.saturating_duration_since(Instant::now());
+        let jitter = rand::thread_rng().r#gen::<f64>();
+        match decide(policy, n, &failure, remaining, jitter) {
+            Next::GiveUp => return Err(failure.error),
+            Next::RetryAfter(wait) => {
+                tracing::debug!(call = what, attempt = n, ?wait, error = %failure.error, "retrying vault call");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "retry_tests.rs"]
+mod tests;

@@ -1,0 +1,230 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        deadline: ms(300),
+        max_attempts: 4,
+        base_delay: ms(10),
+        max_delay: ms(40),
+    }
+}
+
+fn throttled(after: Option<u64>) -> AttemptError {
+    AttemptError {
+        error: VaultError::Throttled("busy".into()),
+        retry_after: after.map(Duration::from_secs),
+    }
+}
+
+fn service(status: u16) -> AttemptError {
+    VaultError::Service {
+        status,
+        code: "X".into(),
+        message: "m".into(),
+    }
+    .into()
+}
+
+#[test]
+fn backoff_doubles_and_caps() {
+    let p = policy();
+    assert_eq!(p.backoff(1), ms(10));
+    assert_eq!(p.backoff(2), ms(20));
+    assert_eq!(p.backoff(3), ms(40));
+    assert_eq!(p.backoff(4), ms(40));
+    assert_eq!(p.backoff(200), ms(40));
+}
+
+#[test]
+fn decide_table() {
+    let p = policy();
+    let long = Duration::from_secs(10);
+    let cases: Vec<(&str, u32, AttemptError, Duration, f64, Next)> = vec![
+        (
+            "429 no header: backoff",
+            1,
+            throttled(None),
+            long,
+            1.0,
+            Next::RetryAfter(ms(10)),
+        ),
+        (
+            "429 jitter halves at most",
+            2,
+            throttled(None),
+            long,
+            0.0,
+            Next::RetryAfter(ms(10)),
+        ),
+        (
+            "429 retry-after fits",
+            1,
+            throttled(Some(1)),
+            long,
+            0.5,
+            Next::RetryAfter(ms(1000)),
+        ),
+        (
+            "429 retry-after past deadline",
+            1,
+            throttled(Some(20)),
+            long,
+            0.5,
+            Next::GiveUp,
+        ),
+        (
+            "503 retried",
+            1,
+            service(503),
+            long,
+            1.0,
+            Next::RetryAfter(ms(10)),
+        ),
+        (
+            "500 retried",
+            3,
+            service(500),
+            long,
+            1.0,
+            Next::RetryAfter(ms(40)),
+        ),
+        (
+            "attempts exhausted",
+            4,
+            service(503),
+            long,
+            1.0,
+            Next::GiveUp,
+        ),
+        (
+            "400 never retried",
+            1,
+            service(400),
+            long,
+            1.0,
+            Next::GiveUp,
+        ),
+        (
+            "404 never retried",
+            1,
+            VaultError::NotFound("k".into()).into(),
+            long,
+            1.0,
+            Next::GiveUp,
+        ),
+        (
+            "401 never retried",
+            1,
+            VaultError::Unauthorized("no".into()).into(),
+            long,
+            1.0,
+            Next::GiveUp,
+        ),
+        (
+            "credential never retried",
+            1,
+            VaultError::Credential("no".into()).into(),
+            long,
+            1.0,
+            Next::GiveUp,
+        ),
+        (
+            "transport retried",
+            1,
+            VaultError::Transport("reset".into()).into(),
+            long,
+            1.0,
+            Next::RetryAfter(ms(10)),
+        ),
+        (
+            "no time left for the wait",
+            1,
+            service(503),
+            ms(5),
+            1.0,
+            Next::GiveUp,
+        ),
+    ];
+    for (name, attempt, failure, remaining, jitter, want) in cases {
+        assert_eq!(
+            decide(&p, attempt, &failure, remaining, jitter),
+            want,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn retries_transient_errors_then_succeeds() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let out = with_retries(&policy(), "test", move || {
+        let c = c.clone();
+        async move {
+            match c.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(throttled(None)),
+                1 => Err(service(502)),
+                _ => Ok(7u8),
+            }
+        }
+    })
+    .await;
+    assert_eq!(out.unwrap(), 7);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn permanent_error_is_returned_after_one_attempt() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let out: Result<(), _> = with_retries(&policy(), "test", move || {
+        c.fetch_add(1, Ordering::SeqCst);
+        async { Err(VaultError::NotFound("k".into()).into()) }
+    })
+    .await;
+    assert!(matches!(out, Err(VaultError::NotFound(_))));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn gives_up_after_max_attempts_with_the_last_error() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let out: Result<(), _> = with_retries(&policy(), "test", move || {
+        c.fetch_add(1, Ordering::SeqCst);
+        async { Err(service(503)) }
+    })
+    .await;
+    assert!(matches!(out, Err(VaultError::Service { status: 503, .. })));
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn slow_attempt_hits_the_deadline() {
+    let started = std::time::Instant::now();
+    let out: Result<(), _> = with_retries(&policy(), "test", || async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(())
+    })
+    .await;
+    assert!(matches!(out, Err(VaultError::Deadline(d)) if d == ms(300)));
+    let took = started.elapsed();
+    assert!(took >= ms(300) && took < ms(2000), "took {took:?}");
+}
+
+#[tokio::test]
+async fn long_retry_after_returns_throttled_immediately() {
+    let started = std::time::Instant::now();
+    let out: Result<(), _> =
+        with_retries(&policy(), "test", || async { Err(throttled(Some(60))) }).await;
+    assert!(matches!(out, Err(VaultError::Throttled(_))));
+    assert!(started.elapsed() < ms(200));
+}
