@@ -83,4 +83,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Check tz2/tz3 public key hashes and signatures (for baker setup scripts).
     Verify(crate::commands::verify::VerifyArgs),
+    /// Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests.
+    #[cfg(feature = "emulator")]
+    Emulator(crate::commands::emulator::EmulatorArgs),
 }

@@ -15,6 +15,8 @@ pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod commands;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod keyfile;
 pub mod keyring;
 pub mod logging;

@@ -7,6 +7,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod verify;
 
 pub fn main() -> ExitCode {
@@ -14,5 +16,7 @@ pub fn main() -> ExitCode {
     crate::logging::init(cli.global.verbose, cli.global.log_format);
     match cli.command {
         Command::Verify(args) => verify::run(&cli.global, args),
+        #[cfg(feature = "emulator")]
+        Command::Emulator(args) => emulator::run(&cli.global, args),
     }
 }

@@ -1,0 +1,174 @@
+//! `emulator`: runs the bundled Key Vault stand-in until Ctrl-C / SIGTERM. With `--print-env`
+//! it prints `export K='V'` lines once listening and then detaches stdout, so
+//! `eval "$(tezos-azure-signer emulator --ephemeral --print-env &)"` works in a shell.
+//! It never listens on anything but loopback.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::emulator::{Emulator, EmulatorConfig, Faults};
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("storage").required(true).args(["state_dir", "ephemeral"])))]
+pub struct EmulatorArgs {
+    /// Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Keep keys in memory only; the CA goes to a temporary directory removed on exit.
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Plain-http port of the managed-identity endpoint on 127.0.0.1; 0 picks one.
+    #[arg(long, default_value_t = 0)]
+    pub identity_port: u16,
+    /// Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT,
+    /// IDENTITY_HEADER) once listening, then keep serving.
+    #[arg(long)]
+    pub print_env: bool,
+    /// Delay every data-plane request by this many milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Answer every Nth authenticated data-plane request with 429 Throttled.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub throttle_every: Option<u32>,
+    /// Retry-After seconds sent with injected 429s.
+    #[arg(long = "retry-after", default_value_t = 1, value_name = "SECS")]
+    pub retry_after: u64,
+    /// Fraction (0..1) of authenticated data-plane requests failing with 500.
+    #[arg(long, default_value_t = 0.0, value_name = "F", value_parser = rate)]
+    pub error_rate: f64,
+    /// Fraction (0..1) of sign replies carrying a signature that does not verify.
+    #[arg(long, default_value_t = 0.0, value_name = "F", value_parser = rate)]
+    pub wrong_signature_rate: f64,
+    /// Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token.
+    #[arg(long, default_value = crate::emulator::DEFAULT_TENANT_ID)]
+    pub tenant_id: String,
+    /// Client id of the one app registered for the client-credentials flow.
+    #[arg(long, default_value = crate::emulator::DEFAULT_CLIENT_ID)]
+    pub client_id: String,
+    /// Client secret of that app (a test value).
+    #[arg(long, default_value = crate::emulator::DEFAULT_CLIENT_SECRET)]
+    pub client_secret: String,
+}
+
+fn rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("'{s}' is not a rate between 0 and 1")),
+    }
+}
+
+/// Single-quotes a value for a POSIX shell.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+pub fn run(_global: &crate::cli::GlobalArgs, args: EmulatorArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("emulator: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("emulator: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
+    let config = EmulatorConfig {
+        state_dir: if args.ephemeral { None } else { args.state_dir },
+        port: args.port,
+        identity_port: args.identity_port,
+        faults: Faults {
+            latency_ms: args.latency_ms,
+            throttle_every: args.throttle_every,
+            retry_after_secs: args.retry_after,
+            error_rate: args.error_rate,
+            wrong_signature_rate: args.wrong_signature_rate,
+        },
+        tenant_id: args.tenant_id,
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        ..EmulatorConfig::default()
+    };
+    let emulator = Emulator::start(config).await?;
+    tracing::info!(
+        vault = %emulator.vault_url(),
+        identity_endpoint = %emulator.identity_endpoint(),
+        ca = %emulator.ca_path().display(),
+        "Key Vault emulator listening (stats: {}/_emulator/stats)",
+        emulator.vault_url()
+    );
+    if args.print_env {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        for (k, v) in emulator.env() {
+            writeln!(out, "export {k}={}", shell_quote(&v))?;
+        }
+        out.flush()?;
+        drop(out);
+        detach_stdout();
+    }
+    wait_for_signal().await;
+    tracing::info!("Key Vault emulator stopping");
+    emulator.shutdown().await;
+    Ok(())
+}
+
+/// Points stdout at /dev/null so a reader of our stdout (`$(…)`) sees EOF while we keep serving.
+#[cfg(unix)]
+fn detach_stdout() {
+    use std::os::fd::AsRawFd as _;
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto fd 1 replaces stdout atomically; both descriptors are valid and
+        // nothing else writes to stdout after the env lines were flushed.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 1);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn detach_stdout() {}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_survives_quotes() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn rates_are_bounded() {
+        assert_eq!(rate("0.25"), Ok(0.25));
+        assert!(rate("1.5").is_err());
+        assert!(rate("-0.1").is_err());
+        assert!(rate("x").is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! Fault injection for the emulator: artificial latency, periodic throttling (429 with
+//! `Retry-After`), random 5xx errors and a rate of wrong signatures. It owns only the decision
+//! "should this request misbehave, and how"; it never touches key state or tokens.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Which faults the emulator injects into data-plane requests. The default injects nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Delay added before answering every data-plane request.
+    pub latency_ms: u64,
+    /// Every Nth authenticated data-plane request is answered `429 Throttled`.
+    pub throttle_every: Option<u32>,
+    /// The `Retry-After` value (seconds) sent with injected 429s.
+    pub retry_after_secs: u64,
+    /// Probability (0..=1) that an authenticated data-plane request fails with a 5xx.
+    pub error_rate: f64,
+    /// Probability (0..=1) that a sign reply carries a signature that does not verify.
+    pub wrong_signature_rate: f64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            latency_ms: 0,
+            throttle_every: None,
+            retry_after_secs: 1,
+            error_rate: 0.0,
+            wrong_signature_rate: 0.0,
+        }
+    }
+}
+
+/// What to do with one authenticated data-plane request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Injected {
+    None,
+    Throttle { retry_after_secs: u64 },
+    ServerError,
+}
+
+/// Runtime holder of the active [`Faults`], shared by every connection.
+#[derive(Debug, Clone, Default)]
+pub struct FaultInjector {
+    faults: Arc<RwLock<Faults>>,
+    counter: Arc<AtomicU64>,
+}
+
+impl FaultInjector {
+    pub fn new(faults: Faults) -> Self {
+        FaultInjector {
+            faults: Arc::new(RwLock::new(faults)),
+            counter: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn get(&self) -> Faults {
+        match self.faults.read() {
+            Ok(f) => f.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the active faults and restarts the throttle period.
+    pub fn set(&self, faults: Faults) {
+        match self.faults.write() {
+            Ok(mut f) => *f = faults,
+            Err(poisoned) => *poisoned.into_inner() = faults,
+        }
+        self.counter.store(0, Ordering::SeqCst);
+    }
+
+    pub fn latency(&self) -> Option<Duration> {
+        let ms = self.get().latency_ms;
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
+    /// Decides the fate of the next authenticated data-plane request.
+    pub fn next_request(&self) -> Injected {
+        let faults = self.get();
+        let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(every) = faults.throttle_every.filter(|e| *e > 0)
+            && n.is_multiple_of(u64::from(every))
+        {
+            return Injected::Throttle {
+                retry_after_secs: faults.retry_after_secs,
+            };
+        }
+        if chance(faults.error_rate) {
+            return Injected::ServerError;
+        }
+        Injected::None
+    }
+
+    /// Whether this sign reply should carry a wrong signature.
+    pub fn wrong_signature(&self) -> bool {
+        chance(self.get().wrong_signature_rate)
+    }
+}
+
+fn chance(rate: f64) -> bool {
+    if rate.is_nan() || rate <= 0.0 {
+        return false;
+    }
+    if rate >= 1.0 {
+        return true;
+    }
+    rand::thread_rng().gen_bool(rate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttles_every_nth_request() {
+        let f = FaultInjector::new(Faults {
+            throttle_every: Some(3),
+            retry_after_secs: 7,
+            ..Faults::default()
+        });
+        let got: Vec<Injected> = (0..6).map(|_| f.next_request()).collect();
+        let t = Injected::Throttle {
+            retry_after_secs: 7,
+        };
+        assert_eq!(
+            got,
+            vec![
+                Injected::None,
+                Injected::None,
+                t,
+                Injected::None,
+                Injected::None,
+                t
+            ]
+        );
+    }
+
+    #[test]
+    fn rates_at_the_bounds_are_exact() {
+        let f = FaultInjector::new(Faults {
+            error_rate: 1.0,
+            wrong_signature_rate: 1.0,
+            ..Faults::default()
+        });
+        assert!((0..20).all(|_| f.next_request() == Injected::ServerError));
+        assert!((0..20).all(|_| f.wrong_signature()));
+        f.set(Faults::default());
+        assert!((0..20).all(|_| f.next_request() == Injected::None));
+        assert!((0..20).all(|_| !f.wrong_signature()));
+        assert_eq!(f.latency(), None);
+    }
+}

@@ -1,0 +1,107 @@
+//! The Entra ID v2 client-credentials token endpoint, `POST /{tenant}/oauth2/v2.0/token` on the
+//! HTTPS port (what `ClientSecretCredential` calls when `AZURE_AUTHORITY_HOST` points here).
+//! Only the one registered app (tenant, client id, client secret) gets a token.
+
+use hyper::{Method, Request, StatusCode};
+use serde_json::json;
+
+use super::{Resp, json_response, read_body};
+use crate::emulator::Shared;
+use crate::emulator::stats::bump;
+
+/// An Entra error reply (`error`, `error_description`, `error_codes`), as MSAL/azure_identity parse it.
+fn refuse(shared: &Shared, status: StatusCode, error: &str, code: i32, description: &str) -> Resp {
+    bump(&shared.counters.token_errors);
+    json_response(
+        status,
+        &json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {description}"),
+            "error_codes": [code],
+        }),
+    )
+}
+
+pub async fn token(shared: &Shared, req: Request<hyper::body::Incoming>) -> Resp {
+    let tenant = req
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if req.method() != Method::POST {
+        return refuse(
+            shared,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            900561,
+            "The endpoint only accepts POST requests.",
+        );
+    }
+    if !tenant.eq_ignore_ascii_case(&shared.tenant_id) {
+        return refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if field("grant_type") != "client_credentials" {
+        return refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
+    }
+    if field("client_id") != shared.client_id {
+        return refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            "Application not found in the directory.",
+        );
+    }
+    if field("client_secret") != shared.client_secret.as_str() {
+        return refuse(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided.",
+        );
+    }
+    let scope = field("scope");
+    if !scope.ends_with("/.default") || scope.contains(' ') {
+        return refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            1002012,
+            "The provided value for scope is not valid: client credential flows must have one scope value with /.default.",
+        );
+    }
+    let minted = shared.tokens.mint(scope);
+    bump(&shared.counters.tokens_client_credentials);
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "token_type": "Bearer",
+            "expires_in": minted.expires_in,
+            "ext_expires_in": minted.expires_in,
+            "access_token": minted.access_token,
+        }),
+    )
+}

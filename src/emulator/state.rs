@@ -1,0 +1,337 @@
+//! The emulator's key store: key names (case-insensitive, as in Key Vault) → versions, with
+//! optional persistence to `<state-dir>/keys.json` (atomic replace, fsync, mode 0600 because it
+//! holds test private keys). It never returns a private key to a caller outside the emulator
+//! and never leaves a half-written state file.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::jwk::{CurveName, KeyMaterial, b64url, b64url_decode};
+
+/// Longest key name Key Vault accepts.
+pub const MAX_NAME_LEN: usize = 127;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot access emulator state file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("emulator state file {path} is corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+/// Whether `name` is a valid Key Vault object name: `^[0-9a-zA-Z-]+$`, 1 to 127 characters.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Attributes set by the importer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportAttributes {
+    pub enabled: Option<bool>,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+}
+
+/// One version of a key.
+#[derive(Debug, Clone)]
+pub struct KeyVersion {
+    pub version: String,
+    pub material: KeyMaterial,
+    pub key_ops: Vec<String>,
+    pub hsm: bool,
+    pub enabled: bool,
+    pub created: i64,
+    pub updated: i64,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A key: its name as first imported and its versions, oldest first.
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    pub name: String,
+    pub versions: Vec<KeyVersion>,
+}
+
+impl KeyEntry {
+    pub fn latest(&self) -> Option<&KeyVersion> {
+        self.versions.last()
+    }
+}
+
+/// All keys of the emulated vault.
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    keys: BTreeMap<String, KeyEntry>,
+    file: Option<PathBuf>,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn new_version() -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl KeyStore {
+    /// An empty in-memory store.
+    pub fn ephemeral() -> Self {
+        KeyStore::default()
+    }
+
+    /// Opens (or creates on first write) `<dir>/keys.json`.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        let file = dir.join("keys.json");
+        let keys = match std::fs::read(&file) {
+            Ok(bytes) => decode(&file, &bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(source) => return Err(StateError::Io { path: file, source }),
+        };
+        Ok(KeyStore {
+            keys,
+            file: Some(file),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Adds a new version (a new key when the name is unknown) and persists the store.
+    pub fn import(
+        &mut self,
+        name: &str,
+        material: KeyMaterial,
+        key_ops: Vec<String>,
+        hsm: bool,
+        attributes: ImportAttributes,
+        tags: BTreeMap<String, String>,
+    ) -> Result<(String, KeyVersion), StateError> {
+        let t = now();
+        let version = KeyVersion {
+            version: new_version(),
+            material,
+            key_ops,
+            hsm,
+            enabled: attributes.enabled.unwrap_or(true),
+            created: t,
+            updated: t,
+            nbf: attributes.nbf,
+            exp: attributes.exp,
+            tags,
+        };
+        let entry = self
+            .keys
+            .entry(name.to_ascii_lowercase())
+            .or_insert_with(|| KeyEntry {
+                name: name.to_string(),
+                versions: Vec::new(),
+            });
+        entry.versions.push(version.clone());
+        let display = entry.name.clone();
+        if let Err(e) = self.persist() {
+            // Keep memory and disk in agreement: undo the version that could not be saved.
+            if let Some(entry) = self.keys.get_mut(&name.to_ascii_lowercase()) {
+                entry.versions.pop();
+                if entry.versions.is_empty() {
+                    self.keys.remove(&name.to_ascii_lowercase());
+                }
+            }
+            return Err(e);
+        }
+        Ok((display, version))
+    }
+
+    /// The key and the requested version (latest when `version` is None or empty).
+    pub fn get(&self, name: &str, version: Option<&str>) -> Option<(&KeyEntry, &KeyVersion)> {
+        let entry = self.keys.get(&name.to_ascii_lowercase())?;
+        let v = match version.filter(|v| !v.is_empty()) {
+            None => entry.latest()?,
+            Some(v) => entry
+                .versions
+                .iter()
+                .find(|kv| kv.version.eq_ignore_ascii_case(v))?,
+        };
+        Some((entry, v))
+    }
+
+    /// One page of keys in name order, starting after the key named by `after` (a skip
+    /// token). Returns the page and the skip token of the next page, if any.
+    pub fn page(&self, after: Option<&str>, max: usize) -> (Vec<&KeyEntry>, Option<String>) {
+        use std::ops::Bound;
+        let start = match after {
+            Some(a) => Bound::Excluded(a.to_ascii_lowercase()),
+            None => Bound::Unbounded,
+        };
+        let mut iter = self
+            .keys
+            .range((start, Bound::Unbounded))
+            .map(|(_, e)| e)
+            .peekable();
+        let page: Vec<&KeyEntry> = iter.by_ref().take(max).collect();
+        let next = match (iter.peek(), page.last()) {
+            (Some(_), Some(last)) => Some(last.name.to_ascii_lowercase()),
+            _ => None,
+        };
+        (page, next)
+    }
+
+    fn persist(&self) -> Result<(), StateError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let io = |source| StateError::Io {
+            path: file.clone(),
+            source,
+        };
+        let body = Zeroizing::new(encode(&self.keys));
+        let tmp = file.with_extension("json.tmp");
+        {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&tmp).map_err(io)?;
+            f.write_all(body.as_bytes()).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, file).map_err(io)?;
+        if let Some(dir) = file.parent()
+            && let Ok(d) = std::fs::File::open(dir)
+        {
+            d.sync_all().map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
+/// On-disk form of one key version.
+#[derive(Serialize, Deserialize)]
+struct StoredVersion {
+    version: String,
+    crv: CurveName,
+    d: String,
+    x: String,
+    y: String,
+    key_ops: Vec<String>,
+    hsm: bool,
+    enabled: bool,
+    created: i64,
+    updated: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
+    #[serde(default)]
+    exp: Option<i64>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    name: String,
+    versions: Vec<StoredVersion>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredFile {
+    keys: Vec<StoredKey>,
+}
+
+fn encode(keys: &BTreeMap<String, KeyEntry>) -> String {
+    let file = StoredFile {
+        keys: keys
+            .values()
+            .map(|e| StoredKey {
+                name: e.name.clone(),
+                versions: e
+                    .versions
+                    .iter()
+                    .map(|v| StoredVersion {
+                        version: v.version.clone(),
+                        crv: v.material.crv,
+                        d: b64url(&v.material.d[..]),
+                        x: b64url(&v.material.x),
+                        y: b64url(&v.material.y),
+                        key_ops: v.key_ops.clone(),
+                        hsm: v.hsm,
+                        enabled: v.enabled,
+                        created: v.created,
+                        updated: v.updated,
+                        nbf: v.nbf,
+                        exp: v.exp,
+                        tags: v.tags.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    // Serialising plain strings, numbers and maps cannot fail.
+    serde_json::to_string_pretty(&file).unwrap_or_default()
+}
+
+fn decode(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, KeyEntry>, StateError> {
+    let corrupt = |reason: String| StateError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file: StoredFile = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let mut keys = BTreeMap::new();
+    for k in file.keys {
+        if !valid_name(&k.name) {
+            return Err(corrupt(format!("invalid key name {:?}", k.name)));
+        }
+        let mut versions = Vec::new();
+        for v in k.versions {
+            let field = |name: &str, s: &str| -> Result<[u8; 32], StateError> {
+                b64url_decode(s)
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| corrupt(format!("key {}: bad '{name}'", k.name)))
+            };
+            let material = KeyMaterial {
+                crv: v.crv,
+                d: Zeroizing::new(field("d", &v.d)?),
+                x: field("x", &v.x)?,
+                y: field("y", &v.y)?,
+            };
+            versions.push(KeyVersion {
+                version: v.version,
+                material,
+                key_ops: v.key_ops,
+                hsm: v.hsm,
+                enabled: v.enabled,
+                created: v.created,
+                updated: v.updated,
+                nbf: v.nbf,
+                exp: v.exp,
+                tags: v.tags,
+            });
+        }
+        keys.insert(
+            k.name.to_ascii_lowercase(),
+            KeyEntry {
+                name: k.name,
+                versions,
+            },
+        );
+    }
+    Ok(keys)
+}
