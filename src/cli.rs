@@ -81,6 +81,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the octez-compatible remote signer (`--dev`: with the bundled emulator).
+    Serve(crate::commands::serve::ServeArgs),
     /// Check tz2/tz3 public key hashes and signatures (for baker setup scripts).
     Verify(crate::commands::verify::VerifyArgs),
     /// Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests.

@@ -9,12 +9,17 @@ use crate::cli::{Cli, Command};
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod serve;
+pub mod serve_args;
+#[cfg(feature = "emulator")]
+pub mod serve_dev;
 pub mod verify;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init(cli.global.verbose, cli.global.log_format);
     match cli.command {
+        Command::Serve(args) => serve::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => emulator::run(&cli.global, args),

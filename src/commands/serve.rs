@@ -145,10 +145,10 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     #[cfg(feature = "emulator")]
     let vault: Arc<dyn Vault> = match &dev {
         Some(dev) => dev.vault(),
-        None => open_vault(global)?,
+        None => open_vault(global, &args)?,
     };
     #[cfg(not(feature = "emulator"))]
-    let vault: Arc<dyn Vault> = open_vault(global)?;
+    let vault: Arc<dyn Vault> = open_vault(global, &args)?;
 
     let signer = Signer::new(vault, store, config)
         .await
@@ -202,8 +202,8 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     Ok(report.drained)
 }
 
-fn open_vault(global: &GlobalArgs) -> Result<Arc<dyn Vault>, ServeError> {
-    let vault = crate::vault::open(global, &global.vault)
-        .map_err(|e| ServeError::Vault(e.to_string()))?;
+fn open_vault(global: &GlobalArgs, args: &ServeArgs) -> Result<Arc<dyn Vault>, ServeError> {
+    let vault =
+        crate::vault::open(global, &args.vault).map_err(|e| ServeError::Vault(e.to_string()))?;
     Ok(Arc::new(vault))
 }

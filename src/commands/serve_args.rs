@@ -76,6 +76,8 @@ pub struct ServeArgs {
     /// tz3 key on first run, and serve them through the production code path.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_DEV")]
     pub dev: bool,
+    #[command(flatten)]
+    pub vault: crate::cli::VaultArgs,
 }
 
 /// `0x11`, `11` (hex) or `17` is ambiguous: magic bytes are always written in hex, with or

@@ -1,6 +1,6 @@
 //! `serve --dev`: the bundled Key Vault emulator in-process, with a demo tz2 and a demo tz3 key,
 //! reached through exactly the production path (the real Azure SDK over TLS, the emulator's CA
-//! trusted in-process, a managed-identity credential pointed at the emulator's identity
+//! trusted in-process, the SDK's client-secret credential pointed at the emulator's token
 //! endpoint).
 //!
 //! Owns: the emulator's lifetime and the demo keys. The emulator keeps its state (CA and keys)
@@ -23,7 +23,8 @@ use crate::vault::credentials::{AuthMode, CredentialEnv};
 use crate::vault::{ImportOptions, Vault, VaultKey};
 
 /// The demo keys' vault names.
-pub const DEMO_KEYS: [(&str, Curve); 2] = [("demo-tz2", Curve::Secp256k1), ("demo-tz3", Curve::P256)];
+pub const DEMO_KEYS: [(&str, Curve); 2] =
+    [("demo-tz2", Curve::Secp256k1), ("demo-tz3", Curve::P256)];
 
 /// A preattestation-free, ready-to-sign attestation (mainnet chain id, level 1331, round 0)
 /// for the printed curl example.
@@ -50,26 +51,38 @@ impl DevVault {
         .await
         .map_err(dev_err)?;
         let url = Url::parse(&emulator.vault_url()).map_err(dev_err)?;
-        // The App Service managed-identity credential, pointed at the emulator; nothing else
-        // from the process environment is used (the DMI path is not read for this mode).
+        // The client-secret credential against the emulator's Entra-style token endpoint
+        // (https, same CA). Built from an explicit environment, not the process's: the SDK's
+        // App Service managed identity reads IDENTITY_ENDPOINT from the process environment,
+        // which a multi-threaded process cannot safely set for itself.
         let env = CredentialEnv::new(
             [
-                ("IDENTITY_ENDPOINT".to_string(), emulator.identity_endpoint()),
                 (
-                    "IDENTITY_HEADER".to_string(),
-                    emulator.identity_header().to_string(),
+                    "AZURE_AUTHORITY_HOST".to_string(),
+                    emulator.authority_host(),
+                ),
+                (
+                    "AZURE_TENANT_ID".to_string(),
+                    emulator.tenant_id().to_string(),
+                ),
+                (
+                    "AZURE_CLIENT_ID".to_string(),
+                    emulator.client_id().to_string(),
+                ),
+                (
+                    "AZURE_CLIENT_SECRET".to_string(),
+                    emulator.client_secret().to_string(),
                 ),
             ],
             Path::new("/nonexistent/tezos-azure-signer-dev"),
         );
         let args = VaultArgs {
-            auth: AuthMode::ManagedIdentity,
+            auth: AuthMode::ClientSecret,
             sign_deadline: Duration::from_secs(3),
             read_deadline: Duration::from_secs(30),
             vault_ca: Some(emulator.ca_path().to_path_buf()),
         };
-        let (vault, _) =
-            crate::vault::open::open_with_env(&url, &args, &env).map_err(dev_err)?;
+        let (vault, _) = crate::vault::open_with_env(&url, &args, &env).map_err(dev_err)?;
         let vault: Arc<dyn Vault> = Arc::new(vault);
         let demo = ensure_demo_keys(vault.as_ref()).await?;
         Ok(DevVault {
@@ -86,9 +99,11 @@ impl DevVault {
     /// The human-friendly banner: demo pkhs and a curl example.
     pub fn print_banner(&self, url: &str, data_dir: &Path) {
         println!();
-        println!("Development mode: Key Vault emulator at {} (state in {})",
+        println!(
+            "Development mode: Key Vault emulator at {} (state in {})",
             self.emulator.vault_url(),
-            data_dir.join("emulator").display());
+            data_dir.join("emulator").display()
+        );
         for (name, pkh) in &self.demo {
             println!("  demo key {name}: {pkh}");
         }

@@ -8,7 +8,7 @@
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
-use super::pending::SignError;
+use crate::signer::SignError;
 use crate::vault::VaultError;
 
 /// Requests refused before they reach the signer (HTTP-level problems).
@@ -117,9 +117,11 @@ impl From<&SignError> for ApiError {
             ),
             SignError::Watermark(w) => (StatusCode::CONFLICT, w.to_string()),
             SignError::Vault(v) => (vault_status(v), v.to_string()),
-            SignError::Store(s) => (
+            // The details (paths, OS errors) go to the log line, not to the client.
+            SignError::Store(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("watermark store failure, nothing was signed: {s}"),
+                "watermark store failure: no signature was released (see the signer's log)"
+                    .to_string(),
             ),
         };
         ApiError { status, msg }

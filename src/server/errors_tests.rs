@@ -3,8 +3,8 @@ use std::time::Duration;
 use warp::http::StatusCode;
 
 use super::*;
-use crate::server::pending::{StoreError, WatermarkError};
-use crate::tezos::{DecodeError, Pkh};
+use crate::tezos::{ConsensusKind, DecodeError, Pkh};
+use crate::watermark::{StoreError, WatermarkError};
 
 fn pkh() -> Pkh {
     "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt"
@@ -46,9 +46,11 @@ fn every_sign_error_has_its_status_and_octez_text() {
             "invalid authentication signature",
         ),
         (
-            SignError::Watermark(WatermarkError(
-                "block level 5 below high watermark 6".into(),
-            )),
+            SignError::Watermark(WatermarkError::Below {
+                kind: ConsensusKind::Block,
+                level: 5,
+                mark_level: 6,
+            }),
             409,
             "block level 5 below high watermark 6",
         ),
@@ -73,9 +75,13 @@ fn every_sign_error_has_its_status_and_octez_text() {
             "the vault returned a signature that does not verify for tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt: refusing to release it",
         ),
         (
-            SignError::Store(StoreError("disk full".into())),
+            SignError::Store(StoreError::Io {
+                op: "write",
+                path: "/var/lib/x/attestation_high_watermarks".into(),
+                source: std::io::Error::other("disk full"),
+            }),
             500,
-            "watermark store failure, nothing was signed: disk full",
+            "watermark store failure: no signature was released (see the signer's log)",
         ),
     ];
     for (error, status, msg) in table {

@@ -19,12 +19,11 @@ pub mod errors;
 pub mod health;
 pub mod listen;
 pub mod metrics;
-pub mod pending;
 pub mod routes;
 pub mod run;
 pub mod tls;
 
-pub use pending::{SignError, Signed};
+pub use crate::signer::{SignError, Signed};
 
 /// What the HTTP layer needs from the signing pipeline. Implemented by `signer::Signer`;
 /// tests use in-memory fakes.
@@ -42,6 +41,30 @@ pub trait SignerApi: Send + Sync + 'static {
         authentication: Option<&Signature>,
     ) -> Result<Signed, SignError>;
     async fn check_vault(&self) -> Result<(), VaultError>;
+}
+
+#[async_trait]
+impl SignerApi for crate::signer::Signer {
+    async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError> {
+        crate::signer::Signer::public_key(self, pkh).await
+    }
+    fn known_keys(&self) -> Vec<Pkh> {
+        crate::signer::Signer::known_keys(self)
+    }
+    fn authorized_keys(&self) -> Option<Vec<Pkh>> {
+        crate::signer::Signer::authorized_keys(self)
+    }
+    async fn sign(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        authentication: Option<&Signature>,
+    ) -> Result<Signed, SignError> {
+        crate::signer::Signer::sign(self, pkh, data, authentication).await
+    }
+    async fn check_vault(&self) -> Result<(), VaultError> {
+        crate::signer::Signer::check_vault(self).await
+    }
 }
 
 /// Limits and switches of the HTTP API.

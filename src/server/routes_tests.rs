@@ -8,7 +8,6 @@ use warp::http::StatusCode;
 
 use super::*;
 use crate::server::metrics::Metrics;
-use crate::server::pending::WatermarkError;
 use crate::server::{ApiOptions, AppState, InFlight, SignerApi};
 use crate::tezos::{PublicKey, SecretKey, Signature};
 use crate::vault::VaultError;
@@ -332,9 +331,11 @@ async fn signer_refusals_map_to_their_statuses() {
             "policy says no",
         ),
         (
-            SignError::Watermark(WatermarkError(
-                "attestation level 1331 and round 0 already signed with different data".into(),
-            )),
+            SignError::Watermark(crate::watermark::WatermarkError::DifferentData {
+                kind: crate::tezos::ConsensusKind::Attestation,
+                level: 1331,
+                round: 0,
+            }),
             409,
             "attestation level 1331 and round 0 already signed with different data",
         ),
