@@ -37,7 +37,7 @@ impl Serving {
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
             .env_remove("AZURE_KEYVAULT_URI")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -150,6 +150,24 @@ pub fn block(level: i32, round: i32, payload: u8) -> String {
     // Payload hash: after context hash (32) which follows the fitness (ends at 120).
     b[152..184].copy_from_slice(&[payload; 32]);
     hex::encode(b)
+}
+
+/// POST a sign request; `None` when the server could not be reached or did not answer.
+pub async fn try_sign(
+    client: &reqwest::Client,
+    url: &str,
+    pkh: &str,
+    hex: &str,
+) -> Option<(u16, serde_json::Value)> {
+    let res = client
+        .post(format!("{url}/keys/{pkh}"))
+        .json(&hex)
+        .send()
+        .await
+        .ok()?;
+    let status = res.status().as_u16();
+    let body = res.json().await.ok()?;
+    Some((status, body))
 }
 
 /// POST a sign request; returns (status, body).
