@@ -126,8 +126,11 @@ async fn sigterm_under_load_exits_zero_with_acknowledged_signatures_persisted() 
         !acked.is_empty(),
         "no request was acknowledged before SIGTERM"
     );
-    // Restart on the same data dir: the highest acknowledged attestation is the watermark.
+    // Restart on the same data dir: the demo keys are reused, and the highest acknowledged
+    // attestation is the watermark.
+    let first_tz2 = server.tz2.clone();
     let server = Serving::start(dir.path(), &[]);
+    assert_eq!(server.tz2, first_tz2, "demo key not reused after restart");
     let (i, payload, sig) = acked.iter().max_by_key(|a| a.0).expect("non-empty");
     let (status, body) = sign(&http, &server.url, &server.tz2, payload).await;
     if status == 200 {
@@ -164,7 +167,7 @@ async fn sigkill_at_random_moments_never_loses_a_watermark_or_double_signs() {
     let iterations: usize = std::env::var("CRASH_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(30);
     let mut rng = StdRng::seed_from_u64(0x7e205_u64);
     let dir = tempfile::tempdir().expect("temp dir");
     let http = client();
@@ -238,4 +241,55 @@ async fn sigkill_at_random_moments_never_loses_a_watermark_or_double_signs() {
         "too few signatures to mean anything: {}",
         signed.len()
     );
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_with_the_holder_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _first = Serving::start(dir.path(), &[]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
+        .args([
+            "serve",
+            "--dev",
+            "--port",
+            "0",
+            "--metrics-address",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run second serve");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in use by another process"), "{stderr}");
+}
+
+#[test]
+fn every_serve_flag_reads_an_environment_variable() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("serve --help");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "ADDRESS",
+        "PORT",
+        "DATA_DIR",
+        "MAGIC_BYTES",
+        "KEY",
+        "POLICY",
+        "AUTHORIZED_KEYS",
+        "TLS_CERT",
+        "TLS_KEY",
+        "METRICS_ADDRESS",
+        "KNOWN_KEYS",
+        "MIN_LEVEL",
+        "DEV",
+    ] {
+        assert!(
+            help.contains(&format!("[env: TEZOS_AZURE_SIGNER_{var}=")),
+            "no TEZOS_AZURE_SIGNER_{var} in:\n{help}"
+        );
+    }
 }
