@@ -29,8 +29,36 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)')
+            [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tezos-azure-signer;serve' {
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Address to listen on (loopback by default: expose the signer only to the baker)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port of the signer API (octez''s default is 6732)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Directory of the high-watermark files and the lock [default: $STATE_DIRECTORY, else ~/.tezos-azure-signer; with --dev: that directory''s `dev` subdirectory]')
+            [CompletionResult]::new('--magic-bytes', '--magic-bytes', [CompletionResultType]::ParameterName, 'Magic bytes (request kinds) allowed, comma-separated: 0x11 block, 0x12 preattestation, 0x13 attestation, 0x03 generic operation, 0x05 Michelson data, …')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Serve only these vault keys, by vault key name or pkh (repeat, or comma-separate in the variable). All usable keys when absent')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file (TOML): per key, allowed request kinds and chain ids')
+            [CompletionResult]::new('--authorized-keys', '--authorized-keys', [CompletionResultType]::ParameterName, 'Public keys allowed to authenticate requests (octez format); with it, unauthenticated requests are refused')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'TLS certificate chain (PEM); serves HTTPS with --tls-key')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'TLS private key (PEM)')
+            [CompletionResult]::new('--metrics-address', '--metrics-address', [CompletionResultType]::ParameterName, 'Address of the Prometheus `/metrics` and `/healthz` listener')
+            [CompletionResult]::new('--min-level', '--min-level', [CompletionResultType]::ParameterName, 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)')
+            [CompletionResult]::new('--sign-deadline', '--sign-deadline', [CompletionResultType]::ParameterName, 'Total time for one signature, retries included (e.g. 3s, 1500ms)')
+            [CompletionResult]::new('--read-deadline', '--read-deadline', [CompletionResultType]::ParameterName, 'Total time for one read or import (listing, get, import), retries included')
+            [CompletionResult]::new('--vault-ca', '--vault-ca', [CompletionResultType]::ParameterName, 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator''s); the system roots stay trusted')
+            [CompletionResult]::new('--vault-url', '--vault-url', [CompletionResultType]::ParameterName, 'Key Vault URL, e.g. https://myvault.vault.azure.net')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--known-keys', '--known-keys', [CompletionResultType]::ParameterName, 'Answer `GET /known_keys` with the pkhs this signer serves')
+            [CompletionResult]::new('--dev', '--dev', [CompletionResultType]::ParameterName, 'Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and tz3 key on first run, and serve them through the production code path')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'tezos-azure-signer;verify' {
@@ -49,12 +77,42 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'tezos-azure-signer;emulator' {
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one')
+            [CompletionResult]::new('--identity-port', '--identity-port', [CompletionResultType]::ParameterName, 'Plain-http port of the managed-identity endpoint on 127.0.0.1; 0 picks one')
+            [CompletionResult]::new('--latency-ms', '--latency-ms', [CompletionResultType]::ParameterName, 'Delay every data-plane request by this many milliseconds')
+            [CompletionResult]::new('--throttle-every', '--throttle-every', [CompletionResultType]::ParameterName, 'Answer every Nth authenticated data-plane request with 429 Throttled')
+            [CompletionResult]::new('--retry-after', '--retry-after', [CompletionResultType]::ParameterName, 'Retry-After seconds sent with injected 429s')
+            [CompletionResult]::new('--error-rate', '--error-rate', [CompletionResultType]::ParameterName, 'Fraction (0..1) of authenticated data-plane requests failing with 500')
+            [CompletionResult]::new('--wrong-signature-rate', '--wrong-signature-rate', [CompletionResultType]::ParameterName, 'Fraction (0..1) of sign replies carrying a signature that does not verify')
+            [CompletionResult]::new('--tenant-id', '--tenant-id', [CompletionResultType]::ParameterName, 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Client id of the one app registered for the client-credentials flow')
+            [CompletionResult]::new('--client-secret', '--client-secret', [CompletionResultType]::ParameterName, 'Client secret of that app (a test value)')
+            [CompletionResult]::new('--vault-url', '--vault-url', [CompletionResultType]::ParameterName, 'Key Vault URL, e.g. https://myvault.vault.azure.net')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--ephemeral', '--ephemeral', [CompletionResultType]::ParameterName, 'Keep keys in memory only; the CA goes to a temporary directory removed on exit')
+            [CompletionResult]::new('--print-env', '--print-env', [CompletionResultType]::ParameterName, 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'tezos-azure-signer;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)')
+            [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
+        'tezos-azure-signer;help;serve' {
+            break
+        }
         'tezos-azure-signer;help;verify' {
+            break
+        }
+        'tezos-azure-signer;help;emulator' {
             break
         }
         'tezos-azure-signer;help;help' {
