@@ -84,6 +84,13 @@ pub struct Signer {
     keyring: Keyring,
 }
 
+// The server shares one signer between tasks.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Signer>();
+    assert_send_sync::<SignError>();
+};
+
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
@@ -260,8 +267,17 @@ impl Signer {
 }
 
 #[cfg(test)]
+#[path = "signer_check_tests.rs"]
+mod check_tests;
+#[cfg(test)]
 #[path = "signer_fake.rs"]
 mod fake;
+#[cfg(test)]
+#[path = "signer_prop_tests.rs"]
+mod prop_tests;
+#[cfg(test)]
+#[path = "signer_testkit.rs"]
+mod testkit;
 #[cfg(test)]
 #[path = "signer_tests.rs"]
 mod tests;

@@ -158,3 +158,56 @@ pub fn render(marks: &KindMarks) -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::tezos::{Curve, PkhKind};
+
+    fn mark_strategy() -> impl Strategy<Value = Mark> {
+        (
+            any::<i32>(),
+            proptest::option::of(0i32..i32::MAX),
+            any::<[u8; 32]>(),
+            proptest::option::of((any::<[u8; 32]>(), 0usize..4)),
+        )
+            .prop_map(|(level, round, hash, sig)| Mark {
+                level,
+                round,
+                hash,
+                signature: sig.map(|(half, curve)| {
+                    let mut raw = [0u8; 64];
+                    raw[..32].copy_from_slice(&half);
+                    raw[32..].copy_from_slice(&half);
+                    let curve = [
+                        None,
+                        Some(Curve::Secp256k1),
+                        Some(Curve::P256),
+                        Some(Curve::Ed25519),
+                    ][curve];
+                    Signature::from_raw(curve, raw)
+                }),
+            })
+    }
+
+    proptest! {
+        /// Whatever we write, we read back identically (signature prefixes included).
+        #[test]
+        fn render_then_parse_is_identity(
+            entries in proptest::collection::vec(
+                (any::<[u8; 4]>(), 0usize..4, any::<[u8; 20]>(), mark_strategy()), 0..12)
+        ) {
+            let kinds = [PkhKind::Tz1, PkhKind::Tz2, PkhKind::Tz3, PkhKind::Tz4];
+            let mut marks = KindMarks::new();
+            for (chain, kind, hash, mark) in entries {
+                marks
+                    .entry(ChainId(chain))
+                    .or_default()
+                    .insert(Pkh::new(kinds[kind], hash), mark);
+            }
+            prop_assert_eq!(parse(&render(&marks)), Ok(marks));
+        }
+    }
+}

@@ -11,6 +11,8 @@ pub mod rule;
 pub mod store;
 
 #[cfg(test)]
+mod lock_tests;
+#[cfg(test)]
 mod rule_tests;
 #[cfg(test)]
 mod store_tests;

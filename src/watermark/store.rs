@@ -81,6 +81,7 @@ impl WatermarkStore {
     /// temporary files left by an interrupted write, and loads the three watermark files.
     pub fn open(dir: impl AsRef<Path>) -> Result<WatermarkStore, StoreError> {
         let dir = dir.as_ref().to_path_buf();
+        let existed = dir.is_dir();
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -90,6 +91,11 @@ impl WatermarkStore {
                 path: dir.clone(),
                 source,
             })?;
+        if !existed {
+            // A new directory's own entry must be durable too, or a power cut could take it,
+            // and every mark written into it, away.
+            sync_parent(&dir)?;
+        }
         let lock = DirLock::acquire(&dir)?;
         let mut marks = BTreeMap::new();
         for kind in ConsensusKind::ALL {
@@ -193,4 +199,18 @@ fn remove_stale_temp(dir: &Path, name: &str) -> Result<(), StoreError> {
         }),
         _ => Ok(()),
     }
+}
+
+fn sync_parent(dir: &Path) -> Result<(), StoreError> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::File::open(parent)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StoreError::Io {
+            op: "fsync the parent of the data directory",
+            path: parent.to_path_buf(),
+            source,
+        })
 }

@@ -1,0 +1,242 @@
+//! Pipeline tests with the in-memory vault: order of checks, authentication and policy
+//! refusals, vault and store faults, the --min-level floor, unwatermarked kinds, and marks
+//! written by octez.
+
+use std::str::FromStr;
+
+use super::fake::Mode;
+use super::testkit::*;
+use super::*;
+use crate::auth::{AuthorizedKeys, authentication_bytes};
+use crate::policy::{MagicBytes, PolicyRules};
+use crate::tezos::{ConsensusKind, SecretKey};
+use crate::watermark::file_name;
+
+/// (name, key, payload, authentication, expected message part)
+type OrderRow = (&'static str, Pkh, Vec<u8>, Option<Signature>, &'static str);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_run_in_octez_order() {
+    let client: SecretKey = OTHER_SPSK.parse().unwrap();
+    let config = SignerConfig {
+        authorized_keys: Some(AuthorizedKeys::new(vec![client.public_key()]).unwrap()),
+        policy: Policy::new(
+            MagicBytes::from_str("0x11,0x12,0x13,0x05").unwrap(),
+            Some(PolicyRules::parse("[default]\nkinds = [\"block\", \"attestation\"]").unwrap()),
+        ),
+        ..SignerConfig::default()
+    };
+    let t = setup(config).await;
+    let stranger = SecretKey::from_str(OTHER_SPSK).unwrap().public_key().pkh();
+    let auth = |pkh: &Pkh, data: &[u8]| client.sign(&authentication_bytes(pkh, data));
+    let good_block = block(7, 0, 0);
+    let pre = consensus("preattestation", MAIN, 7, 0, 0);
+    let bad_magic = vec![0x03; 40];
+    let malformed = vec![0x11, 0, 0];
+    let ok_auth = auth(&t.tz2, &good_block);
+    let rows: Vec<OrderRow> = vec![
+        (
+            "unknown key first",
+            stranger,
+            bad_magic.clone(),
+            None,
+            "is not known",
+        ),
+        ("empty payload", t.tz2, vec![], None, "empty payload"),
+        (
+            "magic byte before auth",
+            t.tz2,
+            bad_magic.clone(),
+            None,
+            "magic byte 0x03 not allowed",
+        ),
+        (
+            "auth missing",
+            t.tz2,
+            good_block.clone(),
+            None,
+            "missing authentication signature field",
+        ),
+        (
+            "auth for other data",
+            t.tz2,
+            pre.clone(),
+            Some(ok_auth),
+            "invalid authentication signature",
+        ),
+        (
+            "auth for other key",
+            t.tz3,
+            good_block.clone(),
+            Some(ok_auth),
+            "invalid authentication signature",
+        ),
+        (
+            "auth before decoding",
+            t.tz2,
+            malformed.clone(),
+            None,
+            "missing authentication",
+        ),
+        (
+            "decode after auth",
+            t.tz2,
+            malformed.clone(),
+            Some(auth(&t.tz2, &malformed)),
+            "truncated payload",
+        ),
+        (
+            "policy after decode",
+            t.tz2,
+            pre.clone(),
+            Some(auth(&t.tz2, &pre)),
+            "request kind preattestation is not allowed",
+        ),
+    ];
+    for (name, pkh, data, sig, want) in rows {
+        let got = refusal(t.signer.sign(&pkh, &data, sig.as_ref()).await);
+        assert!(got.contains(want), "{name}: {got}");
+    }
+    assert_eq!(t.vault.signs(), 0, "nothing refused reaches the vault");
+    t.signer
+        .sign(&t.tz2, &good_block, Some(&ok_auth))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.signer.authorized_keys(),
+        Some(vec![client.public_key().pkh()])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_persist_releases_no_signature() {
+    let t = setup(SignerConfig::default()).await;
+    let tmp = t
+        .dir
+        .path()
+        .join(format!(".{}.tmp", file_name(ConsensusKind::Block)));
+    std::fs::create_dir(&tmp).unwrap();
+    let data = block(42, 0, 1);
+    let err = t.signer.sign(&t.tz2, &data, None).await.unwrap_err();
+    assert!(
+        matches!(err, SignError::Store(StoreError::Io { .. })),
+        "{err}"
+    );
+    assert_eq!(
+        t.vault.signs(),
+        1,
+        "the vault signed, but nothing was released"
+    );
+    assert!(!t.dir.path().join(file_name(ConsensusKind::Block)).exists());
+    std::fs::remove_dir(&tmp).unwrap();
+    let ok = t.signer.sign(&t.tz2, &data, None).await.unwrap();
+    assert!(!ok.replayed);
+    assert_eq!(t.vault.signs(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_faults() {
+    let t = setup(SignerConfig::default()).await;
+    let pk = t.signer.public_key(&t.tz2).await.unwrap();
+    t.vault.set_mode(Mode::HighS);
+    let data = block(5, 0, 0);
+    let s = t.signer.sign(&t.tz2, &data, None).await.unwrap();
+    assert!(s.signature.is_low_s());
+    pk.verify(&data, &s.signature).unwrap();
+
+    t.vault.set_mode(Mode::Wrong);
+    let data = block(6, 0, 0);
+    let err = t.signer.sign(&t.tz2, &data, None).await.unwrap_err();
+    assert!(matches!(err, SignError::Vault(VaultError::InvalidSignature(p)) if p == t.tz2));
+    t.vault.set_mode(Mode::Fail);
+    assert!(matches!(
+        t.signer.sign(&t.tz2, &data, None).await,
+        Err(SignError::Vault(VaultError::Transport(_)))
+    ));
+    assert!(
+        t.signer.check_vault().await.is_ok(),
+        "get_key still answers"
+    );
+    // Nothing was marked: the same level signs once the vault behaves.
+    t.vault.set_mode(Mode::Normal);
+    t.signer.sign(&t.tz2, &data, None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floor_and_unwatermarked_kinds() {
+    let config = SignerConfig {
+        min_level: Some(2000),
+        policy: Policy::new(
+            MagicBytes::from_str("0x03,0x11").unwrap(),
+            Some(
+                PolicyRules::parse(
+                    "[default]\nkinds = [\"block\", \"generic\"]\ngeneric = [\"delegation\"]",
+                )
+                .unwrap(),
+            ),
+        ),
+        ..SignerConfig::default()
+    };
+    let t = setup(config).await;
+    assert!(matches!(
+        t.signer.sign(&t.tz2, &block(1999, 0, 0), None).await,
+        Err(SignError::Watermark(WatermarkError::BelowFloor {
+            floor: 2000,
+            ..
+        }))
+    ));
+    assert_eq!(t.vault.signs(), 0);
+    t.signer
+        .sign(&t.tz2, &block(2000, 0, 0), None)
+        .await
+        .unwrap();
+    // A generic operation is not watermarked: signed each time, no mark file for it.
+    let mut op = vec![0x03];
+    op.extend([0u8; 32]);
+    op.extend(hex::decode("6e023f3b21e54e98db3845a2a5033d96877f7f9cea870001000000").unwrap());
+    let a = t.signer.sign(&t.tz2, &op, None).await.unwrap();
+    let b = t.signer.sign(&t.tz2, &op, None).await.unwrap();
+    assert!(!a.replayed && !b.replayed);
+    assert_eq!(t.vault.signs(), 3);
+    t.signer
+        .public_key(&t.tz2)
+        .await
+        .unwrap()
+        .verify(&op, &a.signature)
+        .unwrap();
+}
+
+/// A mark written by octez-signer (generic `sig…` signature) is replayed as the key's own
+/// curve; a stored signature that does not verify is never returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_octez_marks_and_checks_them() {
+    let (data, entry) = vector("preattestation");
+    let spsig: Signature = entry["signature"].as_str().unwrap().parse().unwrap();
+    let write = |sig: String| {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            r#"{{"NetXdQprcVkpaWU": {{"tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt": {{"level": 1331, "round": 0, "hash": "{}", "signature": "{sig}"}}}}}}"#,
+            entry["blake2b256"].as_str().unwrap()
+        );
+        std::fs::write(dir.path().join("preattestation_high_watermarks"), text).unwrap();
+        dir
+    };
+    let t = setup_in(write(spsig.to_generic_string()), SignerConfig::default()).await;
+    let s = t.signer.sign(&t.tz2, &data, None).await.unwrap();
+    assert!(s.replayed);
+    assert_eq!(
+        s.signature.to_string(),
+        entry["signature"].as_str().unwrap()
+    );
+    assert_eq!(t.vault.signs(), 0);
+
+    let mut raw = *spsig.raw();
+    raw[10] ^= 1;
+    let forged = Signature::from_raw(spsig.curve(), raw).to_string();
+    let t = setup_in(write(forged), SignerConfig::default()).await;
+    assert!(matches!(
+        t.signer.sign(&t.tz2, &data, None).await,
+        Err(SignError::Store(StoreError::InvalidStoredSignature { .. }))
+    ));
+    assert_eq!(t.vault.signs(), 0);
+}
