@@ -22,6 +22,9 @@ _tezos__azure__signer() {
             tezos__azure__signer,help)
                 cmd="tezos__azure__signer__subcmd__help"
                 ;;
+            tezos__azure__signer,import)
+                cmd="tezos__azure__signer__subcmd__import"
+                ;;
             tezos__azure__signer,serve)
                 cmd="tezos__azure__signer__subcmd__serve"
                 ;;
@@ -33,6 +36,9 @@ _tezos__azure__signer() {
                 ;;
             tezos__azure__signer__subcmd__help,help)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__help"
+                ;;
+            tezos__azure__signer__subcmd__help,import)
+                cmd="tezos__azure__signer__subcmd__help__subcmd__import"
                 ;;
             tezos__azure__signer__subcmd__help,serve)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__serve"
@@ -47,7 +53,7 @@ _tezos__azure__signer() {
 
     case "${cmd}" in
         tezos__azure__signer)
-            opts="-v -h -V --vault-url --verbose --log-format --help --version serve verify emulator help"
+            opts="-v -h -V --vault-url --verbose --log-format --help --version serve verify import emulator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,7 +141,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__help)
-            opts="serve verify emulator help"
+            opts="serve verify import emulator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -176,6 +182,20 @@ _tezos__azure__signer() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -197,6 +217,56 @@ _tezos__azure__signer() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__import)
+            opts="-v -h --key --name --software --force --dry-run --passphrase-file --json --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -W "auto managed-identity client-secret workload-identity azure-cli" -- "${cur}"))
+                    return 0
+                    ;;
+                --sign-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -287,7 +357,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__verify)
-            opts="-v -h --key --public-key --passphrase-file --pkh --signature --data --json --vault-url --verbose --log-format --help"
+            opts="-v -h --key --public-key --passphrase-file --vault-key --vault-keys --auth --sign-deadline --read-deadline --vault-ca --pkh --signature --data --json --vault-url --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,6 +372,26 @@ _tezos__azure__signer() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -W "auto managed-identity client-secret workload-identity azure-cli" -- "${cur}"))
+                    return 0
+                    ;;
+                --sign-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

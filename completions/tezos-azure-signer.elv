@@ -28,6 +28,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --version 'Print version'
             cand serve 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
+            cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
             cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -60,16 +61,41 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --key 'Key file: PEM (SEC1, PKCS#8, encrypted, public key), DER, JWK JSON or a Tezos base58 key (spsk, p2sk, sppk, p2pk, edpk)'
             cand --public-key 'A Tezos public key (sppk…, p2pk…, edpk…)'
             cand --passphrase-file 'File holding the passphrase of an encrypted --key (default: hidden prompt on a terminal)'
+            cand --vault-key 'A key in the vault, by name (its latest version)'
+            cand --auth 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)'
+            cand --sign-deadline 'Total time for one signature, retries included (e.g. 3s, 1500ms)'
+            cand --read-deadline 'Total time for one read or import (listing, get, import), retries included'
+            cand --vault-ca 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator''s); the system roots stay trusted'
             cand --pkh 'Check that the key hashes to this public key hash (tz1…, tz2…, tz3…)'
             cand --signature 'Check this Tezos signature (spsig1…, p2sig…, edsig…, sig…) over --data'
             cand --data 'The signed bytes, hex (an optional 0x prefix is ignored); the digest is BLAKE2b-256'
             cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
             cand --log-format 'Log format on stderr'
+            cand --vault-keys 'List every usable key in the vault with curve, pkh and state'
             cand --json 'Print one JSON object instead of text'
             cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
             cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tezos-azure-signer;import'= {
+            cand --key 'Key file holding a secret key: PEM (SEC1, PKCS#8, encrypted), DER, JWK with d, or a Tezos spsk/p2sk. Repeat for several keys'
+            cand --name 'Vault key name (only with a single --key). Default: the key''s pkh'
+            cand --passphrase-file 'File holding the passphrase of encrypted keys (default: hidden prompt on a terminal)'
+            cand --auth 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)'
+            cand --sign-deadline 'Total time for one signature, retries included (e.g. 3s, 1500ms)'
+            cand --read-deadline 'Total time for one read or import (listing, get, import), retries included'
+            cand --vault-ca 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator''s); the system roots stay trusted'
+            cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
+            cand --log-format 'Log format on stderr'
+            cand --software 'Software-protected key instead of HSM-protected (HSM needs a Premium vault or a Managed HSM)'
+            cand --force 'Import even when the name exists (Key Vault then adds a new version)'
+            cand --dry-run 'Read the keys and check the vault, but upload nothing'
+            cand --json 'Print one JSON object on stdout instead of text'
+            cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'tezos-azure-signer;emulator'= {
             cand --state-dir 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)'
@@ -95,12 +121,15 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
         &'tezos-azure-signer;help'= {
             cand serve 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
+            cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
             cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tezos-azure-signer;help;serve'= {
         }
         &'tezos-azure-signer;help;verify'= {
+        }
+        &'tezos-azure-signer;help;import'= {
         }
         &'tezos-azure-signer;help;emulator'= {
         }

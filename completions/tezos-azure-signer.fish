@@ -32,6 +32,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -s h
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -s V -l version -d 'Print version'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l address -d 'Address to listen on (loopback by default: expose the signer only to the baker)' -r
@@ -63,15 +64,45 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand se
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l key -d 'Key file: PEM (SEC1, PKCS#8, encrypted, public key), DER, JWK JSON or a Tezos base58 key (spsk, p2sk, sppk, p2pk, edpk)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l public-key -d 'A Tezos public key (sppk…, p2pk…, edpk…)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l passphrase-file -d 'File holding the passphrase of an encrypted --key (default: hidden prompt on a terminal)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l vault-key -d 'A key in the vault, by name (its latest version)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
+managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Kubernetes workload identity: AZURE_FEDERATED_TOKEN_FILE (+ tenant and client id)'
+azure-cli\t'The Azure CLI\'s login (`az login`)'"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l sign-deadline -d 'Total time for one signature, retries included (e.g. 3s, 1500ms)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l read-deadline -d 'Total time for one read or import (listing, get, import), retries included' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l vault-ca -d 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator\'s); the system roots stay trusted' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l pkh -d 'Check that the key hashes to this public key hash (tz1…, tz2…, tz3…)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l signature -d 'Check this Tezos signature (spsig1…, p2sig…, edsig…, sig…) over --data' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l data -d 'The signed bytes, hex (an optional 0x prefix is ignored); the digest is BLAKE2b-256' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l vault-keys -d 'List every usable key in the vault with curve, pkh and state'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l json -d 'Print one JSON object instead of text'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l key -d 'Key file holding a secret key: PEM (SEC1, PKCS#8, encrypted), DER, JWK with d, or a Tezos spsk/p2sk. Repeat for several keys' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l name -d 'Vault key name (only with a single --key). Default: the key\'s pkh' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l passphrase-file -d 'File holding the passphrase of encrypted keys (default: hidden prompt on a terminal)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
+managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Kubernetes workload identity: AZURE_FEDERATED_TOKEN_FILE (+ tenant and client id)'
+azure-cli\t'The Azure CLI\'s login (`az login`)'"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l sign-deadline -d 'Total time for one signature, retries included (e.g. 3s, 1500ms)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l read-deadline -d 'Total time for one read or import (listing, get, import), retries included' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l vault-ca -d 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator\'s); the system roots stay trusted' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l software -d 'Software-protected key instead of HSM-protected (HSM needs a Premium vault or a Managed HSM)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l force -d 'Import even when the name exists (Key Vault then adds a new version)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l dry-run -d 'Read the keys and check the vault, but upload nothing'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l json -d 'Print one JSON object on stdout instead of text'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l state-dir -d 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l port -d 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l identity-port -d 'Plain-http port of the managed-identity endpoint on 127.0.0.1; 0 picks one' -r
@@ -90,7 +121,8 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand em
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l print-env -d 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s h -l help -d 'Print help'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify emulator help" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify emulator help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify emulator help" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

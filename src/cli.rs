@@ -79,12 +79,16 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the octez-compatible remote signer (`--dev`: with the bundled emulator).
     Serve(crate::commands::serve::ServeArgs),
     /// Check tz2/tz3 public key hashes and signatures (for baker setup scripts).
     Verify(crate::commands::verify::VerifyArgs),
+    /// Import secret keys from files into the vault (HSM-protected unless --software).
+    Import(crate::commands::import::ImportArgs),
     /// Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests.
     #[cfg(feature = "emulator")]
     Emulator(crate::commands::emulator::EmulatorArgs),

@@ -34,10 +34,16 @@ fn transport(ca_pem: &str) -> Transport {
     Transport::new(Arc::new(http))
 }
 
-fn key_client(vault: &str, ca_pem: &str, credential: Arc<dyn TokenCredential>) -> KeyClient {
+/// A KeyClient trusting the emulator's CA: through `ca_pem` in a custom transport, or (None)
+/// through the SDK's default transport, which reads `SSL_CERT_FILE`.
+fn key_client(
+    vault: &str,
+    ca_pem: Option<&str>,
+    credential: Arc<dyn TokenCredential>,
+) -> KeyClient {
     let options = KeyClientOptions {
         client_options: ClientOptions {
-            transport: Some(transport(ca_pem)),
+            transport: ca_pem.map(transport),
             retry: RetryOptions::none(),
             ..ClientOptions::default()
         },
@@ -208,7 +214,7 @@ async fn sdk_with_client_secret_credential() {
         }),
     )
     .expect("credential");
-    let client = key_client(&emu.vault_url(), emu.ca_pem(), credential);
+    let client = key_client(&emu.vault_url(), Some(emu.ca_pem()), credential);
     let imported = exercise(&client).await;
     let stats = emu.stats();
     assert_eq!(stats.import as usize, imported);
@@ -237,7 +243,7 @@ async fn sdk_with_managed_identity_credential() {
     .env(CHILD_MARKER, "1")
     .env_remove("AZURE_CLIENT_ID")
     .env_remove("IDENTITY_SERVER_THUMBPRINT")
-    .env("EMULATOR_CA_PEM", emu.ca_pem());
+    .env_remove("SSL_CERT_DIR");
     for (k, v) in emu.env() {
         cmd.env(k, v);
     }
@@ -265,8 +271,9 @@ async fn managed_identity_child() {
         return;
     }
     let vault = std::env::var("AZURE_KEYVAULT_URI").expect("AZURE_KEYVAULT_URI");
-    let ca = std::env::var("EMULATOR_CA_PEM").expect("EMULATOR_CA_PEM");
+    // The default transport, trusting the emulator's CA through SSL_CERT_FILE exactly as the
+    // signer does when run with the emulator's --print-env variables.
     let credential = ManagedIdentityCredential::new(None).expect("managed identity credential");
-    let client = key_client(&vault, &ca, credential);
+    let client = key_client(&vault, None, credential);
     assert_eq!(exercise(&client).await, 11);
 }

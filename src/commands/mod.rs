@@ -9,11 +9,13 @@ use crate::cli::{Cli, Command};
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod import;
 pub mod serve;
 pub mod serve_args;
 #[cfg(feature = "emulator")]
 pub mod serve_dev;
 pub mod verify;
+pub mod verify_vault;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,6 +23,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
+        Command::Import(args) => import::run(&cli.global, args),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => emulator::run(&cli.global, args),
     }

@@ -53,6 +53,14 @@ pub struct KeySourceArgs {
         conflicts_with = "public_key"
     )]
     pub passphrase_file: Option<PathBuf>,
+    /// A key in the vault, by name (its latest version).
+    #[arg(long, value_name = "NAME", group = "key_source")]
+    pub vault_key: Option<String>,
+    /// List every usable key in the vault with curve, pkh and state.
+    #[arg(long, group = "key_source")]
+    pub vault_keys: bool,
+    #[command(flatten)]
+    pub vault: crate::cli::VaultArgs,
 }
 
 /// Bytes given in hex on the command line.
@@ -84,6 +92,8 @@ pub struct ResolvedKey {
 pub enum ResolveError {
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
+    #[error("{0}")]
+    Vault(String),
 }
 
 /// Resolves the key source into a public key. The one place a new key source is added.
@@ -103,6 +113,10 @@ pub fn resolve_key(_global: &GlobalArgs, src: &KeySourceArgs) -> Result<Resolved
             had_secret: matches!(material, KeyMaterial::Secret(_)),
             source: path.display().to_string(),
         });
+    }
+    if let Some(name) = &src.vault_key {
+        return super::verify_vault::resolve(_global, &src.vault, name)
+            .map_err(ResolveError::Vault);
     }
     unreachable!("clap requires exactly one member of the key_source group")
 }
@@ -231,6 +245,9 @@ fn render_text(r: &Report) -> String {
 }
 
 pub fn run(global: &GlobalArgs, args: VerifyArgs) -> ExitCode {
+    if args.source.vault_keys {
+        return super::verify_vault::list(global, &args.source.vault, args.json);
+    }
     let report = evaluate(global, &args);
     if args.json {
         match serde_json::to_string(&report) {

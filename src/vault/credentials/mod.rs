@@ -83,6 +83,9 @@ impl fmt::Display for CredentialKind {
 pub const AZURE_VM_ASSET_TAG: &str = "7783-7084-3265-9085-8269-3286-77";
 /// Where Linux exposes it.
 pub const DMI_ASSET_TAG_PATH: &str = "/sys/class/dmi/id/chassis_asset_tag";
+/// Overrides [`DMI_ASSET_TAG_PATH`] (tests on CI runners that are themselves Azure VMs must be
+/// able to say "not an Azure VM", so that nothing ever probes the metadata endpoint).
+pub const DMI_ASSET_TAG_PATH_ENV: &str = "TEZOS_AZURE_SIGNER_DMI_ASSET_TAG_PATH";
 
 /// The environment the chain decides from: variables and the DMI asset tag file.
 #[derive(Debug, Clone)]
@@ -94,9 +97,14 @@ pub struct CredentialEnv {
 impl CredentialEnv {
     /// The real process environment (used by the binary only).
     pub fn from_process() -> Self {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        let dmi_asset_tag_path = vars
+            .get(DMI_ASSET_TAG_PATH_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DMI_ASSET_TAG_PATH));
         CredentialEnv {
-            vars: std::env::vars().collect(),
-            dmi_asset_tag_path: PathBuf::from(DMI_ASSET_TAG_PATH),
+            vars,
+            dmi_asset_tag_path,
         }
     }
 

@@ -1,0 +1,226 @@
+//! `import`: upload secret keys from files into the vault (HSM-protected unless --software).
+//!
+//! Owns: reading every key first (prompting for passphrases before any progress bar), refusing
+//! an existing name unless --force, the import itself, and the read-back check that the vault's
+//! public key hashes to the file's pkh. Exit codes: 0 every key done, 1 setup error (vault URL,
+//! credentials, CA), 2 usage error, 3 one or more keys failed (the others still ran).
+//! Must never print or log secret material; secret keys are dropped (zeroized) right after use.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cli::{GlobalArgs, VaultArgs};
+use crate::keyfile::{self, KeyMaterial};
+use crate::tezos::SecretKey;
+use crate::vault::azure::valid_key_name;
+use crate::vault::{ImportOptions, Vault, VaultError};
+
+mod report;
+
+use report::{Outcome, Progress, Status};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 every key imported (or checked with --dry-run), \
+1 setup error (vault URL, credentials, CA file), 2 usage error, 3 one or more keys failed."
+)]
+pub struct ImportArgs {
+    /// Key file holding a secret key: PEM (SEC1, PKCS#8, encrypted), DER, JWK with d, or a
+    /// Tezos spsk/p2sk. Repeat for several keys.
+    #[arg(long = "key", value_name = "FILE", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// Vault key name (only with a single --key). Default: the key's pkh.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Software-protected key instead of HSM-protected (HSM needs a Premium vault or a
+    /// Managed HSM).
+    #[arg(long)]
+    pub software: bool,
+    /// Import even when the name exists (Key Vault then adds a new version).
+    #[arg(long)]
+    pub force: bool,
+    /// Read the keys and check the vault, but upload nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// File holding the passphrase of encrypted keys (default: hidden prompt on a terminal).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub vault: VaultArgs,
+}
+
+/// The exit codes of `import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Setup = 1,
+    Usage = 2,
+    SomeFailed = 3,
+}
+
+/// A key read from its file, ready to upload (the secret is zeroized when this is dropped).
+struct ReadKey {
+    name: String,
+    secret: SecretKey,
+}
+
+pub fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
+    if args.name.is_some() && args.keys.len() > 1 {
+        eprintln!("error: --name can only be used with a single --key");
+        return ExitCode::from(Exit::Usage as u8);
+    }
+    if let Some(name) = &args.name
+        && !valid_key_name(name)
+    {
+        eprintln!(
+            "error: invalid --name {name:?}: Key Vault names are 1-127 letters, digits and dashes"
+        );
+        return ExitCode::from(Exit::Usage as u8);
+    }
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::Setup as u8);
+        }
+    };
+    // The vault is needed for everything but an offline --dry-run.
+    let vault = match (&global.vault_url, args.dry_run) {
+        (None, true) => None,
+        _ => match crate::vault::open(global, &args.vault) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(Exit::Setup as u8);
+            }
+        },
+    };
+    let (mut outcomes, ready) = read_all(&args);
+    if !args.json {
+        // Files that could not be read get their line now (they never reach the vault).
+        for o in outcomes.iter().filter(|o| o.status == Status::Failed) {
+            eprintln!("{}", o.line());
+        }
+    }
+    let progress = Progress::new(ready.len(), !args.json && std::io::stderr().is_terminal());
+    for (index, key) in ready {
+        progress.start(&outcomes[index]);
+        let vault = vault.as_ref().map(|v| v as &dyn Vault);
+        let result = runtime.block_on(import_one(vault, &key, &args));
+        drop(key);
+        outcomes[index].finish(result);
+        progress.done(&outcomes[index]);
+    }
+    progress.finish();
+    let failed = outcomes.iter().any(|o| o.status == Status::Failed);
+    let exit = if failed { Exit::SomeFailed } else { Exit::Ok };
+    report::print(
+        &outcomes,
+        args.json,
+        exit as u8,
+        vault.is_none() && args.dry_run,
+    );
+    ExitCode::from(exit as u8)
+}
+
+/// A small runtime for commands that call the vault from synchronous code.
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// Reads every key file first, so passphrase prompts come before any progress output.
+fn read_all(args: &ImportArgs) -> (Vec<Outcome>, Vec<(usize, ReadKey)>) {
+    let passphrase = keyfile::passphrase_source(args.passphrase_file.as_deref());
+    let mut outcomes = Vec::new();
+    let mut ready = Vec::new();
+    for path in &args.keys {
+        let mut outcome = Outcome::new(path, !args.software);
+        match keyfile::read_key_file(path, passphrase.as_ref()) {
+            Ok(KeyMaterial::Secret(secret)) => {
+                let pk = secret.public_key();
+                let name = args.name.clone().unwrap_or_else(|| pk.pkh().to_string());
+                outcome.set_key(&name, &pk);
+                ready.push((outcomes.len(), ReadKey { name, secret }));
+            }
+            Ok(KeyMaterial::Public(pk)) => {
+                outcome.set_key(
+                    &args.name.clone().unwrap_or_else(|| pk.pkh().to_string()),
+                    &pk,
+                );
+                outcome.fail(
+                    "the file holds only a public key: import needs the secret key".to_owned(),
+                );
+            }
+            Err(e) => outcome.fail(e.to_string()),
+        }
+        outcomes.push(outcome);
+    }
+    (outcomes, ready)
+}
+
+/// What happened to one key in the vault.
+#[derive(Debug)]
+pub(crate) enum Done {
+    Imported { key_id: String },
+    DryRun { exists: Option<bool> },
+}
+
+/// Checks the name, uploads, reads back and compares the pkh.
+async fn import_one(
+    vault: Option<&dyn Vault>,
+    key: &ReadKey,
+    args: &ImportArgs,
+) -> Result<Done, String> {
+    let want = key.secret.public_key().pkh();
+    let Some(vault) = vault else {
+        return Ok(Done::DryRun { exists: None });
+    };
+    let exists = match vault.get_key(&key.name).await {
+        Ok(existing) => Some(format!("holding {}", existing.pkh())),
+        Err(VaultError::UnusableKey { reason, .. }) => Some(format!("not usable: {reason}")),
+        Err(VaultError::NotFound(_)) => None,
+        Err(e) => return Err(format!("cannot check whether {} exists: {e}", key.name)),
+    };
+    if let Some(what) = &exists
+        && !args.force
+    {
+        return Err(format!(
+            "a key named {} already exists in the vault ({what}): pass --force to add a new \
+             version, or choose another --name",
+            key.name
+        ));
+    }
+    if args.dry_run {
+        return Ok(Done::DryRun {
+            exists: Some(exists.is_some()),
+        });
+    }
+    let options = ImportOptions {
+        software: args.software,
+    };
+    let imported = vault
+        .import_key(&key.name, &key.secret, options)
+        .await
+        .map_err(|e| format!("import failed: {e}"))?;
+    let back = vault.get_key(&key.name).await.map_err(|e| {
+        format!(
+            "imported as {}, but reading it back failed: {e}",
+            imported.id
+        )
+    })?;
+    if back.pkh() != want {
+        return Err(format!(
+            "imported as {}, but the vault's key hashes to {}, not {want}: do not use it",
+            imported.id,
+            back.pkh()
+        ));
+    }
+    Ok(Done::Imported { key_id: back.id })
+}

@@ -1,0 +1,100 @@
+//! `verify --vault-key NAME [--pkh TZ]` and `verify --vault-keys`: the vault side of `verify`.
+//!
+//! Owns: fetching one key's public key from the vault for the ordinary verify checks, and the
+//! listing of every usable vault key (text table or one JSON object). Read-only: never imports,
+//! signs or changes anything in the vault.
+
+use std::process::ExitCode;
+
+use crate::cli::{GlobalArgs, VaultArgs};
+use crate::commands::verify::ResolvedKey;
+use crate::vault::{Vault, VaultKey};
+
+/// The public key of vault key `name`, for `verify --vault-key`.
+pub fn resolve(global: &GlobalArgs, args: &VaultArgs, name: &str) -> Result<ResolvedKey, String> {
+    let vault = crate::vault::open(global, args).map_err(|e| e.to_string())?;
+    let runtime = crate::commands::import::runtime().map_err(|e| e.to_string())?;
+    let key = runtime
+        .block_on(vault.get_key(name))
+        .map_err(|e| e.to_string())?;
+    Ok(ResolvedKey {
+        public_key: key.public_key,
+        had_secret: false,
+        source: format!("vault key {}", key.id),
+    })
+}
+
+#[derive(serde::Serialize)]
+struct Listed {
+    name: String,
+    version: String,
+    key_id: String,
+    vault_curve: String,
+    curve: crate::tezos::Curve,
+    algorithm: &'static str,
+    pkh: crate::tezos::Pkh,
+    public_key: String,
+    state: &'static str,
+}
+
+impl From<VaultKey> for Listed {
+    fn from(k: VaultKey) -> Self {
+        Listed {
+            curve: k.curve(),
+            algorithm: k.algorithm(),
+            pkh: k.pkh(),
+            public_key: k.public_key.to_string(),
+            state: "enabled",
+            name: k.name,
+            version: k.version,
+            key_id: k.id,
+            vault_curve: k.vault_curve,
+        }
+    }
+}
+
+/// `verify --vault-keys`: exit 0 with the list, 3 when the vault cannot be read.
+pub fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCode {
+    let keys = crate::vault::open(global, args)
+        .map_err(|e| e.to_string())
+        .and_then(|vault| {
+            let runtime = crate::commands::import::runtime().map_err(|e| e.to_string())?;
+            runtime
+                .block_on(vault.list_keys())
+                .map_err(|e| e.to_string())
+        });
+    let keys: Vec<Listed> = match keys {
+        Ok(keys) => keys.into_iter().map(Listed::from).collect(),
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "exit_code": 3, "error": e})
+                );
+            }
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"ok": true, "exit_code": 0, "keys": keys})
+        );
+    } else if keys.is_empty() {
+        println!("no usable tz2/tz3 keys in the vault");
+    } else {
+        let w = keys.iter().map(|k| k.name.len()).max().unwrap_or(4).max(4);
+        println!(
+            "{:<w$}  {:<9}  {:<36}  {:<7}  VERSION",
+            "NAME", "CURVE", "PKH", "STATE"
+        );
+        for k in &keys {
+            println!(
+                "{:<w$}  {:<9}  {:<36}  {:<7}  {}",
+                k.name, k.vault_curve, k.pkh, k.state, k.version
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,213 @@
+//! The emulator's authentication over raw HTTP (reqwest over TLS, trusting only its CA): the
+//! 401 bearer challenge, expired tokens, the managed-identity and client-credentials token
+//! endpoints. Loopback only.
+
+mod emulator_common;
+
+use emulator_common::*;
+use reqwest::Method;
+use serde_json::Value;
+use tezos_azure_signer::emulator::EmulatorConfig;
+
+#[tokio::test]
+async fn unauthenticated_requests_get_the_bearer_challenge() {
+    let emu = start().await;
+    let http = client(&emu);
+    let resp = http
+        .get(format!("{}/keys?{API}", emu.vault_url()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 401);
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert_eq!(
+        challenge,
+        format!(
+            "Bearer authorization=\"https://login.microsoftonline.com/{}\", resource=\"https://vault.azure.net\"",
+            emu.tenant_id()
+        )
+    );
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "Unauthorized");
+
+    for bad in ["Bearer not-a-token", "Basic abc", "Bearer "] {
+        let resp = http
+            .get(format!("{}/keys?{API}", emu.vault_url()))
+            .header("Authorization", bad)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 401, "{bad}");
+        assert!(resp.headers().contains_key("www-authenticate"));
+    }
+    let stats = emu.stats();
+    assert_eq!(
+        (stats.challenges, stats.unauthorized, stats.requests),
+        (1, 3, 4)
+    );
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refused() {
+    let emu = start_with(EmulatorConfig {
+        token_lifetime: std::time::Duration::from_secs(0),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let http = client(&emu);
+    let t = token(&emu, &http).await;
+    let (status, _, body) = call(
+        &http,
+        &t,
+        Method::GET,
+        &format!("{}/keys?{API}", emu.vault_url()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn managed_identity_endpoint_checks_the_identity_header() {
+    let emu = start().await;
+    let http = client(&emu);
+    let url = format!(
+        "{}?api-version=2019-08-01&resource=https://vault.azure.net",
+        emu.identity_endpoint()
+    );
+    let missing = http.get(&url).send().await.expect("request");
+    assert_eq!(missing.status(), 400);
+    let wrong = http
+        .get(&url)
+        .header("X-IDENTITY-HEADER", "nope")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(wrong.status(), 401);
+    let other_id = http
+        .get(format!("{url}&client_id=someone-else"))
+        .header("X-IDENTITY-HEADER", emu.identity_header())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(other_id.status(), 400);
+    let ok = http
+        .get(format!("{url}&client_id={}", emu.client_id()))
+        .header("X-IDENTITY-HEADER", emu.identity_header())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.expect("json");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["resource"], "https://vault.azure.net");
+    let expires: i64 = body["expires_on"]
+        .as_str()
+        .expect("string")
+        .parse()
+        .expect("unix secs");
+    assert!(expires > time::OffsetDateTime::now_utc().unix_timestamp());
+    let t = body["access_token"].as_str().expect("token");
+    let (status, _, _) = call(
+        &http,
+        t,
+        Method::GET,
+        &format!("{}/keys?{API}", emu.vault_url()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let stats = emu.stats();
+    assert_eq!((stats.tokens_managed_identity, stats.token_errors), (1, 3));
+}
+
+#[tokio::test]
+async fn client_credentials_endpoint_accepts_only_the_registered_app() {
+    let emu = start().await;
+    let http = client(&emu);
+    let post = |tenant: String, id: &str, secret: &str, scope: &str| {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("client_id", id)
+            .append_pair("client_secret", secret)
+            .append_pair("scope", scope)
+            .finish();
+        http.post(format!(
+            "{}/{tenant}/oauth2/v2.0/token",
+            emu.authority_host()
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+    };
+    let scope = "https://vault.azure.net/.default";
+    let tenant = emu.tenant_id().to_string();
+    let cases = [
+        (
+            tenant.clone(),
+            emu.client_id(),
+            "wrong",
+            scope,
+            401,
+            "invalid_client",
+        ),
+        (
+            tenant.clone(),
+            "other-app",
+            emu.client_secret(),
+            scope,
+            400,
+            "unauthorized_client",
+        ),
+        (
+            "other-tenant".to_string(),
+            emu.client_id(),
+            emu.client_secret(),
+            scope,
+            400,
+            "invalid_tenant",
+        ),
+        (
+            tenant.clone(),
+            emu.client_id(),
+            emu.client_secret(),
+            "https://vault.azure.net",
+            400,
+            "invalid_scope",
+        ),
+    ];
+    for (t, id, secret, sc, status, error) in cases {
+        let resp = post(t, id, secret, sc).await.expect("request");
+        assert_eq!(resp.status(), status, "{error}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["error"], error);
+        assert!(body["error_codes"].is_array());
+    }
+    let resp = post(tenant, emu.client_id(), emu.client_secret(), scope)
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["expires_in"].as_i64().expect("expires_in") > 0);
+    let t = body["access_token"].as_str().expect("token");
+    let (status, _, _) = call(
+        &http,
+        t,
+        Method::GET,
+        &format!("{}/keys?{API}", emu.vault_url()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(emu.stats().tokens_client_credentials, 1);
+}
