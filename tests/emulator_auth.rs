@@ -2,6 +2,8 @@
 //! 401 bearer challenge, expired tokens, the managed-identity and client-credentials token
 //! endpoints. Loopback only.
 
+#![cfg(feature = "emulator")]
+
 mod emulator_common;
 
 use emulator_common::*;

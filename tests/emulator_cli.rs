@@ -2,6 +2,8 @@
 //! while the emulator keeps serving, `--state-dir` persistence across restarts, flag
 //! validation. Loopback only.
 
+#![cfg(feature = "emulator")]
+
 mod emulator_common;
 
 use emulator_common::RunningBinary;

@@ -1,6 +1,8 @@
 //! Fault injection of the emulator: latency, periodic 429 with Retry-After, 5xx, wrong
 //! signatures, runtime changes via `set_faults` and `PUT /_emulator/faults`. Loopback only.
 
+#![cfg(feature = "emulator")]
+
 mod emulator_common;
 
 use std::time::{Duration, Instant};

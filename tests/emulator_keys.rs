@@ -1,6 +1,8 @@
 //! The Key Vault data plane of the emulator over raw HTTP: import/get error codes and
 //! versions, list paging with absolute nextLinks. Loopback only.
 
+#![cfg(feature = "emulator")]
+
 mod emulator_common;
 
 use emulator_common::*;

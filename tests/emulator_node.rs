@@ -1,7 +1,10 @@
 //! Microsoft's Node SDK (@azure/keyvault-keys + @azure/identity, tests/clients/azure-sdk)
 //! against the real `tezos-azure-signer emulator --ephemeral --print-env` binary: import,
-//! list, get and sign with the App Service managed-identity credential. Skipped (loudly) only
+//! list, get and sign with the App Service managed-identity credential and with the
+//! client-secret credential (AZURE_AUTHORITY_HOST at the emulator). Skipped (loudly) only
 //! when node_modules is absent and CI is not set; `.ci/run` runs `npm ci` first. Loopback only.
+
+#![cfg(feature = "emulator")]
 
 mod emulator_common;
 
@@ -31,8 +34,38 @@ fn node_sdk_imports_lists_gets_and_signs() {
         return;
     }
     let emu = RunningBinary::start(&["--ephemeral"]);
+    let vault = emu.var("AZURE_KEYVAULT_URI").to_string();
+    let managed_identity = run_smoke(&dir, &emu, &[]);
+    check(&vault, &managed_identity);
+    // The same through the client-secret credential and the emulator's Entra endpoint.
+    let authority = vault.clone();
+    let client_secret = run_smoke(
+        &dir,
+        &emu,
+        &[
+            ("SMOKE_CREDENTIAL", "client-secret"),
+            (
+                "AZURE_TENANT_ID",
+                tezos_azure_signer::emulator::DEFAULT_TENANT_ID,
+            ),
+            (
+                "AZURE_CLIENT_ID",
+                tezos_azure_signer::emulator::DEFAULT_CLIENT_ID,
+            ),
+            (
+                "AZURE_CLIENT_SECRET",
+                tezos_azure_signer::emulator::DEFAULT_CLIENT_SECRET,
+            ),
+            ("AZURE_AUTHORITY_HOST", &authority),
+        ],
+    );
+    check(&vault, &client_secret);
+}
+
+/// Runs smoke.mjs against the emulator with `extra` env; returns its JSON output.
+fn run_smoke(dir: &std::path::Path, emu: &RunningBinary, extra: &[(&str, &str)]) -> Value {
     let mut cmd = std::process::Command::new("node");
-    cmd.arg("smoke.mjs").current_dir(&dir);
+    cmd.arg("smoke.mjs").current_dir(dir);
     for var in [
         "MSI_ENDPOINT",
         "MSI_SECRET",
@@ -42,6 +75,8 @@ fn node_sdk_imports_lists_gets_and_signs() {
         "AZURE_TENANT_ID",
         "AZURE_CLIENT_SECRET",
         "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_AUTHORITY_HOST",
+        "SMOKE_CREDENTIAL",
         "HTTPS_PROXY",
         "https_proxy",
         "HTTP_PROXY",
@@ -52,17 +87,23 @@ fn node_sdk_imports_lists_gets_and_signs() {
     for (k, v) in &emu.env {
         cmd.env(k, v);
     }
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
     cmd.env("NODE_EXTRA_CA_CERTS", emu.var("SSL_CERT_FILE"));
     let out = cmd.output().expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "node failed:\n{stdout}\n{}",
+        "node failed ({extra:?}):\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let result: Value = serde_json::from_str(stdout.trim()).expect("one JSON document");
+    serde_json::from_str(stdout.trim()).expect("one JSON document")
+}
 
-    let vault = emu.var("AZURE_KEYVAULT_URI");
+/// The imported keys are HSM keys with ids under the vault, both are listed, and every
+/// signature verifies against the imported public key.
+fn check(vault: &str, result: &Value) {
     let imported = result["imported"].as_array().expect("imported");
     assert_eq!(imported.len(), 2);
     for (item, crv) in imported.iter().zip(["P-256K", "P-256"]) {

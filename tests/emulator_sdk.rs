@@ -4,6 +4,8 @@
 //! credential in a child process of this test binary (it reads IDENTITY_ENDPOINT/HEADER from
 //! the process environment, which must not be mutated in a multi-threaded test).
 
+#![cfg(feature = "emulator")]
+
 mod emulator_common;
 
 use std::sync::Arc;
@@ -224,6 +226,48 @@ async fn sdk_with_client_secret_credential() {
     );
     assert_eq!(stats.challenges, 1, "one challenge, then the cached scope");
     assert_eq!(stats.list, 3);
+}
+
+/// Production-shaped configuration: a `*.vault.azure.net` host resolved to the emulator by the
+/// transport, so the SDK's challenge-resource verification stays on.
+#[tokio::test]
+async fn sdk_with_a_vault_host_name_keeps_challenge_verification_on() {
+    let emu = start().await;
+    let ca = reqwest::Certificate::from_pem(emu.ca_pem().as_bytes()).expect("CA PEM");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], emu.port()));
+    let http = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve("myvault.vault.azure.net", addr)
+        .no_proxy()
+        .build()
+        .expect("client");
+    let client_options = || ClientOptions {
+        transport: Some(Transport::new(Arc::new(http.clone()))),
+        retry: RetryOptions::none(),
+        ..ClientOptions::default()
+    };
+    let mut cloud = CustomConfiguration::default();
+    cloud.authority_host = emu.authority_host();
+    let credential = ClientSecretCredential::new(
+        emu.tenant_id(),
+        emu.client_id().to_string(),
+        Secret::new(emu.client_secret().to_string()),
+        Some(ClientSecretCredentialOptions {
+            client_options: ClientOptions {
+                cloud: Some(Arc::new(CloudConfiguration::from(cloud))),
+                ..client_options()
+            },
+        }),
+    )
+    .expect("credential");
+    let options = KeyClientOptions {
+        client_options: client_options(),
+        ..KeyClientOptions::default()
+    };
+    assert_eq!(options.verify_challenge_resource, Some(true));
+    let vault = format!("https://myvault.vault.azure.net:{}", emu.port());
+    let client = KeyClient::new(&vault, credential, Some(options)).expect("key client");
+    assert_eq!(exercise(&client).await, 11);
 }
 
 const CHILD_MARKER: &str = "TEZOS_AZURE_SIGNER_SDK_MI_CHILD";

@@ -2,6 +2,8 @@
 //! length, disabled keys, random k and high S, `/_emulator/stats`, the state directory and
 //! the ephemeral CA. Loopback only.
 
+#![cfg(feature = "emulator")]
+
 mod emulator_common;
 
 use emulator_common::*;
@@ -33,6 +35,9 @@ async fn sign_checks_algorithm_digest_and_key_state() {
         json!({"key": jwk("P-256K"), "attributes": {"enabled": false}}),
     )
     .await;
+    let mut verify_only = jwk("P-256K");
+    verify_only["key_ops"] = json!(["verify"]);
+    import(&emu, &http, &t, "verify-only", json!({"key": verify_only})).await;
     let digest = [0x5au8; 32];
     let sign = |name: &str, version: &str, alg: &str, value: &[u8]| {
         let url = format!("{vault}/keys/{name}/{version}/sign?{API}");
@@ -69,6 +74,7 @@ async fn sign_checks_algorithm_digest_and_key_state() {
         ("k1", "ES256K", &digest[..31], 400, "BadParameter"),
         ("k1", "ES256K", &[0u8; 48][..], 400, "BadParameter"),
         ("off", "ES256K", &digest[..], 403, "Forbidden"),
+        ("verify-only", "ES256K", &digest[..], 403, "Forbidden"),
         ("ghost", "ES256K", &digest[..], 404, "KeyNotFound"),
     ];
     for (name, alg, value, status, code) in cases {
@@ -222,4 +228,77 @@ async fn ephemeral_ca_file_lives_as_long_as_the_emulator() {
     assert!(emu.identity_endpoint().starts_with("http://127.0.0.1:"));
     emu.shutdown().await;
     assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn a_key_disabled_after_import_is_listed_disabled_and_refuses_to_sign() {
+    let emu = start().await;
+    let http = client(&emu);
+    let t = token(&emu, &http).await;
+    let vault = emu.vault_url();
+    import(&emu, &http, &t, "k", json!({"key": jwk("P-256K")})).await;
+    let sign_body = json!({"alg": "ES256K", "value": b64(&[1u8; 32])});
+    let sign_url = format!("{vault}/keys/k//sign?{API}");
+    let (status, _, _) = call(&http, &t, Method::POST, &sign_url, Some(sign_body.clone())).await;
+    assert_eq!(status, 200);
+    for (path, enabled, sign_status) in [
+        ("/keys/k", false, 403),
+        ("/keys/k/", true, 200),
+        ("/keys/k", false, 403),
+    ] {
+        let (status, _, body) = call(
+            &http,
+            &t,
+            Method::PATCH,
+            &format!("{vault}{path}?{API}"),
+            Some(json!({"attributes": {"enabled": enabled}})),
+        )
+        .await;
+        assert_eq!(
+            (status, body["attributes"]["enabled"].as_bool()),
+            (200, Some(enabled))
+        );
+        let (_, _, listed) =
+            call(&http, &t, Method::GET, &format!("{vault}/keys?{API}"), None).await;
+        assert_eq!(listed["value"][0]["attributes"]["enabled"], enabled);
+        let (status, _, _) =
+            call(&http, &t, Method::POST, &sign_url, Some(sign_body.clone())).await;
+        assert_eq!(status, sign_status);
+    }
+    let (status, _, body) = call(
+        &http,
+        &t,
+        Method::PATCH,
+        &format!("{vault}/keys/ghost?{API}"),
+        Some(json!({"attributes": {"enabled": false}})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("KeyNotFound"))
+    );
+    assert_eq!(emu.stats().update, 3);
+}
+
+#[tokio::test]
+async fn set_key_enabled_toggles_a_key_in_process() {
+    let emu = start().await;
+    let http = client(&emu);
+    let t = token(&emu, &http).await;
+    import(&emu, &http, &t, "k", json!({"key": jwk("P-256")})).await;
+    assert!(emu.set_key_enabled("K", false).expect("update"));
+    assert!(!emu.set_key_enabled("ghost", false).expect("update"));
+    let (status, _, body) = call(
+        &http,
+        &t,
+        Method::GET,
+        &format!("{}/keys/k?{API}", emu.vault_url()),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["attributes"]["enabled"].as_bool()),
+        (200, Some(false))
+    );
+    assert_eq!(emu.key_count(), 1);
 }

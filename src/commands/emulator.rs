@@ -42,6 +42,9 @@ pub struct EmulatorArgs {
     /// Fraction (0..1) of sign replies carrying a signature that does not verify.
     #[arg(long, default_value_t = 0.0, value_name = "F", value_parser = rate)]
     pub wrong_signature_rate: f64,
+    /// Lifetime of minted access tokens (short values exercise clients' token refresh).
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub token_lifetime_secs: u64,
     /// Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token.
     #[arg(long, default_value = crate::emulator::DEFAULT_TENANT_ID)]
     pub tenant_id: String,
@@ -97,7 +100,7 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
         tenant_id: args.tenant_id,
         client_id: args.client_id,
         client_secret: args.client_secret,
-        ..EmulatorConfig::default()
+        token_lifetime: std::time::Duration::from_secs(args.token_lifetime_secs),
     };
     let emulator = Emulator::start(config).await?;
     tracing::info!(

@@ -297,6 +297,13 @@ impl Emulator {
             .len()
     }
 
+    /// Enables or disables the latest version of a key (as `PATCH /keys/{name}` does).
+    /// Returns false when no such key exists.
+    pub fn set_key_enabled(&self, name: &str, enabled: bool) -> anyhow::Result<bool> {
+        let mut store = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(store.update(name, None, Some(enabled), None)?)
+    }
+
     /// Stops accepting, closes connections and waits for the servers to end.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);

@@ -43,7 +43,11 @@ pub async fn serve_tls(
                 tokio::select! {
                     _ = wait_shutdown(&mut shutdown) => break,
                     accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
+                        let Ok((stream, _)) = accepted else {
+                            // Out of descriptors or similar: back off instead of spinning.
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        };
                         while conns.try_join_next().is_some() {}
                         let (acceptor, shared) = (acceptor.clone(), shared.clone());
                         conns.spawn(async move {
@@ -71,7 +75,10 @@ pub async fn serve_plain(
         tokio::select! {
             _ = wait_shutdown(&mut shutdown) => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
                 while conns.try_join_next().is_some() {}
                 let shared = shared.clone();
                 conns.spawn(serve_conn(stream, shared, routes::identity_port));

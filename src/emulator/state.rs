@@ -161,6 +161,50 @@ impl KeyStore {
         Ok((display, version))
     }
 
+    /// Changes `enabled` (and replaces tags when given) of one version (latest when `version`
+    /// is None or empty) and persists. Returns false when the key or version is unknown.
+    pub fn update(
+        &mut self,
+        name: &str,
+        version: Option<&str>,
+        enabled: Option<bool>,
+        tags: Option<BTreeMap<String, String>>,
+    ) -> Result<bool, StateError> {
+        let Some(entry) = self.keys.get_mut(&name.to_ascii_lowercase()) else {
+            return Ok(false);
+        };
+        let found = match version.filter(|v| !v.is_empty()) {
+            None => entry.versions.last_mut(),
+            Some(v) => entry
+                .versions
+                .iter_mut()
+                .find(|kv| kv.version.eq_ignore_ascii_case(v)),
+        };
+        let Some(kv) = found else {
+            return Ok(false);
+        };
+        let before = kv.clone();
+        if let Some(enabled) = enabled {
+            kv.enabled = enabled;
+        }
+        if let Some(tags) = tags {
+            kv.tags = tags;
+        }
+        kv.updated = now();
+        let version = kv.version.clone();
+        if let Err(e) = self.persist() {
+            if let Some(kv) = self
+                .keys
+                .get_mut(&name.to_ascii_lowercase())
+                .and_then(|e| e.versions.iter_mut().find(|kv| kv.version == version))
+            {
+                *kv = before;
+            }
+            return Err(e);
+        }
+        Ok(true)
+    }
+
     /// The key and the requested version (latest when `version` is None or empty).
     pub fn get(&self, name: &str, version: Option<&str>) -> Option<(&KeyEntry, &KeyVersion)> {
         let entry = self.keys.get(&name.to_ascii_lowercase())?;
@@ -203,7 +247,10 @@ impl KeyStore {
             path: file.clone(),
             source,
         };
-        let body = Zeroizing::new(encode(&self.keys));
+        let body = Zeroizing::new(encode(&self.keys).map_err(|e| StateError::Corrupt {
+            path: file.clone(),
+            reason: format!("cannot serialise the key store: {e}"),
+        })?);
         let tmp = file.with_extension("json.tmp");
         {
             let mut opts = std::fs::OpenOptions::new();
@@ -256,7 +303,7 @@ struct StoredFile {
     keys: Vec<StoredKey>,
 }
 
-fn encode(keys: &BTreeMap<String, KeyEntry>) -> String {
+fn encode(keys: &BTreeMap<String, KeyEntry>) -> Result<String, serde_json::Error> {
     let file = StoredFile {
         keys: keys
             .values()
@@ -284,8 +331,7 @@ fn encode(keys: &BTreeMap<String, KeyEntry>) -> String {
             })
             .collect(),
     };
-    // Serialising plain strings, numbers and maps cannot fail.
-    serde_json::to_string_pretty(&file).unwrap_or_default()
+    serde_json::to_string_pretty(&file)
 }
 
 fn decode(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, KeyEntry>, StateError> {

@@ -317,3 +317,45 @@ fn a_corrupt_state_file_is_an_error_not_an_empty_vault() {
     let err = KeyStore::open(dir.path()).expect_err("corrupt");
     assert!(err.to_string().contains("corrupt"), "{err}");
 }
+
+mod paging_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Following skip tokens visits every key exactly once, in name order, whatever the
+        /// page size.
+        #[test]
+        fn paging_covers_every_key_exactly_once(
+            names in proptest::collection::btree_set("[a-z0-9-]{1,12}", 0..60),
+            max in 1usize..=25,
+        ) {
+            let key = material("P-256");
+            let mut store = KeyStore::ephemeral();
+            for n in &names {
+                store
+                    .import(n, key.clone(), vec!["sign".into()], false, ImportAttributes::default(), BTreeMap::new())
+                    .expect("import");
+            }
+            let mut seen = Vec::new();
+            let mut after: Option<String> = None;
+            let mut pages = 0;
+            loop {
+                let (page, next) = store.page(after.as_deref(), max);
+                pages += 1;
+                prop_assert!(page.len() <= max);
+                prop_assert!(next.is_none() || page.len() == max);
+                seen.extend(page.iter().map(|e| e.name.clone()));
+                match next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+            let want: Vec<String> = names.iter().cloned().collect();
+            prop_assert_eq!(seen, want);
+            prop_assert_eq!(pages, names.len().div_ceil(max).max(1));
+        }
+    }
+}

@@ -16,6 +16,8 @@ pub struct Stats {
     pub get: u64,
     pub list: u64,
     pub sign: u64,
+    /// Successful attribute updates (PATCH, e.g. disabling a key).
+    pub update: u64,
     /// Unauthenticated data-plane requests answered with the 401 bearer challenge.
     pub challenges: u64,
     /// Requests refused for a bad, unknown or expired token (401) or missing rights (403).
@@ -43,6 +45,7 @@ pub struct Counters {
     pub get: AtomicU64,
     pub list: AtomicU64,
     pub sign: AtomicU64,
+    pub update: AtomicU64,
     pub challenges: AtomicU64,
     pub unauthorized: AtomicU64,
     pub client_errors: AtomicU64,
@@ -69,6 +72,7 @@ impl Counters {
             get: g(&self.get),
             list: g(&self.list),
             sign: g(&self.sign),
+            update: g(&self.update),
             challenges: g(&self.challenges),
             unauthorized: g(&self.unauthorized),
             client_errors: g(&self.client_errors),

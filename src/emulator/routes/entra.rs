@@ -1,6 +1,7 @@
 //! The Entra ID v2 client-credentials token endpoint, `POST /{tenant}/oauth2/v2.0/token` on the
 //! HTTPS port (what `ClientSecretCredential` calls when `AZURE_AUTHORITY_HOST` points here).
-//! Only the one registered app (tenant, client id, client secret) gets a token.
+//! Only the one registered app (tenant, client id, client secret) gets a token. Also serves the
+//! tenant's OpenID configuration, which MSAL-based clients (Node, Python, .NET) fetch first.
 
 use hyper::{Method, Request, StatusCode};
 use serde_json::json;
@@ -102,6 +103,52 @@ pub async fn token(shared: &Shared, req: Request<hyper::body::Incoming>) -> Resp
             "expires_in": minted.expires_in,
             "ext_expires_in": minted.expires_in,
             "access_token": minted.access_token,
+        }),
+    )
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`, pointing MSAL at this host.
+pub fn openid_configuration(shared: &Shared, req: &Request<hyper::body::Incoming>) -> Resp {
+    let tenant = req
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    if !tenant.eq_ignore_ascii_case(&shared.tenant_id) {
+        return refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("https://{h}"))
+        .unwrap_or_else(|| shared.vault_url.clone());
+    let t = &shared.tenant_id;
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "token_endpoint": format!("{host}/{t}/oauth2/v2.0/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            "jwks_uri": format!("{host}/{t}/discovery/v2.0/keys"),
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": format!("{host}/{t}/v2.0"),
+            "request_uri_parameter_supported": false,
+            "authorization_endpoint": format!("{host}/{t}/oauth2/v2.0/authorize"),
+            "end_session_endpoint": format!("{host}/{t}/oauth2/v2.0/logout"),
+            "tenant_region_scope": null,
+            "cloud_instance_name": "emulator",
         }),
     )
 }

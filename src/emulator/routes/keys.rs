@@ -114,6 +114,12 @@ async fn route(shared: &Shared, req: Request<hyper::body::Incoming>) -> Resp {
         (Method::PUT, [name]) => super::ops::import(shared, req, &base, name).await,
         (Method::GET, [name]) | (Method::GET, [name, ""]) => get(shared, &base, name, None),
         (Method::GET, [name, version]) => get(shared, &base, name, Some(version)),
+        (Method::PATCH, [name]) | (Method::PATCH, [name, ""]) => {
+            super::ops::update(shared, req, &base, name, "").await
+        }
+        (Method::PATCH, [name, version]) => {
+            super::ops::update(shared, req, &base, name, version).await
+        }
         (Method::POST, [name, version, "sign"]) => {
             super::ops::sign(shared, req, &base, name, version).await
         }

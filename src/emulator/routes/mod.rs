@@ -68,10 +68,13 @@ pub async fn vault(
     req: Request<hyper::body::Incoming>,
 ) -> Result<Resp, Infallible> {
     let path = req.uri().path().to_string();
+    let method = req.method().clone();
     let resp = if path == "/keys" || path.starts_with("/keys/") {
         keys::handle(&shared, req).await
     } else if path.ends_with("/oauth2/v2.0/token") {
         entra::token(&shared, req).await
+    } else if path.ends_with("/v2.0/.well-known/openid-configuration") && method == Method::GET {
+        entra::openid_configuration(&shared, &req)
     } else if path == "/_emulator/stats" && req.method() == Method::GET {
         json_response(
             StatusCode::OK,
@@ -86,6 +89,7 @@ pub async fn vault(
             format!("no such operation: {} {path}", req.method()),
         )
     };
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "emulator request");
     Ok(resp)
 }
 

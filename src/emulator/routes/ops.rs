@@ -1,6 +1,7 @@
-//! The two key operations with a body: import (`PUT /keys/{name}`) and sign
-//! (`POST /keys/{name}/{version}/sign`). Import validates the JWK before storing; sign refuses
-//! a curve/algorithm mismatch, a digest that is not 32 bytes, and disabled keys.
+//! The key operations with a body: import (`PUT /keys/{name}`), update (`PATCH
+//! /keys/{name}/{version}`, enable/disable) and sign (`POST /keys/{name}/{version}/sign`).
+//! Import validates the JWK before storing; sign refuses a curve/algorithm mismatch, a digest
+//! that is not 32 bytes, and disabled keys.
 
 use std::collections::BTreeMap;
 
@@ -99,6 +100,51 @@ pub async fn import(
                 e.to_string(),
             )
         }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct UpdateBody {
+    attributes: Option<ImportAttributesJson>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+/// `PATCH /keys/{name}/{version}`: enable/disable a key version (and replace its tags).
+pub async fn update(
+    shared: &Shared,
+    req: Request<hyper::body::Incoming>,
+    base: &str,
+    name: &str,
+    version: &str,
+) -> Resp {
+    if !valid_name(name) {
+        return not_found(name, Some(version));
+    }
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let parsed: UpdateBody = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return bad(format!("The request body is not a valid key update: {e}")),
+    };
+    let enabled = parsed.attributes.and_then(|a| a.enabled);
+    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    match store.update(name, Some(version), enabled, parsed.tags) {
+        Ok(true) => match store.get(name, Some(version)) {
+            Some((entry, v)) => {
+                bump(&shared.counters.update);
+                json_response(StatusCode::OK, &bundle_json(base, entry, v))
+            }
+            None => not_found(name, Some(version)),
+        },
+        Ok(false) => not_found(name, Some(version)),
+        Err(e) => kv_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            e.to_string(),
+        ),
     }
 }
 

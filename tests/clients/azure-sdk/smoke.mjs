@@ -1,19 +1,32 @@
 // Drives a running tezos-azure-signer Key Vault emulator with Microsoft's own Node SDK
 // (@azure/keyvault-keys + @azure/identity): import, list, get and sign, authenticated by the
-// App Service managed-identity credential. Run by tests/emulator_node.rs with the emulator's
-// `--print-env` variables plus NODE_EXTRA_CA_CERTS; prints one JSON document on stdout that
-// the Rust test checks (it verifies the signatures). Loopback only.
+// App Service managed-identity credential (default) or, with SMOKE_CREDENTIAL=client-secret,
+// the client-secret credential against the emulator's Entra endpoint (AZURE_AUTHORITY_HOST).
+// Run by tests/emulator_node.rs with the emulator's `--print-env` variables plus
+// NODE_EXTRA_CA_CERTS; prints one JSON document on stdout that the Rust test checks (it
+// verifies the signatures). Loopback only.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { ManagedIdentityCredential } from "@azure/identity";
+import { ClientSecretCredential, ManagedIdentityCredential } from "@azure/identity";
 import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 
-const vaultUrl = process.env.AZURE_KEYVAULT_URI;
-if (!vaultUrl || !process.env.IDENTITY_ENDPOINT || !process.env.IDENTITY_HEADER) {
-  console.error("smoke.mjs: AZURE_KEYVAULT_URI, IDENTITY_ENDPOINT and IDENTITY_HEADER must be set");
+const env = process.env;
+const vaultUrl = env.AZURE_KEYVAULT_URI;
+const clientSecret = env.SMOKE_CREDENTIAL === "client-secret";
+const needed = clientSecret
+  ? ["AZURE_KEYVAULT_URI", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST"]
+  : ["AZURE_KEYVAULT_URI", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"];
+const missing = needed.filter((k) => !env[k]);
+if (missing.length > 0) {
+  console.error(`smoke.mjs: set ${missing.join(", ")}`);
   process.exit(2);
 }
 const options = { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 } };
-const credential = new ManagedIdentityCredential();
+const credential = clientSecret
+  ? new ClientSecretCredential(env.AZURE_TENANT_ID, env.AZURE_CLIENT_ID, env.AZURE_CLIENT_SECRET, {
+      authorityHost: env.AZURE_AUTHORITY_HOST,
+      disableInstanceDiscovery: true,
+    })
+  : new ManagedIdentityCredential();
 const client = new KeyClient(vaultUrl, credential, options);
 
 const curves = [
