@@ -202,22 +202,28 @@ async fn slow_signatures_time_out_with_503_but_still_finish() {
 async fn silent_clients_are_disconnected_after_the_header_timeout() {
     let (api, _, stop, task) = start(fake(Duration::ZERO), None).await;
     let addr = api.trim_start_matches("http://").to_string();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let mut s = std::net::TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        s.write_all(b"POST /keys/").expect("partial head");
-        let started = Instant::now();
-        let mut buf = Vec::new();
-        let _ = s.read_to_end(&mut buf);
-        started.elapsed()
-    })
-    .await
-    .expect("join");
-    assert!(
-        outcome < Duration::from_secs(3),
-        "connection held for {outcome:?}"
-    );
+    // A partial request head, a connection that never sends anything, and an idle keep-alive
+    // connection after one complete request.
+    let full = &b"GET /authorized_keys HTTP/1.1\r\nHost: x\r\n\r\n"[..];
+    for prefix in [&b"POST /keys/"[..], &b""[..], full] {
+        let addr = addr.clone();
+        let held = tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(addr).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            s.write_all(prefix).expect("partial head");
+            let started = Instant::now();
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            started.elapsed()
+        })
+        .await
+        .expect("join");
+        assert!(
+            held < Duration::from_secs(3),
+            "connection held for {held:?}"
+        );
+    }
     let _ = stop.send(());
     assert!(task.await.expect("join"));
 }

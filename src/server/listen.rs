@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use warp::Filter;
@@ -125,6 +125,13 @@ where
             }
         }
     });
+    // A client that connects and sends nothing: hyper's version sniffing would wait forever.
+    // Wait for the first byte ourselves, within the header time limit.
+    let mut io = BufReader::new(io);
+    match tokio::time::timeout(limits.header_timeout, io.fill_buf()).await {
+        Ok(Ok(first)) if !first.is_empty() => {}
+        _ => return,
+    }
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
