@@ -293,3 +293,44 @@ fn every_serve_flag_reads_an_environment_variable() {
         );
     }
 }
+
+#[cfg(feature = "emulator")] // rcgen makes the test certificate
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_tls_cert_and_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("cert");
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+    let data = dir.path().join("data");
+    let server = Serving::start(
+        &data,
+        &[
+            "--tls-cert",
+            cert.to_str().expect("utf-8 path"),
+            "--tls-key",
+            key.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let https = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("pem"),
+        ])
+        .build()
+        .expect("client");
+    let (status, body) = sign(&https, &server.url, &server.tz3, &attestation(42, 0, 1)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["signature"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("p2sig"))
+    );
+}
