@@ -334,3 +334,70 @@ async fn serves_https_with_tls_cert_and_key() {
             .is_some_and(|s| s.starts_with("p2sig"))
     );
 }
+
+/// `--authorized-keys`: unauthenticated requests get 401, a wrong signature 403, octez's
+/// authentication bytes signed by an authorized key 200; `/authorized_keys` lists the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticated_requests_with_authorized_keys() {
+    use tezos_azure_signer::auth::authentication_bytes;
+    use tezos_azure_signer::tezos::{Pkh, SecretKey};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let client_key: SecretKey = "p2sk2g5Btw8MK7fnhQg9d7DaE8QYX8A89BLWaqWTQcHuATYY3ABjD9"
+        .parse()
+        .expect("vector key");
+    let file = dir.path().join("authorized_keys");
+    std::fs::write(&file, format!("# the baker\n{}\n", client_key.public_key())).expect("write");
+    let server = Serving::start(
+        &dir.path().join("data"),
+        &["--authorized-keys", file.to_str().expect("utf-8 path")],
+    );
+    let http = client();
+    let listed: serde_json::Value = http
+        .get(format!("{}/authorized_keys", server.url))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        listed,
+        serde_json::json!({ "authorized_keys": [client_key.public_key().pkh().to_string()] })
+    );
+    let payload = attestation(77, 0, 1);
+    let data = hex::decode(&payload).expect("hex");
+    let pkh: Pkh = server.tz2.parse().expect("pkh");
+    let good = client_key.sign(&authentication_bytes(&pkh, &data));
+    let wrong = client_key.sign(b"something else");
+    let post = |query: String| {
+        let (http, url, pkh, payload) = (
+            http.clone(),
+            server.url.clone(),
+            server.tz2.clone(),
+            payload.clone(),
+        );
+        async move {
+            let res = http
+                .post(format!("{url}/keys/{pkh}{query}"))
+                .json(&payload)
+                .send()
+                .await
+                .expect("POST");
+            let status = res.status().as_u16();
+            (status, res.json::<serde_json::Value>().await.expect("json"))
+        }
+    };
+    let (status, body) = post(String::new()).await;
+    assert_eq!(
+        (status, body[0]["msg"].as_str()),
+        (401, Some("missing authentication signature field"))
+    );
+    let (status, body) = post(format!("?authentication={wrong}")).await;
+    assert_eq!(
+        (status, body[0]["msg"].as_str()),
+        (403, Some("invalid authentication signature"))
+    );
+    let (status, body) = post(format!("?authentication={good}&version=1")).await;
+    assert_eq!(status, 200, "{body}");
+}
