@@ -1,5 +1,6 @@
 //! `import` and `verify --vault-key(s)` end to end: the real binary and the real Azure SDK
 //! against the emulator over TLS, keys made by the openssl command line. Loopback only.
+#![cfg(feature = "emulator")]
 
 mod vault_common;
 

@@ -12,7 +12,9 @@ use url::Url;
 
 use super::VaultError;
 use super::azure::{AzureVault, AzureVaultConfig, client_options};
-use super::credentials::{ChainCredential, ChainError, CredentialEnv, SdkFactory, plan};
+use super::credentials::{
+    ChainCredential, ChainError, CredentialEnv, KeeperTiming, SdkFactory, keep_fresh, plan,
+};
 use crate::cli::{GlobalArgs, VaultArgs};
 
 /// Why the vault could not be opened.
@@ -64,7 +66,7 @@ pub fn open_with_env(
     }
     let config = AzureVaultConfig {
         vault_url: vault_url.clone(),
-        credential: chain.clone(),
+        credential: keep_fresh(chain.clone(), KeeperTiming::default()),
         extra_ca_pem,
         sign_deadline: args.sign_deadline,
         read_deadline: args.read_deadline,

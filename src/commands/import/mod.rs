@@ -94,6 +94,10 @@ pub fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
         _ => match crate::vault::open(global, &args.vault) {
             Ok(v) => Some(v),
             Err(e) => {
+                if args.json {
+                    let body = serde_json::json!({"ok": false, "exit_code": Exit::Setup as u8, "error": e.to_string()});
+                    println!("{body}");
+                }
                 eprintln!("error: {e}");
                 return ExitCode::from(Exit::Setup as u8);
             }

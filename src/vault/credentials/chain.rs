@@ -108,7 +108,7 @@ impl TokenCredential for ChainCredential {
                         return Ok(token);
                     }
                     Err(err) => {
-                        let why = error_chain(&err);
+                        let why = error_chain(&err).replace('\n', " ");
                         tracing::warn!(credential = kind.name(), error = %why, "Azure credential failed");
                         attempts.push((*kind, why));
                     }

@@ -11,9 +11,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod chain;
+mod keeper;
 mod sdk;
 
 pub use chain::{ChainCredential, CredentialFactory};
+pub use keeper::{KeeperHandle, KeeperTiming, keep_fresh};
 pub use sdk::SdkFactory;
 
 /// `--auth`: how to obtain Azure tokens.

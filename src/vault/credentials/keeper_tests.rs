@@ -1,0 +1,118 @@
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::*;
+
+/// Issues tokens "t1", "t2", … valid for `life`; fails while `fail` is set.
+#[derive(Debug)]
+struct Counting {
+    fetches: Arc<AtomicU32>,
+    life: Duration,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl TokenCredential for Counting {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        _options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                "down",
+            ));
+        }
+        let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
+        let life = azure_core::time::Duration::try_from(self.life).unwrap();
+        Ok(AccessToken::new(
+            format!("t{n}"),
+            OffsetDateTime::now_utc() + life,
+        ))
+    }
+}
+
+fn counting(
+    life_ms: u64,
+) -> (
+    Arc<Counting>,
+    Arc<AtomicU32>,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
+    let fetches = Arc::new(AtomicU32::new(0));
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let c = Arc::new(Counting {
+        fetches: fetches.clone(),
+        life: Duration::from_millis(life_ms),
+        fail: fail.clone(),
+    });
+    (c, fetches, fail)
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[tokio::test]
+async fn tokens_are_cached_while_valid() {
+    let (inner, fetches, _) = counting(3_600_000);
+    let keeper = keep_fresh(inner, KeeperTiming::default());
+    for _ in 0..10 {
+        let t = keeper.get_token(&["s"], None).await.unwrap();
+        assert_eq!(t.token.secret(), "t1");
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    // Another scope set has its own token.
+    keeper.get_token(&["other"], None).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn the_next_token_is_fetched_in_the_background_before_expiry() {
+    let (inner, fetches, _) = counting(1000);
+    let timing = KeeperTiming {
+        refresh_before: ms(700),
+        min_validity: ms(100),
+    };
+    let keeper = keep_fresh(inner, timing);
+    assert_eq!(
+        keeper.get_token(&["s"], None).await.unwrap().token.secret(),
+        "t1"
+    );
+    tokio::time::sleep(ms(450)).await;
+    let before = fetches.load(Ordering::SeqCst);
+    assert!(before >= 2, "refreshed in the background: {before} fetches");
+    let t = keeper.get_token(&["s"], None).await.unwrap();
+    assert_ne!(t.token.secret(), "t1", "the fresh token is served");
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        before,
+        "served from the cache"
+    );
+    // Dropping the keeper stops its refresher.
+    drop(keeper);
+    tokio::time::sleep(ms(350)).await;
+    let after_drop = fetches.load(Ordering::SeqCst);
+    tokio::time::sleep(ms(700)).await;
+    assert_eq!(fetches.load(Ordering::SeqCst), after_drop);
+}
+
+#[tokio::test]
+async fn a_failing_refresh_keeps_serving_the_valid_token() {
+    let (inner, fetches, fail) = counting(2000);
+    let timing = KeeperTiming {
+        refresh_before: ms(1900),
+        min_validity: ms(100),
+    };
+    let keeper = keep_fresh(inner, timing);
+    keeper.get_token(&["s"], None).await.unwrap();
+    fail.store(true, Ordering::SeqCst);
+    tokio::time::sleep(ms(300)).await;
+    let t = keeper.get_token(&["s"], None).await.unwrap();
+    assert_eq!(t.token.secret(), "t1");
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    // Recovered: the refresher fetches again (after its 1 s backoff).
+    fail.store(false, Ordering::SeqCst);
+    tokio::time::sleep(ms(1300)).await;
+    assert!(fetches.load(Ordering::SeqCst) >= 2);
+}
