@@ -204,3 +204,42 @@ async fn list_pages_with_absolute_next_links() {
         assert_eq!(count, pages, "max {max:?}");
     }
 }
+
+#[tokio::test]
+async fn versions_are_listed_oldest_first_with_paging() {
+    let emu = start().await;
+    let http = client(&emu);
+    let t = token(&emu, &http).await;
+    let vault = emu.vault_url();
+    let mut kids = Vec::new();
+    for _ in 0..5 {
+        let b = import(&emu, &http, &t, "rotated", json!({"key": jwk("P-256K")})).await;
+        kids.push(b["key"]["kid"].as_str().expect("kid").to_string());
+    }
+    let mut url = format!("{vault}/keys/rotated/versions?{API}&maxresults=2");
+    let mut seen = Vec::new();
+    loop {
+        let (status, _, body) = call(&http, &t, Method::GET, &url, None).await;
+        assert_eq!(status, 200, "{body}");
+        for item in body["value"].as_array().expect("value") {
+            seen.push(item["kid"].as_str().expect("kid").to_string());
+        }
+        match body["nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, kids);
+    let (status, _, body) = call(
+        &http,
+        &t,
+        Method::GET,
+        &format!("{vault}/keys/ghost/versions?{API}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("KeyNotFound"))
+    );
+}

@@ -25,6 +25,7 @@ pub mod jwk;
 mod routes;
 mod server;
 pub mod state;
+mod state_file;
 pub mod stats;
 pub mod tls;
 pub mod tokens;

@@ -110,9 +110,10 @@ async fn route(shared: &Shared, req: Request<hyper::body::Incoming>) -> Resp {
         .unwrap_or_default();
     let method = req.method().clone();
     match (method, segs.as_slice()) {
-        (Method::GET, []) | (Method::GET, [""]) => list(shared, &req, &base, &api_version),
+        (Method::GET, []) | (Method::GET, [""]) => list(shared, &req, &base, &api_version, None),
         (Method::PUT, [name]) => super::ops::import(shared, req, &base, name).await,
         (Method::GET, [name]) | (Method::GET, [name, ""]) => get(shared, &base, name, None),
+        (Method::GET, [name, "versions"]) => list(shared, &req, &base, &api_version, Some(name)),
         (Method::GET, [name, version]) => get(shared, &base, name, Some(version)),
         (Method::PATCH, [name]) | (Method::PATCH, [name, ""]) => {
             super::ops::update(shared, req, &base, name, "").await
@@ -215,7 +216,15 @@ fn get(shared: &Shared, base: &str, name: &str, version: Option<&str>) -> Resp {
     }
 }
 
-fn list(shared: &Shared, req: &Request<hyper::body::Incoming>, base: &str, api: &str) -> Resp {
+/// `GET /keys` (one item per key, base kid) or `GET /keys/{name}/versions` (one item per
+/// version, versioned kid), `maxresults` ≤ 25, absolute `nextLink`.
+fn list(
+    shared: &Shared,
+    req: &Request<hyper::body::Incoming>,
+    base: &str,
+    api: &str,
+    versions_of: Option<&str>,
+) -> Resp {
     let max = match query_param(req, "maxresults") {
         None => MAX_RESULTS,
         Some(m) => match m.parse::<usize>() {
@@ -245,28 +254,43 @@ fn list(shared: &Shared, req: &Request<hyper::body::Incoming>, base: &str, api: 
         }
     };
     let store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
-    let (page, next) = store.page(after.as_deref(), max);
-    let value: Vec<Value> = page
-        .iter()
-        .filter_map(|e| {
-            let v = e.latest()?;
-            let mut item = json!({
-                "kid": format!("{base}/keys/{}", e.name),
-                "attributes": attributes_json(v),
-            });
-            if !v.tags.is_empty() {
-                item["tags"] = json!(v.tags);
+    let item = |kid: String, v: &KeyVersion| {
+        let mut item = json!({"kid": kid, "attributes": attributes_json(v)});
+        if !v.tags.is_empty() {
+            item["tags"] = json!(v.tags);
+        }
+        item
+    };
+    let (value, next, path): (Vec<Value>, Option<String>, String) = match versions_of {
+        None => {
+            let (page, next) = store.page(after.as_deref(), max);
+            let value = page
+                .iter()
+                .filter_map(|e| Some(item(format!("{base}/keys/{}", e.name), e.latest()?)))
+                .collect();
+            (value, next, "/keys".to_string())
+        }
+        Some(name) => {
+            if !valid_name(name) {
+                return bad_name(name);
             }
-            Some(item)
-        })
-        .collect();
+            let Some((entry, page, next)) = store.versions_page(name, after.as_deref(), max) else {
+                return not_found(name, None);
+            };
+            let value = page
+                .iter()
+                .map(|v| item(format!("{base}/keys/{}/{}", entry.name, v.version), v))
+                .collect();
+            (value, next, format!("/keys/{}/versions", entry.name))
+        }
+    };
     let next_link = next.map(|n| {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("api-version", api)
             .append_pair("$skiptoken", &crate::emulator::jwk::b64url(n.as_bytes()))
             .append_pair("maxresults", &max.to_string())
             .finish();
-        format!("{base}/keys?{query}")
+        format!("{base}{path}?{query}")
     });
     bump(&shared.counters.list);
     super::json_response(
