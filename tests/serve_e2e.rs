@@ -401,3 +401,40 @@ async fn authenticated_requests_with_authorized_keys() {
     let (status, body) = post(format!("?authentication={good}&version=1")).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// The emulator answers high-S about half the time, like Azure: every tz2 signature that comes
+/// out must be low-S and verify against the served public key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tz2_signatures_are_always_low_s_and_verify() {
+    use tezos_azure_signer::tezos::{PublicKey, Signature};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Serving::start(dir.path(), &[]);
+    let http = client();
+    let pk: serde_json::Value = http
+        .get(format!("{}/keys/{}", server.url, server.tz2))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let pk: PublicKey = pk["public_key"]
+        .as_str()
+        .expect("pk")
+        .parse()
+        .expect("sppk");
+    for level in 1..=32 {
+        let payload = preattestation(level, 0, 9);
+        let (status, body) = sign(&http, &server.url, &server.tz2, &payload).await;
+        assert_eq!(status, 200, "{body}");
+        let sig: Signature = body["signature"]
+            .as_str()
+            .expect("sig")
+            .parse()
+            .expect("spsig1");
+        assert!(sig.is_low_s(), "level {level}: high-S signature released");
+        pk.verify(&hex::decode(&payload).expect("hex"), &sig)
+            .expect("signature verifies");
+    }
+}

@@ -58,6 +58,19 @@ fn taquito_remote_signer_signs_and_verifies_tz2_and_tz3() {
     assert_eq!(lines.len(), 8, "{stdout}");
     let verified = lines.iter().filter(|l| l["verified"] == true).count();
     assert_eq!(verified, 6, "{stdout}");
+    // tz2 signatures must be low-S (libsecp256k1 in octez rejects high S; the emulator returns
+    // high S about half the time, so this checks normalisation end to end).
+    for line in lines
+        .iter()
+        .filter(|l| l["pkh"] == *server.tz2 && l["signature"].is_string())
+    {
+        let sig: tezos_azure_signer::tezos::Signature = line["signature"]
+            .as_str()
+            .expect("string")
+            .parse()
+            .expect("base58 signature");
+        assert!(sig.is_low_s(), "high-S tz2 signature {line}");
+    }
     for (pkh, prefix) in [(&server.tz2, "sppk"), (&server.tz3, "p2pk")] {
         assert!(
             lines.iter().any(|l| l["pkh"] == **pkh
