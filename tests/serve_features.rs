@@ -200,3 +200,44 @@ async fn tz2_signatures_are_always_low_s_and_verify() {
             .expect("signature verifies");
     }
 }
+
+/// The `--dev` banner's curl commands work as printed (GET public key, POST an attestation,
+/// and the same POST again gives the same signature).
+#[test]
+fn dev_banner_curl_examples_work_as_printed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Serving::start(dir.path(), &[]);
+    assert_eq!(server.curl.len(), 2, "{:?}", server.curl);
+    let run = |cmd: &str| {
+        let out = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .output()
+            .expect("run curl");
+        assert!(out.status.success(), "{cmd}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON answer")
+    };
+    let pk = run(&server.curl[0]);
+    assert!(
+        pk["public_key"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("sppk")),
+        "{pk}"
+    );
+    let first = run(&server.curl[1]);
+    let again = run(&server.curl[1]);
+    assert!(
+        first["signature"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("spsig1")),
+        "{first}"
+    );
+    assert_eq!(first, again);
+}
+
+#[test]
+fn sigint_when_idle_exits_zero() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = Serving::start(dir.path(), &[]);
+    let status = server.signal("-INT", std::time::Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}

@@ -20,6 +20,8 @@ pub struct Serving {
     pub metrics: String,
     pub tz2: String,
     pub tz3: String,
+    /// The ready-to-paste curl commands of the `--dev` banner.
+    pub curl: Vec<String>,
 }
 
 impl Serving {
@@ -54,6 +56,7 @@ impl Serving {
             }
         });
         let (mut url, mut metrics, mut tz2, mut tz3) = (None, None, None, None);
+        let mut curl = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while url.is_none() || metrics.is_none() || tz2.is_none() || tz3.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -67,6 +70,9 @@ impl Serving {
                     );
                 }
             };
+            if line.trim_start().starts_with("curl ") {
+                curl.push(line.trim().to_string());
+            }
             if let Some(u) = line.strip_prefix("listening ") {
                 url = Some(u.trim().to_string());
             } else if let Some(m) = line.strip_prefix("metrics ") {
@@ -77,7 +83,17 @@ impl Serving {
                 tz3 = Some(k.trim().to_string());
             }
         }
+        // The banner's curl lines follow the key lines: collect them too.
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            if line.trim_start().starts_with("curl ") {
+                curl.push(line.trim().to_string());
+            }
+            if line.starts_with("Point a baker at it") {
+                break;
+            }
+        }
         Serving {
+            curl,
             child,
             url: url.expect("checked"),
             metrics: metrics.expect("checked"),
@@ -93,8 +109,13 @@ impl Serving {
 
     /// SIGTERM, then the exit status (within `limit`).
     pub fn terminate(&mut self, limit: Duration) -> ExitStatus {
+        self.signal("-TERM", limit)
+    }
+
+    /// Sends `signal` (e.g. `-INT`) with kill(1), then the exit status (within `limit`).
+    pub fn signal(&mut self, signal: &str, limit: Duration) -> ExitStatus {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed");
