@@ -241,3 +241,69 @@ fn sigint_when_idle_exits_zero() {
     let status = server.signal("-INT", std::time::Duration::from_secs(20));
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
+
+/// Startup errors are precise and exit 1 before anything is served.
+#[test]
+fn startup_errors_exit_one_with_a_precise_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad_policy = dir.path().join("policy.toml");
+    std::fs::write(&bad_policy, "this is = = not toml").expect("write");
+    let missing = dir.path().join("missing.pem");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf-8");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--data-dir", data], "no vault URL"),
+        (
+            vec![
+                "--data-dir",
+                data,
+                "--policy",
+                bad_policy.to_str().expect("utf-8"),
+            ],
+            "policy file",
+        ),
+        (
+            vec![
+                "--data-dir",
+                data,
+                "--authorized-keys",
+                missing.to_str().expect("utf-8"),
+            ],
+            "authorized keys file",
+        ),
+        (
+            vec![
+                "--data-dir",
+                data,
+                "--tls-cert",
+                missing.to_str().expect("utf-8"),
+                "--tls-key",
+                missing.to_str().expect("utf-8"),
+            ],
+            "missing.pem",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
+            .arg("serve")
+            .args(&args)
+            .args(["--port", "0", "--metrics-address", "127.0.0.1:0"])
+            .env_remove("AZURE_KEYVAULT_URI")
+            .env("RUST_LOG", "off")
+            .output()
+            .expect("run serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} printed a listening line");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
+        .args(["serve", "--tls-cert", "x.pem"])
+        .output()
+        .expect("run serve");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--tls-cert without --tls-key is a usage error"
+    );
+}
