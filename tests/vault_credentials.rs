@@ -218,3 +218,28 @@ async fn configured_credentials_that_fail_are_reported_with_the_reason() {
     );
     assert!(!err.contains("wrong-secret"), "the secret is never printed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_client_id_selects_a_user_assigned_managed_identity() {
+    let emu = emulator().await;
+    let s = Scratch::new();
+    let list = ["verify", "--vault-keys"];
+    // The identity assigned to this "app": accepted.
+    let assigned = with(mi_env(&emu), &[("AZURE_CLIENT_ID", emu.client_id())]);
+    let out = run(bin(&s, &assigned, &list)).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Another client id is sent as such and refused by the identity endpoint.
+    let before = emu.stats().token_errors;
+    let other = with(
+        mi_env(&emu),
+        &[("AZURE_CLIENT_ID", "00000000-0000-4000-8000-00000000dead")],
+    );
+    let out = run(bin(&s, &other, &list)).await;
+    assert_eq!(code(&out), 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("managed identity (App Service):") && err.contains("not been assigned"),
+        "{err}"
+    );
+    assert!(emu.stats().token_errors > before);
+}

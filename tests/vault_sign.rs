@@ -262,3 +262,51 @@ async fn legacy_curve_names_and_disabled_keys() {
     );
     assert!(matches!(vault.get_key("absent").await, Err(VaultError::NotFound(n)) if n == "absent"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_shaped_host_with_challenge_verification_on() {
+    use std::sync::Arc;
+    use tezos_azure_signer::vault::AzureVaultConfig;
+    use tezos_azure_signer::vault::credentials::{
+        AuthMode, ChainCredential, CredentialEnv, SdkFactory, plan,
+    };
+    let emu = emulator().await;
+    let s = Scratch::new();
+    let ca = reqwest::Certificate::from_pem(emu.ca_pem().as_bytes()).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", emu.port()).parse().unwrap();
+    let http = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve("myvault.vault.azure.net", addr)
+        .no_proxy()
+        .build()
+        .unwrap();
+    let options = azure_core::http::ClientOptions {
+        retry: azure_core::http::RetryOptions::none(),
+        transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+        ..Default::default()
+    };
+    let env = CredentialEnv::new(client_secret_env(&emu), &s.dmi());
+    let chain = ChainCredential::new(
+        &plan(AuthMode::ClientSecret, &env),
+        &env,
+        &SdkFactory::new(options.clone()),
+    );
+    let url = format!("https://myvault.vault.azure.net:{}", emu.port())
+        .parse()
+        .unwrap();
+    let vault =
+        AzureVault::with_client_options(AzureVaultConfig::new(url, Arc::new(chain)), options)
+            .unwrap();
+    let sk = SecretKey::from_scalar(Curve::Secp256k1, &[0x11; 32]).unwrap();
+    let key = vault
+        .import_key("baker", &sk, ImportOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        key.id.starts_with("https://myvault.vault.azure.net"),
+        "{}",
+        key.id
+    );
+    let sig = sign_verified(&vault, &key, &digest(1)).await.unwrap();
+    sk.public_key().verify_digest(&digest(1), &sig).unwrap();
+}

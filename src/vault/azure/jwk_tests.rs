@@ -103,3 +103,30 @@ fn import_jwk_is_padded_and_round_trips() {
         assert!(serde_json::to_value(&jwk).unwrap().get("d").is_none());
     }
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any valid scalar gives a JWK with 32-byte x/y/d whose d reproduces the key, and a
+        /// vault answer built from that JWK gives back the same pkh.
+        #[test]
+        fn import_jwk_round_trips(scalar in proptest::array::uniform32(any::<u8>()), k1 in any::<bool>()) {
+            let curve = if k1 { Curve::Secp256k1 } else { Curve::P256 };
+            let Ok(sk) = SecretKey::from_scalar(curve, &scalar) else {
+                return Ok(()); // zero or not below the order
+            };
+            let jwk = import_jwk(&sk);
+            prop_assert_eq!(jwk.x.as_ref().map(Vec::len), Some(32));
+            prop_assert_eq!(jwk.y.as_ref().map(Vec::len), Some(32));
+            prop_assert_eq!(jwk.d.as_ref().map(Vec::len), Some(32));
+            let back = SecretKey::from_scalar(curve, jwk.d.as_ref().unwrap()).unwrap();
+            prop_assert_eq!(back.public_key(), sk.public_key());
+            let crv = if k1 { "P-256K" } else { "P-256" };
+            let key = vault_key(&key_json("EC-HSM", crv, &sk.public_key(), true)).unwrap();
+            prop_assert_eq!(key.pkh(), sk.public_key().pkh());
+        }
+    }
+}

@@ -140,9 +140,20 @@ impl std::fmt::Debug for AzureVault {
 
 impl AzureVault {
     pub fn new(config: AzureVaultConfig) -> Result<Self, VaultError> {
+        let options = client_options(config.extra_ca_pem.as_deref())?;
+        Self::with_client_options(config, options)
+    }
+
+    /// As [`AzureVault::new`] with explicit SDK client options, e.g. a transport that resolves
+    /// the vault host to a stand-in (tests), or a proxy. Set `retry` to `RetryOptions::none()`:
+    /// this type retries under its own deadlines.
+    pub fn with_client_options(
+        config: AzureVaultConfig,
+        client_options: ClientOptions,
+    ) -> Result<Self, VaultError> {
         check_vault_url(&config.vault_url)?;
         let options = KeyClientOptions {
-            client_options: client_options(config.extra_ca_pem.as_deref())?,
+            client_options,
             verify_challenge_resource: Some(!is_loopback(&config.vault_url)),
             ..Default::default()
         };

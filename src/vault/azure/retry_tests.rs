@@ -228,3 +228,57 @@ async fn long_retry_after_returns_throttled_immediately() {
     assert!(matches!(out, Err(VaultError::Throttled(_))));
     assert!(started.elapsed() < ms(200));
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn any_error() -> impl Strategy<Value = VaultError> {
+        prop_oneof![
+            Just(VaultError::Throttled("t".into())),
+            Just(VaultError::Transport("x".into())),
+            Just(VaultError::NotFound("k".into())),
+            Just(VaultError::Unauthorized("u".into())),
+            Just(VaultError::Credential("c".into())),
+            (400u16..600).prop_map(|status| VaultError::Service {
+                status,
+                code: "c".into(),
+                message: "m".into(),
+            }),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens, a retry never waits past the deadline, never exceeds the attempt
+        /// budget, and only transient errors are retried.
+        #[test]
+        fn decide_respects_deadline_budget_and_kind(
+            error in any_error(),
+            retry_after in proptest::option::of(0u64..120_000),
+            attempt in 1u32..10,
+            remaining_ms in 0u64..10_000,
+            jitter in 0.0f64..1.0,
+            deadline_ms in 1u64..10_000,
+            max_attempts in 1u32..8,
+        ) {
+            let policy = RetryPolicy { max_attempts, ..RetryPolicy::for_sign(ms(deadline_ms)) };
+            let transient = error.is_transient();
+            let failure = AttemptError { error, retry_after: retry_after.map(ms) };
+            let remaining = ms(remaining_ms);
+            match decide(&policy, attempt, &failure, remaining, jitter) {
+                Next::RetryAfter(wait) => {
+                    prop_assert!(wait < remaining);
+                    prop_assert!(attempt < max_attempts);
+                    prop_assert!(transient);
+                    if let Some(after) = failure.retry_after {
+                        prop_assert_eq!(wait, after, "Retry-After honoured exactly");
+                    } else {
+                        prop_assert!(wait <= policy.max_delay);
+                    }
+                }
+                Next::GiveUp => {}
+            }
+        }
+    }
+}

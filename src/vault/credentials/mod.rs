@@ -89,11 +89,23 @@ pub const DMI_ASSET_TAG_PATH: &str = "/sys/class/dmi/id/chassis_asset_tag";
 /// able to say "not an Azure VM", so that nothing ever probes the metadata endpoint).
 pub const DMI_ASSET_TAG_PATH_ENV: &str = "TEZOS_AZURE_SIGNER_DMI_ASSET_TAG_PATH";
 
-/// The environment the chain decides from: variables and the DMI asset tag file.
-#[derive(Debug, Clone)]
+/// The environment the chain decides from: variables and the DMI asset tag file. Its `Debug`
+/// shows variable names only (values include the client secret).
+#[derive(Clone)]
 pub struct CredentialEnv {
     vars: HashMap<String, String>,
     dmi_asset_tag_path: PathBuf,
+}
+
+impl fmt::Debug for CredentialEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("CredentialEnv")
+            .field("vars", &names)
+            .field("dmi_asset_tag_path", &self.dmi_asset_tag_path)
+            .finish()
+    }
 }
 
 impl CredentialEnv {

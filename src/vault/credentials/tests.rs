@@ -301,3 +301,11 @@ fn sdk_factory_builds_client_secret_with_injected_authority() {
         .unwrap_err();
     assert!(err.contains("HTTPS"), "{err}");
 }
+
+#[test]
+fn debug_never_shows_values() {
+    let (env, _d) = env_with(&SECRET, None);
+    let shown = format!("{env:?}");
+    assert!(shown.contains("AZURE_CLIENT_SECRET"));
+    assert!(!shown.contains("\"s\""), "{shown}");
+}
