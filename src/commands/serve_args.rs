@@ -80,8 +80,7 @@ pub struct ServeArgs {
     pub vault: crate::cli::VaultArgs,
 }
 
-/// `0x11`, `11` (hex) or `17` is ambiguous: magic bytes are always written in hex, with or
-/// without `0x`.
+/// One magic byte, always hexadecimal (`0x11` or `11`), and one Tezos knows.
 pub fn parse_magic_byte(s: &str) -> Result<u8, String> {
     let t = s.trim();
     let digits = t

@@ -26,8 +26,6 @@ pub enum RequestError {
     BadPkh(String),
     #[error("malformed authentication query parameter: {0}")]
     BadAuthentication(String),
-    #[error("malformed query string: {0}")]
-    BadQuery(String),
     #[error("no such route: {method} {path}")]
     NoRoute { method: String, path: String },
     #[error("method {method} not allowed on {path}")]
@@ -68,8 +66,9 @@ impl From<&RequestError> for ApiError {
         use RequestError::*;
         let status = match e {
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            BodyNotJsonString(_) | BadHex(_) | BodyRead(_) | BadPkh(_) | BadAuthentication(_)
-            | BadQuery(_) => StatusCode::BAD_REQUEST,
+            BodyNotJsonString(_) | BadHex(_) | BodyRead(_) | BadPkh(_) | BadAuthentication(_) => {
+                StatusCode::BAD_REQUEST
+            }
             NoRoute { .. } | KnownKeysDisabled => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Timeout(_) | ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,

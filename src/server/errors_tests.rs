@@ -113,7 +113,6 @@ fn every_request_error_has_its_status() {
             RequestError::BadAuthentication("x".into()),
             StatusCode::BAD_REQUEST,
         ),
-        (RequestError::BadQuery("x".into()), StatusCode::BAD_REQUEST),
         (
             RequestError::NoRoute {
                 method: "GET".into(),
