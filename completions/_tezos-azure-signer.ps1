@@ -29,10 +29,37 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import secret keys from files into the vault (HSM-protected unless --software)')
             [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tezos-azure-signer;serve' {
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Address to listen on (loopback by default: expose the signer only to the baker)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port of the signer API (octez''s default is 6732)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Directory of the high-watermark files and the lock [default: $STATE_DIRECTORY, else ~/.tezos-azure-signer; with --dev: that directory''s `dev` subdirectory]')
+            [CompletionResult]::new('--magic-bytes', '--magic-bytes', [CompletionResultType]::ParameterName, 'Magic bytes (request kinds) allowed, comma-separated: 0x11 block, 0x12 preattestation, 0x13 attestation, 0x03 generic operation, 0x05 Michelson data, …')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Serve only these vault keys, by vault key name or pkh (repeat, or comma-separate in the variable). All usable keys when absent')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file (TOML): per key, allowed request kinds and chain ids')
+            [CompletionResult]::new('--authorized-keys', '--authorized-keys', [CompletionResultType]::ParameterName, 'Public keys allowed to authenticate requests (octez format); with it, unauthenticated requests are refused')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'TLS certificate chain (PEM); serves HTTPS with --tls-key')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'TLS private key (PEM)')
+            [CompletionResult]::new('--metrics-address', '--metrics-address', [CompletionResultType]::ParameterName, 'Address of the Prometheus `/metrics` and `/healthz` listener')
+            [CompletionResult]::new('--min-level', '--min-level', [CompletionResultType]::ParameterName, 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)')
+            [CompletionResult]::new('--sign-deadline', '--sign-deadline', [CompletionResultType]::ParameterName, 'Total time for one signature, retries included (e.g. 3s, 1500ms)')
+            [CompletionResult]::new('--read-deadline', '--read-deadline', [CompletionResultType]::ParameterName, 'Total time for one read or import (listing, get, import), retries included')
+            [CompletionResult]::new('--vault-ca', '--vault-ca', [CompletionResultType]::ParameterName, 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator''s); the system roots stay trusted')
+            [CompletionResult]::new('--vault-url', '--vault-url', [CompletionResultType]::ParameterName, 'Key Vault URL, e.g. https://myvault.vault.azure.net')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--known-keys', '--known-keys', [CompletionResultType]::ParameterName, 'Answer `GET /known_keys` with the pkhs this signer serves')
+            [CompletionResult]::new('--dev', '--dev', [CompletionResultType]::ParameterName, 'Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and tz3 key on first run, and serve them through the production code path')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'tezos-azure-signer;verify' {
@@ -101,10 +128,14 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             break
         }
         'tezos-azure-signer;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import secret keys from files into the vault (HSM-protected unless --software)')
             [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tezos-azure-signer;help;serve' {
             break
         }
         'tezos-azure-signer;help;verify' {

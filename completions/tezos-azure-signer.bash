@@ -25,6 +25,9 @@ _tezos__azure__signer() {
             tezos__azure__signer,import)
                 cmd="tezos__azure__signer__subcmd__import"
                 ;;
+            tezos__azure__signer,serve)
+                cmd="tezos__azure__signer__subcmd__serve"
+                ;;
             tezos__azure__signer,verify)
                 cmd="tezos__azure__signer__subcmd__verify"
                 ;;
@@ -37,6 +40,9 @@ _tezos__azure__signer() {
             tezos__azure__signer__subcmd__help,import)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__import"
                 ;;
+            tezos__azure__signer__subcmd__help,serve)
+                cmd="tezos__azure__signer__subcmd__help__subcmd__serve"
+                ;;
             tezos__azure__signer__subcmd__help,verify)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__verify"
                 ;;
@@ -47,7 +53,7 @@ _tezos__azure__signer() {
 
     case "${cmd}" in
         tezos__azure__signer)
-            opts="-v -h -V --vault-url --verbose --log-format --help --version verify import emulator help"
+            opts="-v -h -V --vault-url --verbose --log-format --help --version serve verify import emulator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -139,7 +145,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__help)
-            opts="verify import emulator help"
+            opts="serve verify import emulator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,6 +200,20 @@ _tezos__azure__signer() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -224,6 +244,88 @@ _tezos__azure__signer() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -W "auto managed-identity client-secret workload-identity azure-cli" -- "${cur}"))
+                    return 0
+                    ;;
+                --sign-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__serve)
+            opts="-v -h --address --port --data-dir --magic-bytes --key --policy --authorized-keys --tls-cert --tls-key --metrics-address --known-keys --min-level --dev --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --magic-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authorized-keys)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

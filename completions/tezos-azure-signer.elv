@@ -26,10 +26,36 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand serve 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
             cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
             cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tezos-azure-signer;serve'= {
+            cand --address 'Address to listen on (loopback by default: expose the signer only to the baker)'
+            cand --port 'Port of the signer API (octez''s default is 6732)'
+            cand --data-dir 'Directory of the high-watermark files and the lock [default: $STATE_DIRECTORY, else ~/.tezos-azure-signer; with --dev: that directory''s `dev` subdirectory]'
+            cand --magic-bytes 'Magic bytes (request kinds) allowed, comma-separated: 0x11 block, 0x12 preattestation, 0x13 attestation, 0x03 generic operation, 0x05 Michelson data, …'
+            cand --key 'Serve only these vault keys, by vault key name or pkh (repeat, or comma-separate in the variable). All usable keys when absent'
+            cand --policy 'Policy file (TOML): per key, allowed request kinds and chain ids'
+            cand --authorized-keys 'Public keys allowed to authenticate requests (octez format); with it, unauthenticated requests are refused'
+            cand --tls-cert 'TLS certificate chain (PEM); serves HTTPS with --tls-key'
+            cand --tls-key 'TLS private key (PEM)'
+            cand --metrics-address 'Address of the Prometheus `/metrics` and `/healthz` listener'
+            cand --min-level 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)'
+            cand --auth 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)'
+            cand --sign-deadline 'Total time for one signature, retries included (e.g. 3s, 1500ms)'
+            cand --read-deadline 'Total time for one read or import (listing, get, import), retries included'
+            cand --vault-ca 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator''s); the system roots stay trusted'
+            cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
+            cand --log-format 'Log format on stderr'
+            cand --known-keys 'Answer `GET /known_keys` with the pkhs this signer serves'
+            cand --dev 'Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and tz3 key on first run, and serve them through the production code path'
+            cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'tezos-azure-signer;verify'= {
             cand --key 'Key file: PEM (SEC1, PKCS#8, encrypted, public key), DER, JWK JSON or a Tezos base58 key (spsk, p2sk, sppk, p2pk, edpk)'
@@ -94,10 +120,13 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --help 'Print help'
         }
         &'tezos-azure-signer;help'= {
+            cand serve 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
             cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
             cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tezos-azure-signer;help;serve'= {
         }
         &'tezos-azure-signer;help;verify'= {
         }

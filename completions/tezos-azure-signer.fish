@@ -30,10 +30,37 @@ json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -s V -l version -d 'Print version'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l address -d 'Address to listen on (loopback by default: expose the signer only to the baker)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l port -d 'Port of the signer API (octez\'s default is 6732)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l data-dir -d 'Directory of the high-watermark files and the lock [default: $STATE_DIRECTORY, else ~/.tezos-azure-signer; with --dev: that directory\'s `dev` subdirectory]' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l magic-bytes -d 'Magic bytes (request kinds) allowed, comma-separated: 0x11 block, 0x12 preattestation, 0x13 attestation, 0x03 generic operation, 0x05 Michelson data, …' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l key -d 'Serve only these vault keys, by vault key name or pkh (repeat, or comma-separate in the variable). All usable keys when absent' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l policy -d 'Policy file (TOML): per key, allowed request kinds and chain ids' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l authorized-keys -d 'Public keys allowed to authenticate requests (octez format); with it, unauthenticated requests are refused' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l tls-cert -d 'TLS certificate chain (PEM); serves HTTPS with --tls-key' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l tls-key -d 'TLS private key (PEM)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l metrics-address -d 'Address of the Prometheus `/metrics` and `/healthz` listener' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l min-level -d 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
+managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Kubernetes workload identity: AZURE_FEDERATED_TOKEN_FILE (+ tenant and client id)'
+azure-cli\t'The Azure CLI\'s login (`az login`)'"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l sign-deadline -d 'Total time for one signature, retries included (e.g. 3s, 1500ms)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l read-deadline -d 'Total time for one read or import (listing, get, import), retries included' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l vault-ca -d 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator\'s); the system roots stay trusted' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l known-keys -d 'Answer `GET /known_keys` with the pkhs this signer serves'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l dev -d 'Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and tz3 key on first run, and serve them through the production code path'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l key -d 'Key file: PEM (SEC1, PKCS#8, encrypted, public key), DER, JWK JSON or a Tezos base58 key (spsk, p2sk, sppk, p2pk, edpk)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l public-key -d 'A Tezos public key (sppk…, p2pk…, edpk…)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l passphrase-file -d 'File holding the passphrase of an encrypted --key (default: hidden prompt on a terminal)' -r -F
@@ -95,7 +122,8 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand em
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l print-env -d 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s h -l help -d 'Print help'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import emulator help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import emulator help" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import emulator help" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from verify import emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

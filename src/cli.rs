@@ -83,6 +83,8 @@ pub enum LogFormat {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the octez-compatible remote signer (`--dev`: with the bundled emulator).
+    Serve(crate::commands::serve::ServeArgs),
     /// Check tz2/tz3 public key hashes and signatures (for baker setup scripts).
     Verify(crate::commands::verify::VerifyArgs),
     /// Import secret keys from files into the vault (HSM-protected unless --software).

@@ -10,6 +10,10 @@ use crate::cli::{Cli, Command};
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod import;
+pub mod serve;
+pub mod serve_args;
+#[cfg(feature = "emulator")]
+pub mod serve_dev;
 pub mod verify;
 pub mod verify_vault;
 
@@ -17,6 +21,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init(cli.global.verbose, cli.global.log_format);
     match cli.command {
+        Command::Serve(args) => serve::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         #[cfg(feature = "emulator")]

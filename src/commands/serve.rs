@@ -1,0 +1,209 @@
+//! `serve`: the octez-compatible remote signer (and `serve --dev`, the same code path against
+//! the bundled emulator).
+//!
+//! Owns: startup order (data dir → vault → watermark store (locked) → signer → listeners →
+//! serve) and the exit code. Production and `--dev` differ only in where the vault and its
+//! credential come from; everything after [`Signer::new`] is identical.
+//! Must never: start serving when the store cannot be read (no silent reset), or exit before
+//! in-flight signatures are persisted.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::AuthorizedKeys;
+use crate::cli::GlobalArgs;
+use crate::policy::{MagicBytes, Policy, PolicyRules};
+use crate::server::listen::Limits;
+use crate::server::run::{Server, termination_signal};
+use crate::server::{ApiOptions, SignerApi, tls};
+use crate::signer::{Signer, SignerConfig};
+use crate::vault::Vault;
+use crate::watermark::WatermarkStore;
+
+pub use super::serve_args::ServeArgs;
+
+/// A startup failure, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("data directory: {0}")]
+    DataDir(String),
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("policy file: {0}")]
+    Policy(String),
+    #[error("authorized keys file: {0}")]
+    AuthorizedKeys(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot open the vault: {0}")]
+    Vault(String),
+    #[error("watermark store: {0}")]
+    Store(String),
+    #[error("cannot start the signer: {0}")]
+    Signer(String),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("dev mode: {0}")]
+    Dev(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+pub fn run(global: &GlobalArgs, args: ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {}", ServeError::Runtime(e));
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(serve(global, args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("error: stopped with signatures still in flight after the drain timeout");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "serve failed");
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Creates the data directory (owner-only) if needed.
+fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|source| ServeError::CreateDataDir {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+fn signer_config(args: &ServeArgs) -> Result<SignerConfig, ServeError> {
+    let rules = match &args.policy {
+        Some(path) => Some(PolicyRules::load(path).map_err(|e| ServeError::Policy(e.to_string()))?),
+        None => None,
+    };
+    let authorized_keys = match &args.authorized_keys {
+        Some(path) => Some(
+            AuthorizedKeys::load(path).map_err(|e| ServeError::AuthorizedKeys(e.to_string()))?,
+        ),
+        None => None,
+    };
+    Ok(SignerConfig {
+        policy: Policy::new(MagicBytes::new(args.magic_bytes.iter().copied()), rules),
+        authorized_keys,
+        key_filter: args.keys.clone(),
+        min_level: args.min_level,
+        rediscovery_interval: Duration::from_secs(30),
+    })
+}
+
+/// Returns whether every in-flight signature finished before exit.
+async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError> {
+    let data_dir = args.resolved_data_dir().map_err(ServeError::DataDir)?;
+    prepare_data_dir(&data_dir)?;
+    // Configuration errors first: they need no vault.
+    let config = signer_config(&args)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        _ => None,
+    };
+    // The store lock before the vault: a second process on this data dir stops here.
+    let store = WatermarkStore::open(&data_dir).map_err(|e| ServeError::Store(e.to_string()))?;
+
+    #[cfg(feature = "emulator")]
+    let dev = if args.dev {
+        Some(super::serve_dev::DevVault::start(&data_dir).await?)
+    } else {
+        None
+    };
+    #[cfg(not(feature = "emulator"))]
+    if args.dev {
+        return Err(ServeError::Dev(
+            "this build has no emulator (built without the `emulator` feature)".into(),
+        ));
+    }
+
+    #[cfg(feature = "emulator")]
+    let vault: Arc<dyn Vault> = match &dev {
+        Some(dev) => dev.vault(),
+        None => open_vault(global, &args)?,
+    };
+    #[cfg(not(feature = "emulator"))]
+    let vault: Arc<dyn Vault> = open_vault(global, &args)?;
+
+    let signer = Signer::new(vault, store, config)
+        .await
+        .map_err(|e| ServeError::Signer(e.to_string()))?;
+    let signer: Arc<dyn SignerApi> = Arc::new(signer);
+    let options = ApiOptions {
+        known_keys: args.known_keys,
+        ..ApiOptions::default()
+    };
+    let api_address = args.api_address();
+    let server = Server::bind(
+        signer.clone(),
+        api_address,
+        Some(args.metrics_address),
+        tls.clone(),
+        options,
+        Limits::default(),
+    )
+    .await
+    .map_err(|source| ServeError::Bind {
+        address: format!("{api_address} / {}", args.metrics_address),
+        source,
+    })?;
+    let bound = server.api_address().map_err(|source| ServeError::Bind {
+        address: api_address.to_string(),
+        source,
+    })?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{bound}");
+    tracing::info!(
+        %url,
+        data_dir = %data_dir.display(),
+        metrics = ?server.metrics_address(),
+        keys = signer.known_keys().len(),
+        "signer ready"
+    );
+    // Machine-readable lines on stdout (scripts and tests wait for them).
+    println!("listening {url}");
+    if let Some(m) = server.metrics_address() {
+        println!("metrics http://{m}/metrics");
+    }
+    #[cfg(feature = "emulator")]
+    if let Some(dev) = &dev {
+        dev.print_banner(&url, &data_dir);
+    }
+    let report = server.run(termination_signal()).await;
+    #[cfg(feature = "emulator")]
+    if let Some(dev) = dev {
+        dev.shutdown().await;
+    }
+    Ok(report.drained)
+}
+
+fn open_vault(global: &GlobalArgs, args: &ServeArgs) -> Result<Arc<dyn Vault>, ServeError> {
+    let vault =
+        crate::vault::open(global, &args.vault).map_err(|e| ServeError::Vault(e.to_string()))?;
+    Ok(Arc::new(vault))
+}

@@ -1,0 +1,141 @@
+//! The `serve` command line: every flag also reads a `TEZOS_AZURE_SIGNER_…` variable.
+//!
+//! Owns: flag parsing and defaults (loopback only, port 6732, baking kinds only, data dir
+//! `$STATE_DIRECTORY` or `~/.tezos-azure-signer`). Must never: default to a non-loopback
+//! address or to more magic bytes than the baking ones.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// Run the octez-compatible remote signer.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default: expose the signer only to the baker).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_ADDRESS", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub address: IpAddr,
+    /// Port of the signer API (octez's default is 6732).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_PORT", default_value_t = 6732)]
+    pub port: u16,
+    /// Directory of the high-watermark files and the lock [default: $STATE_DIRECTORY, else
+    /// ~/.tezos-azure-signer; with --dev: that directory's `dev` subdirectory].
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Magic bytes (request kinds) allowed, comma-separated: 0x11 block, 0x12
+    /// preattestation, 0x13 attestation, 0x03 generic operation, 0x05 Michelson data, …
+    #[arg(
+        long,
+        env = "TEZOS_AZURE_SIGNER_MAGIC_BYTES",
+        value_delimiter = ',',
+        value_parser = parse_magic_byte,
+        default_value = "0x11,0x12,0x13"
+    )]
+    pub magic_bytes: Vec<u8>,
+    /// Serve only these vault keys, by vault key name or pkh (repeat, or comma-separate in
+    /// the variable). All usable keys when absent.
+    #[arg(
+        long = "key",
+        env = "TEZOS_AZURE_SIGNER_KEY",
+        value_delimiter = ',',
+        value_name = "NAME|PKH"
+    )]
+    pub keys: Vec<String>,
+    /// Policy file (TOML): per key, allowed request kinds and chain ids.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Public keys allowed to authenticate requests (octez format); with it, unauthenticated
+    /// requests are refused.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_AUTHORIZED_KEYS", value_name = "FILE")]
+    pub authorized_keys: Option<PathBuf>,
+    /// TLS certificate chain (PEM); serves HTTPS with --tls-key.
+    #[arg(
+        long,
+        env = "TEZOS_AZURE_SIGNER_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(
+        long,
+        env = "TEZOS_AZURE_SIGNER_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Address of the Prometheus `/metrics` and `/healthz` listener.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_METRICS_ADDRESS", default_value_t = SocketAddr::from(([127, 0, 0, 1], 9583)))]
+    pub metrics_address: SocketAddr,
+    /// Answer `GET /known_keys` with the pkhs this signer serves.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_KNOWN_KEYS")]
+    pub known_keys: bool,
+    /// Refuse every watermarked request below this level (migration from a signer whose
+    /// watermarks cannot be imported: set it above the last level that signer signed).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_MIN_LEVEL", value_name = "N")]
+    pub min_level: Option<i32>,
+    /// Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and
+    /// tz3 key on first run, and serve them through the production code path.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_DEV")]
+    pub dev: bool,
+    #[command(flatten)]
+    pub vault: crate::cli::VaultArgs,
+}
+
+/// One magic byte, always hexadecimal (`0x11` or `11`), and one Tezos knows.
+pub fn parse_magic_byte(s: &str) -> Result<u8, String> {
+    let t = s.trim();
+    let digits = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    let b = u8::from_str_radix(digits, 16).map_err(|_| format!("{s:?} is not a hex byte"))?;
+    if crate::tezos::MagicByte::from_byte(b).is_none() {
+        return Err(format!("0x{b:02x} is not a Tezos magic byte"));
+    }
+    Ok(b)
+}
+
+impl ServeArgs {
+    /// The data directory: the flag, else `$STATE_DIRECTORY` (systemd), else
+    /// `~/.tezos-azure-signer`; `--dev` without `--data-dir` uses a `dev` subdirectory so demo
+    /// watermarks never mix with real ones.
+    pub fn resolved_data_dir(&self) -> Result<PathBuf, String> {
+        if let Some(dir) = &self.data_dir {
+            return Ok(dir.clone());
+        }
+        let base = match std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+            // systemd may pass several colon-separated directories: the first is ours.
+            Some(v) => PathBuf::from(
+                v.to_string_lossy()
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            None => {
+                let home = std::env::var_os("HOME")
+                    .filter(|h| !h.is_empty())
+                    .ok_or("neither --data-dir, STATE_DIRECTORY nor HOME is set")?;
+                PathBuf::from(home).join(".tezos-azure-signer")
+            }
+        };
+        Ok(if self.dev { base.join("dev") } else { base })
+    }
+
+    pub fn api_address(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_bytes_are_hex_with_or_without_prefix() {
+        assert_eq!(parse_magic_byte("0x11"), Ok(0x11));
+        assert_eq!(parse_magic_byte("13"), Ok(0x13));
+        assert_eq!(parse_magic_byte(" 0X03 "), Ok(0x03));
+        assert!(parse_magic_byte("0x99").is_err());
+        assert!(parse_magic_byte("zz").is_err());
+    }
+}

@@ -1,0 +1,169 @@
+//! THE one place that turns failures into HTTP answers: every [`SignError`] and every request
+//! error maps here to a status and octez's error body
+//! `[{"kind":"temporary","id":"failure","msg":"…"}]`, with octez's own message texts where
+//! octez has one.
+//!
+//! Must never: leak secrets or internal paths into a message, or answer 2xx for a refusal.
+
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use crate::signer::SignError;
+use crate::vault::VaultError;
+
+/// Requests refused before they reach the signer (HTTP-level problems).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("request body too large: the limit is {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("malformed request body: expected a JSON string of hex bytes ({0})")]
+    BodyNotJsonString(String),
+    #[error("malformed request body: invalid hex ({0})")]
+    BadHex(String),
+    #[error("cannot read the request body: {0}")]
+    BodyRead(String),
+    #[error("malformed public key hash {0:?} in the path")]
+    BadPkh(String),
+    #[error("malformed authentication query parameter: {0}")]
+    BadAuthentication(String),
+    #[error("no such route: {method} {path}")]
+    NoRoute { method: String, path: String },
+    #[error("method {method} not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("the signer does not list its keys (start it with --known-keys)")]
+    KnownKeysDisabled,
+    #[error("request did not complete within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("the signer is shutting down")]
+    ShuttingDown,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A refusal or failure ready to be sent: status and octez's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub msg: String,
+}
+
+impl ApiError {
+    /// The octez error body for this message.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!([{ "kind": "temporary", "id": "failure", "msg": self.msg }])
+    }
+}
+
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.body();
+        warp::reply::with_status(warp::reply::json(&body), self.status).into_response()
+    }
+}
+
+impl From<&RequestError> for ApiError {
+    fn from(e: &RequestError) -> Self {
+        use RequestError::*;
+        let status = match e {
+            BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyNotJsonString(_) | BadHex(_) | BodyRead(_) | BadPkh(_) | BadAuthentication(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            NoRoute { .. } | KnownKeysDisabled => StatusCode::NOT_FOUND,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Timeout(_) | ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError {
+            status,
+            msg: e.to_string(),
+        }
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        ApiError::from(&e)
+    }
+}
+
+/// The HTTP status for a vault failure: 503 when waiting could help (deadline, throttling),
+/// 502 for everything else the vault got wrong.
+pub fn vault_status(e: &VaultError) -> StatusCode {
+    match e {
+        VaultError::Deadline(_) | VaultError::Throttled(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+impl From<&SignError> for ApiError {
+    fn from(e: &SignError) -> Self {
+        let (status, msg) = match e {
+            SignError::UnknownKey(pkh) => (StatusCode::NOT_FOUND, format!("unknown key {pkh}")),
+            SignError::Decode(d) => (StatusCode::BAD_REQUEST, format!("malformed payload: {d}")),
+            SignError::MagicByteNotAllowed(b) => (
+                StatusCode::FORBIDDEN,
+                format!("magic byte 0x{b:02X} not allowed"),
+            ),
+            SignError::PolicyRefused(why) => (StatusCode::FORBIDDEN, why.clone()),
+            SignError::MissingAuthentication => (
+                StatusCode::UNAUTHORIZED,
+                "missing authentication signature field".to_string(),
+            ),
+            SignError::InvalidAuthentication => (
+                StatusCode::FORBIDDEN,
+                "invalid authentication signature".to_string(),
+            ),
+            SignError::Watermark(w) => (StatusCode::CONFLICT, w.to_string()),
+            SignError::Vault(v) => (vault_status(v), v.to_string()),
+            // The details (paths, OS errors) go to the log line, not to the client.
+            SignError::Store(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "watermark store failure: no signature was released (see the signer's log)"
+                    .to_string(),
+            ),
+        };
+        ApiError { status, msg }
+    }
+}
+
+impl From<SignError> for ApiError {
+    fn from(e: SignError) -> Self {
+        ApiError::from(&e)
+    }
+}
+
+/// A short stable label for metrics and logs (`decision=refused:<label>`).
+pub fn sign_error_label(e: &SignError) -> &'static str {
+    match e {
+        SignError::UnknownKey(_) => "unknown_key",
+        SignError::Decode(_) => "malformed",
+        SignError::MagicByteNotAllowed(_) => "magic_byte",
+        SignError::PolicyRefused(_) => "policy",
+        SignError::MissingAuthentication => "missing_authentication",
+        SignError::InvalidAuthentication => "invalid_authentication",
+        SignError::Watermark(_) => "watermark",
+        SignError::Vault(_) => "vault",
+        SignError::Store(_) => "store",
+    }
+}
+
+/// A stable label for a vault failure (metric `…_vault_errors_total{error=…}`).
+pub fn vault_error_label(e: &VaultError) -> &'static str {
+    match e {
+        VaultError::NotFound(_) => "not_found",
+        VaultError::Unauthorized(_) => "unauthorized",
+        VaultError::Deadline(_) => "deadline",
+        VaultError::Throttled(_) => "throttled",
+        VaultError::Service { .. } => "service",
+        VaultError::Transport(_) => "transport",
+        VaultError::Credential(_) => "credential",
+        VaultError::UnusableKey { .. } => "unusable_key",
+        VaultError::InvalidSignature(_) => "invalid_signature",
+        VaultError::Protocol(_) => "protocol",
+    }
+}
+
+#[cfg(test)]
+#[path = "errors_tests.rs"]
+mod tests;

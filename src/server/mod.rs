@@ -1,0 +1,170 @@
+//! The octez-compatible HTTP API (PROTOCOL.md §1) and its operations side: TLS, metrics,
+//! health, request timeouts and graceful shutdown.
+//!
+//! Owns: turning HTTP requests into calls on the signing pipeline ([`SignerApi`]) and the
+//! results into octez's replies. Every answer for a failure is built in [`errors`].
+//! Must never: sign anything itself, decide a watermark, or drop an in-flight signature on
+//! shutdown (signatures run as tasks the shutdown waits for, see [`InFlight`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::tezos::{Pkh, PublicKey, Signature};
+use crate::vault::VaultError;
+
+pub mod errors;
+pub mod health;
+pub mod listen;
+pub mod metrics;
+pub mod routes;
+pub mod run;
+pub mod tls;
+
+pub use crate::signer::{SignError, Signed};
+
+/// What the HTTP layer needs from the signing pipeline. Implemented by `signer::Signer`;
+/// tests use in-memory fakes.
+#[async_trait]
+pub trait SignerApi: Send + Sync + 'static {
+    /// The cached public key of a known key (no vault call).
+    async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError>;
+    fn known_keys(&self) -> Vec<Pkh>;
+    /// `None` when requests need no authentication.
+    fn authorized_keys(&self) -> Option<Vec<Pkh>>;
+    async fn sign(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        authentication: Option<&Signature>,
+    ) -> Result<Signed, SignError>;
+    async fn check_vault(&self) -> Result<(), VaultError>;
+}
+
+#[async_trait]
+impl SignerApi for crate::signer::Signer {
+    async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError> {
+        crate::signer::Signer::public_key(self, pkh).await
+    }
+    fn known_keys(&self) -> Vec<Pkh> {
+        crate::signer::Signer::known_keys(self)
+    }
+    fn authorized_keys(&self) -> Option<Vec<Pkh>> {
+        crate::signer::Signer::authorized_keys(self)
+    }
+    async fn sign(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        authentication: Option<&Signature>,
+    ) -> Result<Signed, SignError> {
+        crate::signer::Signer::sign(self, pkh, data, authentication).await
+    }
+    async fn check_vault(&self) -> Result<(), VaultError> {
+        crate::signer::Signer::check_vault(self).await
+    }
+}
+
+/// Limits and switches of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// Answer `GET /known_keys` (octez only does when allowed by a flag).
+    pub known_keys: bool,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            known_keys: false,
+            body_limit: 64 * 1024,
+        }
+    }
+}
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub signer: Arc<dyn SignerApi>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub options: ApiOptions,
+    pub inflight: InFlight,
+}
+
+/// Tracks sign tasks so shutdown can wait for them (including their watermark persistence).
+/// Each task holds an [`InFlightGuard`]; [`InFlight::close`] refuses new ones and
+/// [`InFlight::wait`] returns once every guard is dropped.
+#[derive(Clone)]
+pub struct InFlight {
+    sender: Arc<std::sync::Mutex<Option<mpsc::Sender<()>>>>,
+    receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<()>>>,
+}
+
+/// Held by one in-flight signature.
+pub struct InFlightGuard {
+    _sender: mpsc::Sender<()>,
+}
+
+impl Default for InFlight {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel(1);
+        InFlight {
+            sender: Arc::new(std::sync::Mutex::new(Some(tx))),
+            receiver: Arc::new(tokio::sync::Mutex::new(rx)),
+        }
+    }
+}
+
+impl InFlight {
+    /// A guard for a new signature, or `None` once shutdown has begun.
+    pub fn enter(&self) -> Option<InFlightGuard> {
+        let guard = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map(|s| InFlightGuard { _sender: s.clone() })
+    }
+    /// Refuses new signatures from now on.
+    pub fn close(&self) {
+        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+    /// Closes, then waits until every in-flight signature has finished, or `limit` passed.
+    /// Returns whether all finished.
+    pub async fn wait(&self, limit: Duration) -> bool {
+        self.close();
+        let mut rx = self.receiver.lock().await;
+        // recv() yields None once every sender (guard) is gone.
+        tokio::time::timeout(limit, async { while rx.recv().await.is_some() {} })
+            .await
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn inflight_waits_for_guards_and_refuses_after_close() {
+        let inflight = InFlight::default();
+        let guard = inflight.enter().expect("open");
+        let waiter = {
+            let inflight = inflight.clone();
+            tokio::spawn(async move { inflight.wait(Duration::from_secs(5)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !waiter.is_finished(),
+            "wait returned while a guard was alive"
+        );
+        assert!(inflight.enter().is_none(), "enter succeeded after close");
+        drop(guard);
+        assert!(waiter.await.expect("join"));
+    }
+
+    #[tokio::test]
+    async fn inflight_wait_times_out() {
+        let inflight = InFlight::default();
+        let _guard = inflight.enter().expect("open");
+        assert!(!inflight.wait(Duration::from_millis(20)).await);
+    }
+}

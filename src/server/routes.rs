@@ -1,0 +1,295 @@
+//! The octez remote-signer routes (PROTOCOL.md §1), behind an optional path prefix:
+//! `GET /keys/<pkh>`, `POST /keys/<pkh>`, `GET /authorized_keys`, `GET /known_keys`.
+//!
+//! Owns: request decoding (path, query, size-limited JSON hex body), running each signature
+//! as a task that a client disconnect cannot cancel, the per-request log line and request
+//! metrics. Must never: answer a refusal itself (that is [`super::errors`]), log payload
+//! bytes or anything secret, or read an unbounded body.
+
+use std::convert::Infallible;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Buf;
+use futures::{Stream, StreamExt};
+use warp::http::Method;
+use warp::path::FullPath;
+use warp::reply::{Reply, Response};
+use warp::{Filter, Rejection};
+
+use super::errors::{ApiError, RequestError, sign_error_label, vault_error_label};
+use super::{AppState, SignError, Signed};
+use crate::tezos::{Pkh, Signature, SigningRequest};
+
+/// The whole API as one filter that never rejects: every request gets an answer.
+pub fn api(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let state = warp::any().map(move || state.clone());
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::optional::<String>("content-length"))
+        .and(warp::body::stream())
+        .and(state)
+        .then(handle)
+        .recover(|r: Rejection| async move {
+            let e = RequestError::Internal(format!("unhandled rejection {r:?}"));
+            Ok::<Response, Infallible>(ApiError::from(&e).into_response())
+        })
+        .unify()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    Key(&'a str),
+    AuthorizedKeys,
+    KnownKeys,
+}
+
+/// Matches the route on the last path segments, so any prefix before `/keys` works.
+fn parse_route(path: &str) -> Option<Route<'_>> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        [.., "keys", pkh] => Some(Route::Key(pkh)),
+        [.., "authorized_keys"] => Some(Route::AuthorizedKeys),
+        [.., "known_keys"] => Some(Route::KnownKeys),
+        _ => None,
+    }
+}
+
+async fn handle<S, B>(
+    method: Method,
+    path: FullPath,
+    query: String,
+    content_length: Option<String>,
+    body: S,
+    state: Arc<AppState>,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let path = path.as_str();
+    let (label, result) = match (parse_route(path), &method) {
+        (Some(Route::Key(pkh)), &Method::GET) => ("public_key", public_key(&state, pkh).await),
+        (Some(Route::Key(pkh)), &Method::POST) => {
+            let result = sign(&state, pkh, &query, content_length.as_deref(), body).await;
+            ("sign", result)
+        }
+        (Some(Route::AuthorizedKeys), &Method::GET) => {
+            let reply = match state.signer.authorized_keys() {
+                None => serde_json::json!({}),
+                Some(keys) => serde_json::json!({ "authorized_keys": keys }),
+            };
+            ("authorized_keys", Ok(json(&reply)))
+        }
+        (Some(Route::KnownKeys), &Method::GET) => {
+            let result = if state.options.known_keys {
+                Ok(json(
+                    &serde_json::json!({ "known_keys": state.signer.known_keys() }),
+                ))
+            } else {
+                Err(RequestError::KnownKeysDisabled.into())
+            };
+            ("known_keys", result)
+        }
+        (Some(_), _) => {
+            let e = RequestError::MethodNotAllowed {
+                method: method.to_string(),
+                path: path.to_string(),
+            };
+            ("method_not_allowed", Err(e.into()))
+        }
+        (None, _) => {
+            let e = RequestError::NoRoute {
+                method: method.to_string(),
+                path: path.to_string(),
+            };
+            ("not_found", Err(e.into()))
+        }
+    };
+    let response = result.unwrap_or_else(|e| e.into_response());
+    state.metrics.request(label, response.status().as_u16());
+    if label != "sign" {
+        tracing::debug!(method = %method, path, status = response.status().as_u16(), "request");
+    }
+    response
+}
+
+fn json(value: &serde_json::Value) -> Response {
+    warp::reply::json(value).into_response()
+}
+
+fn parse_pkh(pkh: &str) -> Result<Pkh, ApiError> {
+    Pkh::from_str(pkh).map_err(|_| RequestError::BadPkh(pkh.chars().take(64).collect()).into())
+}
+
+async fn public_key(state: &AppState, pkh: &str) -> Result<Response, ApiError> {
+    let pkh = parse_pkh(pkh)?;
+    let pk = state.signer.public_key(&pkh).await?;
+    Ok(json(&serde_json::json!({ "public_key": pk.to_string() })))
+}
+
+/// The `authentication` signature from the query, if any (`version` and others are ignored).
+fn parse_query(query: &str) -> Result<Option<Signature>, RequestError> {
+    let mut authentication = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k == "authentication" {
+            let sig = Signature::from_str(&v)
+                .map_err(|e| RequestError::BadAuthentication(e.to_string()))?;
+            authentication = Some(sig);
+        }
+    }
+    Ok(authentication)
+}
+
+async fn read_body<S, B>(mut body: S, limit: usize) -> Result<Vec<u8>, RequestError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| RequestError::BodyRead(e.to_string()))?;
+        if out.len() + chunk.remaining() > limit {
+            return Err(RequestError::BodyTooLarge { limit });
+        }
+        while chunk.has_remaining() {
+            let piece = chunk.chunk();
+            out.extend_from_slice(piece);
+            let n = piece.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes the body: a JSON string of hex bytes, upper or lower case.
+pub fn decode_body(body: &[u8]) -> Result<Vec<u8>, RequestError> {
+    let text: String =
+        serde_json::from_slice(body).map_err(|e| RequestError::BodyNotJsonString(e.to_string()))?;
+    hex::decode(text.trim()).map_err(|e| RequestError::BadHex(e.to_string()))
+}
+
+async fn sign<S, B>(
+    state: &AppState,
+    pkh_text: &str,
+    query: &str,
+    content_length: Option<&str>,
+    body: S,
+) -> Result<Response, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let started = Instant::now();
+    let limit = state.options.body_limit;
+    if let Some(len) = content_length.and_then(|l| l.trim().parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(RequestError::BodyTooLarge { limit }.into());
+    }
+    let pkh = parse_pkh(pkh_text)?;
+    let authentication = parse_query(query)?;
+    let data = decode_body(&read_body(body, limit).await?)?;
+    let parsed = SigningRequest::parse(&data).ok();
+    let guard = state.inflight.enter().ok_or(RequestError::ShuttingDown)?;
+    let signer = state.signer.clone();
+    let metrics = state.metrics.clone();
+    // A task, not an inline future: a client that disconnects or times out must not cancel
+    // a signature between the vault call and the watermark persistence.
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        metrics.in_flight(1);
+        let result = signer.sign(&pkh, &data, authentication.as_ref()).await;
+        metrics.in_flight(-1);
+        result
+    });
+    let result = task
+        .await
+        .map_err(|e| RequestError::Internal(format!("sign task failed: {e}")))?;
+    let kind = parsed.as_ref().map(kind_label).unwrap_or("unknown");
+    record(state, &pkh, kind, parsed.as_ref(), &result, started);
+    let signed = result?;
+    Ok(json(
+        &serde_json::json!({ "signature": signed.signature.to_string() }),
+    ))
+}
+
+/// A stable request-kind label for metrics and logs.
+pub fn kind_label(request: &SigningRequest) -> &'static str {
+    match request {
+        SigningRequest::Block(b) if b.legacy => "legacy_block",
+        SigningRequest::Block(_) => "block",
+        SigningRequest::Preattestation(_) => "preattestation",
+        SigningRequest::Attestation(_) => "attestation",
+        SigningRequest::LegacyEndorsement { .. } => "legacy_endorsement",
+        SigningRequest::Generic(_) => "generic",
+        SigningRequest::Authentication(_) => "authentication",
+        SigningRequest::MichelsonData(_) => "michelson_data",
+    }
+}
+
+/// Metrics and the one log line of a sign request.
+fn record(
+    state: &AppState,
+    pkh: &Pkh,
+    kind: &str,
+    request: Option<&SigningRequest>,
+    result: &Result<Signed, SignError>,
+    started: Instant,
+) {
+    let pkh_text = pkh.to_string();
+    let wm = request.and_then(|r| r.watermark_key());
+    let level = wm.map(|w| w.level);
+    let round = wm.map(|w| w.round);
+    let chain = wm.map(|w| w.chain_id.to_string());
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(signed) => {
+            state.metrics.signature(kind, &pkh_text, signed.replayed);
+            if let Some(latency) = signed.vault_latency {
+                state.metrics.vault_latency(latency);
+            }
+            let decision = if signed.replayed {
+                "replayed"
+            } else {
+                "signed"
+            };
+            tracing::info!(
+                pkh = %pkh_text, kind, level, round, chain, decision,
+                vault_latency_ms = signed.vault_latency.map(|d| d.as_secs_f64() * 1000.0),
+                elapsed_ms, "sign request"
+            );
+        }
+        Err(e) => {
+            let reason = sign_error_label(e);
+            state.metrics.refusal(reason);
+            match e {
+                SignError::Watermark(_) => state.metrics.watermark_refusal(kind, &pkh_text),
+                SignError::Vault(v) => state.metrics.vault_error(vault_error_label(v)),
+                _ => {}
+            }
+            let status = ApiError::from(e).status;
+            let level_is_warn = matches!(
+                e,
+                SignError::Watermark(_) | SignError::Vault(_) | SignError::Store(_)
+            );
+            let decision = format!("refused:{reason}");
+            if level_is_warn {
+                tracing::warn!(pkh = %pkh_text, kind, level, round, chain, decision,
+                    status = status.as_u16(), error = %e, elapsed_ms, "sign request");
+            } else {
+                tracing::info!(pkh = %pkh_text, kind, level, round, chain, decision,
+                    status = status.as_u16(), error = %e, elapsed_ms, "sign request");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;

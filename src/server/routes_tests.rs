@@ -1,0 +1,408 @@
+//! Every route and every error status/body of the HTTP API, in-process (warp::test) against a
+//! fake pipeline that signs locally with known secret keys.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use warp::http::StatusCode;
+
+use super::*;
+use crate::server::metrics::Metrics;
+use crate::server::{ApiOptions, AppState, InFlight, SignerApi};
+use crate::tezos::{PublicKey, SecretKey, Signature};
+use crate::vault::VaultError;
+
+const TZ2_SK: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
+const TZ2: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";
+const TZ3_SK: &str = "p2sk2g5Btw8MK7fnhQg9d7DaE8QYX8A89BLWaqWTQcHuATYY3ABjD9";
+const TZ3: &str = "tz3ZxowXGSjiVq227GQcwKdz87rKhq62rY4t";
+const ATTESTATION: &str = "137a06a7700e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a815000000000533000000000000000000000000000000000000000000000000000000000000000000000000";
+
+struct Fake {
+    keys: Vec<SecretKey>,
+    authorized: Option<Vec<Pkh>>,
+    fail_with: Mutex<Option<SignError>>,
+    seen_auth: Mutex<Vec<Option<Signature>>>,
+}
+
+#[async_trait]
+impl SignerApi for Fake {
+    async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError> {
+        self.keys
+            .iter()
+            .map(|k| k.public_key())
+            .find(|pk| pk.pkh() == *pkh)
+            .ok_or(SignError::UnknownKey(*pkh))
+    }
+    fn known_keys(&self) -> Vec<Pkh> {
+        self.keys.iter().map(|k| k.public_key().pkh()).collect()
+    }
+    fn authorized_keys(&self) -> Option<Vec<Pkh>> {
+        self.authorized.clone()
+    }
+    async fn sign(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        authentication: Option<&Signature>,
+    ) -> Result<Signed, SignError> {
+        self.seen_auth
+            .lock()
+            .expect("test lock")
+            .push(authentication.copied());
+        if let Some(e) = self.fail_with.lock().expect("test lock").take() {
+            return Err(e);
+        }
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.public_key().pkh() == *pkh)
+            .ok_or(SignError::UnknownKey(*pkh))?;
+        let request = SigningRequest::parse(data).map_err(SignError::Decode)?;
+        Ok(Signed {
+            signature: key.sign(data),
+            request,
+            replayed: false,
+            vault_latency: Some(std::time::Duration::from_millis(3)),
+        })
+    }
+    async fn check_vault(&self) -> Result<(), VaultError> {
+        Ok(())
+    }
+}
+
+fn fake(authorized: Option<Vec<Pkh>>) -> Arc<Fake> {
+    Arc::new(Fake {
+        keys: vec![
+            TZ2_SK.parse().expect("vector key"),
+            TZ3_SK.parse().expect("vector key"),
+        ],
+        authorized,
+        fail_with: Mutex::new(None),
+        seen_auth: Mutex::new(Vec::new()),
+    })
+}
+
+fn state(signer: Arc<Fake>, known_keys: bool) -> Arc<AppState> {
+    Arc::new(AppState {
+        signer,
+        metrics: Arc::new(Metrics::new()),
+        options: ApiOptions {
+            known_keys,
+            body_limit: 1024,
+        },
+        inflight: InFlight::default(),
+    })
+}
+
+async fn call(
+    state: &Arc<AppState>,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let res = warp::test::request()
+        .method(method)
+        .path(path)
+        .body(body)
+        .reply(&api(state.clone()))
+        .await;
+    let json = serde_json::from_slice(res.body()).unwrap_or(serde_json::Value::Null);
+    (res.status(), json)
+}
+
+fn octez_error(msg: &str) -> serde_json::Value {
+    serde_json::json!([{"kind": "temporary", "id": "failure", "msg": msg}])
+}
+
+#[tokio::test]
+async fn get_public_key_with_and_without_prefix() {
+    let st = state(fake(None), false);
+    for (path, pk) in [
+        (
+            format!("/keys/{TZ2}"),
+            "sppk7aFpmJLm3ZxMd3F4osvGBq77R1NeSpiJVnof3Wiv4mt84EBE9aX",
+        ),
+        (
+            format!("/keys/{TZ3}"),
+            "p2pk66Y3178eHvgWFA4CDsgGPhbkWtwrYCVUKJnsAi41eGP7MbHKv24",
+        ),
+        (
+            format!("/signer/v1/keys/{TZ2}"),
+            "sppk7aFpmJLm3ZxMd3F4osvGBq77R1NeSpiJVnof3Wiv4mt84EBE9aX",
+        ),
+    ] {
+        let (status, body) = call(&st, "GET", &path, "").await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body, serde_json::json!({ "public_key": pk }), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn sign_accepts_lower_and_upper_hex_and_the_signature_verifies() {
+    let signer = fake(None);
+    let st = state(signer.clone(), false);
+    let bytes = hex::decode(ATTESTATION).expect("vector hex");
+    for (pkh, hex_body) in [
+        (TZ2, ATTESTATION.to_string()),
+        (TZ3, ATTESTATION.to_uppercase()),
+    ] {
+        let path = format!("/keys/{pkh}?version=1");
+        let (status, body) = call(&st, "POST", &path, &format!("\"{hex_body}\"")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let sig: Signature = body["signature"]
+            .as_str()
+            .expect("signature")
+            .parse()
+            .expect("b58");
+        let pk = signer
+            .public_key(&pkh.parse().expect("pkh"))
+            .await
+            .expect("known");
+        pk.verify(&bytes, &sig).expect("verifies");
+        let prefix = if pkh == TZ2 { "spsig1" } else { "p2sig" };
+        assert!(body["signature"].as_str().expect("str").starts_with(prefix));
+    }
+    let text = st.metrics.render();
+    let line = "tezos_azure_signer_signatures_total{kind=\"attestation\",pkh=\"tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt\"} 1";
+    assert!(text.contains(line), "{text}");
+}
+
+#[tokio::test]
+async fn authentication_query_reaches_the_signer() {
+    let auth_key: SecretKey = TZ3_SK.parse().expect("vector key");
+    let signer = fake(Some(vec![auth_key.public_key().pkh()]));
+    let st = state(signer.clone(), false);
+    let auth = auth_key.sign(b"anything");
+    let path = format!("/keys/{TZ2}?authentication={auth}&version=2");
+    let (status, _) = call(&st, "POST", &path, &format!("\"{ATTESTATION}\"")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(*signer.seen_auth.lock().expect("lock"), vec![Some(auth)]);
+    let (status, body) = call(&st, "GET", "/authorized_keys", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, serde_json::json!({ "authorized_keys": [TZ3] }));
+}
+
+#[tokio::test]
+async fn authorized_keys_is_empty_object_without_authentication() {
+    let st = state(fake(None), false);
+    let (status, body) = call(&st, "GET", "/authorized_keys", "").await;
+    assert_eq!((status, body), (StatusCode::OK, serde_json::json!({})));
+}
+
+#[tokio::test]
+async fn known_keys_only_with_the_flag() {
+    let (status, body) = call(&state(fake(None), false), "GET", "/known_keys", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body,
+        octez_error("the signer does not list its keys (start it with --known-keys)")
+    );
+    let (status, body) = call(&state(fake(None), true), "GET", "/known_keys", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, serde_json::json!({ "known_keys": [TZ2, TZ3] }));
+}
+
+#[tokio::test]
+async fn request_errors_have_precise_statuses_and_octez_bodies() {
+    let st = state(fake(None), false);
+    let sign_path = format!("/keys/{TZ2}");
+    let too_big = format!("\"{}\"", "00".repeat(600));
+    let cases: Vec<(&str, String, String, StatusCode, &str)> = vec![
+        (
+            "POST",
+            sign_path.clone(),
+            ATTESTATION.to_string(),
+            StatusCode::BAD_REQUEST,
+            "malformed request body: expected a JSON string",
+        ),
+        (
+            "POST",
+            sign_path.clone(),
+            "\"13zz\"".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed request body: invalid hex",
+        ),
+        (
+            "POST",
+            sign_path.clone(),
+            "\"123\"".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed request body: invalid hex",
+        ),
+        (
+            "POST",
+            sign_path.clone(),
+            "\"\"".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed payload: empty payload",
+        ),
+        (
+            "POST",
+            sign_path.clone(),
+            "\"1300\"".into(),
+            StatusCode::BAD_REQUEST,
+            "malformed payload: truncated payload",
+        ),
+        (
+            "POST",
+            sign_path.clone(),
+            too_big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large: the limit is 1024 bytes",
+        ),
+        (
+            "POST",
+            format!("{sign_path}?authentication=notasig"),
+            format!("\"{ATTESTATION}\""),
+            StatusCode::BAD_REQUEST,
+            "malformed authentication query parameter",
+        ),
+        (
+            "POST",
+            "/keys/tz9nope".into(),
+            format!("\"{ATTESTATION}\""),
+            StatusCode::BAD_REQUEST,
+            "malformed public key hash",
+        ),
+        (
+            "GET",
+            "/keys/tz2Ch1abG7FNiibmV26Uzgdsnfni9XGrk5wD".into(),
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "unknown key tz2Ch1abG7FNiibmV26Uzgdsnfni9XGrk5wD",
+        ),
+        (
+            "GET",
+            "/nothing/here".into(),
+            String::new(),
+            StatusCode::NOT_FOUND,
+            "no such route: GET /nothing/here",
+        ),
+        (
+            "PUT",
+            sign_path.clone(),
+            String::new(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method PUT not allowed",
+        ),
+        (
+            "POST",
+            "/authorized_keys".into(),
+            String::new(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method POST not allowed",
+        ),
+    ];
+    for (method, path, body, status, msg_start) in cases {
+        let (got, json) = call(&st, method, &path, &body).await;
+        assert_eq!(got, status, "{method} {path} {body}: {json}");
+        let msg = json[0]["msg"].as_str().unwrap_or_default();
+        assert!(msg.starts_with(msg_start), "{method} {path}: {msg:?}");
+        assert_eq!(json[0]["kind"], "temporary");
+        assert_eq!(json[0]["id"], "failure");
+    }
+}
+
+#[tokio::test]
+async fn signer_refusals_map_to_their_statuses() {
+    let signer = fake(None);
+    let st = state(signer.clone(), false);
+    let pkh: Pkh = TZ2.parse().expect("pkh");
+    let cases = [
+        (
+            SignError::MagicByteNotAllowed(0x13),
+            403,
+            "magic byte 0x13 not allowed",
+        ),
+        (
+            SignError::MissingAuthentication,
+            401,
+            "missing authentication signature field",
+        ),
+        (
+            SignError::InvalidAuthentication,
+            403,
+            "invalid authentication signature",
+        ),
+        (
+            SignError::PolicyRefused("policy says no".into()),
+            403,
+            "policy says no",
+        ),
+        (
+            SignError::Watermark(crate::watermark::WatermarkError::DifferentData {
+                kind: crate::tezos::ConsensusKind::Attestation,
+                level: 1331,
+                round: 0,
+            }),
+            409,
+            "attestation level 1331 and round 0 already signed with different data",
+        ),
+        (
+            SignError::Vault(VaultError::Deadline(std::time::Duration::from_secs(3))),
+            503,
+            "vault request did not complete within 3s (retries included)",
+        ),
+        (
+            SignError::Vault(VaultError::Transport("refused".into())),
+            502,
+            "cannot reach the vault: refused",
+        ),
+        (
+            SignError::UnknownKey(pkh),
+            404,
+            "unknown key tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt",
+        ),
+    ];
+    for (error, status, msg) in cases {
+        *signer.fail_with.lock().expect("lock") = Some(error);
+        let (got, body) = call(
+            &st,
+            "POST",
+            &format!("/keys/{TZ2}"),
+            &format!("\"{ATTESTATION}\""),
+        )
+        .await;
+        assert_eq!(got.as_u16(), status, "{body}");
+        assert_eq!(body, octez_error(msg));
+    }
+    let text = st.metrics.render();
+    assert!(text.contains("tezos_azure_signer_watermark_refusals_total{kind=\"attestation\",pkh=\"tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt\"} 1"), "{text}");
+    assert!(
+        text.contains("tezos_azure_signer_vault_errors_total{error=\"deadline\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tezos_azure_signer_http_requests_total{route=\"sign\",status=\"409\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn refuses_new_signatures_once_shutting_down() {
+    let st = state(fake(None), false);
+    st.inflight.close();
+    let (status, body) = call(
+        &st,
+        "POST",
+        &format!("/keys/{TZ2}"),
+        &format!("\"{ATTESTATION}\""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body, octez_error("the signer is shutting down"));
+}
+
+#[test]
+fn route_matching_allows_any_prefix() {
+    assert_eq!(parse_route("/keys/tz2abc"), Some(Route::Key("tz2abc")));
+    assert_eq!(parse_route("/a/b/keys/tz2abc/"), Some(Route::Key("tz2abc")));
+    assert_eq!(
+        parse_route("/p/authorized_keys"),
+        Some(Route::AuthorizedKeys)
+    );
+    assert_eq!(parse_route("/known_keys"), Some(Route::KnownKeys));
+    assert_eq!(parse_route("/keys"), None);
+    assert_eq!(parse_route("/"), None);
+}

@@ -1,0 +1,153 @@
+//! Running the whole server: the signer API listener (plain or TLS), the metrics listener, and
+//! the orderly shutdown.
+//!
+//! Owns: the shutdown order. When `shutdown` resolves: new signatures are refused (503), both
+//! listeners stop accepting, open connections finish their current request, and every sign
+//! task still running (vault call + watermark persistence) is awaited before [`Server::run`]
+//! returns. Must never: return while a signature is between the vault and the disk.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::health::{HEALTH_CACHE, Health};
+use super::listen::{self, Limits};
+use super::metrics::Metrics;
+use super::{ApiOptions, AppState, InFlight, SignerApi, routes};
+
+/// A bound, ready-to-run server.
+pub struct Server {
+    api: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: Arc<AppState>,
+    limits: Limits,
+}
+
+/// How the shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Every in-flight signature finished (and persisted) before returning.
+    pub drained: bool,
+}
+
+impl Server {
+    /// Binds both listeners (so the caller can announce the real addresses before serving).
+    pub async fn bind(
+        signer: Arc<dyn SignerApi>,
+        api_address: SocketAddr,
+        metrics_address: Option<SocketAddr>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        options: ApiOptions,
+        limits: Limits,
+    ) -> std::io::Result<Server> {
+        let api = TcpListener::bind(api_address).await?;
+        let metrics_listener = match metrics_address {
+            Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
+        let state = Arc::new(AppState {
+            signer,
+            metrics: Arc::new(Metrics::new()),
+            options,
+            inflight: InFlight::default(),
+        });
+        Ok(Server {
+            api,
+            metrics_listener,
+            tls,
+            state,
+            limits,
+        })
+    }
+
+    pub fn api_address(&self) -> std::io::Result<SocketAddr> {
+        self.api.local_addr()
+    }
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down in order (see the module doc).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> ShutdownReport {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        let metrics_task = self.metrics_listener.map(|listener| {
+            let health = Arc::new(Health::new(self.state.signer.clone(), HEALTH_CACHE));
+            let filter = super::health::routes(self.state.metrics.clone(), health);
+            tokio::spawn(listen::serve(
+                listener,
+                None,
+                filter,
+                self.limits,
+                stopped(),
+            ))
+        });
+        let api_task = tokio::spawn(listen::serve(
+            self.api,
+            self.tls,
+            routes::api(self.state.clone()),
+            self.limits,
+            stopped(),
+        ));
+        shutdown.await;
+        tracing::info!("shutting down: refusing new signatures, finishing in-flight ones");
+        self.state.inflight.close();
+        let _ = stop_tx.send(true);
+        let _ = api_task.await;
+        if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
+        // Sign tasks outlive their connections (a client disconnect cannot cancel them):
+        // wait for every one of them, including its watermark persistence.
+        let drained = self
+            .state
+            .inflight
+            .wait(self.limits.drain_timeout + Duration::from_secs(5))
+            .await;
+        if drained {
+            tracing::info!("all in-flight signatures finished");
+        } else {
+            tracing::error!("some signatures were still in flight after the drain timeout");
+        }
+        ShutdownReport { drained }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,55 @@
+//! TLS for the signer API: a rustls server configuration from PEM files (`--tls-cert`,
+//! `--tls-key`). The accept loop in [`super::listen`] performs the handshakes.
+//!
+//! Must never: fall back to plain HTTP when TLS was asked for, or print key material in an
+//! error (errors name the file, never its content).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read the TLS certificate chain {path}: {reason}")]
+    Certificate { path: PathBuf, reason: String },
+    #[error("{path} holds no PEM certificate")]
+    NoCertificate { path: PathBuf },
+    #[error("cannot read the TLS private key {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error("the TLS certificate and key do not make a usable configuration: {0}")]
+    Config(String),
+}
+
+/// Builds the server configuration (HTTP/1.1 and HTTP/2 via ALPN).
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| TlsError::Certificate {
+            path: cert.to_path_buf(),
+            reason: e.to_string(),
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Certificate {
+            path: cert.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate {
+            path: cert.to_path_buf(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+        path: key.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,218 @@
+//! Helpers for end-to-end tests of `serve`: run the real binary in `--dev` mode (bundled
+//! emulator, real SDK over TLS) on loopback ports chosen by the OS, and build payloads.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const CHAIN: [u8; 4] = [0x7a, 0x06, 0xa7, 0x70];
+/// A Tenderbake block at level 1331, round 0, no locked round (tests/vectors/requests.json).
+pub const BLOCK_VECTOR: &str = "117a06a77000000533010e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8000000005e9dcbb00442e9bc4583d4f9fa6ba422733f45d3a44397141a953d2237bf8df62e5046eef700000021000000010200000004000005330000000000000004ffffffff00000004000000004c7319284b55068bb7c4e0b9f8585729db7fb27ab4ca9cff2038a1fc324f650c000000000000000000000000000000000000000000000000000000000000000000000000101895ca000000000002";
+
+/// A running `serve --dev`.
+pub struct Serving {
+    pub child: Child,
+    pub url: String,
+    pub metrics: String,
+    pub tz2: String,
+    pub tz3: String,
+    /// The ready-to-paste curl commands of the `--dev` banner.
+    pub curl: Vec<String>,
+}
+
+impl Serving {
+    /// Starts `serve --dev` on `data_dir` and waits until it announced its address and keys.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Serving {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
+            .args([
+                "serve",
+                "--dev",
+                "--port",
+                "0",
+                "--metrics-address",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "error")
+            .env_remove("AZURE_KEYVAULT_URI")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn serve --dev");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    // Keep draining so the server never blocks on a full pipe.
+                    continue;
+                }
+            }
+        });
+        let (mut url, mut metrics, mut tz2, mut tz3) = (None, None, None, None);
+        let mut curl = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while url.is_none() || metrics.is_none() || tz2.is_none() || tz3.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "serve --dev did not announce itself within 60 s (exit: {:?})",
+                        child.try_wait()
+                    );
+                }
+            };
+            if line.trim_start().starts_with("curl ") {
+                curl.push(line.trim().to_string());
+            }
+            if let Some(u) = line.strip_prefix("listening ") {
+                url = Some(u.trim().to_string());
+            } else if let Some(m) = line.strip_prefix("metrics ") {
+                metrics = Some(m.trim().trim_end_matches("/metrics").to_string());
+            } else if let Some(k) = line.trim().strip_prefix("demo key demo-tz2: ") {
+                tz2 = Some(k.trim().to_string());
+            } else if let Some(k) = line.trim().strip_prefix("demo key demo-tz3: ") {
+                tz3 = Some(k.trim().to_string());
+            }
+        }
+        // The banner's curl lines follow the key lines: collect them too.
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            if line.trim_start().starts_with("curl ") {
+                curl.push(line.trim().to_string());
+            }
+            if line.starts_with("Point a baker at it") {
+                break;
+            }
+        }
+        Serving {
+            curl,
+            child,
+            url: url.expect("checked"),
+            metrics: metrics.expect("checked"),
+            tz2: tz2.expect("checked"),
+            tz3: tz3.expect("checked"),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then the exit status (within `limit`).
+    pub fn terminate(&mut self, limit: Duration) -> ExitStatus {
+        self.signal("-TERM", limit)
+    }
+
+    /// Sends `signal` (e.g. `-INT`) with kill(1), then the exit status (within `limit`).
+    pub fn signal(&mut self, signal: &str, limit: Duration) -> ExitStatus {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("server did not exit within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A consensus operation: 0x12 preattestation (tag 0x14) or 0x13 attestation (tag 0x15).
+pub fn consensus(magic: u8, level: i32, round: i32, payload: u8) -> String {
+    let tag = if magic == 0x12 { 0x14 } else { 0x15 };
+    let mut b = vec![magic];
+    b.extend_from_slice(&CHAIN);
+    b.extend_from_slice(&[0x11; 32]); // branch
+    b.push(tag);
+    b.extend_from_slice(&0u16.to_be_bytes()); // slot
+    b.extend_from_slice(&level.to_be_bytes());
+    b.extend_from_slice(&round.to_be_bytes());
+    b.extend_from_slice(&[payload; 32]);
+    hex::encode(b)
+}
+
+pub fn attestation(level: i32, round: i32, payload: u8) -> String {
+    consensus(0x13, level, round, payload)
+}
+
+pub fn preattestation(level: i32, round: i32, payload: u8) -> String {
+    consensus(0x12, level, round, payload)
+}
+
+/// The vector block moved to `level` (header and fitness) with `round`, `payload` varying
+/// the payload hash.
+pub fn block(level: i32, round: i32, payload: u8) -> String {
+    let mut b = hex::decode(BLOCK_VECTOR).expect("vector hex");
+    b[5..9].copy_from_slice(&level.to_be_bytes());
+    b[96..100].copy_from_slice(&level.to_be_bytes());
+    b[116..120].copy_from_slice(&round.to_be_bytes());
+    // Payload hash: after context hash (32) which follows the fitness (ends at 120).
+    b[152..184].copy_from_slice(&[payload; 32]);
+    hex::encode(b)
+}
+
+/// POST a sign request; `None` when the server could not be reached or did not answer.
+pub async fn try_sign(
+    client: &reqwest::Client,
+    url: &str,
+    pkh: &str,
+    hex: &str,
+) -> Option<(u16, serde_json::Value)> {
+    let res = client
+        .post(format!("{url}/keys/{pkh}"))
+        .json(&hex)
+        .send()
+        .await
+        .ok()?;
+    let status = res.status().as_u16();
+    let body = res.json().await.ok()?;
+    Some((status, body))
+}
+
+/// POST a sign request; returns (status, body).
+pub async fn sign(
+    client: &reqwest::Client,
+    url: &str,
+    pkh: &str,
+    hex: &str,
+) -> (u16, serde_json::Value) {
+    let res = client
+        .post(format!("{url}/keys/{pkh}"))
+        .json(&hex)
+        .send()
+        .await
+        .expect("request");
+    let status = res.status().as_u16();
+    let body = res.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .no_proxy()
+        .build()
+        .expect("client")
+}

@@ -1,0 +1,270 @@
+//! The HTTP server layer over real sockets, with an in-memory pipeline (a local-key fake
+//! implementing `SignerApi`): TLS, request and header timeouts, metrics/health listener, and
+//! the shutdown order (in-flight signatures finish before `run` returns).
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tezos_azure_signer::server::listen::Limits;
+use tezos_azure_signer::server::run::Server;
+use tezos_azure_signer::server::{ApiOptions, SignError, Signed, SignerApi, tls};
+use tezos_azure_signer::tezos::{Pkh, PublicKey, SecretKey, Signature, SigningRequest};
+use tezos_azure_signer::vault::VaultError;
+use tokio::sync::oneshot;
+
+const TZ2_SK: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
+const TZ2: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";
+const ATTESTATION: &str = "137a06a7700e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a815000000000533000000000000000000000000000000000000000000000000000000000000000000000000";
+
+struct SlowFake {
+    key: SecretKey,
+    delay: Duration,
+    finished: AtomicUsize,
+}
+
+#[async_trait]
+impl SignerApi for SlowFake {
+    async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError> {
+        let pk = self.key.public_key();
+        if pk.pkh() == *pkh {
+            Ok(pk)
+        } else {
+            Err(SignError::UnknownKey(*pkh))
+        }
+    }
+    fn known_keys(&self) -> Vec<Pkh> {
+        vec![self.key.public_key().pkh()]
+    }
+    fn authorized_keys(&self) -> Option<Vec<Pkh>> {
+        None
+    }
+    async fn sign(&self, _: &Pkh, data: &[u8], _: Option<&Signature>) -> Result<Signed, SignError> {
+        tokio::time::sleep(self.delay).await;
+        let request = SigningRequest::parse(data).map_err(SignError::Decode)?;
+        let signature = self.key.sign(data);
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        Ok(Signed {
+            signature,
+            request,
+            replayed: false,
+            vault_latency: Some(self.delay),
+        })
+    }
+    async fn check_vault(&self) -> Result<(), VaultError> {
+        Ok(())
+    }
+}
+
+fn fake(delay: Duration) -> Arc<SlowFake> {
+    Arc::new(SlowFake {
+        key: TZ2_SK.parse().expect("vector key"),
+        delay,
+        finished: AtomicUsize::new(0),
+    })
+}
+
+fn limits() -> Limits {
+    Limits {
+        request_timeout: Duration::from_millis(600),
+        header_timeout: Duration::from_millis(300),
+        handshake_timeout: Duration::from_millis(300),
+        drain_timeout: Duration::from_secs(5),
+    }
+}
+
+async fn start(
+    signer: Arc<SlowFake>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (
+    String,
+    String,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<bool>,
+) {
+    let server = Server::bind(
+        signer,
+        "127.0.0.1:0".parse().expect("addr"),
+        Some("127.0.0.1:0".parse().expect("addr")),
+        tls.clone(),
+        ApiOptions::default(),
+        limits(),
+    )
+    .await
+    .expect("bind");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let api = format!("{scheme}://{}", server.api_address().expect("addr"));
+    let metrics = format!("http://{}", server.metrics_address().expect("metrics addr"));
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .run(async {
+                let _ = rx.await;
+            })
+            .await
+            .drained
+    });
+    (api, metrics, tx, task)
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+#[cfg(feature = "emulator")] // rcgen makes the test certificate
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_api_over_tls_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+    let config = tls::server_config(&cert, &key).expect("tls config");
+    let (api, _, stop, task) = start(fake(Duration::ZERO), Some(config)).await;
+    let port = api.rsplit(':').next().expect("port").to_string();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("pem"),
+        ])
+        .build()
+        .expect("client");
+    let url = format!("https://localhost:{port}");
+    let res = client
+        .get(format!("{url}/keys/{TZ2}"))
+        .send()
+        .await
+        .expect("https GET");
+    assert_eq!(res.status().as_u16(), 200);
+    let res = client
+        .post(format!("{url}/keys/{TZ2}"))
+        .json(&ATTESTATION)
+        .send()
+        .await
+        .expect("https POST");
+    assert_eq!(res.status().as_u16(), 200);
+    // Plain HTTP on the TLS port gets no answer.
+    assert!(
+        http()
+            .get(format!("http://127.0.0.1:{port}/keys/{TZ2}"))
+            .send()
+            .await
+            .is_err()
+    );
+    let _ = stop.send(());
+    assert!(task.await.expect("join"));
+}
+
+#[test]
+fn tls_config_errors_name_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a pem").expect("write");
+    let err = tls::server_config(&empty, &empty).expect_err("no certificate");
+    assert!(err.to_string().contains("empty.pem"), "{err}");
+    let missing = dir.path().join("missing.pem");
+    let err = tls::server_config(&missing, &missing).expect_err("missing file");
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_signatures_time_out_with_503_but_still_finish() {
+    let signer = fake(Duration::from_millis(1200));
+    let (api, _, stop, task) = start(signer.clone(), None).await;
+    let started = Instant::now();
+    let res = http()
+        .post(format!("{api}/keys/{TZ2}"))
+        .json(&ATTESTATION)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(res.status().as_u16(), 503);
+    assert!(
+        started.elapsed() < Duration::from_millis(1100),
+        "{:?}",
+        started.elapsed()
+    );
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body[0]["msg"], "request did not complete within 600ms");
+    let _ = stop.send(());
+    // Shutdown waits for the detached sign task.
+    assert!(task.await.expect("join"));
+    assert_eq!(signer.finished.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_clients_are_disconnected_after_the_header_timeout() {
+    let (api, _, stop, task) = start(fake(Duration::ZERO), None).await;
+    let addr = api.trim_start_matches("http://").to_string();
+    // A partial request head, a connection that never sends anything, and an idle keep-alive
+    // connection after one complete request.
+    let full = &b"GET /authorized_keys HTTP/1.1\r\nHost: x\r\n\r\n"[..];
+    for prefix in [&b"POST /keys/"[..], &b""[..], full] {
+        let addr = addr.clone();
+        let held = tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(addr).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            s.write_all(prefix).expect("partial head");
+            let started = Instant::now();
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            started.elapsed()
+        })
+        .await
+        .expect("join");
+        assert!(
+            held < Duration::from_secs(3),
+            "connection held for {held:?}"
+        );
+    }
+    let _ = stop.send(());
+    assert!(task.await.expect("join"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_signatures_and_refuses_new_ones() {
+    let signer = fake(Duration::from_millis(400));
+    let (api, metrics, stop, task) = start(signer.clone(), None).await;
+    let health = http()
+        .get(format!("{metrics}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+    let in_flight = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            http()
+                .post(format!("{api}/keys/{TZ2}"))
+                .json(&ATTESTATION)
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = stop.send(());
+    let res = in_flight
+        .await
+        .expect("join")
+        .expect("in-flight request answered");
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(task.await.expect("join"), "not drained");
+    assert_eq!(signer.finished.load(Ordering::SeqCst), 1);
+    // The listener is closed now.
+    assert!(
+        http()
+            .get(format!("{api}/keys/{TZ2}"))
+            .send()
+            .await
+            .is_err()
+    );
+    let text = http().get(format!("{metrics}/metrics")).send().await;
+    assert!(text.is_err(), "metrics listener still open after shutdown");
+}
