@@ -1,6 +1,8 @@
 //! Logging setup: `tracing` to stderr, text or JSON, verbosity from `-v` or `RUST_LOG`.
 //! Never log secret material: key types redact themselves in `Debug`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
@@ -15,8 +17,10 @@ pub fn init(verbose: u8, format: LogFormat) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,tezos_azure_signer={level}")));
+    // Colours only on a terminal: journald and log files get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // try_init: tests may call this more than once in one process.
     let _ = match format {
