@@ -267,17 +267,12 @@ impl Signer {
 }
 
 #[cfg(test)]
-#[path = "signer_check_tests.rs"]
 mod check_tests;
 #[cfg(test)]
-#[path = "signer_fake.rs"]
 mod fake;
 #[cfg(test)]
-#[path = "signer_prop_tests.rs"]
 mod prop_tests;
 #[cfg(test)]
-#[path = "signer_testkit.rs"]
 mod testkit;
 #[cfg(test)]
-#[path = "signer_tests.rs"]
 mod tests;
