@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every benchmark the same way (fixed settings live in benches/support/mod.rs) and prints
+# each result as a ratio against the baseline measured in the same run and group.
+#
+# Usage: scripts/bench.sh [BENCH…]   (default: codec signature pipeline http)
+# Needs: cargo, python3. Results: target/criterion/ (cleared first, so the table is this run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+benches=("$@")
+[ ${#benches[@]} -eq 0 ] && benches=(codec signature pipeline http)
+args=()
+for b in "${benches[@]}"; do args+=(--bench "$b"); done
+
+rm -rf target/criterion
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(rustc --version)"
+cargo bench --locked "${args[@]}" >target/bench.log 2>&1 || {
+    tail -n 40 target/bench.log
+    exit 1
+}
+
+python3 - <<'PY'
+import json, pathlib
+
+def fmt(ns):
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.2f} {unit}"
+    return f"{ns:.0f} ns"
+
+groups = {}
+for meta in sorted(pathlib.Path("target/criterion").glob("**/new/benchmark.json")):
+    info = json.loads(meta.read_text())
+    est = json.loads((meta.parent / "estimates.json").read_text())
+    groups.setdefault(info["group_id"], []).append(
+        (info["function_id"], est["median"]["point_estimate"]))
+
+print(f"| {'group':<32} | {'benchmark':<30} | {'median':>10} | {'× baseline':>10} |")
+print(f"|{'-' * 34}|{'-' * 32}|{'-' * 12}|{'-' * 12}|")
+for group, rows in sorted(groups.items()):
+    base = [ns for name, ns in rows if name.startswith("baseline")]
+    rows.sort(key=lambda r: (not r[0].startswith("baseline"), r[1]))
+    for name, ns in rows:
+        ratio = f"{ns / base[0]:.2f}" if base else "-"
+        print(f"| {group:<32} | {name:<30} | {fmt(ns):>10} | {ratio:>10} |")
+PY
