@@ -248,7 +248,8 @@ async fn client_assertion_is_accepted_only_with_the_trusted_federated_token() {
         f.push(("client_id", client.to_string()));
         f
     };
-    let cases: Vec<(&str, Vec<(&'static str, String)>, u16, &str, i64)> = vec![
+    type Form = Vec<(&'static str, String)>;
+    let cases: Vec<(&str, Form, u16, &str, i64)> = vec![
         (
             "another token",
             with_id(assertion(JWT_BEARER, "a.b.c"), &id),
