@@ -81,26 +81,32 @@ impl MagicByte {
     }
 }
 
-/// The three watermarked kinds (one high watermark each per chain and key).
+/// The watermarked kinds (one high watermark each per chain and key), as octez-signer keeps
+/// them: blocks (0x11 and legacy 0x01), preattestations (0x12), attestations (0x13), and legacy
+/// Emmy endorsements (0x02), which octez keeps in their own `endorsement` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsensusKind {
     Block,
     Preattestation,
     Attestation,
+    /// Legacy (Emmy) endorsement, magic byte 0x02.
+    Endorsement,
 }
 
 impl ConsensusKind {
-    pub const ALL: [ConsensusKind; 3] = [
+    pub const ALL: [ConsensusKind; 4] = [
         ConsensusKind::Block,
         ConsensusKind::Preattestation,
         ConsensusKind::Attestation,
+        ConsensusKind::Endorsement,
     ];
     pub fn name(self) -> &'static str {
         match self {
             ConsensusKind::Block => "block",
             ConsensusKind::Preattestation => "preattestation",
             ConsensusKind::Attestation => "attestation",
+            ConsensusKind::Endorsement => "endorsement",
         }
     }
 }
@@ -170,7 +176,9 @@ pub struct WatermarkKey {
     pub kind: ConsensusKind,
     pub chain_id: ChainId,
     pub level: i32,
-    pub round: i32,
+    /// None for the legacy kinds (0x01, 0x02): octez records no round for them and compares
+    /// them as round 0.
+    pub round: Option<i32>,
 }
 
 impl SigningRequest {
@@ -200,7 +208,12 @@ impl SigningRequest {
                 let chain_id = ChainId(r.array("chain id")?);
                 let _branch: [u8; 32] = r.array("branch")?;
                 let _tag = r.u8("operation tag")?;
-                let level = r.i32("level")?;
+                let _level = r.i32("level")?;
+                // octez-signer takes the level from the last four bytes (the same field for an
+                // endorsement; any trailing bytes must not change which mark is used).
+                let mut last = [0u8; 4];
+                last.copy_from_slice(&bytes[bytes.len() - 4..]);
+                let level = i32::from_be_bytes(last);
                 Ok(SigningRequest::LegacyEndorsement { chain_id, level })
             }
             MagicByte::Generic => {
@@ -236,19 +249,31 @@ impl SigningRequest {
         }
     }
 
-    /// The high watermark this request is subject to, if any. Legacy blocks share the block
-    /// watermark and legacy endorsements the attestation one (as octez does), at round 0.
+    /// The high watermark this request is subject to, if any. As octez-signer does: legacy
+    /// blocks share the block watermark, legacy endorsements have their own (`endorsement`),
+    /// and neither has a round.
     pub fn watermark_key(&self) -> Option<WatermarkKey> {
         let (kind, chain_id, level, round) = match self {
-            SigningRequest::Block(b) => (ConsensusKind::Block, b.chain_id, b.level, b.round),
-            SigningRequest::Preattestation(c) => {
-                (ConsensusKind::Preattestation, c.chain_id, c.level, c.round)
-            }
-            SigningRequest::Attestation(c) => {
-                (ConsensusKind::Attestation, c.chain_id, c.level, c.round)
-            }
+            SigningRequest::Block(b) => (
+                ConsensusKind::Block,
+                b.chain_id,
+                b.level,
+                (!b.legacy).then_some(b.round),
+            ),
+            SigningRequest::Preattestation(c) => (
+                ConsensusKind::Preattestation,
+                c.chain_id,
+                c.level,
+                Some(c.round),
+            ),
+            SigningRequest::Attestation(c) => (
+                ConsensusKind::Attestation,
+                c.chain_id,
+                c.level,
+                Some(c.round),
+            ),
             SigningRequest::LegacyEndorsement { chain_id, level } => {
-                (ConsensusKind::Attestation, *chain_id, *level, 0)
+                (ConsensusKind::Endorsement, *chain_id, *level, None)
             }
             _ => return None,
         };
