@@ -117,6 +117,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--tenant-id', '--tenant-id', [CompletionResultType]::ParameterName, 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token')
             [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Client id of the one app registered for the client-credentials flow')
             [CompletionResult]::new('--client-secret', '--client-secret', [CompletionResultType]::ParameterName, 'Client secret of that app (a test value)')
+            [CompletionResult]::new('--federated-token', '--federated-token', [CompletionResultType]::ParameterName, 'Federated token that app trusts as a workload identity''s client assertion (put the same text in the file named by AZURE_FEDERATED_TOKEN_FILE). Default: random, i.e. refused')
             [CompletionResult]::new('--vault-url', '--vault-url', [CompletionResultType]::ParameterName, 'Key Vault URL, e.g. https://myvault.vault.azure.net')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
             [CompletionResult]::new('--ephemeral', '--ephemeral', [CompletionResultType]::ParameterName, 'Keep keys in memory only; the CA goes to a temporary directory removed on exit')

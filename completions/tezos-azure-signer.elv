@@ -110,6 +110,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --tenant-id 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token'
             cand --client-id 'Client id of the one app registered for the client-credentials flow'
             cand --client-secret 'Client secret of that app (a test value)'
+            cand --federated-token 'Federated token that app trusts as a workload identity''s client assertion (put the same text in the file named by AZURE_FEDERATED_TOKEN_FILE). Default: random, i.e. refused'
             cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
             cand --log-format 'Log format on stderr'
             cand --ephemeral 'Keep keys in memory only; the CA goes to a temporary directory removed on exit'

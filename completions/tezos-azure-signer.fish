@@ -115,6 +115,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand em
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l tenant-id -d 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l client-id -d 'Client id of the one app registered for the client-credentials flow' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l client-secret -d 'Client secret of that app (a test value)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l federated-token -d 'Federated token that app trusts as a workload identity\'s client assertion (put the same text in the file named by AZURE_FEDERATED_TOKEN_FILE). Default: random, i.e. refused' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"

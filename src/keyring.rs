@@ -3,9 +3,12 @@
 //!
 //! Owns: the pkh → key map and the rate limit on re-discovery (an unknown pkh triggers at most
 //! one vault listing per interval, however many requests ask). Never calls the vault for a
-//! key it already knows, and never replaces a key's lock nor forgets a key (a re-discovery
-//! only adds or refreshes entries), so two requests for one key can never run their
-//! check → sign → persist at the same time.
+//! key it already knows. A successful listing is authoritative: a key whose pkh is listed again
+//! is refreshed (new version, same pkh — the pkh is what the watermarks belong to), a key no
+//! longer listed (deleted, disabled, or its name now holds other key material) stops being
+//! served, and a failed listing changes nothing. A pkh's lock is created once and never
+//! replaced, even when the key vanishes and comes back, so two requests for one pkh can never
+//! run their check → sign → persist at the same time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -22,10 +25,18 @@ pub struct KeyEntry {
     pub lock: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// What the keyring holds: the served keys, and one lock per pkh ever served (kept for the
+/// process's lifetime; a handful of keys).
+#[derive(Debug, Default)]
+struct Keys {
+    served: HashMap<Pkh, Arc<KeyEntry>>,
+    locks: HashMap<Pkh, Arc<tokio::sync::Mutex<()>>>,
+}
+
 /// The discovered keys.
 #[derive(Debug)]
 pub struct Keyring {
-    keys: RwLock<HashMap<Pkh, Arc<KeyEntry>>>,
+    keys: RwLock<Keys>,
     /// When the vault was last listed; the mutex also makes concurrent re-discoveries wait
     /// for the one in flight instead of starting their own.
     last_discovery: tokio::sync::Mutex<Option<Instant>>,
@@ -36,14 +47,15 @@ pub struct Keyring {
 impl Keyring {
     pub fn new(filter: Vec<String>, interval: Duration) -> Self {
         Keyring {
-            keys: RwLock::new(HashMap::new()),
+            keys: RwLock::new(Keys::default()),
             last_discovery: tokio::sync::Mutex::new(None),
             filter,
             interval,
         }
     }
 
-    /// Lists the vault and (re)builds the map. Returns the entries of `--key` that matched no
+    /// Lists the vault and rebuilds the map from that listing (on error nothing changes).
+    /// Returns the entries of `--key` that matched no
     /// usable key, for the caller to report.
     pub async fn discover(&self, vault: &dyn Vault) -> Result<Vec<String>, VaultError> {
         let mut last = self.last_discovery.lock().await;
@@ -70,22 +82,36 @@ impl Keyring {
             })
             .cloned()
             .collect();
-        let mut map = self.keys.write().unwrap_or_else(|p| p.into_inner());
-        let mut seen: Vec<Pkh> = Vec::new();
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        let Keys { served, locks } = &mut *keys;
+        let first_discovery = locks.is_empty();
+        let mut fresh: HashMap<Pkh, Arc<KeyEntry>> = HashMap::new();
         for key in selected {
             let pkh = key.pkh();
-            if seen.contains(&pkh) {
+            if fresh.contains_key(&pkh) {
                 tracing::warn!(%pkh, name = %key.name, "key present under several vault names; using the first by name");
                 continue;
             }
-            seen.push(pkh);
-            // A key seen before keeps its lock (the vault entry may be newer).
-            let lock = map
-                .get(&pkh)
-                .map(|old| Arc::clone(&old.lock))
-                .unwrap_or_default();
-            map.insert(pkh, Arc::new(KeyEntry { key, lock }));
+            match served.get(&pkh) {
+                Some(old) if old.key.name != key.name || old.key.version != key.version => {
+                    tracing::info!(%pkh, name = %key.name, version = %key.version, old_name = %old.key.name, old_version = %old.key.version, "key refreshed from the vault");
+                }
+                None if !first_discovery => {
+                    tracing::info!(%pkh, name = %key.name, version = %key.version, "new key found in the vault");
+                }
+                _ => {}
+            }
+            // One lock per pkh for the process's lifetime (a request holding the old entry
+            // still serialises with requests on the new one).
+            let lock = Arc::clone(locks.entry(pkh).or_default());
+            fresh.insert(pkh, Arc::new(KeyEntry { key, lock }));
         }
+        for (pkh, old) in served.iter() {
+            if !fresh.contains_key(pkh) {
+                tracing::warn!(%pkh, name = %old.key.name, version = %old.key.version, "key no longer usable in the vault (deleted, disabled, or its name holds another key now): no longer served");
+            }
+        }
+        *served = fresh;
         Ok(unmatched)
     }
 
@@ -99,8 +125,8 @@ impl Keyring {
 
     /// The entry for `pkh`, without any vault call.
     pub fn get(&self, pkh: &Pkh) -> Option<Arc<KeyEntry>> {
-        let map = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        map.get(pkh).cloned()
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.served.get(pkh).cloned()
     }
 
     /// The entry for `pkh`; if unknown, re-discovers at most once per interval (requests that
@@ -128,16 +154,17 @@ impl Keyring {
 
     /// Every served pkh, sorted.
     pub fn pkhs(&self) -> Vec<Pkh> {
-        let map = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<Pkh> = map.keys().copied().collect();
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<Pkh> = keys.served.keys().copied().collect();
         out.sort();
         out
     }
 
     /// Any served key (for a cheap vault health check).
     pub fn any(&self) -> Option<Arc<KeyEntry>> {
-        let map = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        map.values()
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.served
+            .values()
             .min_by(|a, b| a.key.name.cmp(&b.key.name))
             .cloned()
     }

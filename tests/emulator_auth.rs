@@ -1,6 +1,6 @@
 //! The emulator's authentication over raw HTTP (reqwest over TLS, trusting only its CA): the
 //! 401 bearer challenge, expired tokens, the managed-identity and client-credentials token
-//! endpoints. Loopback only.
+//! endpoints (client secret and federated client assertion). Loopback only.
 
 #![cfg(feature = "emulator")]
 
@@ -212,4 +212,127 @@ async fn client_credentials_endpoint_accepts_only_the_registered_app() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(emu.stats().tokens_client_credentials, 1);
+}
+
+#[tokio::test]
+async fn client_assertion_is_accepted_only_with_the_trusted_federated_token() {
+    const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let emu = start().await;
+    let http = client(&emu);
+    let token = emu.federated_token().to_string();
+    let secret = emu.client_secret().to_string();
+    let id = emu.client_id().to_string();
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials")
+            .append_pair("scope", "https://vault.azure.net/.default");
+        for (k, v) in &fields {
+            form.append_pair(k, v);
+        }
+        http.post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            emu.authority_host(),
+            emu.tenant_id()
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.finish())
+        .send()
+    };
+    let assertion = |kind: &str, value: &str| {
+        vec![
+            ("client_assertion_type", kind.to_string()),
+            ("client_assertion", value.to_string()),
+        ]
+    };
+    let with_id = |mut f: Vec<(&'static str, String)>, client: &str| {
+        f.push(("client_id", client.to_string()));
+        f
+    };
+    type Form = Vec<(&'static str, String)>;
+    let cases: Vec<(&str, Form, u16, &str, i64)> = vec![
+        (
+            "another token",
+            with_id(assertion(JWT_BEARER, "a.b.c"), &id),
+            401,
+            "invalid_client",
+            700211,
+        ),
+        (
+            "another assertion type",
+            with_id(assertion("urn:example:saml", &token), &id),
+            400,
+            "invalid_request",
+            50027,
+        ),
+        (
+            "another app",
+            with_id(assertion(JWT_BEARER, &token), "other-app"),
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            "assertion without its type",
+            with_id(vec![("client_assertion", token.clone())], &id),
+            400,
+            "invalid_request",
+            9002341,
+        ),
+        (
+            "secret and assertion",
+            with_id(
+                {
+                    let mut f = assertion(JWT_BEARER, &token);
+                    f.push(("client_secret", secret.clone()));
+                    f
+                },
+                &id,
+            ),
+            400,
+            "invalid_request",
+            9002341,
+        ),
+        (
+            "neither",
+            with_id(vec![], &id),
+            400,
+            "invalid_client",
+            7000216,
+        ),
+    ];
+    for (what, fields, status, error, code) in cases {
+        let resp = post(fields).await.expect("request");
+        assert_eq!(resp.status(), status, "{what}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["error"], error, "{what}");
+        assert_eq!(body["error_codes"][0], code, "{what}");
+    }
+    assert_eq!(emu.stats().token_errors, 6);
+    assert_eq!(emu.stats().tokens_client_assertion, 0);
+
+    let resp = post(with_id(assertion(JWT_BEARER, &token), &id))
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    let t = body["access_token"].as_str().expect("token");
+    let (status, _, _) = call(
+        &http,
+        t,
+        Method::GET,
+        &format!("{}/keys?{API}", emu.vault_url()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let st = emu.stats();
+    assert_eq!(
+        (st.tokens_client_assertion, st.tokens_client_credentials),
+        (1, 0)
+    );
+    // Two configs get two different default tokens.
+    assert_ne!(
+        EmulatorConfig::default().federated_token,
+        EmulatorConfig::default().federated_token
+    );
 }

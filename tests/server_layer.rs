@@ -1,6 +1,7 @@
 //! The HTTP server layer over real sockets, with an in-memory pipeline (a local-key fake
-//! implementing `SignerApi`): TLS, request and header timeouts, metrics/health listener, and
-//! the shutdown order (in-flight signatures finish before `run` returns).
+//! implementing `SignerApi`): TLS, request and header timeouts, the body limit for chunked
+//! bodies (no Content-Length), metrics/health listener, and the shutdown order (in-flight
+//! signatures finish before `run` returns).
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -267,4 +268,101 @@ async fn shutdown_finishes_in_flight_signatures_and_refuses_new_ones() {
     );
     let text = http().get(format!("{metrics}/metrics")).send().await;
     assert!(text.is_err(), "metrics listener still open after shutdown");
+}
+
+/// POSTs `body` to `path` with `Transfer-Encoding: chunked` (no Content-Length), in 4 KiB
+/// chunks, over a raw socket; returns the status line and the response body.
+fn post_chunked(addr: &str, path: &str, body: &[u8]) -> (String, String) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let mut wire = head.into_bytes();
+    for chunk in body.chunks(4096) {
+        wire.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        wire.extend_from_slice(chunk);
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    // The server may answer 413 and stop reading before everything is written.
+    let _ = s.write_all(&wire);
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    assert!(!reply.is_empty(), "no reply");
+    let status = reply.lines().next().unwrap_or_default().to_string();
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A JSON hex string body of exactly `len` bytes holding a generic (0x03) request.
+fn generic_body(len: usize) -> Vec<u8> {
+    let hex_len = len - 2;
+    assert_eq!(hex_len % 2, 0, "whole bytes");
+    let mut body = String::with_capacity(len);
+    body.push_str("\"03");
+    body.push_str(&"00".repeat(hex_len / 2 - 1));
+    body.push('"');
+    assert_eq!(body.len(), len);
+    body.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_bodies_are_limited_to_64_kib_without_a_content_length() {
+    let signer = fake(Duration::ZERO);
+    let (api, _, stop, task) = start(signer.clone(), None).await;
+    let addr = api.trim_start_matches("http://").to_string();
+    let limit = ApiOptions::default().body_limit;
+    assert_eq!(limit, 64 * 1024);
+    let path = format!("/keys/{TZ2}");
+    let cases = [
+        // Exactly at the limit: read in full and signed.
+        (limit, "200"),
+        // One chunk further (two bytes: the JSON must stay whole hex bytes): refused.
+        (limit + 2, "413"),
+        // Far beyond (1 MiB): refused without reading it all.
+        (1024 * 1024, "413"),
+    ];
+    for (len, want) in cases {
+        let (addr, path) = (addr.clone(), path.clone());
+        let (status, body) =
+            tokio::task::spawn_blocking(move || post_chunked(&addr, &path, &generic_body(len)))
+                .await
+                .expect("join");
+        assert!(
+            status.starts_with("HTTP/1.1 ") && status.contains(&format!(" {want} ")),
+            "{len} bytes: {status}\n{body}"
+        );
+        if want == "413" {
+            let json: serde_json::Value = serde_json::from_str(body.trim()).expect("octez error");
+            assert_eq!(
+                json[0]["msg"],
+                format!("request body too large: the limit is {limit} bytes"),
+                "{len} bytes"
+            );
+        } else {
+            let json: serde_json::Value = serde_json::from_str(body.trim()).expect("signature");
+            assert!(
+                json["signature"]
+                    .as_str()
+                    .expect("signature")
+                    .starts_with("spsig1")
+            );
+        }
+    }
+    assert_eq!(
+        signer.finished.load(Ordering::SeqCst),
+        1,
+        "only the body at the limit was signed"
+    );
+    let _ = stop.send(());
+    assert!(task.await.expect("join"));
 }

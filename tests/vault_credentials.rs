@@ -1,11 +1,12 @@
 //! Every credential path of the chain, through the real binary against the emulator: managed
 //! identity (IDENTITY_ENDPOINT/IDENTITY_HEADER), client secret (AZURE_AUTHORITY_HOST on
-//! loopback), the Azure CLI (a fake `az` first on PATH), workload identity (wired to the token
-//! endpoint), and the all-failed error. Environment is set only on the child process.
+//! loopback), the Azure CLI (a fake `az` first on PATH), workload identity (a federated token
+//! file the emulator's token endpoint trusts, and one it refuses), and the all-failed error. Environment is set only on the child process.
 #![cfg(feature = "emulator")]
 
 mod vault_common;
 
+use tezos_azure_signer::emulator::Emulator;
 use vault_common::*;
 
 fn with(mut env: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -242,4 +243,105 @@ async fn azure_client_id_selects_a_user_assigned_managed_identity() {
         "{err}"
     );
     assert!(emu.stats().token_errors > before);
+}
+
+/// Workload identity as on AKS: only the pod's variables, no client secret.
+fn workload_env(emu: &Emulator, token_file: &std::path::Path) -> Vec<(String, String)> {
+    vec![
+        ("AZURE_KEYVAULT_URI".into(), emu.vault_url()),
+        (
+            "TEZOS_AZURE_SIGNER_VAULT_CA".into(),
+            emu.ca_path().display().to_string(),
+        ),
+        ("AZURE_AUTHORITY_HOST".into(), emu.authority_host()),
+        ("AZURE_TENANT_ID".into(), emu.tenant_id().into()),
+        ("AZURE_CLIENT_ID".into(), emu.client_id().into()),
+        (
+            "AZURE_FEDERATED_TOKEN_FILE".into(),
+            token_file.display().to_string(),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_identity_federated_token_lists_keys_and_a_wrong_token_is_refused() {
+    let emu = emulator().await;
+    let s = Scratch::new();
+    let key = genkey(s.path(), "prime256v1", "wi");
+    let pkh = pkh_of(&key);
+    let import = run(bin(
+        &s,
+        &client_secret_env(&emu),
+        &["import", "--key", key.to_str().unwrap()],
+    ))
+    .await;
+    assert_eq!(code(&import), 0, "{}", stderr(&import));
+    let token_file = s.write("federated-token", emu.federated_token());
+    let env = workload_env(&emu, &token_file);
+
+    let before = emu.stats();
+    let out = run(bin(
+        &s,
+        &env,
+        &["verify", "--vault-keys", "--json", "--auth", "auto"],
+    ))
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout_json(&out).to_string().contains(&pkh),
+        "the imported key is listed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let after = emu.stats();
+    assert_eq!(
+        after.tokens_client_assertion,
+        before.tokens_client_assertion + 1,
+        "one token, from the federated assertion: {after:?}"
+    );
+    assert_eq!(
+        after.tokens_client_credentials, before.tokens_client_credentials,
+        "no client secret was used"
+    );
+    assert_eq!(after.token_errors, before.token_errors);
+
+    // Explicit mode works the same way.
+    let out = run(bin(
+        &s,
+        &env,
+        &["verify", "--vault-keys", "--auth", "workload-identity"],
+    ))
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // A token the app does not trust: refused by the token endpoint, reported with the reason.
+    let wrong = s.write("wrong-token", "header.not-the-trusted-one.signature");
+    let out = run(bin(
+        &s,
+        &workload_env(&emu, &wrong),
+        &[
+            "verify",
+            "--vault-keys",
+            "--auth",
+            "auto",
+            "--read-deadline",
+            "10s",
+        ],
+    ))
+    .await;
+    assert_eq!(code(&out), 3);
+    let err = stderr(&out);
+    assert!(err.contains("no Azure credential worked"), "{err}");
+    let wi_line = err
+        .lines()
+        .find(|l| l.contains("- workload identity:"))
+        .unwrap_or_else(|| panic!("a workload identity line in:\n{err}"));
+    assert!(
+        wi_line.contains("No matching federated identity record"),
+        "the Entra reason is shown: {wi_line}"
+    );
+    assert!(
+        !err.contains("not-the-trusted-one"),
+        "the token is never printed"
+    );
+    assert!(emu.stats().token_errors > after.token_errors);
 }

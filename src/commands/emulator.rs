@@ -54,6 +54,10 @@ pub struct EmulatorArgs {
     /// Client secret of that app (a test value).
     #[arg(long, default_value = crate::emulator::DEFAULT_CLIENT_SECRET)]
     pub client_secret: String,
+    /// Federated token that app trusts as a workload identity's client assertion (put the same
+    /// text in the file named by AZURE_FEDERATED_TOKEN_FILE). Default: random, i.e. refused.
+    #[arg(long, value_name = "TOKEN")]
+    pub federated_token: Option<String>,
 }
 
 fn rate(s: &str) -> Result<f64, String> {
@@ -100,6 +104,9 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
         tenant_id: args.tenant_id,
         client_id: args.client_id,
         client_secret: args.client_secret,
+        federated_token: args
+            .federated_token
+            .unwrap_or_else(crate::emulator::random_federated_token),
         token_lifetime: std::time::Duration::from_secs(args.token_lifetime_secs),
     };
     let emulator = Emulator::start(config).await?;

@@ -16,7 +16,7 @@ use crate::auth::AuthorizedKeys;
 use crate::cli::GlobalArgs;
 use crate::policy::{MagicBytes, Policy, PolicyRules};
 use crate::server::listen::Limits;
-use crate::server::run::{Server, termination_signal};
+use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, SignerApi, tls};
 use crate::signer::{Signer, SignerConfig};
 use crate::vault::Vault;
@@ -118,6 +118,9 @@ fn signer_config(args: &ServeArgs) -> Result<SignerConfig, ServeError> {
 
 /// Returns whether every in-flight signature finished before exit.
 async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError> {
+    // Before anything else: a SIGTERM/SIGINT during startup then shuts down gracefully once
+    // the server runs, instead of killing the process by the default disposition.
+    let termination = TerminationSignal::register();
     let data_dir = args.resolved_data_dir().map_err(ServeError::DataDir)?;
     prepare_data_dir(&data_dir)?;
     // Configuration errors first: they need no vault.
@@ -194,7 +197,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     if let Some(dev) = &dev {
         dev.print_banner(&url, &data_dir);
     }
-    let report = server.run(termination_signal()).await;
+    let report = server.run(termination.wait()).await;
     #[cfg(feature = "emulator")]
     if let Some(dev) = dev {
         dev.shutdown().await;

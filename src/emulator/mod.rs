@@ -1,7 +1,8 @@
 //! The bundled Azure Key Vault stand-in (`tezos-azure-signer emulator`, feature `emulator`), in
 //! the spirit of Azurite: the Key Vault keys data plane (import, get, list, sign) over HTTPS on
 //! loopback with its own CA, the 401 bearer challenge, tokens from an App Service–style
-//! managed-identity endpoint and an Entra v2 client-credentials endpoint, fault injection and
+//! managed-identity endpoint and an Entra v2 client-credentials endpoint (client secret, or a
+//! workload identity's federated token as client assertion), fault injection and
 //! per-operation counters at `GET /_emulator/stats`. It is a development and test tool: it
 //! binds only loopback addresses and must never be reachable from, or reach, the network.
 //!
@@ -56,6 +57,10 @@ pub struct EmulatorConfig {
     /// client id for user-assigned requests).
     pub client_id: String,
     pub client_secret: String,
+    /// The federated (Kubernetes service-account) token the registered app trusts: accepted as
+    /// `client_assertion` (type jwt-bearer) for `client_id`, as a workload identity sends it.
+    /// Compared for equality only (no JWT validation). Default: random per config.
+    pub federated_token: String,
     /// Lifetime of minted tokens.
     pub token_lifetime: Duration,
 }
@@ -77,9 +82,18 @@ impl Default for EmulatorConfig {
             tenant_id: DEFAULT_TENANT_ID.to_string(),
             client_id: DEFAULT_CLIENT_ID.to_string(),
             client_secret: DEFAULT_CLIENT_SECRET.to_string(),
+            federated_token: random_federated_token(),
             token_lifetime: Duration::from_secs(3600),
         }
     }
+}
+
+/// A fresh random federated token, JWT-shaped (three dot-separated parts) like the ones
+/// Kubernetes projects into `AZURE_FEDERATED_TOKEN_FILE`.
+pub fn random_federated_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("emulator.{}.federated", hex::encode(bytes))
 }
 
 /// State shared by every connection.
@@ -91,6 +105,7 @@ pub(crate) struct Shared {
     pub(crate) tenant_id: String,
     pub(crate) client_id: String,
     pub(crate) client_secret: Zeroizing<String>,
+    pub(crate) federated_token: Zeroizing<String>,
     pub(crate) identity_header: String,
     pub(crate) vault_url: String,
 }
@@ -186,6 +201,7 @@ impl Emulator {
             tenant_id: config.tenant_id.clone(),
             client_id: config.client_id.clone(),
             client_secret: Zeroizing::new(config.client_secret.clone()),
+            federated_token: Zeroizing::new(config.federated_token.clone()),
             identity_header: hex::encode(secret),
             vault_url: format!("https://localhost:{port}"),
         });
@@ -260,6 +276,12 @@ impl Emulator {
 
     pub fn client_secret(&self) -> &str {
         &self.shared.client_secret
+    }
+
+    /// The federated token accepted as client assertion (write it to the file named by
+    /// `AZURE_FEDERATED_TOKEN_FILE` for the workload-identity flow).
+    pub fn federated_token(&self) -> &str {
+        &self.shared.federated_token
     }
 
     /// `AZURE_KEYVAULT_URI`, `SSL_CERT_FILE`, `IDENTITY_ENDPOINT`, `IDENTITY_HEADER`.

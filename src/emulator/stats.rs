@@ -30,9 +30,12 @@ pub struct Stats {
     pub wrong_signatures: u64,
     /// secp256k1 signatures returned with a high S (s > n/2), as Azure does about half the time.
     pub high_s: u64,
-    /// Tokens minted by the managed-identity endpoint / the client-credentials endpoint.
+    /// Tokens minted by the managed-identity endpoint / the client-credentials endpoint (client
+    /// secret) / the client-credentials endpoint with a federated client assertion (workload
+    /// identity).
     pub tokens_managed_identity: u64,
     pub tokens_client_credentials: u64,
+    pub tokens_client_assertion: u64,
     /// Token requests refused (wrong identity header, wrong client secret, ...).
     pub token_errors: u64,
 }
@@ -55,6 +58,7 @@ pub struct Counters {
     pub high_s: AtomicU64,
     pub tokens_managed_identity: AtomicU64,
     pub tokens_client_credentials: AtomicU64,
+    pub tokens_client_assertion: AtomicU64,
     pub token_errors: AtomicU64,
 }
 
@@ -82,6 +86,7 @@ impl Counters {
             high_s: g(&self.high_s),
             tokens_managed_identity: g(&self.tokens_managed_identity),
             tokens_client_credentials: g(&self.tokens_client_credentials),
+            tokens_client_assertion: g(&self.tokens_client_assertion),
             token_errors: g(&self.token_errors),
         }
     }

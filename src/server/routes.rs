@@ -245,7 +245,7 @@ fn record(
     let pkh_text = pkh.to_string();
     let wm = request.and_then(|r| r.watermark_key());
     let level = wm.map(|w| w.level);
-    let round = wm.map(|w| w.round);
+    let round = wm.and_then(|w| w.round);
     let chain = wm.map(|w| w.chain_id.to_string());
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {

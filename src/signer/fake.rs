@@ -1,6 +1,7 @@
 //! An in-memory [`Vault`] for the signer tests: real keys, randomised (non-deterministic)
 //! ECDSA like Key Vault, call counters, and switchable faults (high-S, wrong signature,
-//! failure, a gate that holds one key's signatures until released).
+//! failure, a gate that holds one key's signatures until released), and key removal and new
+//! versions (what the listing shows changes; the signer's cached versions are recorded).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,6 +28,8 @@ pub struct FakeVault {
     pub list_calls: AtomicUsize,
     pub get_calls: AtomicUsize,
     mode: Mutex<Mode>,
+    /// `(name, version)` of every sign call, in order.
+    pub signed_versions: Mutex<Vec<(String, String)>>,
     /// Signatures by the key with this name wait for a permit.
     gate: Mutex<Option<(String, std::sync::Arc<tokio::sync::Semaphore>)>>,
 }
@@ -39,11 +42,19 @@ impl FakeVault {
             list_calls: AtomicUsize::new(0),
             get_calls: AtomicUsize::new(0),
             mode: Mutex::new(Mode::Normal),
+            signed_versions: Mutex::new(Vec::new()),
             gate: Mutex::new(None),
         }
     }
 
     pub fn add(&self, name: &str, secret: &str) -> Pkh {
+        self.add_version(name, "v1", secret)
+    }
+
+    /// Makes `secret` the latest version `version` of `name` (what a new import under an
+    /// existing name does: the listing then shows only this version).
+    pub fn add_version(&self, name: &str, version: &str, secret: &str) -> Pkh {
+        self.remove(name);
         let sk: SecretKey = secret.parse().unwrap();
         let public_key = sk.public_key();
         let vault_curve = match sk.curve() {
@@ -52,14 +63,19 @@ impl FakeVault {
         };
         let key = VaultKey {
             name: name.to_string(),
-            version: "v1".into(),
-            id: format!("https://fake.vault.azure.net/keys/{name}/v1"),
+            version: version.into(),
+            id: format!("https://fake.vault.azure.net/keys/{name}/{version}"),
             vault_curve: vault_curve.into(),
             public_key,
         };
         let pkh = key.pkh();
         self.keys.lock().unwrap().push((key, sk));
         pkh
+    }
+
+    /// Deletes (or disables) `name`: no longer listed, and it can no longer sign.
+    pub fn remove(&self, name: &str) {
+        self.keys.lock().unwrap().retain(|(k, _)| k.name != name);
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -149,6 +165,10 @@ impl Vault for FakeVault {
 
     async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError> {
         self.sign_calls.fetch_add(1, Ordering::SeqCst);
+        self.signed_versions
+            .lock()
+            .unwrap()
+            .push((key.name.clone(), key.version.clone()));
         let gate = self.gate.lock().unwrap().clone();
         if let Some((name, sem)) = gate
             && name == key.name

@@ -273,6 +273,8 @@ mod fake;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
+mod rediscovery_tests;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;

@@ -267,3 +267,61 @@ async fn restart_keeps_marks_and_signatures() {
         Err(SignError::Watermark(WatermarkError::DifferentData { .. }))
     ));
 }
+
+/// Legacy magic bytes as octez-signer handles them: 0x02 has its own `endorsement` watermark
+/// (independent of 0x13 attestations), 0x01 shares the block one, and neither has a round, so
+/// a Tenderbake block at the level of a legacy block is refused whatever its round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_magic_bytes_use_octez_watermarks() {
+    use crate::policy::MagicBytes;
+    let t = setup(SignerConfig {
+        policy: Policy::new(MagicBytes::new([0x01, 0x02, 0x11, 0x12, 0x13]), None),
+        ..SignerConfig::default()
+    })
+    .await;
+    let endorsement = |level: i32, variant: u8| {
+        let mut b = vec![0x02];
+        b.extend(MAIN);
+        b.extend([variant; 32]);
+        b.push(0x00);
+        b.extend(level.to_be_bytes());
+        b
+    };
+    let first = t
+        .signer
+        .sign(&t.tz2, &endorsement(10, 1), None)
+        .await
+        .unwrap();
+    // The attestation at the same level is another watermark: signed.
+    t.signer
+        .sign(&t.tz2, &consensus("attestation", MAIN, 10, 0, 1), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal(t.signer.sign(&t.tz2, &endorsement(10, 2), None).await),
+        "endorsement level 10 already signed with different data"
+    );
+    let again = t
+        .signer
+        .sign(&t.tz2, &endorsement(10, 1), None)
+        .await
+        .unwrap();
+    assert!(again.replayed && again.signature == first.signature);
+    let text =
+        std::fs::read_to_string(t.dir.path().join(file_name(ConsensusKind::Endorsement))).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mark = v.as_object().unwrap().values().next().unwrap()[t.tz2.to_string()].clone();
+    assert_eq!(mark["level"], 10);
+    assert!(mark.get("round").is_none(), "{text}");
+
+    let mut legacy_block = vec![0x01];
+    legacy_block.extend(MAIN);
+    legacy_block.extend(20i32.to_be_bytes());
+    legacy_block.extend([0u8; 8]);
+    t.signer.sign(&t.tz2, &legacy_block, None).await.unwrap();
+    assert_eq!(
+        refusal(t.signer.sign(&t.tz2, &block(20, 1, 0), None).await),
+        "block level 20 already signed with different data"
+    );
+    t.signer.sign(&t.tz2, &block(21, 0, 0), None).await.unwrap();
+}

@@ -3,6 +3,7 @@
 pub mod base58;
 pub mod hash;
 pub mod keys;
+pub mod kinds;
 pub mod operation;
 pub mod pkh;
 pub mod reader;

@@ -4,112 +4,8 @@
 //! Pure and total: every input yields a value or a typed error naming the byte offset;
 //! nothing here panics, whatever the bytes.
 
-use std::fmt;
-
-use super::base58;
+pub use super::kinds::{ChainId, ConsensusKind, MagicByte};
 use super::reader::{DecodeError, Reader};
-
-/// A 4-byte chain id (`Net…`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChainId(pub [u8; 4]);
-
-impl fmt::Display for ChainId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&base58::encode(base58::CHAIN_ID, &self.0))
-    }
-}
-impl fmt::Debug for ChainId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ChainId({self})")
-    }
-}
-impl std::str::FromStr for ChainId {
-    type Err = base58::Base58Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        base58::decode_array(base58::CHAIN_ID, s).map(ChainId)
-    }
-}
-
-/// The first byte of every signing request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MagicByte {
-    LegacyBlock = 0x01,
-    LegacyEndorsement = 0x02,
-    Generic = 0x03,
-    Authentication = 0x04,
-    MichelsonData = 0x05,
-    Block = 0x11,
-    Preattestation = 0x12,
-    Attestation = 0x13,
-}
-
-impl MagicByte {
-    pub const ALL: [MagicByte; 8] = [
-        MagicByte::LegacyBlock,
-        MagicByte::LegacyEndorsement,
-        MagicByte::Generic,
-        MagicByte::Authentication,
-        MagicByte::MichelsonData,
-        MagicByte::Block,
-        MagicByte::Preattestation,
-        MagicByte::Attestation,
-    ];
-    /// The kinds a baker needs and the default whitelist.
-    pub const BAKING: [MagicByte; 3] = [
-        MagicByte::Block,
-        MagicByte::Preattestation,
-        MagicByte::Attestation,
-    ];
-
-    pub fn from_byte(b: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| *m as u8 == b)
-    }
-    pub fn byte(self) -> u8 {
-        self as u8
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            MagicByte::LegacyBlock => "legacy block",
-            MagicByte::LegacyEndorsement => "legacy endorsement",
-            MagicByte::Generic => "generic operation",
-            MagicByte::Authentication => "authentication",
-            MagicByte::MichelsonData => "michelson data",
-            MagicByte::Block => "block",
-            MagicByte::Preattestation => "preattestation",
-            MagicByte::Attestation => "attestation",
-        }
-    }
-}
-
-/// The three watermarked kinds (one high watermark each per chain and key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConsensusKind {
-    Block,
-    Preattestation,
-    Attestation,
-}
-
-impl ConsensusKind {
-    pub const ALL: [ConsensusKind; 3] = [
-        ConsensusKind::Block,
-        ConsensusKind::Preattestation,
-        ConsensusKind::Attestation,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            ConsensusKind::Block => "block",
-            ConsensusKind::Preattestation => "preattestation",
-            ConsensusKind::Attestation => "attestation",
-        }
-    }
-}
-
-impl fmt::Display for ConsensusKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// A Tenderbake block header (magic 0x11) or a legacy Emmy block (0x01, round 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +66,9 @@ pub struct WatermarkKey {
     pub kind: ConsensusKind,
     pub chain_id: ChainId,
     pub level: i32,
-    pub round: i32,
+    /// None for the legacy kinds (0x01, 0x02): octez records no round for them and compares
+    /// them as round 0.
+    pub round: Option<i32>,
 }
 
 impl SigningRequest {
@@ -200,7 +98,12 @@ impl SigningRequest {
                 let chain_id = ChainId(r.array("chain id")?);
                 let _branch: [u8; 32] = r.array("branch")?;
                 let _tag = r.u8("operation tag")?;
-                let level = r.i32("level")?;
+                let _level = r.i32("level")?;
+                // octez-signer takes the level from the last four bytes (the same field for an
+                // endorsement; any trailing bytes must not change which mark is used).
+                let mut last = [0u8; 4];
+                last.copy_from_slice(&bytes[bytes.len() - 4..]);
+                let level = i32::from_be_bytes(last);
                 Ok(SigningRequest::LegacyEndorsement { chain_id, level })
             }
             MagicByte::Generic => {
@@ -236,19 +139,31 @@ impl SigningRequest {
         }
     }
 
-    /// The high watermark this request is subject to, if any. Legacy blocks share the block
-    /// watermark and legacy endorsements the attestation one (as octez does), at round 0.
+    /// The high watermark this request is subject to, if any. As octez-signer does: legacy
+    /// blocks share the block watermark, legacy endorsements have their own (`endorsement`),
+    /// and neither has a round.
     pub fn watermark_key(&self) -> Option<WatermarkKey> {
         let (kind, chain_id, level, round) = match self {
-            SigningRequest::Block(b) => (ConsensusKind::Block, b.chain_id, b.level, b.round),
-            SigningRequest::Preattestation(c) => {
-                (ConsensusKind::Preattestation, c.chain_id, c.level, c.round)
-            }
-            SigningRequest::Attestation(c) => {
-                (ConsensusKind::Attestation, c.chain_id, c.level, c.round)
-            }
+            SigningRequest::Block(b) => (
+                ConsensusKind::Block,
+                b.chain_id,
+                b.level,
+                (!b.legacy).then_some(b.round),
+            ),
+            SigningRequest::Preattestation(c) => (
+                ConsensusKind::Preattestation,
+                c.chain_id,
+                c.level,
+                Some(c.round),
+            ),
+            SigningRequest::Attestation(c) => (
+                ConsensusKind::Attestation,
+                c.chain_id,
+                c.level,
+                Some(c.round),
+            ),
             SigningRequest::LegacyEndorsement { chain_id, level } => {
-                (ConsensusKind::Attestation, *chain_id, *level, 0)
+                (ConsensusKind::Endorsement, *chain_id, *level, None)
             }
             _ => return None,
         };

@@ -26,6 +26,7 @@ pub fn file_name(kind: ConsensusKind) -> &'static str {
         ConsensusKind::Block => "block_high_watermarks",
         ConsensusKind::Preattestation => "preattestation_high_watermarks",
         ConsensusKind::Attestation => "attestation_high_watermarks",
+        ConsensusKind::Endorsement => "endorsement_high_watermarks",
     }
 }
 

@@ -21,12 +21,13 @@ pub struct Mark {
     pub signature: Option<Signature>,
 }
 
-/// A request as the rule sees it: kind, level, round and the hash of the full signed bytes.
+/// A request as the rule sees it: kind, level, round (None for the legacy kinds: compared as
+/// round 0 and recorded without a round, as octez does) and the hash of the full signed bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MarkRequest {
     pub kind: ConsensusKind,
     pub level: i32,
-    pub round: i32,
+    pub round: Option<i32>,
     pub hash: [u8; 32],
 }
 
@@ -45,7 +46,7 @@ impl MarkRequest {
     pub fn to_mark(&self, signature: Signature) -> Mark {
         Mark {
             level: self.level,
-            round: Some(self.round),
+            round: self.round,
             hash: self.hash,
             signature: Some(signature),
         }
@@ -147,7 +148,7 @@ pub fn check(
 
 /// octez's `check_mark`, case by case on which optional parts the mark has.
 fn check_mark(mark: &Mark, req: &MarkRequest) -> Result<Decision, WatermarkError> {
-    let (kind, level, round) = (req.kind, req.level, req.round);
+    let (kind, level, round) = (req.kind, req.level, req.round.unwrap_or(0));
     let below = || WatermarkError::Below {
         kind,
         level,

@@ -29,7 +29,7 @@ fn req(kind: ConsensusKind, level: i32, round: i32, h: u8) -> MarkRequest {
     MarkRequest {
         kind,
         level,
-        round,
+        round: Some(round),
         hash: hash(h),
     }
 }
@@ -227,11 +227,56 @@ fn to_mark_keeps_request_fields() {
     ));
 }
 
+/// Legacy requests (0x01, 0x02) carry no round, as in octez-signer: compared as round 0,
+/// recorded without a round, so a later request at the same level is refused whatever its
+/// round (octez's `None` round case), and a legacy request after a Tenderbake mark is round 0.
+#[test]
+fn legacy_requests_have_no_round() {
+    let legacy = MarkRequest {
+        kind: ConsensusKind::Block,
+        level: 7,
+        round: None,
+        hash: hash(1),
+    };
+    let m = legacy.to_mark(sig(1));
+    assert_eq!(m, mark(7, None, 1, Some(1)));
+    assert_eq!(check(Some(&m), &legacy, None), Ok(Decision::Replay(sig(1))));
+    assert_eq!(
+        check(Some(&m), &req(ConsensusKind::Block, 7, 3, 2), None),
+        Err(WatermarkError::DifferentDataAtLevel {
+            kind: ConsensusKind::Block,
+            level: 7
+        })
+    );
+    assert_eq!(
+        check(Some(&m), &req(ConsensusKind::Block, 8, 0, 2), None),
+        Ok(Decision::Sign)
+    );
+    // Against a Tenderbake mark at round 0 / 1 of the same level.
+    let other = MarkRequest {
+        hash: hash(9),
+        ..legacy
+    };
+    assert!(matches!(
+        check(Some(&mark(7, Some(0), 3, Some(3))), &other, None),
+        Err(WatermarkError::DifferentData { round: 0, .. })
+    ));
+    assert!(matches!(
+        check(Some(&mark(7, Some(1), 3, Some(3))), &other, None),
+        Err(WatermarkError::RoundNotAbove {
+            round: 0,
+            mark_round: 1,
+            ..
+        })
+    ));
+}
+
 fn kind_strategy() -> impl Strategy<Value = ConsensusKind> {
     prop_oneof![
         Just(ConsensusKind::Block),
         Just(ConsensusKind::Preattestation),
         Just(ConsensusKind::Attestation),
+        Just(ConsensusKind::Endorsement),
     ]
 }
 

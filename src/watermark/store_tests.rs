@@ -170,6 +170,53 @@ fn writes_octez_files() {
     assert!(!dir.path().join("block_high_watermarks").exists());
 }
 
+/// octez-signer keeps legacy (0x02) endorsements in their own `endorsement` file, and legacy
+/// marks without a round: both survive a reopen, next to an attestation mark at the same level.
+#[test]
+fn legacy_endorsements_have_their_own_file_and_no_round() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        file_name(ConsensusKind::Endorsement),
+        "endorsement_high_watermarks"
+    );
+    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let legacy = Mark {
+        round: None,
+        ..mark(1331, 0, 0xCD, SPSIG)
+    };
+    s.persist(
+        ConsensusKind::Endorsement,
+        chain(MAINNET),
+        pkh(TZ2),
+        legacy.clone(),
+    )
+    .unwrap();
+    s.persist(
+        ConsensusKind::Attestation,
+        chain(MAINNET),
+        pkh(TZ2),
+        mark(1331, 0, 0xAB, SPSIG),
+    )
+    .unwrap();
+    let text = fs::read_to_string(dir.path().join("endorsement_high_watermarks")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let entry = &v[MAINNET][TZ2];
+    assert_eq!(entry["level"], 1331);
+    assert!(entry.get("round").is_none(), "{text}");
+    assert_eq!(entry["hash"], "cd".repeat(32));
+    drop(s);
+    let s = WatermarkStore::open(dir.path()).unwrap();
+    assert_eq!(
+        s.get(ConsensusKind::Endorsement, &chain(MAINNET), &pkh(TZ2)),
+        Some(&legacy)
+    );
+    assert_eq!(
+        s.get(ConsensusKind::Attestation, &chain(MAINNET), &pkh(TZ2))
+            .map(|m| (m.level, m.round)),
+        Some((1331, Some(0)))
+    );
+}
+
 #[test]
 fn damaged_files_stop_the_store() {
     let good_hash = "00".repeat(32);

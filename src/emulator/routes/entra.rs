@@ -1,7 +1,9 @@
 //! The Entra ID v2 client-credentials token endpoint, `POST /{tenant}/oauth2/v2.0/token` on the
 //! HTTPS port (what `ClientSecretCredential` calls when `AZURE_AUTHORITY_HOST` points here).
-//! Only the one registered app (tenant, client id, client secret) gets a token. Also serves the
-//! tenant's OpenID configuration, which MSAL-based clients (Node, Python, .NET) fetch first.
+//! Only the one registered app gets a token, authenticated either by its client secret or by a
+//! client assertion (`urn:ietf:params:oauth:client-assertion-type:jwt-bearer`) equal to the
+//! federated token it trusts (what `WorkloadIdentityCredential` sends). Also serves the tenant's
+//! OpenID configuration, which MSAL-based clients (Node, Python, .NET) fetch first.
 
 use hyper::{Method, Request, StatusCode};
 use serde_json::json;
@@ -9,6 +11,10 @@ use serde_json::json;
 use super::{Resp, json_response, read_body};
 use crate::emulator::Shared;
 use crate::emulator::stats::bump;
+use std::sync::atomic::AtomicU64;
+
+/// The only client assertion type Entra accepts.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// An Entra error reply (`error`, `error_description`, `error_codes`), as MSAL/azure_identity parse it.
 fn refuse(shared: &Shared, status: StatusCode, error: &str, code: i32, description: &str) -> Resp {
@@ -75,15 +81,10 @@ pub async fn token(shared: &Shared, req: Request<hyper::body::Incoming>) -> Resp
             "Application not found in the directory.",
         );
     }
-    if field("client_secret") != shared.client_secret.as_str() {
-        return refuse(
-            shared,
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000215,
-            "Invalid client secret provided.",
-        );
-    }
+    let counter = match client_authentication(shared, &form) {
+        Ok(counter) => counter,
+        Err(resp) => return *resp,
+    };
     let scope = field("scope");
     if !scope.ends_with("/.default") || scope.contains(' ') {
         return refuse(
@@ -95,7 +96,7 @@ pub async fn token(shared: &Shared, req: Request<hyper::body::Incoming>) -> Resp
         );
     }
     let minted = shared.tokens.mint(scope);
-    bump(&shared.counters.tokens_client_credentials);
+    bump(counter);
     json_response(
         StatusCode::OK,
         &json!({
@@ -105,6 +106,67 @@ pub async fn token(shared: &Shared, req: Request<hyper::body::Incoming>) -> Resp
             "access_token": minted.access_token,
         }),
     )
+}
+
+/// Checks how the app authenticated: exactly one of `client_secret` or a jwt-bearer
+/// `client_assertion`, and it must be the configured one. Returns the counter to bump on success.
+fn client_authentication<'a>(
+    shared: &'a Shared,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<&'a AtomicU64, Box<Resp>> {
+    let secret = form.get("client_secret");
+    let assertion_type = form.get("client_assertion_type");
+    let assertion = form.get("client_assertion");
+    match (secret, assertion_type, assertion) {
+        (Some(secret), None, None) => {
+            if secret.as_str() == shared.client_secret.as_str() {
+                Ok(&shared.counters.tokens_client_credentials)
+            } else {
+                Err(Box::new(refuse(
+                    shared,
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    7000215,
+                    "Invalid client secret provided.",
+                )))
+            }
+        }
+        (None, Some(kind), Some(assertion)) => {
+            if kind != JWT_BEARER {
+                Err(Box::new(refuse(
+                    shared,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    50027,
+                    &format!("Invalid client_assertion_type '{kind}': expected {JWT_BEARER}."),
+                )))
+            } else if assertion.as_str() == shared.federated_token.as_str() {
+                Ok(&shared.counters.tokens_client_assertion)
+            } else {
+                Err(Box::new(refuse(
+                    shared,
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    700211,
+                    "No matching federated identity record found for presented assertion.",
+                )))
+            }
+        }
+        (None, None, None) => Err(Box::new(refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            7000216,
+            "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+        ))),
+        _ => Err(Box::new(refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            9002341,
+            "Provide exactly one of client_secret or client_assertion with client_assertion_type.",
+        ))),
+    }
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`, pointing MSAL at this host.
@@ -136,7 +198,7 @@ pub fn openid_configuration(shared: &Shared, req: &Request<hyper::body::Incoming
         StatusCode::OK,
         &json!({
             "token_endpoint": format!("{host}/{t}/oauth2/v2.0/token"),
-            "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
             "jwks_uri": format!("{host}/{t}/discovery/v2.0/keys"),
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "subject_types_supported": ["pairwise"],

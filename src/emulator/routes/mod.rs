@@ -54,6 +54,21 @@ pub async fn read_body(req: Request<hyper::body::Incoming>) -> Result<Bytes, Res
     }
 }
 
+/// Reads the body and parses it as JSON; a failure is Key Vault's BadParameter naming `what`.
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    req: Request<hyper::body::Incoming>,
+    what: &str,
+) -> Result<T, Resp> {
+    let body = read_body(req).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            format!("The request body is not a valid {what}: {e}"),
+        )
+    })
+}
+
 /// The value of one query parameter.
 pub fn query_param(req: &Request<hyper::body::Incoming>, name: &str) -> Option<String> {
     let query = req.uri().query()?;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::keys::{bundle_json, not_found};
-use super::{Resp, json_response, kv_error, read_body};
+use super::{Resp, json_response, kv_error, read_json};
 use crate::emulator::Shared;
 use crate::emulator::jwk::{ImportJwk, KeyMaterial, b64url, b64url_decode};
 use crate::emulator::state::{ImportAttributes, valid_name};
@@ -50,13 +50,9 @@ pub async fn import(
             "The key name '{name}' is invalid: it must match ^[0-9a-zA-Z-]+$ and be 1 to 127 characters long."
         ));
     }
-    let body = match read_body(req).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    let parsed: ImportBody = match serde_json::from_slice(&body) {
+    let parsed: ImportBody = match read_json(req, "key import").await {
         Ok(p) => p,
-        Err(e) => return bad(format!("The request body is not a valid key import: {e}")),
+        Err(resp) => return resp,
     };
     let Some(jwk) = parsed.key else {
         return bad("The 'key' property is required.");
@@ -121,13 +117,9 @@ pub async fn update(
     if !valid_name(name) {
         return not_found(name, Some(version));
     }
-    let body = match read_body(req).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    let parsed: UpdateBody = match serde_json::from_slice(&body) {
+    let parsed: UpdateBody = match read_json(req, "key update").await {
         Ok(p) => p,
-        Err(e) => return bad(format!("The request body is not a valid key update: {e}")),
+        Err(resp) => return resp,
     };
     let enabled = parsed.attributes.and_then(|a| a.enabled);
     let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -165,13 +157,9 @@ pub async fn sign(
     if !valid_name(name) {
         return not_found(name, Some(version));
     }
-    let body = match read_body(req).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    let parsed: SignBody = match serde_json::from_slice(&body) {
+    let parsed: SignBody = match read_json(req, "sign request").await {
         Ok(p) => p,
-        Err(e) => return bad(format!("The request body is not a valid sign request: {e}")),
+        Err(resp) => return resp,
     };
     let Some(alg) = parsed.alg else {
         return bad("The 'alg' property is required.");
