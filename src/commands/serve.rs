@@ -84,16 +84,10 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> ExitCode {
 
 /// Creates the data directory (owner-only) if needed.
 fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|source| ServeError::CreateDataDir {
-            path: dir.to_path_buf(),
-            source,
-        })
+    crate::private_dir::create_all(dir).map_err(|source| ServeError::CreateDataDir {
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 fn signer_config(args: &ServeArgs) -> Result<SignerConfig, ServeError> {

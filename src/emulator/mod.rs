@@ -123,10 +123,7 @@ impl TempDir {
             std::process::id(),
             hex::encode(bytes)
         ));
-        let mut builder = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&path)?;
+        crate::private_dir::create_new(&path)?;
         Ok(TempDir(path))
     }
 }
@@ -167,12 +164,7 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> anyhow::Result<Emulator> {
         let (dir, temp, store) = match &config.state_dir {
             Some(dir) => {
-                let mut builder = std::fs::DirBuilder::new();
-                builder.recursive(true);
-                #[cfg(unix)]
-                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-                builder
-                    .create(dir)
+                crate::private_dir::create_all(dir)
                     .with_context(|| format!("cannot create state directory {}", dir.display()))?;
                 (dir.clone(), None, state::KeyStore::open(dir)?)
             }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -36,30 +36,20 @@ pub async fn serve_tls(
 ) {
     let mut loops = JoinSet::new();
     for listener in listeners {
-        let (acceptor, shared, mut shutdown) = (acceptor.clone(), shared.clone(), shutdown.clone());
-        loops.spawn(async move {
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = wait_shutdown(&mut shutdown) => break,
-                    accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else {
-                            // Out of descriptors or similar: back off instead of spinning.
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                            continue;
-                        };
-                        while conns.try_join_next().is_some() {}
-                        let (acceptor, shared) = (acceptor.clone(), shared.clone());
-                        conns.spawn(async move {
-                            match acceptor.accept(stream).await {
-                                Ok(tls) => serve_conn(tls, shared, routes::vault).await,
-                                Err(e) => tracing::debug!(error = %e, "emulator: TLS handshake failed"),
-                            }
-                        });
+        let (acceptor, shared) = (acceptor.clone(), shared.clone());
+        loops.spawn(accept_until_shutdown(
+            listener,
+            shutdown.clone(),
+            move |stream| {
+                let (acceptor, shared) = (acceptor.clone(), shared.clone());
+                async move {
+                    match acceptor.accept(stream).await {
+                        Ok(tls) => serve_conn(tls, shared, routes::vault).await,
+                        Err(e) => tracing::debug!(error = %e, "emulator: TLS handshake failed"),
                     }
                 }
-            }
-        });
+            },
+        ));
     }
     while loops.join_next().await.is_some() {}
 }
@@ -68,20 +58,36 @@ pub async fn serve_tls(
 pub async fn serve_plain(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    accept_until_shutdown(listener, shutdown, move |stream| {
+        serve_conn(stream, shared.clone(), routes::identity_port)
+    })
+    .await
+}
+
+/// Accepts connections and runs `on_conn` for each until shutdown; returning drops (aborts)
+/// the connections still open.
+async fn accept_until_shutdown<C, Fut>(
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+    on_conn: C,
+) where
+    C: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             _ = wait_shutdown(&mut shutdown) => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else {
+                    // Out of descriptors or similar: back off instead of spinning.
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 };
                 while conns.try_join_next().is_some() {}
-                let shared = shared.clone();
-                conns.spawn(serve_conn(stream, shared, routes::identity_port));
+                conns.spawn(on_conn(stream));
             }
         }
     }

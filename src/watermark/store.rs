@@ -8,9 +8,8 @@
 //! backwards is refused.
 
 use std::collections::BTreeMap;
-use std::fs::{self, DirBuilder};
+use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use super::format::{self, KindMarks, file_name};
@@ -82,15 +81,11 @@ impl WatermarkStore {
     pub fn open(dir: impl AsRef<Path>) -> Result<WatermarkStore, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         let existed = dir.is_dir();
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| StoreError::Io {
-                op: "create the data directory",
-                path: dir.clone(),
-                source,
-            })?;
+        crate::private_dir::create_all(&dir).map_err(|source| StoreError::Io {
+            op: "create the data directory",
+            path: dir.clone(),
+            source,
+        })?;
         if !existed {
             // A new directory's own entry must be durable too, or a power cut could take it,
             // and every mark written into it, away.
