@@ -42,7 +42,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --authorized-keys 'Public keys allowed to authenticate requests (octez format); with it, unauthenticated requests are refused'
             cand --tls-cert 'TLS certificate chain (PEM); serves HTTPS with --tls-key'
             cand --tls-key 'TLS private key (PEM)'
-            cand --metrics-address 'Address of the Prometheus `/metrics` and `/healthz` listener'
+            cand --metrics-address 'Address of the Prometheus `/metrics` and `/healthz` listener, or `off` for none'
             cand --min-level 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)'
             cand --auth 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)'
             cand --sign-deadline 'Total time for one signature, retries included (e.g. 3s, 1500ms)'

@@ -44,7 +44,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand se
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l authorized-keys -d 'Public keys allowed to authenticate requests (octez format); with it, unauthenticated requests are refused' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l tls-cert -d 'TLS certificate chain (PEM); serves HTTPS with --tls-key' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l tls-key -d 'TLS private key (PEM)' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l metrics-address -d 'Address of the Prometheus `/metrics` and `/healthz` listener' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l metrics-address -d 'Address of the Prometheus `/metrics` and `/healthz` listener, or `off` for none' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l min-level -d 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
 managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'

@@ -307,3 +307,37 @@ fn startup_errors_exit_one_with_a_precise_message() {
         "--tls-cert without --tls-key is a usage error"
     );
 }
+
+#[test]
+fn metrics_address_off_runs_no_metrics_listener() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
+        .args(["serve", "--dev", "--port", "0", "--metrics-address", "off"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "error")
+        .env_remove("AZURE_KEYVAULT_URI")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve --dev");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let done = line.starts_with("Point a baker at it");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines.iter().any(|l| l.starts_with("listening http://")),
+        "the signer API still serves: {lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("metrics ")),
+        "no metrics listener was announced: {lines:?}"
+    );
+}

@@ -159,7 +159,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     let server = Server::bind(
         signer.clone(),
         api_address,
-        Some(args.metrics_address),
+        args.metrics_address.address(),
         tls.clone(),
         options,
         Limits::default(),

@@ -62,9 +62,9 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
-    /// Address of the Prometheus `/metrics` and `/healthz` listener.
-    #[arg(long, env = "TEZOS_AZURE_SIGNER_METRICS_ADDRESS", default_value_t = SocketAddr::from(([127, 0, 0, 1], 9583)))]
-    pub metrics_address: SocketAddr,
+    /// Address of the Prometheus `/metrics` and `/healthz` listener, or `off` for none.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_METRICS_ADDRESS", value_name = "ADDRESS|off", default_value_t = MetricsListen::At(SocketAddr::from(([127, 0, 0, 1], 9583))))]
+    pub metrics_address: MetricsListen,
     /// Answer `GET /known_keys` with the pkhs this signer serves.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_KNOWN_KEYS")]
     pub known_keys: bool,
@@ -126,6 +126,44 @@ impl ServeArgs {
     }
 }
 
+/// Where the metrics listener binds, if anywhere (`--metrics-address`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    Off,
+    At(SocketAddr),
+}
+
+impl MetricsListen {
+    pub fn address(self) -> Option<SocketAddr> {
+        match self {
+            MetricsListen::Off => None,
+            MetricsListen::At(address) => Some(address),
+        }
+    }
+}
+
+impl std::str::FromStr for MetricsListen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(MetricsListen::Off);
+        }
+        s.parse().map(MetricsListen::At).map_err(|_| {
+            format!("`{s}` is neither an address with a port (e.g. 127.0.0.1:9583) nor `off`")
+        })
+    }
+}
+
+impl std::fmt::Display for MetricsListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricsListen::Off => f.write_str("off"),
+            MetricsListen::At(address) => address.fmt(f),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +175,22 @@ mod tests {
         assert_eq!(parse_magic_byte(" 0X03 "), Ok(0x03));
         assert!(parse_magic_byte("0x99").is_err());
         assert!(parse_magic_byte("zz").is_err());
+    }
+
+    #[test]
+    fn metrics_address_is_an_address_or_off() {
+        let at: SocketAddr = "127.0.0.1:9583".parse().expect("an address");
+        assert_eq!("127.0.0.1:9583".parse(), Ok(MetricsListen::At(at)));
+        assert_eq!("off".parse(), Ok(MetricsListen::Off));
+        assert_eq!(
+            "OFF".parse::<MetricsListen>().map(|m| m.address()),
+            Ok(None)
+        );
+        let err = "9583"
+            .parse::<MetricsListen>()
+            .expect_err("a port alone is no address");
+        assert!(err.contains("nor `off`"), "{err}");
+        assert_eq!(MetricsListen::At(at).to_string(), "127.0.0.1:9583");
+        assert_eq!(MetricsListen::Off.to_string(), "off");
     }
 }
