@@ -14,6 +14,8 @@ use tezos_azure_signer::tezos::{Curve, SecretKey};
 
 #[path = "verify_cli/openssl_keys.rs"]
 mod openssl_keys;
+#[path = "verify_cli/terminal_prompt.rs"]
+mod terminal_prompt;
 
 const PASS: &str = "correct horse battery";
 
