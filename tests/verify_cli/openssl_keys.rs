@@ -57,6 +57,28 @@ fn openssl_keys_of_every_flavour_give_the_pkh_of_their_scalar() {
                     "enc.pem",
                 ],
             );
+            // Older schemes: PBES1 (PKCS#12 PBE, SHA-1 + 3DES) and PBES2 with 3DES, which
+            // RustCrypto lacks: the OpenSSL fallback decrypts them.
+            for (scheme, alg, file) in [
+                ("-v1", "PBE-SHA1-3DES", "enc_pbes1.pem"),
+                ("-v2", "des3", "enc_des3.pem"),
+            ] {
+                openssl(
+                    d,
+                    &[
+                        "pkcs8",
+                        "-topk8",
+                        scheme,
+                        alg,
+                        "-in",
+                        "key.pem",
+                        "-passout",
+                        "file:pass",
+                        "-out",
+                        file,
+                    ],
+                );
+            }
             openssl(
                 d,
                 &[
@@ -111,6 +133,8 @@ fn openssl_keys_of_every_flavour_give_the_pkh_of_their_scalar() {
                 ("key.pem", "secret"),
                 ("pkcs8.pem", "secret"),
                 ("enc.pem", "secret"),
+                ("enc_pbes1.pem", "secret"),
+                ("enc_des3.pem", "secret"),
                 ("legacy.pem", "secret"),
                 ("key.der", "secret"),
                 ("priv.jwk", "secret"),
