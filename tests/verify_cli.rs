@@ -33,6 +33,30 @@ fn openssl(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `key.pem` (a new `curve` key, SEC1 without parameters) and `enc.pem` (the same key as
+/// PBES2 encrypted PKCS#8 with the passphrase in the file `pass`) in `dir`.
+fn openssl_key_and_encrypted_pkcs8(dir: &Path, curve: &str) {
+    openssl(
+        dir,
+        &[
+            "ecparam", "-name", curve, "-genkey", "-noout", "-out", "key.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "key.pem",
+            "-passout",
+            "file:pass",
+            "-out",
+            "enc.pem",
+        ],
+    );
+}
+
 fn bin() -> Command {
     let mut cmd = Command::cargo_bin("tezos-azure-signer").unwrap();
     cmd.env_remove("AZURE_KEYVAULT_URI").env_remove("RUST_LOG");

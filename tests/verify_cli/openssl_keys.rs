@@ -171,31 +171,7 @@ fn encrypted_keys_with_a_wrong_or_missing_passphrase_exit_3() {
     let d = tmp.path();
     write(d, "pass", PASS);
     write(d, "wrong", "not the passphrase\n");
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "secp256k1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "key.pem",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-in",
-            "key.pem",
-            "-passout",
-            "file:pass",
-            "-out",
-            "enc.pem",
-        ],
-    );
+    openssl_key_and_encrypted_pkcs8(d, "secp256k1");
     openssl(
         d,
         &[

@@ -9,7 +9,7 @@ use std::process::{Child, Command as StdCommand, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{PASS, openssl, verify_json, write};
+use super::{PASS, openssl_key_and_encrypted_pkcs8, verify_json, write};
 
 /// `verify --key KEY --json` on a fresh pseudo-terminal (`script -qfec … /dev/null`).
 fn on_terminal(key: &Path) -> (Child, mpsc::Receiver<Vec<u8>>) {
@@ -81,31 +81,7 @@ fn encrypted_key_passphrase_from_the_hidden_terminal_prompt() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     write(d, "pass", PASS);
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "key.pem",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-in",
-            "key.pem",
-            "-passout",
-            "file:pass",
-            "-out",
-            "enc.pem",
-        ],
-    );
+    openssl_key_and_encrypted_pkcs8(d, "prime256v1");
     let (code, plain) = verify_json(&["--key", d.join("key.pem").to_str().unwrap()]);
     assert_eq!(code, 0, "{plain}");
     let pkh = plain["pkh"].as_str().expect("a pkh").to_owned();
