@@ -33,8 +33,7 @@ fn openssl(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `key.pem` (a new `curve` key, SEC1 without parameters) and `enc.pem` (the same key as
-/// PBES2 encrypted PKCS#8 with the passphrase in the file `pass`) in `dir`.
+/// `key.pem` (a new `curve` key, SEC1 without parameters) and its `enc.pem` in `dir`.
 fn openssl_key_and_encrypted_pkcs8(dir: &Path, curve: &str) {
     openssl(
         dir,
@@ -42,6 +41,11 @@ fn openssl_key_and_encrypted_pkcs8(dir: &Path, curve: &str) {
             "ecparam", "-name", curve, "-genkey", "-noout", "-out", "key.pem",
         ],
     );
+    openssl_encrypted_pkcs8(dir);
+}
+
+/// `enc.pem`: `key.pem` as PBES2 encrypted PKCS#8 with the passphrase in the file `pass`.
+fn openssl_encrypted_pkcs8(dir: &Path) {
     openssl(
         dir,
         &[

@@ -44,19 +44,7 @@ fn openssl_keys_of_every_flavour_give_the_pkh_of_their_scalar() {
                     "pkcs8.pem",
                 ],
             );
-            openssl(
-                d,
-                &[
-                    "pkcs8",
-                    "-topk8",
-                    "-in",
-                    "key.pem",
-                    "-passout",
-                    "file:pass",
-                    "-out",
-                    "enc.pem",
-                ],
-            );
+            openssl_encrypted_pkcs8(d);
             // Older schemes: PBES1 (PKCS#12 PBE, SHA-1 + 3DES) and PBES2 with 3DES, which
             // RustCrypto lacks: the OpenSSL fallback decrypts them.
             for (scheme, alg, file) in [
