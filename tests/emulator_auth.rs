@@ -7,7 +7,6 @@
 mod emulator_common;
 
 use emulator_common::*;
-use reqwest::Method;
 use serde_json::Value;
 use tezos_azure_signer::emulator::EmulatorConfig;
 
@@ -15,11 +14,7 @@ use tezos_azure_signer::emulator::EmulatorConfig;
 async fn unauthenticated_requests_get_the_bearer_challenge() {
     let emu = start().await;
     let http = client(&emu);
-    let resp = http
-        .get(format!("{}/keys?{API}", emu.vault_url()))
-        .send()
-        .await
-        .expect("request");
+    let resp = http.get(keys_url(&emu)).send().await.expect("request");
     assert_eq!(resp.status(), 401);
     let challenge = resp.headers()["www-authenticate"]
         .to_str()
@@ -37,7 +32,7 @@ async fn unauthenticated_requests_get_the_bearer_challenge() {
 
     for bad in ["Bearer not-a-token", "Basic abc", "Bearer "] {
         let resp = http
-            .get(format!("{}/keys?{API}", emu.vault_url()))
+            .get(keys_url(&emu))
             .header("Authorization", bad)
             .send()
             .await
@@ -61,14 +56,7 @@ async fn expired_tokens_are_refused() {
     .await;
     let http = client(&emu);
     let t = token(&emu, &http).await;
-    let (status, _, body) = call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{}/keys?{API}", emu.vault_url()),
-        None,
-    )
-    .await;
+    let (status, _, body) = get(&http, &t, &keys_url(&emu)).await;
     assert_eq!(status, 401);
     assert!(
         body["error"]["message"]
@@ -120,14 +108,7 @@ async fn managed_identity_endpoint_checks_the_identity_header() {
         .expect("unix secs");
     assert!(expires > time::OffsetDateTime::now_utc().unix_timestamp());
     let t = body["access_token"].as_str().expect("token");
-    let (status, _, _) = call(
-        &http,
-        t,
-        Method::GET,
-        &format!("{}/keys?{API}", emu.vault_url()),
-        None,
-    )
-    .await;
+    let (status, _, _) = get(&http, t, &keys_url(&emu)).await;
     assert_eq!(status, 200);
     let stats = emu.stats();
     assert_eq!((stats.tokens_managed_identity, stats.token_errors), (1, 3));
@@ -202,14 +183,7 @@ async fn client_credentials_endpoint_accepts_only_the_registered_app() {
     let body: Value = resp.json().await.expect("json");
     assert!(body["expires_in"].as_i64().expect("expires_in") > 0);
     let t = body["access_token"].as_str().expect("token");
-    let (status, _, _) = call(
-        &http,
-        t,
-        Method::GET,
-        &format!("{}/keys?{API}", emu.vault_url()),
-        None,
-    )
-    .await;
+    let (status, _, _) = get(&http, t, &keys_url(&emu)).await;
     assert_eq!(status, 200);
     assert_eq!(emu.stats().tokens_client_credentials, 1);
 }
@@ -316,14 +290,7 @@ async fn client_assertion_is_accepted_only_with_the_trusted_federated_token() {
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.expect("json");
     let t = body["access_token"].as_str().expect("token");
-    let (status, _, _) = call(
-        &http,
-        t,
-        Method::GET,
-        &format!("{}/keys?{API}", emu.vault_url()),
-        None,
-    )
-    .await;
+    let (status, _, _) = get(&http, t, &keys_url(&emu)).await;
     assert_eq!(status, 200);
     let st = emu.stats();
     assert_eq!(

@@ -22,26 +22,12 @@ async fn latency_delays_data_plane_requests() {
     let http = client(&emu);
     let t = token(&emu, &http).await;
     let started = Instant::now();
-    let (status, _, _) = call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{}/keys?{API}", emu.vault_url()),
-        None,
-    )
-    .await;
+    let (status, _, _) = get(&http, &t, &keys_url(&emu)).await;
     assert_eq!(status, 200);
     assert!(started.elapsed() >= Duration::from_millis(150));
     emu.set_faults(Faults::default());
     let started = Instant::now();
-    call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{}/keys?{API}", emu.vault_url()),
-        None,
-    )
-    .await;
+    get(&http, &t, &keys_url(&emu)).await;
     assert!(started.elapsed() < Duration::from_millis(150));
 }
 
@@ -55,10 +41,10 @@ async fn every_nth_request_is_throttled_with_retry_after() {
     .await;
     let http = client(&emu);
     let t = token(&emu, &http).await;
-    let url = format!("{}/keys?{API}", emu.vault_url());
+    let url = keys_url(&emu);
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let (status, headers, body) = call(&http, &t, Method::GET, &url, None).await;
+        let (status, headers, body) = get(&http, &t, &url).await;
         if status == 429 {
             assert_eq!(headers["retry-after"], "4");
             assert_eq!(body["error"]["code"], "Throttled");
@@ -80,23 +66,12 @@ async fn error_rate_one_fails_every_authenticated_request() {
     let http = client(&emu);
     let t = token(&emu, &http).await;
     for _ in 0..3 {
-        let (status, _, body) = call(
-            &http,
-            &t,
-            Method::GET,
-            &format!("{}/keys?{API}", emu.vault_url()),
-            None,
-        )
-        .await;
+        let (status, _, body) = get(&http, &t, &keys_url(&emu)).await;
         assert_eq!(status, 500);
         assert_eq!(body["error"]["code"], "InternalServerError");
     }
     // The challenge still comes first: faults apply to authenticated requests.
-    let resp = http
-        .get(format!("{}/keys?{API}", emu.vault_url()))
-        .send()
-        .await
-        .expect("request");
+    let resp = http.get(keys_url(&emu)).send().await.expect("request");
     assert_eq!(resp.status(), 401);
     assert_eq!(emu.stats().server_errors, 3);
 }

@@ -39,26 +39,12 @@ async fn import_and_get_follow_the_key_vault_contract() {
     assert_ne!(kid1, kid2);
 
     for path in ["/keys/baker1", "/keys/baker1/", "/keys/BAKER1"] {
-        let (status, _, body) = call(
-            &http,
-            &t,
-            Method::GET,
-            &format!("{vault}{path}?{API}"),
-            None,
-        )
-        .await;
+        let (status, _, body) = get(&http, &t, &format!("{vault}{path}?{API}")).await;
         assert_eq!(status, 200, "{path}");
         assert_eq!(body["key"]["kid"], kid2.as_str(), "{path}");
     }
     let version1 = kid1.rsplit('/').next().expect("version");
-    let (status, _, body) = call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{vault}/keys/baker1/{version1}?{API}"),
-        None,
-    )
-    .await;
+    let (status, _, body) = get(&http, &t, &format!("{vault}/keys/baker1/{version1}?{API}")).await;
     assert_eq!(status, 200);
     assert_eq!(body["key"]["x"], key["x"]);
 
@@ -142,26 +128,12 @@ async fn list_pages_with_absolute_next_links() {
         import(&emu, &http, &t, n, json!({"key": jwk("P-256")})).await;
     }
     names.sort();
-    let (status, _, body) = call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{vault}/keys?{API}&maxresults=26"),
-        None,
-    )
-    .await;
+    let (status, _, body) = get(&http, &t, &format!("{vault}/keys?{API}&maxresults=26")).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("BadParameter"))
     );
-    let (status, _, _) = call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{vault}/keys?{API}&maxresults=0"),
-        None,
-    )
-    .await;
+    let (status, _, _) = get(&http, &t, &format!("{vault}/keys?{API}&maxresults=0")).await;
     assert_eq!(status, 400);
 
     for (max, pages) in [(None, 2), (Some(25), 2), (Some(10), 4)] {
@@ -172,7 +144,7 @@ async fn list_pages_with_absolute_next_links() {
         let mut seen = Vec::new();
         let mut count = 0;
         loop {
-            let (status, _, body) = call(&http, &t, Method::GET, &url, None).await;
+            let (status, _, body) = get(&http, &t, &url).await;
             assert_eq!(status, 200, "{body}");
             count += 1;
             let items = body["value"].as_array().expect("value");
@@ -219,7 +191,7 @@ async fn versions_are_listed_oldest_first_with_paging() {
     let mut url = format!("{vault}/keys/rotated/versions?{API}&maxresults=2");
     let mut seen = Vec::new();
     loop {
-        let (status, _, body) = call(&http, &t, Method::GET, &url, None).await;
+        let (status, _, body) = get(&http, &t, &url).await;
         assert_eq!(status, 200, "{body}");
         for item in body["value"].as_array().expect("value") {
             seen.push(item["kid"].as_str().expect("kid").to_string());
@@ -230,14 +202,7 @@ async fn versions_are_listed_oldest_first_with_paging() {
         }
     }
     assert_eq!(seen, kids);
-    let (status, _, body) = call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{vault}/keys/ghost/versions?{API}"),
-        None,
-    )
-    .await;
+    let (status, _, body) = get(&http, &t, &format!("{vault}/keys/ghost/versions?{API}")).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("KeyNotFound"))

@@ -87,14 +87,7 @@ async fn sign_checks_algorithm_digest_and_key_state() {
         );
     }
     // The disabled key is still listed and readable, flagged enabled=false.
-    let (status, _, body) = call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{vault}/keys/off?{API}"),
-        None,
-    )
-    .await;
+    let (status, _, body) = get(&http, &t, &format!("{vault}/keys/off?{API}")).await;
     assert_eq!(
         (status, body["attributes"]["enabled"].as_bool()),
         (200, Some(false))
@@ -184,14 +177,7 @@ async fn keys_and_certificates_persist_in_the_state_dir() {
     assert_eq!(emu.ca_pem(), ca, "same CA after restart");
     let http = client(&emu);
     let t = token(&emu, &http).await;
-    let (status, _, body) = call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{}/keys/kept?{API}", emu.vault_url()),
-        None,
-    )
-    .await;
+    let (status, _, body) = get(&http, &t, &format!("{}/keys/kept?{API}", emu.vault_url())).await;
     assert_eq!(status, 200);
     assert_eq!(body["key"]["x"], bundle["key"]["x"]);
     assert_eq!(body["key"]["kty"], "EC-HSM");
@@ -288,14 +274,7 @@ async fn set_key_enabled_toggles_a_key_in_process() {
     import(&emu, &http, &t, "k", json!({"key": jwk("P-256")})).await;
     assert!(emu.set_key_enabled("K", false).expect("update"));
     assert!(!emu.set_key_enabled("ghost", false).expect("update"));
-    let (status, _, body) = call(
-        &http,
-        &t,
-        Method::GET,
-        &format!("{}/keys/k?{API}", emu.vault_url()),
-        None,
-    )
-    .await;
+    let (status, _, body) = get(&http, &t, &format!("{}/keys/k?{API}", emu.vault_url())).await;
     assert_eq!(
         (status, body["attributes"]["enabled"].as_bool()),
         (200, Some(false))

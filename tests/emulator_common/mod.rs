@@ -97,6 +97,20 @@ pub async fn call(
     (status, headers, value)
 }
 
+/// `GET url` with the token: (status, headers, JSON body or Null).
+pub async fn get(
+    http: &reqwest::Client,
+    token: &str,
+    url: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    call(http, token, reqwest::Method::GET, url, None).await
+}
+
+/// The first page of the emulator's key listing.
+pub fn keys_url(emu: &Emulator) -> String {
+    format!("{}/keys?{API}", emu.vault_url())
+}
+
 /// Imports `jwk` under `name`; panics unless 200.
 pub async fn import(
     emu: &Emulator,
