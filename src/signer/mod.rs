@@ -7,7 +7,7 @@
 //! key/kind/chain, never returns a signature that does not verify, never calls the vault for
 //! a refused request or an identical retry.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::auth::AuthorizedKeys;
@@ -79,7 +79,7 @@ pub enum SignError {
 /// The signer. `Send + Sync`; share it behind an `Arc`.
 pub struct Signer {
     vault: Arc<dyn Vault>,
-    store: Arc<Mutex<WatermarkStore>>,
+    store: Arc<tokio::sync::Mutex<WatermarkStore>>,
     config: SignerConfig,
     keyring: Keyring,
 }
@@ -122,7 +122,7 @@ impl Signer {
         }
         Ok(Signer {
             vault,
-            store: Arc::new(Mutex::new(store)),
+            store: Arc::new(tokio::sync::Mutex::new(store)),
             config,
             keyring,
         })
@@ -195,7 +195,14 @@ impl Signer {
         // Check → sign → persist for this key runs under its lock, end to end.
         let guard = Arc::clone(&entry.lock).lock_owned().await;
         let mark_req = MarkRequest::new(&wm, data);
-        let current = self.with_store(|s| Ok(s.get(wm.kind, &wm.chain_id, pkh).cloned()))?;
+        // An async lock: while another key's mark is being fsynced, this waits without
+        // blocking a runtime thread.
+        let current = self
+            .store
+            .lock()
+            .await
+            .get(wm.kind, &wm.chain_id, pkh)
+            .cloned();
         let decision = watermark::check(current.as_ref(), &mark_req, self.config.min_level)
             .map_err(SignError::Watermark)?;
         if let Decision::Replay(stored) = decision {
@@ -226,10 +233,7 @@ impl Signer {
         let mark = mark_req.to_mark(signature);
         tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            let mut store = store
-                .lock()
-                .map_err(|_| StoreError::Unavailable("a previous write panicked".into()))?;
-            store.persist(kind, chain, owner, mark)
+            store.blocking_lock().persist(kind, chain, owner, mark)
         })
         .await
         .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?
@@ -252,17 +256,6 @@ impl Signer {
             .await
             .map_err(SignError::Vault)?;
         Ok((sig, started.elapsed()))
-    }
-
-    fn with_store<T>(
-        &self,
-        f: impl FnOnce(&WatermarkStore) -> Result<T, StoreError>,
-    ) -> Result<T, SignError> {
-        let store = self
-            .store
-            .lock()
-            .map_err(|_| SignError::Store(StoreError::Unavailable("a write panicked".into())))?;
-        f(&store).map_err(SignError::Store)
     }
 }
 
