@@ -267,6 +267,20 @@ async fn request_errors_have_precise_statuses_and_octez_bodies() {
         ),
         (
             "GET",
+            format!("/keys/tz2{}", "z".repeat(60_000)),
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "malformed public key hash",
+        ),
+        (
+            "POST",
+            format!("{sign_path}?authentication=sig{}", "z".repeat(60_000)),
+            format!("\"{ATTESTATION}\""),
+            StatusCode::BAD_REQUEST,
+            "malformed authentication query parameter",
+        ),
+        (
+            "GET",
             "/keys/tz2Ch1abG7FNiibmV26Uzgdsnfni9XGrk5wD".into(),
             String::new(),
             StatusCode::NOT_FOUND,
@@ -295,7 +309,14 @@ async fn request_errors_have_precise_statuses_and_octez_bodies() {
         ),
     ];
     for (method, path, body, status, msg_start) in cases {
+        // Oversized base58 is refused before decoding (which is quadratic): no case is slow.
+        let started = std::time::Instant::now();
         let (got, json) = call(&st, method, &path, &body).await;
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_millis(250),
+            "{method} took {took:?}"
+        );
         assert_eq!(got, status, "{method} {path} {body}: {json}");
         let msg = json[0]["msg"].as_str().unwrap_or_default();
         assert!(msg.starts_with(msg_start), "{method} {path}: {msg:?}");

@@ -46,6 +46,8 @@ pub enum Base58Error {
     Alphabet(String),
     #[error("bad base58 checksum")]
     Checksum,
+    #[error("a base58 value of {0} characters: no Tezos value is longer than {MAX_CHARS}")]
+    TooLong(usize),
     #[error("expected a {expected} value, got something else")]
     WrongPrefix { expected: &'static str },
     #[error("{name} value has {got} payload bytes, expected {expected}")]
@@ -56,6 +58,12 @@ pub enum Base58Error {
     },
 }
 
+/// The longest base58 text any Tezos value here needs (a 73-byte spsig1 signature encodes to
+/// 100 characters), with room to spare. Longer input is refused before decoding: base58
+/// decoding costs time quadratic in the length, and URL path segments and query values reach
+/// this code unauthenticated.
+pub const MAX_CHARS: usize = 128;
+
 fn checksum(data: &[u8]) -> [u8; 4] {
     let h = Sha256::digest(Sha256::digest(data));
     [h[0], h[1], h[2], h[3]]
@@ -64,19 +72,25 @@ fn checksum(data: &[u8]) -> [u8; 4] {
 /// Encodes `payload` under `prefix`. The payload length is the caller's invariant.
 pub fn encode(prefix: Prefix, payload: &[u8]) -> String {
     debug_assert_eq!(payload.len(), prefix.payload_len, "{}", prefix.name);
-    let mut buf = Vec::with_capacity(prefix.bytes.len() + payload.len() + 4);
+    // Zeroized: the payload may be a secret key (spsk/p2sk).
+    let mut buf =
+        zeroize::Zeroizing::new(Vec::with_capacity(prefix.bytes.len() + payload.len() + 4));
     buf.extend_from_slice(prefix.bytes);
     buf.extend_from_slice(payload);
     let sum = checksum(&buf);
     buf.extend_from_slice(&sum);
-    bs58::encode(buf).into_string()
+    bs58::encode(&buf[..]).into_string()
 }
 
-/// Decodes a base58check string without interpreting the prefix.
-pub fn decode_raw(s: &str) -> Result<Vec<u8>, Base58Error> {
-    // Zeroized: the decoded bytes may be a secret key (spsk/p2sk).
+/// Decodes a base58check string without interpreting the prefix. Zeroized: the decoded bytes
+/// may be a secret key (spsk/p2sk).
+pub fn decode_raw(s: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, Base58Error> {
+    let s = s.trim();
+    if s.len() > MAX_CHARS {
+        return Err(Base58Error::TooLong(s.len()));
+    }
     let raw = zeroize::Zeroizing::new(
-        bs58::decode(s.trim())
+        bs58::decode(s)
             .into_vec()
             .map_err(|e| Base58Error::Alphabet(e.to_string()))?,
     );
@@ -87,7 +101,7 @@ pub fn decode_raw(s: &str) -> Result<Vec<u8>, Base58Error> {
     if checksum(body) != sum {
         return Err(Base58Error::Checksum);
     }
-    Ok(body.to_vec())
+    Ok(zeroize::Zeroizing::new(body.to_vec()))
 }
 
 /// Decodes `s`, requiring `prefix` and its payload length; returns the payload.
@@ -120,7 +134,7 @@ pub fn decode_array<const N: usize>(prefix: Prefix, s: &str) -> Result<[u8; N], 
 
 /// Finds which of `candidates` `s` is encoded with (by prefix bytes and payload length).
 pub fn decode_any(candidates: &[Prefix], s: &str) -> Result<(Prefix, Vec<u8>), Base58Error> {
-    let body = zeroize::Zeroizing::new(decode_raw(s)?);
+    let body = decode_raw(s)?;
     for p in candidates {
         if let Some(payload) = body.strip_prefix(p.bytes)
             && payload.len() == p.payload_len
@@ -185,5 +199,19 @@ mod tests {
             Err(Base58Error::WrongPrefix { expected: "tz3" })
         );
         assert!(matches!(decode(TZ2, ""), Err(Base58Error::Checksum)));
+    }
+
+    #[test]
+    fn refuses_oversized_text_before_decoding() {
+        // Every value the table above encodes fits; one character more than the cap does not.
+        let longest = encode(SPSIG1, &[0xff; 64]);
+        assert!(longest.len() <= MAX_CHARS);
+        let long = "1".repeat(MAX_CHARS + 1);
+        assert_eq!(decode_raw(&long), Err(Base58Error::TooLong(MAX_CHARS + 1)));
+        // A megabyte is refused at once (decoding it would take minutes).
+        let huge = "z".repeat(1 << 20);
+        let started = std::time::Instant::now();
+        assert_eq!(decode(TZ2, &huge), Err(Base58Error::TooLong(1 << 20)));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }
