@@ -3,9 +3,16 @@
 //! Owns: one cached token per scope set, a background task per scope set that fetches the next
 //! token `refresh_before` its expiry (retrying with backoff while the old one is still valid),
 //! and answering every `get_token` from the cache while the cached token has more than
-//! `min_validity` left. The SDK's bearer policy asks for a new token 5 minutes before expiry;
-//! by then the keeper already holds the next one. Must never log a token, and never keep a
-//! background task alive after the keeper is dropped.
+//! `min_validity` left.
+//!
+//! Timing against the SDK: its credentials (client secret, workload and managed identity) keep
+//! their own cache and fetch a new token only once the cached one has 5 minutes or less left;
+//! its bearer policy also asks again from 5 minutes before expiry. So the keeper refreshes at
+//! 4 minutes before expiry (inside that window, so the fetch really returns a new token), and
+//! hands out its cached token to the policy until then. A credential that keeps returning a
+//! token already inside the refresh window (short-lived tokens, or a cache we do not control)
+//! is asked again at most every `min_interval`, never in a loop. Must never log a token, and
+//! never keep a background task alive after the keeper is dropped.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -20,16 +27,22 @@ use azure_core::time::OffsetDateTime;
 pub struct KeeperTiming {
     /// Fetch the next token this long before the current one expires.
     pub refresh_before: Duration,
-    /// A cached token with less than this left is not handed out (the SDK's policy would ask
-    /// again at once); a fresh one is fetched inline instead.
+    /// A cached token with less than this left is not handed out; a fresh one is fetched
+    /// inline instead.
     pub min_validity: Duration,
+    /// The shortest pause between two background fetches.
+    pub min_interval: Duration,
 }
+
+/// Azure SDK credentials and its bearer policy refresh once a token has this long left.
+const SDK_REFRESH_WINDOW: Duration = Duration::from_secs(5 * 60);
 
 impl Default for KeeperTiming {
     fn default() -> Self {
         KeeperTiming {
-            refresh_before: Duration::from_secs(10 * 60),
-            min_validity: Duration::from_secs(5 * 60 + 30),
+            refresh_before: SDK_REFRESH_WINDOW.saturating_sub(Duration::from_secs(60)),
+            min_validity: Duration::from_secs(60),
+            min_interval: Duration::from_secs(30),
         }
     }
 }
@@ -95,13 +108,18 @@ impl TokenKeeper {
         handle.spawn(refresh_loop(Arc::downgrade(self), key.to_vec()));
     }
 
-    /// How long the refresher sleeps before fetching again, given the cached token.
+    /// How long the refresher sleeps before fetching again, given the cached token: until
+    /// `refresh_before` its expiry, but never less than `min_interval` (or half the time left,
+    /// if that is shorter) and never less than a millisecond, so it cannot spin.
     fn next_refresh_in(&self, key: &[String]) -> Duration {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        match cache.get(key) {
-            Some(t) => remaining(t).saturating_sub(self.timing.refresh_before),
-            None => Duration::ZERO,
-        }
+        let Some(token) = cache.get(key) else {
+            return Duration::ZERO;
+        };
+        let left = remaining(token);
+        let due = left.saturating_sub(self.timing.refresh_before);
+        due.max(self.timing.min_interval.min(left / 2))
+            .max(Duration::from_millis(1))
     }
 }
 

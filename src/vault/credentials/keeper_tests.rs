@@ -73,6 +73,7 @@ async fn the_next_token_is_fetched_in_the_background_before_expiry() {
     let timing = KeeperTiming {
         refresh_before: ms(700),
         min_validity: ms(100),
+        min_interval: ms(50),
     };
     let keeper = keep_fresh(inner, timing);
     assert_eq!(
@@ -103,6 +104,7 @@ async fn a_failing_refresh_keeps_serving_the_valid_token() {
     let timing = KeeperTiming {
         refresh_before: ms(1900),
         min_validity: ms(100),
+        min_interval: ms(50),
     };
     let keeper = keep_fresh(inner, timing);
     keeper.get_token(&["s"], None).await.unwrap();
@@ -115,4 +117,83 @@ async fn a_failing_refresh_keeps_serving_the_valid_token() {
     fail.store(false, Ordering::SeqCst);
     tokio::time::sleep(ms(1300)).await;
     assert!(fetches.load(Ordering::SeqCst) >= 2);
+}
+
+/// Like the SDK's credentials: hands back its cached token until that has `window` or less
+/// left, and only then fetches ("mints") a new one.
+#[derive(Debug)]
+struct SdkLike {
+    minted: Arc<AtomicU32>,
+    asked: Arc<AtomicU32>,
+    life: Duration,
+    window: Duration,
+    cached: Mutex<Option<AccessToken>>,
+}
+
+#[async_trait]
+impl TokenCredential for SdkLike {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        _options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        let mut cached = self.cached.lock().unwrap();
+        if let Some(t) = cached.as_ref().filter(|t| remaining(t) > self.window) {
+            return Ok(t.clone());
+        }
+        let n = self.minted.fetch_add(1, Ordering::SeqCst) + 1;
+        let life = azure_core::time::Duration::try_from(self.life).unwrap();
+        let token = AccessToken::new(format!("t{n}"), OffsetDateTime::now_utc() + life);
+        *cached = Some(token.clone());
+        Ok(token)
+    }
+}
+
+#[tokio::test]
+async fn a_caching_credential_is_never_asked_in_a_loop() {
+    let (minted, asked) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let inner = Arc::new(SdkLike {
+        minted: minted.clone(),
+        asked: asked.clone(),
+        life: ms(1000),
+        window: ms(300),
+        cached: Mutex::new(None),
+    });
+    // Refreshing earlier than the credential's own window: the first background fetches get
+    // the same token back. They must be spaced by min_interval, not repeated at once.
+    let timing = KeeperTiming {
+        refresh_before: ms(700),
+        min_validity: ms(100),
+        min_interval: ms(100),
+    };
+    let keeper = keep_fresh(inner, timing);
+    assert_eq!(
+        keeper.get_token(&["s"], None).await.unwrap().token.secret(),
+        "t1"
+    );
+    tokio::time::sleep(ms(900)).await;
+    let t = keeper.get_token(&["s"], None).await.unwrap();
+    assert_ne!(
+        t.token.secret(),
+        "t1",
+        "the next token arrived before t1 expired"
+    );
+    let asked = asked.load(Ordering::SeqCst);
+    assert!(
+        asked <= 12,
+        "the credential was asked {asked} times in 0.9 s"
+    );
+    assert!(minted.load(Ordering::SeqCst) >= 2);
+}
+
+#[test]
+fn default_timing_refreshes_inside_the_sdk_window() {
+    let t = KeeperTiming::default();
+    assert!(
+        t.refresh_before < SDK_REFRESH_WINDOW,
+        "earlier, the SDK's cached credential returns the same token"
+    );
+    assert!(t.min_validity < t.refresh_before);
+    assert!(t.min_interval > Duration::ZERO);
 }
