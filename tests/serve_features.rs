@@ -341,3 +341,23 @@ fn metrics_address_off_runs_no_metrics_listener() {
         "no metrics listener was announced: {lines:?}"
     );
 }
+
+#[test]
+fn serve_dev_applies_the_vault_deadline_flags() {
+    // A 1 ms read deadline cannot fit a TLS round trip to the emulator: the start-up listing
+    // fails with the deadline the flag set (serve --dev used to replace it with 30 s).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
+        .args(["serve", "--dev", "--port", "0", "--metrics-address", "off"])
+        .args(["--read-deadline", "1ms"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "off")
+        .env_remove("AZURE_KEYVAULT_URI")
+        .output()
+        .expect("run serve --dev");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("did not complete within 1ms"), "{stderr}");
+    assert!(out.stdout.is_empty(), "it never listened");
+}

@@ -1,6 +1,7 @@
 //! Signing through `AzureVault` (the real SDK) against the emulator over TLS: one request and
 //! no token fetch per signature, tz2 high-S always normalised, wrong signatures never released,
-//! and throttling, latency and 5xx handled within the deadline (and the deadline firing).
+//! and throttling, latency and 5xx handled within the deadline (and the deadline firing); a
+//! listing with all its key fetches runs under one read deadline.
 #![cfg(feature = "emulator")]
 
 mod vault_common;
@@ -309,4 +310,33 @@ async fn production_shaped_host_with_challenge_verification_on() {
     );
     let sig = sign_verified(&vault, &key, &digest(1)).await.unwrap();
     sk.public_key().verify_digest(&digest(1), &sig).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_and_its_key_fetches_share_one_read_deadline() {
+    let emu = emulator().await;
+    let s = Scratch::new();
+    let vault = vault_with_deadlines(&emu, &s, Duration::from_secs(3), Duration::from_millis(700));
+    for i in 0..17u8 {
+        let sk = SecretKey::from_scalar(Curve::P256, &[i + 1; 32]).unwrap();
+        vault
+            .import_key(&format!("k{i}"), &sk, ImportOptions::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(vault.list_keys().await.unwrap().len(), 17);
+    // 200 ms per request: the page (200 ms) and 17 fetches, 8 at a time (600 ms), each well
+    // inside 700 ms, together past it.
+    emu.set_faults(Faults {
+        latency_ms: 200,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    let err = vault.list_keys().await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(err, VaultError::Deadline(d) if d == Duration::from_millis(700)),
+        "{err}"
+    );
+    assert!(took < Duration::from_millis(1000), "{took:?}");
 }

@@ -9,7 +9,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rand_core::{OsRng, RngCore};
 use url::Url;
@@ -41,9 +40,10 @@ fn dev_err(e: impl std::fmt::Display) -> ServeError {
 }
 
 impl DevVault {
-    /// Starts the emulator under `data_dir/emulator`, opens it like production would, and
-    /// creates the demo keys if they do not exist yet.
-    pub async fn start(data_dir: &Path) -> Result<DevVault, ServeError> {
+    /// Starts the emulator under `data_dir/emulator`, opens it like production would (with
+    /// `vault`'s deadlines; the credential and CA are the emulator's), and creates the demo keys
+    /// if they do not exist yet.
+    pub async fn start(data_dir: &Path, vault: &VaultArgs) -> Result<DevVault, ServeError> {
         let emulator = Emulator::start(EmulatorConfig {
             state_dir: Some(data_dir.join("emulator")),
             ..EmulatorConfig::default()
@@ -78,9 +78,8 @@ impl DevVault {
         );
         let args = VaultArgs {
             auth: AuthMode::ClientSecret,
-            sign_deadline: Duration::from_secs(3),
-            read_deadline: Duration::from_secs(30),
             vault_ca: Some(emulator.ca_path().to_path_buf()),
+            ..vault.clone()
         };
         let (vault, _) = crate::vault::open_with_env(&url, &args, &env).map_err(dev_err)?;
         let vault: Arc<dyn Vault> = Arc::new(vault);

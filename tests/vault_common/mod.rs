@@ -117,11 +117,26 @@ pub fn client_secret_env(emu: &Emulator) -> Vec<(String, String)> {
 /// An in-process vault on the emulator, with client-secret credentials from an injected
 /// environment (the test process's environment is never read or changed).
 pub fn vault(emu: &Emulator, scratch: &Scratch, sign_deadline_ms: u64) -> AzureVault {
+    vault_with_deadlines(
+        emu,
+        scratch,
+        std::time::Duration::from_millis(sign_deadline_ms),
+        std::time::Duration::from_secs(20),
+    )
+}
+
+/// [`vault`] with both deadlines chosen.
+pub fn vault_with_deadlines(
+    emu: &Emulator,
+    scratch: &Scratch,
+    sign_deadline: std::time::Duration,
+    read_deadline: std::time::Duration,
+) -> AzureVault {
     let env = CredentialEnv::new(client_secret_env(emu), &scratch.dmi());
     let args = VaultArgs {
         auth: AuthMode::Auto,
-        sign_deadline: std::time::Duration::from_millis(sign_deadline_ms),
-        read_deadline: std::time::Duration::from_secs(20),
+        sign_deadline,
+        read_deadline,
         vault_ca: Some(emu.ca_path().to_path_buf()),
     };
     let url = emu.vault_url().parse().unwrap();

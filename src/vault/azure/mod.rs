@@ -127,6 +127,7 @@ pub struct AzureVault {
     client: KeyClient,
     sign_policy: RetryPolicy,
     read_policy: RetryPolicy,
+    import_policy: RetryPolicy,
 }
 
 impl std::fmt::Debug for AzureVault {
@@ -163,12 +164,42 @@ impl AzureVault {
             client,
             sign_policy: RetryPolicy::for_sign(config.sign_deadline),
             read_policy: RetryPolicy::for_read(config.read_deadline),
+            import_policy: RetryPolicy::for_import(config.read_deadline),
         })
     }
 
     /// The vault's URL.
     pub fn url(&self) -> &Url {
         self.client.endpoint()
+    }
+
+    /// Lists, then fetches every listed key (a few at a time) and keeps the usable ones.
+    async fn list_usable_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
+        let names = self.list_names().await?;
+        let fetched: Vec<(String, Result<Key, VaultError>)> = futures::stream::iter(names)
+            .map(|name| async move {
+                let key = self.fetch_key(&name).await;
+                (name, key)
+            })
+            .buffer_unordered(LIST_CONCURRENCY)
+            .collect()
+            .await;
+        let mut keys = Vec::new();
+        for (name, fetched) in fetched {
+            match fetched {
+                Ok(key) => match jwk::vault_key(&key) {
+                    Ok(k) => keys.push(k),
+                    Err(why) => tracing::debug!(key = %name, reason = %why, "skipping key"),
+                },
+                // Deleted between list and get: not an error for the whole listing.
+                Err(VaultError::NotFound(_)) => {
+                    tracing::debug!(key = %name, "key disappeared while listing")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        keys.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(keys)
     }
 
     async fn fetch_key(&self, name: &str) -> Result<Key, VaultError> {
@@ -232,32 +263,12 @@ fn unusable(name: &str, reason: impl ToString) -> VaultError {
 
 #[async_trait]
 impl Vault for AzureVault {
+    /// One read deadline for the whole listing: the pages and every key's fetch together.
     async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
-        let names = self.list_names().await?;
-        let fetched: Vec<(String, Result<Key, VaultError>)> = futures::stream::iter(names)
-            .map(|name| async move {
-                let key = self.fetch_key(&name).await;
-                (name, key)
-            })
-            .buffer_unordered(LIST_CONCURRENCY)
-            .collect()
-            .await;
-        let mut keys = Vec::new();
-        for (name, fetched) in fetched {
-            match fetched {
-                Ok(key) => match jwk::vault_key(&key) {
-                    Ok(k) => keys.push(k),
-                    Err(why) => tracing::debug!(key = %name, reason = %why, "skipping key"),
-                },
-                // Deleted between list and get: not an error for the whole listing.
-                Err(VaultError::NotFound(_)) => {
-                    tracing::debug!(key = %name, "key disappeared while listing")
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        keys.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(keys)
+        let deadline = self.read_policy.deadline;
+        tokio::time::timeout(deadline, self.list_usable_keys())
+            .await
+            .unwrap_or(Err(VaultError::Deadline(deadline)))
     }
 
     async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError> {
@@ -338,7 +349,7 @@ impl Vault for AzureVault {
         let body: RequestContent<ImportKeyParameters> =
             azure_core::Bytes::copy_from_slice(&json).into();
         drop(json);
-        let key = with_retries(&self.read_policy, "import key", || async {
+        let key = with_retries(&self.import_policy, "import key", || async {
             let response = self
                 .client
                 .import_key(name, body.clone(), None)

@@ -24,6 +24,9 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Upper bound for one backoff wait (not for `Retry-After`, which the deadline bounds).
     pub max_delay: Duration,
+    /// Retry only throttling (429), which the service answers before doing anything: for
+    /// calls that must not run twice (an import that did happen would add a second version).
+    pub unprocessed_only: bool,
 }
 
 impl RetryPolicy {
@@ -34,16 +37,27 @@ impl RetryPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(500),
+            unprocessed_only: false,
         }
     }
 
-    /// The policy for reads and imports (listing, get, import): more patience.
+    /// The policy for reads (listing, get): more patience.
     pub fn for_read(deadline: Duration) -> Self {
         RetryPolicy {
             deadline,
             max_attempts: 6,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(2),
+            unprocessed_only: false,
+        }
+    }
+
+    /// The policy for imports: the read policy's patience, but a 5xx, a lost connection or a
+    /// timeout may mean the key was imported, so only throttling is retried.
+    pub fn for_import(deadline: Duration) -> Self {
+        RetryPolicy {
+            unprocessed_only: true,
+            ..RetryPolicy::for_read(deadline)
         }
     }
 
@@ -72,11 +86,13 @@ impl From<VaultError> for AttemptError {
     }
 }
 
-/// Whether an error is worth another attempt: throttling, 5xx, connection failures.
-fn retryable(error: &VaultError) -> bool {
+/// Whether an error is worth another attempt under `policy`: throttling, and unless the call
+/// must not run twice, 5xx and connection failures.
+fn retryable(policy: &RetryPolicy, error: &VaultError) -> bool {
     match error {
-        VaultError::Throttled(_) | VaultError::Transport(_) => true,
-        VaultError::Service { status, .. } => *status >= 500,
+        VaultError::Throttled(_) => true,
+        VaultError::Transport(_) => !policy.unprocessed_only,
+        VaultError::Service { status, .. } => *status >= 500 && !policy.unprocessed_only,
         _ => false,
     }
 }
@@ -99,7 +115,7 @@ pub fn decide(
     remaining: Duration,
     jitter: f64,
 ) -> Next {
-    if !retryable(&failure.error) || attempt >= policy.max_attempts {
+    if !retryable(policy, &failure.error) || attempt >= policy.max_attempts {
         return Next::GiveUp;
     }
     let wait = match failure.retry_after {

@@ -14,6 +14,7 @@ fn policy() -> RetryPolicy {
         max_attempts: 4,
         base_delay: ms(10),
         max_delay: ms(40),
+        unprocessed_only: false,
     }
 }
 
@@ -280,5 +281,39 @@ mod props {
                 Next::GiveUp => {}
             }
         }
+    }
+}
+
+#[test]
+fn imports_retry_only_what_the_service_did_not_process() {
+    let import = RetryPolicy {
+        unprocessed_only: true,
+        ..policy()
+    };
+    assert_eq!(
+        RetryPolicy::for_import(ms(300)),
+        RetryPolicy {
+            unprocessed_only: true,
+            ..RetryPolicy::for_read(ms(300))
+        }
+    );
+    let long = Duration::from_secs(10);
+    assert_eq!(
+        decide(&import, 1, &throttled(None), long, 1.0),
+        Next::RetryAfter(ms(10))
+    );
+    let transport: AttemptError = VaultError::Transport("connection reset".into()).into();
+    // A 5xx or a lost connection may hide a done import: reads retry them, imports do not.
+    for failure in [service(503), service(500), transport] {
+        assert_eq!(
+            decide(&import, 1, &failure, long, 1.0),
+            Next::GiveUp,
+            "{failure:?}"
+        );
+        assert_ne!(
+            decide(&policy(), 1, &failure, long, 1.0),
+            Next::GiveUp,
+            "{failure:?}"
+        );
     }
 }
