@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use crate::cli::{GlobalArgs, VaultArgs};
-use crate::commands::verify::ResolvedKey;
+use crate::commands::verify::{Exit, ResolvedKey};
 use crate::vault::{Vault, VaultKey};
 
 /// The public key of vault key `name`, for `verify --vault-key`.
@@ -69,11 +69,11 @@ pub fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCode {
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"ok": false, "exit_code": 3, "error": e})
+                    serde_json::json!({"ok": false, "exit_code": Exit::Input as u8, "error": e})
                 );
             }
             eprintln!("error: {e}");
-            return ExitCode::from(3);
+            return ExitCode::from(Exit::Input as u8);
         }
     };
     if json {

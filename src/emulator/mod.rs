@@ -229,10 +229,6 @@ impl Emulator {
         self.port
     }
 
-    pub fn identity_port(&self) -> u16 {
-        self.identity_port
-    }
-
     /// The CA certificate (PEM) that signed the server certificate.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem

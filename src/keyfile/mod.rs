@@ -47,12 +47,6 @@ impl KeyMaterial {
     pub fn pkh(&self) -> Pkh {
         self.public_key().pkh()
     }
-    pub fn secret(&self) -> Option<&SecretKey> {
-        match self {
-            KeyMaterial::Secret(sk) => Some(sk),
-            KeyMaterial::Public(_) => None,
-        }
-    }
     pub fn is_secret(&self) -> bool {
         matches!(self, KeyMaterial::Secret(_))
     }

@@ -86,16 +86,6 @@ pub enum VaultError {
     Protocol(String),
 }
 
-impl VaultError {
-    /// Whether a retry could help (throttling, server errors, transport).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            VaultError::Throttled(_) | VaultError::Transport(_) | VaultError::Deadline(_)
-        ) || matches!(self, VaultError::Service { status, .. } if *status >= 500)
-    }
-}
-
 /// What the signer needs from a key vault.
 #[async_trait]
 pub trait Vault: Send + Sync {

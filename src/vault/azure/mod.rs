@@ -168,11 +168,6 @@ impl AzureVault {
         })
     }
 
-    /// The vault's URL.
-    pub fn url(&self) -> &Url {
-        self.client.endpoint()
-    }
-
     /// Lists, then fetches every listed key (a few at a time) and keeps the usable ones.
     async fn list_usable_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
         let names = self.list_names().await?;
