@@ -85,6 +85,14 @@ async fn imports_every_format_and_reads_each_key_back() {
     let report = stdout_json(&out);
     let keys = report["keys"].as_array().unwrap();
     assert_eq!(keys.len(), files.len());
+    for file in &files {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(
+            !stderr(&out).contains(name),
+            "--json prints no progress lines: {}",
+            stderr(&out)
+        );
+    }
     for (file, key) in files.iter().zip(keys) {
         let want = pkh_of(file);
         assert_eq!(key["status"], "imported", "{file:?}: {key}");

@@ -332,6 +332,9 @@ fn usage_errors_exit_2() {
         ],
         vec!["verify", "--no-such-flag"],
         vec!["verify", "--public-key", pk, "--passphrase-file", "pass"],
+        // Listing checks nothing: a check asked for with it is refused, not silently dropped.
+        vec!["verify", "--vault-keys", "--pkh", &v[0].pkh],
+        vec!["verify", "--vault-keys", "--data", "03"],
     ];
     for args in cases {
         bin().args(&args).assert().code(2).stderr(contains("error"));

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cli::GlobalArgs;
-use crate::keyfile::{self, KeyFileError, KeyMaterial};
+use crate::keyfile::{self, KeyFileError};
 use crate::tezos::{Curve, Pkh, PublicKey, Signature};
 
 #[derive(Debug, clap::Args)]
@@ -57,7 +57,7 @@ pub struct KeySourceArgs {
     #[arg(long, value_name = "NAME", group = "key_source")]
     pub vault_key: Option<String>,
     /// List every usable key in the vault with curve, pkh and state.
-    #[arg(long, group = "key_source")]
+    #[arg(long, group = "key_source", conflicts_with_all = ["pkh", "signature", "data"])]
     pub vault_keys: bool,
     #[command(flatten)]
     pub vault: crate::cli::VaultArgs,
@@ -110,7 +110,7 @@ pub fn resolve_key(_global: &GlobalArgs, src: &KeySourceArgs) -> Result<Resolved
         let material = keyfile::read_key_file(path, passphrase.as_ref())?;
         return Ok(ResolvedKey {
             public_key: material.public_key(),
-            had_secret: matches!(material, KeyMaterial::Secret(_)),
+            had_secret: material.is_secret(),
             source: path.display().to_string(),
         });
     }

@@ -316,10 +316,22 @@ fn errors_are_typed_and_say_what_to_do() {
             "decrypt it with octez-client",
         ),
         (
-            "encrypted:",
+            "encrypted: p2esk",
             "encrypted:p2esk1xx".into(),
             &pass,
-            "octez-client",
+            "p2esk is an encrypted Tezos secret key",
+        ),
+        (
+            "encrypted: edesk",
+            "encrypted:edesk1xx".into(),
+            &pass,
+            "edesk is an encrypted Tezos secret key",
+        ),
+        (
+            "encrypted: other",
+            "encrypted:xyz".into(),
+            &pass,
+            "this key is an encrypted Tezos secret key",
         ),
         (
             "edsk",

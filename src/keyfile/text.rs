@@ -13,16 +13,20 @@ pub(super) fn parse_base58(text: &str) -> Result<KeyMaterial, KeyFileError> {
             "not PEM, JWK JSON or a single Tezos base58 key".into(),
         ));
     }
-    if text.starts_with("encrypted:") || text.starts_with("spesk") {
-        return Err(KeyFileError::EncryptedTezosKey("spesk"));
+    // octez-client's `encrypted:` / `unencrypted:` URI schemes around the base58 key.
+    let (scheme_encrypted, text) = match text.strip_prefix("encrypted:") {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix("unencrypted:").unwrap_or(text)),
+    };
+    if let Some(kind) = ["spesk", "p2esk", "edesk"]
+        .into_iter()
+        .find(|kind| text.starts_with(kind))
+    {
+        return Err(KeyFileError::EncryptedTezosKey(kind));
     }
-    if text.starts_with("p2esk") {
-        return Err(KeyFileError::EncryptedTezosKey("p2esk"));
+    if scheme_encrypted {
+        return Err(KeyFileError::EncryptedTezosKey("this key"));
     }
-    if text.starts_with("edesk") {
-        return Err(KeyFileError::EncryptedTezosKey("edesk"));
-    }
-    let text = text.strip_prefix("unencrypted:").unwrap_or(text);
     if text.starts_with("edsk") {
         return Err(KeyFileError::UnsupportedCurve(
             "ed25519 (secret key; Ed25519 cannot be held in Key Vault)".into(),

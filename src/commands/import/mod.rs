@@ -110,7 +110,7 @@ pub fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
             eprintln!("{}", o.line());
         }
     }
-    let progress = Progress::new(ready.len(), !args.json && std::io::stderr().is_terminal());
+    let progress = Progress::new(ready.len(), args.json, std::io::stderr().is_terminal());
     for (index, key) in ready {
         progress.start(&outcomes[index]);
         let vault = vault.as_ref().map(|v| v as &dyn Vault);

@@ -111,48 +111,46 @@ impl Outcome {
 }
 
 /// A progress bar on a terminal, plain lines on stderr otherwise, nothing for JSON.
-pub struct Progress {
-    bar: Option<ProgressBar>,
-    plain: bool,
+pub enum Progress {
+    Bar(ProgressBar),
+    Plain,
+    Silent,
 }
 
 impl Progress {
-    pub fn new(total: usize, terminal: bool) -> Self {
+    pub fn new(total: usize, json: bool, terminal: bool) -> Self {
+        if json {
+            return Progress::Silent;
+        }
         if !terminal {
-            return Progress {
-                bar: None,
-                plain: true,
-            };
+            return Progress::Plain;
         }
         let bar = ProgressBar::new(total as u64);
         if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
             bar.set_style(style);
         }
-        Progress {
-            bar: Some(bar),
-            plain: false,
-        }
+        Progress::Bar(bar)
     }
 
     pub fn start(&self, o: &Outcome) {
-        if let Some(bar) = &self.bar {
+        if let Progress::Bar(bar) = self {
             bar.set_message(format!("importing {}", o.file));
         }
     }
 
     pub fn done(&self, o: &Outcome) {
-        match &self.bar {
-            Some(bar) => {
+        match self {
+            Progress::Bar(bar) => {
                 bar.println(o.line());
                 bar.inc(1);
             }
-            None if self.plain => eprintln!("{}", o.line()),
-            None => {}
+            Progress::Plain => eprintln!("{}", o.line()),
+            Progress::Silent => {}
         }
     }
 
     pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
+        if let Progress::Bar(bar) = self {
             bar.finish_and_clear();
         }
     }
