@@ -146,9 +146,7 @@ pub(super) fn parse_pkcs8(
     let info =
         pkcs8::PrivateKeyInfo::from_der(der).map_err(|e| KeyFileError::malformed(WHAT, e))?;
     if info.algorithm.oid == ID_ED25519 {
-        return Err(KeyFileError::UnsupportedCurve(
-            "ed25519 (secret key; Ed25519 cannot be held in Key Vault)".into(),
-        ));
+        return Err(KeyFileError::ed25519_secret());
     }
     if info.algorithm.oid != ID_EC_PUBLIC_KEY {
         return Err(KeyFileError::Unrecognised(format!(
@@ -260,9 +258,7 @@ pub(super) fn from_openssl(
     match pkey.id() {
         Id::EC => {}
         Id::ED25519 => {
-            return Err(KeyFileError::UnsupportedCurve(
-                "ed25519 (secret key; Ed25519 cannot be held in Key Vault)".into(),
-            ));
+            return Err(KeyFileError::ed25519_secret());
         }
         other => {
             return Err(KeyFileError::Unrecognised(format!(

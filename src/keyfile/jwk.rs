@@ -57,11 +57,8 @@ pub(super) fn parse_jwk(text: &str) -> Result<KeyMaterial, KeyFileError> {
     let crv = required("crv", &jwk.crv)?;
     match kty {
         "EC" | "EC-HSM" => {
-            let curve = match crv {
-                "P-256K" | "secp256k1" | "SECP256K1" => Curve::Secp256k1,
-                "P-256" => Curve::P256,
-                other => return Err(KeyFileError::UnsupportedCurve(other.to_owned())),
-            };
+            let curve = Curve::from_jwk_crv(crv)
+                .ok_or_else(|| KeyFileError::UnsupportedCurve(crv.to_owned()))?;
             let public = match (&jwk.x, &jwk.y) {
                 (Some(x), Some(y)) => Some(
                     PublicKey::from_coordinates(curve, &b64url("x", x)?, &b64url("y", y)?)
@@ -93,9 +90,7 @@ pub(super) fn parse_jwk(text: &str) -> Result<KeyMaterial, KeyFileError> {
                 return Err(KeyFileError::UnsupportedCurve(crv.to_owned()));
             }
             if jwk.d.is_some() {
-                return Err(KeyFileError::UnsupportedCurve(
-                    "ed25519 (secret key; Ed25519 cannot be held in Key Vault)".into(),
-                ));
+                return Err(KeyFileError::ed25519_secret());
             }
             let x = b64url("x", required("x", &jwk.x)?)?;
             PublicKey::from_tezos_bytes(Curve::Ed25519, &x)

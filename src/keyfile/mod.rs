@@ -93,6 +93,12 @@ pub enum KeyFileError {
 }
 
 impl KeyFileError {
+    /// An Ed25519 secret key: tz1 keys verify here, but Key Vault cannot hold them.
+    pub(crate) fn ed25519_secret() -> Self {
+        KeyFileError::UnsupportedCurve(
+            "ed25519 (secret key; Ed25519 cannot be held in Key Vault)".into(),
+        )
+    }
     pub(crate) fn malformed(what: impl Into<String>, detail: impl ToString) -> Self {
         KeyFileError::Malformed {
             what: what.into(),

@@ -28,9 +28,7 @@ pub(super) fn parse_base58(text: &str) -> Result<KeyMaterial, KeyFileError> {
         return Err(KeyFileError::EncryptedTezosKey("this key"));
     }
     if text.starts_with("edsk") {
-        return Err(KeyFileError::UnsupportedCurve(
-            "ed25519 (secret key; Ed25519 cannot be held in Key Vault)".into(),
-        ));
+        return Err(KeyFileError::ed25519_secret());
     }
     if text.starts_with("spsk") || text.starts_with("p2sk") {
         return text

@@ -25,6 +25,15 @@ pub enum Curve {
 }
 
 impl Curve {
+    /// The curve a JWK `crv` names: `P-256K` (also Key Vault's legacy `SECP256K1` and
+    /// `secp256k1`) or `P-256`; `None` for curves a tz2/tz3 key cannot use.
+    pub fn from_jwk_crv(crv: &str) -> Option<Curve> {
+        match crv {
+            "P-256K" | "SECP256K1" | "secp256k1" => Some(Curve::Secp256k1),
+            "P-256" => Some(Curve::P256),
+            _ => None,
+        }
+    }
     pub fn name(self) -> &'static str {
         match self {
             Curve::Ed25519 => "ed25519",

@@ -40,12 +40,13 @@ impl VaultKey {
     pub fn pkh(&self) -> Pkh {
         self.public_key.pkh()
     }
-    /// The JWS algorithm Key Vault wants for this key's curve.
+    /// The JWS algorithm Key Vault wants for this key's curve: ES256K for `P-256K`, ECDSA256
+    /// for the legacy secp256k1 names, ES256 for P-256.
     pub fn algorithm(&self) -> &'static str {
-        match self.vault_curve.as_str() {
-            "SECP256K1" | "secp256k1" => "ECDSA256",
-            "P-256K" => "ES256K",
-            _ => "ES256",
+        match self.curve() {
+            Curve::Secp256k1 if self.vault_curve == "P-256K" => "ES256K",
+            Curve::Secp256k1 => "ECDSA256",
+            Curve::P256 | Curve::Ed25519 => "ES256",
         }
     }
 }

@@ -25,15 +25,6 @@ pub enum Unusable {
     BadPoint(String),
 }
 
-/// The Tezos curve for a vault curve name, or `None` for curves a Tezos key cannot use.
-pub fn tezos_curve(vault_curve: &str) -> Option<Curve> {
-    match vault_curve {
-        "P-256K" | "SECP256K1" | "secp256k1" => Some(Curve::Secp256k1),
-        "P-256" => Some(Curve::P256),
-        _ => None,
-    }
-}
-
 /// A usable [`VaultKey`] from a `get_key` answer.
 pub fn vault_key(key: &Key) -> Result<VaultKey, Unusable> {
     if key.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
@@ -50,8 +41,8 @@ pub fn vault_key(key: &Key) -> Result<VaultKey, Unusable> {
         .as_ref()
         .ok_or(Unusable::Missing("crv"))?
         .to_string();
-    let curve =
-        tezos_curve(&vault_curve).ok_or_else(|| Unusable::OtherCurve(vault_curve.clone()))?;
+    let curve = Curve::from_jwk_crv(&vault_curve)
+        .ok_or_else(|| Unusable::OtherCurve(vault_curve.clone()))?;
     let x = jwk.x.as_deref().ok_or(Unusable::Missing("x"))?;
     let y = jwk.y.as_deref().ok_or(Unusable::Missing("y"))?;
     let public_key =

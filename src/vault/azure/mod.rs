@@ -122,6 +122,18 @@ pub fn valid_key_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// [`valid_key_name`] as the error a vault call returns before sending anything.
+fn check_key_name(name: &str) -> Result<(), VaultError> {
+    if valid_key_name(name) {
+        Ok(())
+    } else {
+        Err(unusable(
+            name,
+            "not a valid Key Vault key name (1-127 letters, digits and dashes)",
+        ))
+    }
+}
+
 /// The Azure Key Vault implementation of [`Vault`].
 pub struct AzureVault {
     client: KeyClient,
@@ -198,12 +210,7 @@ impl AzureVault {
     }
 
     async fn fetch_key(&self, name: &str) -> Result<Key, VaultError> {
-        if !valid_key_name(name) {
-            return Err(VaultError::UnusableKey {
-                name: name.to_owned(),
-                reason: "not a valid Key Vault key name (1-127 letters, digits and dashes)".into(),
-            });
-        }
+        check_key_name(name)?;
         with_retries(&self.read_policy, "get key", || async {
             let response = self
                 .client
@@ -323,12 +330,7 @@ impl Vault for AzureVault {
         secret: &SecretKey,
         options: ImportOptions,
     ) -> Result<VaultKey, VaultError> {
-        if !valid_key_name(name) {
-            return Err(unusable(
-                name,
-                "not a valid Key Vault key name (1-127 letters, digits and dashes)",
-            ));
-        }
+        check_key_name(name)?;
         let mut params = ImportKeyParameters {
             hsm: Some(!options.software),
             key: Some(jwk::import_jwk(secret)),
