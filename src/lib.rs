@@ -21,7 +21,7 @@ pub mod keyfile;
 pub mod keyring;
 pub mod logging;
 pub mod policy;
-pub mod private_dir;
+pub mod private_fs;
 pub mod server;
 pub mod signer;
 pub mod tezos;

@@ -84,7 +84,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> ExitCode {
 
 /// Creates the data directory (owner-only) if needed.
 fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
-    crate::private_dir::create_all(dir).map_err(|source| ServeError::CreateDataDir {
+    crate::private_fs::create_all(dir).map_err(|source| ServeError::CreateDataDir {
         path: dir.to_path_buf(),
         source,
     })

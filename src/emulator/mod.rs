@@ -123,7 +123,7 @@ impl TempDir {
             std::process::id(),
             hex::encode(bytes)
         ));
-        crate::private_dir::create_new(&path)?;
+        crate::private_fs::create_new(&path)?;
         Ok(TempDir(path))
     }
 }
@@ -164,7 +164,7 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> anyhow::Result<Emulator> {
         let (dir, temp, store) = match &config.state_dir {
             Some(dir) => {
-                crate::private_dir::create_all(dir)
+                crate::private_fs::create_all(dir)
                     .with_context(|| format!("cannot create state directory {}", dir.display()))?;
                 (dir.clone(), None, state::KeyStore::open(dir)?)
             }

@@ -4,7 +4,6 @@
 //! and never leaves a half-written state file.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rand::RngCore as _;
@@ -276,22 +275,12 @@ impl KeyStore {
             path: file.clone(),
             reason: format!("cannot serialise the key store: {e}"),
         })?);
-        let tmp = file.with_extension("json.tmp");
-        {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp).map_err(io)?;
-            f.write_all(body.as_bytes()).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, file).map_err(io)?;
-        if let Some(dir) = file.parent()
-            && let Ok(d) = std::fs::File::open(dir)
-        {
-            d.sync_all().map_err(io)?;
-        }
+        let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str()))
+        else {
+            return Err(io(std::io::Error::other("not a file path")));
+        };
+        crate::private_fs::write_durably(dir, name, body.as_bytes(), 0o600)
+            .map_err(|e| io(e.source))?;
         Ok(())
     }
 }

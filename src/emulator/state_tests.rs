@@ -307,7 +307,7 @@ fn persisted_keys_survive_a_reopen_and_the_file_is_private() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    assert!(!dir.path().join("keys.json.tmp").exists());
+    assert!(!crate::private_fs::temp_path(dir.path(), "keys.json").exists());
 }
 
 #[test]

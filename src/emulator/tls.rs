@@ -137,20 +137,16 @@ fn read(path: &Path) -> Result<String, TlsError> {
     })
 }
 
-/// Writes a file atomically; private keys get mode 0600.
+/// Writes a file durably (see [`crate::private_fs::write_durably`]); private keys get mode
+/// 0600, certificates 0644.
 fn write(path: &Path, contents: &str, private: bool) -> Result<(), TlsError> {
-    use std::io::Write as _;
     let io = |source| TlsError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let tmp = path.with_extension("pem.tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, if private { 0o600 } else { 0o644 });
-    let mut f = opts.open(&tmp).map_err(io)?;
-    f.write_all(contents.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Err(io(std::io::Error::other("not a file path")));
+    };
+    let mode = if private { 0o600 } else { 0o644 };
+    crate::private_fs::write_durably(dir, name, contents.as_bytes(), mode).map_err(|e| io(e.source))
 }

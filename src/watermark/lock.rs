@@ -1,4 +1,4 @@
-//! The exclusive lock on a data directory and the durable file write.
+//! The exclusive lock on a data directory, and the durable write of a watermark file.
 //!
 //! Owns: making sure one process at a time uses a watermark directory (an OS file lock held
 //! for the store's lifetime, released by the kernel even on SIGKILL), saying who holds it, and
@@ -6,9 +6,9 @@
 //! Never returns from a write before the data and the rename are on disk.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::store::StoreError;
 
@@ -74,34 +74,13 @@ impl DirLock {
     }
 }
 
-/// The temporary file [`write_durably`] writes before renaming it over `name`.
-pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!(".{name}.tmp"))
-}
+pub use crate::private_fs::temp_path;
 
-/// Replaces `dir/name` with `contents` durably: write a temporary file in the same
-/// directory, fsync it, rename it over the target, fsync the directory. Returns only once
-/// all of that is done; on error the previous file is untouched.
+/// [`crate::private_fs::write_durably`] for a watermark file (owner-only, mode 0600).
 pub fn write_durably(dir: &Path, name: &str, contents: &[u8]) -> Result<(), StoreError> {
-    let tmp = temp_path(dir, name);
-    let target = dir.join(name);
-    let io_err = |op: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source: io::Error| StoreError::Io { op, path, source }
-    };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err("create", &tmp))?;
-    file.write_all(contents).map_err(io_err("write", &tmp))?;
-    file.sync_all().map_err(io_err("fsync", &tmp))?;
-    drop(file);
-    fs::rename(&tmp, &target).map_err(io_err("rename into place", &target))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync the directory", dir))?;
-    Ok(())
+    crate::private_fs::write_durably(dir, name, contents, 0o600).map_err(|e| StoreError::Io {
+        op: e.op,
+        path: e.path,
+        source: e.source,
+    })
 }

@@ -81,7 +81,7 @@ impl WatermarkStore {
     pub fn open(dir: impl AsRef<Path>) -> Result<WatermarkStore, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         let existed = dir.is_dir();
-        crate::private_dir::create_all(&dir).map_err(|source| StoreError::Io {
+        crate::private_fs::create_all(&dir).map_err(|source| StoreError::Io {
             op: "create the data directory",
             path: dir.clone(),
             source,
