@@ -58,7 +58,10 @@ pub fn open_with_env(
         })?),
         None => None,
     };
-    let factory = SdkFactory::new(client_options(extra_ca_pem.as_deref())?);
+    // One set of client options (one HTTP client when an extra CA is given) for the
+    // credentials and the vault client.
+    let options = client_options(extra_ca_pem.as_deref())?;
+    let factory = SdkFactory::new(options.clone());
     let candidates = plan(args.auth, env);
     let chain = Arc::new(ChainCredential::new(&candidates, env, &factory));
     if !chain.any_available() {
@@ -67,9 +70,8 @@ pub fn open_with_env(
     let config = AzureVaultConfig {
         vault_url: vault_url.clone(),
         credential: keep_fresh(chain.clone(), KeeperTiming::default()),
-        extra_ca_pem,
         sign_deadline: args.sign_deadline,
         read_deadline: args.read_deadline,
     };
-    Ok((AzureVault::new(config)?, chain))
+    Ok((AzureVault::with_client_options(config, options)?, chain))
 }

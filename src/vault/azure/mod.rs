@@ -43,8 +43,6 @@ pub struct AzureVaultConfig {
     /// `https://NAME.vault.azure.net`, `https://NAME.managedhsm.azure.net`, or a loopback URL.
     pub vault_url: Url,
     pub credential: Arc<dyn TokenCredential>,
-    /// An extra CA to trust (PEM), e.g. the emulator's; system roots stay trusted.
-    pub extra_ca_pem: Option<Vec<u8>>,
     /// Total time for one signature, retries included.
     pub sign_deadline: Duration,
     /// Total time for one read or import, retries included.
@@ -56,7 +54,6 @@ impl AzureVaultConfig {
         AzureVaultConfig {
             vault_url,
             credential,
-            extra_ca_pem: None,
             sign_deadline: DEFAULT_SIGN_DEADLINE,
             read_deadline: DEFAULT_READ_DEADLINE,
         }
@@ -152,14 +149,10 @@ impl std::fmt::Debug for AzureVault {
 }
 
 impl AzureVault {
-    pub fn new(config: AzureVaultConfig) -> Result<Self, VaultError> {
-        let options = client_options(config.extra_ca_pem.as_deref())?;
-        Self::with_client_options(config, options)
-    }
-
-    /// As [`AzureVault::new`] with explicit SDK client options, e.g. a transport that resolves
-    /// the vault host to a stand-in (tests), or a proxy. Set `retry` to `RetryOptions::none()`:
-    /// this type retries under its own deadlines.
+    /// A vault client with these SDK client options: usually [`client_options`] (shared with
+    /// the credentials, so one HTTP client serves both), or e.g. a transport that resolves the
+    /// vault host to a stand-in (tests). Set `retry` to `RetryOptions::none()`: this type
+    /// retries under its own deadlines.
     pub fn with_client_options(
         config: AzureVaultConfig,
         client_options: ClientOptions,
