@@ -19,6 +19,7 @@ use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
 use super::errors::{ApiError, RequestError, sign_error_label, vault_error_label};
+use super::metrics::Metrics;
 use super::{AppState, SignError, Signed};
 use crate::tezos::{Pkh, Signature, SigningRequest};
 
@@ -200,20 +201,19 @@ where
     let signer = state.signer.clone();
     let metrics = state.metrics.clone();
     // A task, not an inline future: a client that disconnects or times out must not cancel
-    // a signature between the vault call and the watermark persistence.
+    // a signature between the vault call and the watermark persistence. Its log line and
+    // metrics are recorded in the task too, so a signature whose client left is still counted.
     let task = tokio::spawn(async move {
         let _guard = guard;
-        metrics.in_flight(1);
+        let _gauge = InFlightGauge::enter(metrics.clone());
         let result = signer.sign(&pkh, &data, authentication.as_ref()).await;
-        metrics.in_flight(-1);
+        let kind = parsed.as_ref().map(kind_label).unwrap_or("unknown");
+        record(&metrics, &pkh, kind, parsed.as_ref(), &result, started);
         result
     });
-    let result = task
+    let signed = task
         .await
-        .map_err(|e| RequestError::Internal(format!("sign task failed: {e}")))?;
-    let kind = parsed.as_ref().map(kind_label).unwrap_or("unknown");
-    record(state, &pkh, kind, parsed.as_ref(), &result, started);
-    let signed = result?;
+        .map_err(|e| RequestError::Internal(format!("sign task failed: {e}")))??;
     Ok(json(
         &serde_json::json!({ "signature": signed.signature.to_string() }),
     ))
@@ -234,8 +234,24 @@ pub fn kind_label(request: &SigningRequest) -> &'static str {
 }
 
 /// Metrics and the one log line of a sign request.
+/// Counts one sign task in the in-flight gauge for exactly its lifetime (a panic included).
+struct InFlightGauge(Arc<Metrics>);
+
+impl InFlightGauge {
+    fn enter(metrics: Arc<Metrics>) -> Self {
+        metrics.in_flight(1);
+        InFlightGauge(metrics)
+    }
+}
+
+impl Drop for InFlightGauge {
+    fn drop(&mut self) {
+        self.0.in_flight(-1);
+    }
+}
+
 fn record(
-    state: &AppState,
+    metrics: &Metrics,
     pkh: &Pkh,
     kind: &str,
     request: Option<&SigningRequest>,
@@ -250,9 +266,9 @@ fn record(
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(signed) => {
-            state.metrics.signature(kind, &pkh_text, signed.replayed);
+            metrics.signature(kind, &pkh_text, signed.replayed);
             if let Some(latency) = signed.vault_latency {
-                state.metrics.vault_latency(latency);
+                metrics.vault_latency(latency);
             }
             let decision = if signed.replayed {
                 "replayed"
@@ -267,10 +283,10 @@ fn record(
         }
         Err(e) => {
             let reason = sign_error_label(e);
-            state.metrics.refusal(reason);
+            metrics.refusal(reason);
             match e {
-                SignError::Watermark(_) => state.metrics.watermark_refusal(kind, &pkh_text),
-                SignError::Vault(v) => state.metrics.vault_error(vault_error_label(v)),
+                SignError::Watermark(_) => metrics.watermark_refusal(kind, &pkh_text),
+                SignError::Vault(v) => metrics.vault_error(vault_error_label(v)),
                 _ => {}
             }
             let status = ApiError::from(e).status;

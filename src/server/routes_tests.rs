@@ -23,6 +23,8 @@ struct Fake {
     authorized: Option<Vec<Pkh>>,
     fail_with: Mutex<Option<SignError>>,
     seen_auth: Mutex<Vec<Option<Signature>>>,
+    /// How long each signature takes (a slow vault).
+    delay: Mutex<std::time::Duration>,
 }
 
 #[async_trait]
@@ -53,6 +55,8 @@ impl SignerApi for Fake {
         if let Some(e) = self.fail_with.lock().expect("test lock").take() {
             return Err(e);
         }
+        let delay = *self.delay.lock().expect("test lock");
+        tokio::time::sleep(delay).await;
         let key = self
             .keys
             .iter()
@@ -80,6 +84,7 @@ fn fake(authorized: Option<Vec<Pkh>>) -> Arc<Fake> {
         authorized,
         fail_with: Mutex::new(None),
         seen_auth: Mutex::new(Vec::new()),
+        delay: Mutex::new(std::time::Duration::ZERO),
     })
 }
 
@@ -426,4 +431,33 @@ fn route_matching_allows_any_prefix() {
     assert_eq!(parse_route("/known_keys"), Some(Route::KnownKeys));
     assert_eq!(parse_route("/keys"), None);
     assert_eq!(parse_route("/"), None);
+}
+
+#[tokio::test]
+async fn a_signature_whose_client_left_is_still_logged_and_counted() {
+    let signer = fake(None);
+    *signer.delay.lock().expect("test lock") = std::time::Duration::from_millis(200);
+    let st = state(signer, false);
+    let (path, body) = (format!("/keys/{TZ2}"), format!("\"{ATTESTATION}\""));
+    let request = call(&st, "POST", &path, &body);
+    // The client gives up long before the (slow) signature is done.
+    let gone = tokio::time::timeout(std::time::Duration::from_millis(20), request).await;
+    assert!(gone.is_err(), "the client left before the answer");
+    assert!(
+        st.metrics
+            .render()
+            .contains("tezos_azure_signer_sign_in_flight 1")
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let text = st.metrics.render();
+    assert!(
+        text.contains(&format!(
+            "tezos_azure_signer_signatures_total{{kind=\"attestation\",pkh=\"{TZ2}\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("tezos_azure_signer_sign_in_flight 0"),
+        "{text}"
+    );
 }

@@ -80,17 +80,15 @@ impl WatermarkStore {
     /// temporary files left by an interrupted write, and loads the three watermark files.
     pub fn open(dir: impl AsRef<Path>) -> Result<WatermarkStore, StoreError> {
         let dir = dir.as_ref().to_path_buf();
-        let existed = dir.is_dir();
         crate::private_fs::create_all(&dir).map_err(|source| StoreError::Io {
             op: "create the data directory",
             path: dir.clone(),
             source,
         })?;
-        if !existed {
-            // A new directory's own entry must be durable too, or a power cut could take it,
-            // and every mark written into it, away.
-            sync_parent(&dir)?;
-        }
+        // The directory's own entry must be durable too, or a power cut could take it, and
+        // every mark written into it, away. Always, not only when this call created it: the
+        // caller (serve) may have created it a moment ago.
+        sync_parent(&dir)?;
         let lock = DirLock::acquire(&dir)?;
         let mut marks = BTreeMap::new();
         for kind in ConsensusKind::ALL {
