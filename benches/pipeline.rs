@@ -63,14 +63,14 @@ fn pipeline(c: &mut Criterion) {
     let first = rt
         .block_on(replay_signer.sign(&pkh, &replayed, None))
         .expect("the first signature is released");
-    assert!(!first.replayed);
+    assert!(!first.replayed());
     group.bench_function("replay", |b| {
         b.to_async(&rt).iter(|| async {
             let signed = replay_signer
                 .sign(&pkh, black_box(&replayed), None)
                 .await
                 .expect("an identical retry is answered");
-            assert!(signed.replayed);
+            assert!(signed.replayed());
             signed
         })
     });
@@ -89,7 +89,7 @@ fn pipeline(c: &mut Criterion) {
                     .sign(pkh, &data, None)
                     .await
                     .expect("a higher level is signed");
-                assert!(!signed.replayed);
+                assert!(!signed.replayed());
                 signed
             }
         })

@@ -44,13 +44,11 @@ impl SignerApi for SlowFake {
     }
     async fn sign(&self, _: &Pkh, data: &[u8], _: Option<&Signature>) -> Result<Signed, SignError> {
         tokio::time::sleep(self.delay).await;
-        let request = SigningRequest::parse(data).map_err(SignError::Decode)?;
+        SigningRequest::parse(data).map_err(SignError::Decode)?;
         let signature = self.key.sign(data);
         self.finished.fetch_add(1, Ordering::SeqCst);
         Ok(Signed {
             signature,
-            request,
-            replayed: false,
             vault_latency: Some(self.delay),
         })
     }

@@ -266,11 +266,11 @@ fn record(
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(signed) => {
-            metrics.signature(kind, &pkh_text, signed.replayed);
+            metrics.signature(kind, &pkh_text, signed.replayed());
             if let Some(latency) = signed.vault_latency {
                 metrics.vault_latency(latency);
             }
-            let decision = if signed.replayed {
+            let decision = if signed.replayed() {
                 "replayed"
             } else {
                 "signed"

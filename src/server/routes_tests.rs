@@ -62,11 +62,9 @@ impl SignerApi for Fake {
             .iter()
             .find(|k| k.public_key().pkh() == *pkh)
             .ok_or(SignError::UnknownKey(*pkh))?;
-        let request = SigningRequest::parse(data).map_err(SignError::Decode)?;
+        SigningRequest::parse(data).map_err(SignError::Decode)?;
         Ok(Signed {
             signature: key.sign(data),
-            request,
-            replayed: false,
             vault_latency: Some(std::time::Duration::from_millis(3)),
         })
     }

@@ -130,7 +130,7 @@ async fn failed_persist_releases_no_signature() {
     assert!(!t.dir.path().join(file_name(ConsensusKind::Block)).exists());
     std::fs::remove_dir(&tmp).unwrap();
     let ok = t.signer.sign(&t.tz2, &data, None).await.unwrap();
-    assert!(!ok.replayed);
+    assert!(!ok.replayed());
     assert_eq!(t.vault.signs(), 2);
 }
 
@@ -196,7 +196,7 @@ async fn floor_and_unwatermarked_kinds() {
     op.extend(hex::decode("6e023f3b21e54e98db3845a2a5033d96877f7f9cea870001000000").unwrap());
     let a = t.signer.sign(&t.tz2, &op, None).await.unwrap();
     let b = t.signer.sign(&t.tz2, &op, None).await.unwrap();
-    assert!(!a.replayed && !b.replayed);
+    assert!(!a.replayed() && !b.replayed());
     assert_eq!(t.vault.signs(), 3);
     t.signer
         .public_key(&t.tz2)
@@ -223,7 +223,7 @@ async fn replays_octez_marks_and_checks_them() {
     };
     let t = setup_in(write(spsig.to_generic_string()), SignerConfig::default()).await;
     let s = t.signer.sign(&t.tz2, &data, None).await.unwrap();
-    assert!(s.replayed);
+    assert!(s.replayed());
     assert_eq!(
         s.signature.to_string(),
         entry["signature"].as_str().unwrap()

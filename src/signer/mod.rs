@@ -42,15 +42,20 @@ impl Default for SignerConfig {
     }
 }
 
-/// A released signature and what it was for.
+/// A released signature.
 #[derive(Debug, Clone)]
 pub struct Signed {
     pub signature: Signature,
-    pub request: SigningRequest,
-    /// True when the stored signature of an identical earlier request was returned.
-    pub replayed: bool,
-    /// Time spent in the vault call (`None` for a replay).
+    /// Time spent in the vault call; `None` when the stored signature of an identical earlier
+    /// request was returned instead.
     pub vault_latency: Option<Duration>,
+}
+
+impl Signed {
+    /// Whether this is the stored signature of an identical earlier request (no vault call).
+    pub fn replayed(&self) -> bool {
+        self.vault_latency.is_none()
+    }
 }
 
 /// Why a request was not signed. Messages are octez's where octez has one.
@@ -186,8 +191,6 @@ impl Signer {
             let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data)).await?;
             return Ok(Signed {
                 signature,
-                request,
-                replayed: false,
                 vault_latency: Some(latency),
             });
         };
@@ -220,8 +223,6 @@ impl Signer {
             }
             return Ok(Signed {
                 signature: stored,
-                request,
-                replayed: true,
                 vault_latency: None,
             });
         }
@@ -240,8 +241,6 @@ impl Signer {
         .map_err(SignError::Store)?;
         Ok(Signed {
             signature,
-            request,
-            replayed: false,
             vault_latency: Some(latency),
         })
     }

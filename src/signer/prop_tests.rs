@@ -64,7 +64,7 @@ proptest! {
                     results.push((req, data, r));
                 }
                 // Within a burst a replay may finish before the signature it repeats.
-                results.sort_by_key(|(_, _, r)| matches!(r, Ok(s) if s.replayed));
+                results.sort_by_key(|(_, _, r)| matches!(r, Ok(s) if s.replayed()));
                 for (req, data, r) in results {
                     let slot = (req.0, req.1, req.2, req.3, req.4);
                     match r {
@@ -72,10 +72,10 @@ proptest! {
                             Some((bytes, sig)) => {
                                 prop_assert_eq!(bytes, &data, "two payloads signed at {:?}", slot);
                                 prop_assert_eq!(*sig, s.signature);
-                                prop_assert!(s.replayed);
+                                prop_assert!(s.replayed());
                             }
                             None => {
-                                prop_assert!(!s.replayed);
+                                prop_assert!(!s.replayed());
                                 released.insert(slot, (data, s.signature));
                             }
                         },

@@ -17,12 +17,12 @@ async fn rule_sequence_on_real_payloads() {
         let calls = t.vault.signs();
         let (pre, _) = vector("preattestation");
         let first = t.signer.sign(&pkh, &pre, None).await.unwrap();
-        assert!(!first.replayed && first.vault_latency.is_some());
+        assert!(!first.replayed() && first.vault_latency.is_some());
         pk.verify(&pre, &first.signature).unwrap();
         assert!(first.signature.is_low_s());
         // Identical retry: the stored signature, no vault call.
         let again = t.signer.sign(&pkh, &pre, None).await.unwrap();
-        assert!(again.replayed && again.vault_latency.is_none());
+        assert!(again.replayed() && again.vault_latency.is_none());
         assert_eq!(again.signature, first.signature);
         assert_eq!(t.vault.signs(), calls + 1);
         // Same (level, round), other bytes.
@@ -122,7 +122,7 @@ async fn concurrent_conflicting_requests_sign_once() {
     for task in tasks {
         match task.await.unwrap() {
             Ok(s) => {
-                assert!(!s.replayed);
+                assert!(!s.replayed());
                 signed += 1;
             }
             Err(SignError::Watermark(WatermarkError::DifferentData {
@@ -151,7 +151,7 @@ async fn concurrent_identical_requests_get_one_signature() {
     let mut replays = 0;
     for task in tasks {
         let s = task.await.unwrap().unwrap();
-        replays += usize::from(s.replayed);
+        replays += usize::from(s.replayed());
         sigs.push(s.signature);
     }
     assert!(sigs.iter().all(|s| *s == sigs[0]));
@@ -258,7 +258,7 @@ async fn restart_keeps_marks_and_signatures() {
     let t = setup_in(dir, SignerConfig::default()).await;
     for (data, sig) in requests.iter().zip(&released) {
         let again = t.signer.sign(&t.tz3, data, None).await.unwrap();
-        assert!(again.replayed);
+        assert!(again.replayed());
         assert_eq!(again.signature, *sig);
     }
     assert_eq!(t.vault.signs(), 0);
@@ -306,7 +306,7 @@ async fn legacy_magic_bytes_use_octez_watermarks() {
         .sign(&t.tz2, &endorsement(10, 1), None)
         .await
         .unwrap();
-    assert!(again.replayed && again.signature == first.signature);
+    assert!(again.replayed() && again.signature == first.signature);
     let text =
         std::fs::read_to_string(t.dir.path().join(file_name(ConsensusKind::Endorsement))).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
