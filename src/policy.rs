@@ -88,9 +88,9 @@ impl fmt::Display for RequestKind {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error(
-        "bad --magic-bytes value {0:?}: expected a comma-separated list such as 0x11,0x12,0x13"
+        "bad --magic-bytes value {0:?} ({1}): expected a comma-separated list such as 0x11,0x12,0x13"
     )]
-    MagicBytes(String),
+    MagicBytes(String, String),
     #[error("cannot read the policy file {path}: {source}")]
     Read {
         path: String,
@@ -123,23 +123,33 @@ impl Default for MagicBytes {
     }
 }
 
+/// One magic byte, always hexadecimal (`0x11` or `11`), and one Tezos knows.
+pub fn parse_magic_byte(s: &str) -> Result<u8, String> {
+    let t = s.trim();
+    let digits = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    let not_hex = || format!("{s:?} is not a hex byte");
+    if !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(not_hex());
+    }
+    let b = u8::from_str_radix(digits, 16).map_err(|_| not_hex())?;
+    if MagicByte::from_byte(b).is_none() {
+        return Err(format!("0x{b:02x} is not a Tezos magic byte"));
+    }
+    Ok(b)
+}
+
 impl FromStr for MagicBytes {
     type Err = PolicyError;
+    /// A comma-separated list of [`parse_magic_byte`] items.
     fn from_str(s: &str) -> Result<Self, PolicyError> {
-        let bad = || PolicyError::MagicBytes(s.to_string());
-        let mut out = BTreeSet::new();
-        for item in s.split(',') {
-            let item = item.trim();
-            let digits = item
-                .strip_prefix("0x")
-                .or_else(|| item.strip_prefix("0X"))
-                .unwrap_or(item);
-            if digits.is_empty() || digits.len() > 2 {
-                return Err(bad());
-            }
-            out.insert(u8::from_str_radix(digits, 16).map_err(|_| bad())?);
-        }
-        Ok(MagicBytes(out))
+        s.split(',')
+            .map(parse_magic_byte)
+            .collect::<Result<BTreeSet<u8>, String>>()
+            .map(MagicBytes)
+            .map_err(|why| PolicyError::MagicBytes(s.to_string(), why))
     }
 }
 

@@ -52,7 +52,16 @@ fn magic_bytes_parse() {
         let m: MagicBytes = text.parse().unwrap();
         assert_eq!(m.iter().collect::<Vec<_>>(), *want, "{text}");
     }
-    for bad in ["", "0x", "0x111", "zz", "0x11,,0x12", "0x11;0x12"] {
+    for bad in [
+        "",
+        "0x",
+        "0x111",
+        "zz",
+        "0x11,,0x12",
+        "0x11;0x12",
+        "0x99",
+        "+11",
+    ] {
         assert!(bad.parse::<MagicBytes>().is_err(), "{bad}");
     }
     assert_eq!(MagicBytes::default().to_string(), "0x11,0x12,0x13");

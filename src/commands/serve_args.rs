@@ -26,7 +26,7 @@ pub struct ServeArgs {
         long,
         env = "TEZOS_AZURE_SIGNER_MAGIC_BYTES",
         value_delimiter = ',',
-        value_parser = parse_magic_byte,
+        value_parser = crate::policy::parse_magic_byte,
         default_value = "0x11,0x12,0x13"
     )]
     pub magic_bytes: Vec<u8>,
@@ -78,20 +78,6 @@ pub struct ServeArgs {
     pub dev: bool,
     #[command(flatten)]
     pub vault: crate::cli::VaultArgs,
-}
-
-/// One magic byte, always hexadecimal (`0x11` or `11`), and one Tezos knows.
-pub fn parse_magic_byte(s: &str) -> Result<u8, String> {
-    let t = s.trim();
-    let digits = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .unwrap_or(t);
-    let b = u8::from_str_radix(digits, 16).map_err(|_| format!("{s:?} is not a hex byte"))?;
-    if crate::tezos::MagicByte::from_byte(b).is_none() {
-        return Err(format!("0x{b:02x} is not a Tezos magic byte"));
-    }
-    Ok(b)
 }
 
 impl ServeArgs {
@@ -167,6 +153,7 @@ impl std::fmt::Display for MetricsListen {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::parse_magic_byte;
 
     #[test]
     fn magic_bytes_are_hex_with_or_without_prefix() {
