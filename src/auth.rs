@@ -76,6 +76,7 @@ impl AuthorizedKeys {
         Self::new(keys)
     }
 
+    #[cfg(test)]
     pub fn keys(&self) -> &[PublicKey] {
         &self.keys
     }

@@ -112,6 +112,7 @@ impl MagicBytes {
     pub fn allows(&self, byte: u8) -> bool {
         self.0.contains(&byte)
     }
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
         self.0.iter().copied()
     }

@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::auth::AuthorizedKeys;
 use crate::cli::GlobalArgs;
@@ -106,7 +105,7 @@ fn signer_config(args: &ServeArgs) -> Result<SignerConfig, ServeError> {
         authorized_keys,
         key_filter: args.keys.clone(),
         min_level: args.min_level,
-        rediscovery_interval: Duration::from_secs(30),
+        ..SignerConfig::default()
     })
 }
 

@@ -96,34 +96,37 @@ pub fn vault_status(e: &VaultError) -> StatusCode {
     }
 }
 
+/// The HTTP status of each signer refusal: the one place it is decided.
+pub fn sign_status(e: &SignError) -> StatusCode {
+    match e {
+        SignError::UnknownKey(_) => StatusCode::NOT_FOUND,
+        SignError::Decode(_) => StatusCode::BAD_REQUEST,
+        SignError::MagicByteNotAllowed(_)
+        | SignError::PolicyRefused(_)
+        | SignError::InvalidAuthentication => StatusCode::FORBIDDEN,
+        SignError::MissingAuthentication => StatusCode::UNAUTHORIZED,
+        SignError::Watermark(_) => StatusCode::CONFLICT,
+        SignError::Vault(v) => vault_status(v),
+        SignError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<&SignError> for ApiError {
     fn from(e: &SignError) -> Self {
-        let (status, msg) = match e {
-            SignError::UnknownKey(pkh) => (StatusCode::NOT_FOUND, format!("unknown key {pkh}")),
-            SignError::Decode(d) => (StatusCode::BAD_REQUEST, format!("malformed payload: {d}")),
-            SignError::MagicByteNotAllowed(b) => (
-                StatusCode::FORBIDDEN,
-                format!("magic byte 0x{b:02X} not allowed"),
-            ),
-            SignError::PolicyRefused(why) => (StatusCode::FORBIDDEN, why.clone()),
-            SignError::MissingAuthentication => (
-                StatusCode::UNAUTHORIZED,
-                "missing authentication signature field".to_string(),
-            ),
-            SignError::InvalidAuthentication => (
-                StatusCode::FORBIDDEN,
-                "invalid authentication signature".to_string(),
-            ),
-            SignError::Watermark(w) => (StatusCode::CONFLICT, w.to_string()),
-            SignError::Vault(v) => (vault_status(v), v.to_string()),
+        let msg = match e {
+            // octez-signer's texts where the log's differ.
+            SignError::UnknownKey(pkh) => format!("unknown key {pkh}"),
+            SignError::Decode(d) => format!("malformed payload: {d}"),
             // The details (paths, OS errors) go to the log line, not to the client.
-            SignError::Store(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "watermark store failure: no signature was released (see the signer's log)"
-                    .to_string(),
-            ),
+            SignError::Store(_) => {
+                "watermark store failure: no signature was released (see the signer's log)".into()
+            }
+            other => other.to_string(),
         };
-        ApiError { status, msg }
+        ApiError {
+            status: sign_status(e),
+            msg,
+        }
     }
 }
 

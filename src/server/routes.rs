@@ -18,7 +18,7 @@ use warp::path::FullPath;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use super::errors::{ApiError, RequestError, sign_error_label, vault_error_label};
+use super::errors::{ApiError, RequestError, sign_error_label, sign_status, vault_error_label};
 use super::metrics::Metrics;
 use super::{AppState, SignError, Signed};
 use crate::tezos::{Pkh, Signature, SigningRequest};
@@ -289,7 +289,7 @@ fn record(
                 SignError::Vault(v) => metrics.vault_error(vault_error_label(v)),
                 _ => {}
             }
-            let status = ApiError::from(e).status;
+            let status = sign_status(e);
             let level_is_warn = matches!(
                 e,
                 SignError::Watermark(_) | SignError::Vault(_) | SignError::Store(_)

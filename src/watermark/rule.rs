@@ -111,6 +111,7 @@ pub enum WatermarkError {
 }
 
 impl WatermarkError {
+    #[cfg(test)]
     pub fn kind(&self) -> ConsensusKind {
         match self {
             WatermarkError::Below { kind, .. }

@@ -102,16 +102,13 @@ impl WatermarkStore {
         })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The current mark for (kind, chain, key), if any.
     pub fn get(&self, kind: ConsensusKind, chain: &ChainId, pkh: &Pkh) -> Option<&Mark> {
         self.marks.get(&kind)?.get(chain)?.get(pkh)
     }
 
     /// Every mark, for inspection (`kind, chain, key, mark`).
+    #[cfg(test)]
     pub fn entries(&self) -> impl Iterator<Item = (ConsensusKind, ChainId, Pkh, &Mark)> {
         self.marks.iter().flat_map(|(kind, chains)| {
             chains.iter().flat_map(move |(chain, keys)| {
