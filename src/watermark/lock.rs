@@ -1,9 +1,8 @@
-//! The exclusive lock on a data directory, and the durable write of a watermark file.
+//! The exclusive lock on a data directory.
 //!
 //! Owns: making sure one process at a time uses a watermark directory (an OS file lock held
-//! for the store's lifetime, released by the kernel even on SIGKILL), saying who holds it, and
-//! writing files so that a crash leaves either the old or the new contents, never a mix.
-//! Never returns from a write before the data and the rename are on disk.
+//! for the store's lifetime, released by the kernel even on SIGKILL) and saying who holds it.
+//! The durable file write itself is [`crate::private_fs::write_durably`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -72,15 +71,4 @@ impl DirLock {
             .map_err(io_err("record the holder in the lock file", &path))?;
         Ok(DirLock { _file: file })
     }
-}
-
-pub use crate::private_fs::temp_path;
-
-/// [`crate::private_fs::write_durably`] for a watermark file (owner-only, mode 0600).
-pub fn write_durably(dir: &Path, name: &str, contents: &[u8]) -> Result<(), StoreError> {
-    crate::private_fs::write_durably(dir, name, contents, 0o600).map_err(|e| StoreError::Io {
-        op: e.op,
-        path: e.path,
-        source: e.source,
-    })
 }

@@ -1,7 +1,7 @@
 //! The embedded high-watermark store: octez-signer's files in a data directory.
 //!
 //! Owns: loading every mark at open, the exclusive lock on the directory for the store's
-//! lifetime, and persisting a new mark durably (see [`super::lock::write_durably`]) before
+//! lifetime, and persisting a new mark durably (see [`crate::private_fs::write_durably`]) before
 //! [`WatermarkStore::persist`] returns. The in-memory state changes only after the file is on
 //! disk, so memory never claims more than the disk holds. Never resets, skips or guesses: a
 //! file that cannot be read or parsed stops [`WatermarkStore::open`], and a mark that would go
@@ -13,8 +13,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::format::{self, KindMarks, file_name};
-use super::lock::{DirLock, temp_path, write_durably};
+use super::lock::DirLock;
 use super::rule::Mark;
+use crate::private_fs::{WriteError, temp_path, write_durably};
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
 
 /// Store failures. Each names the file and what to do.
@@ -65,6 +66,16 @@ pub enum StoreError {
         to_level: i32,
         to_round: i32,
     },
+}
+
+impl From<WriteError> for StoreError {
+    fn from(e: WriteError) -> Self {
+        StoreError::Io {
+            op: e.op,
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 /// The high watermarks of one data directory, held exclusively by this process.
@@ -146,7 +157,13 @@ impl WatermarkStore {
         }
         let mut next = current;
         next.entry(chain).or_default().insert(pkh, mark);
-        write_durably(&self.dir, file_name(kind), format::render(&next).as_bytes())?;
+        // Owner-only, like the directory.
+        write_durably(
+            &self.dir,
+            file_name(kind),
+            format::render(&next).as_bytes(),
+            0o600,
+        )?;
         self.marks.insert(kind, next);
         Ok(())
     }

@@ -4,9 +4,10 @@
 use std::fs;
 
 use super::format::file_name;
-use super::lock::{LOCK_FILE, temp_path};
+use super::lock::LOCK_FILE;
 use super::rule::Mark;
 use super::store::{StoreError, WatermarkStore};
+use crate::private_fs::temp_path;
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 const MAINNET: &str = "NetXdQprcVkpaWU";
