@@ -181,8 +181,9 @@ impl KeyRule {
         }
     }
 
-    /// Checks `req` for the key named `who`. The error is a message for the baker.
-    pub fn check(&self, who: &str, req: &SigningRequest) -> Result<(), String> {
+    /// Checks `req` for the key named `who` (formatted only into a refusal). The error is a
+    /// message for the baker.
+    pub fn check(&self, who: &dyn fmt::Display, req: &SigningRequest) -> Result<(), String> {
         let Some(kind) = RequestKind::of(req) else {
             return Err(format!(
                 "authentication payloads (magic byte 0x04) are never signed with {who}"
@@ -351,7 +352,7 @@ impl Policy {
     /// Kind, chain and operation checks for key `pkh` (vault name `name`). Without a policy
     /// file: baking kinds on any chain. With one: the key's rule, or refusal if it has none.
     pub fn check(&self, pkh: &Pkh, name: Option<&str>, req: &SigningRequest) -> Result<(), String> {
-        let who = format!("key {pkh}");
+        let who = KeyName(pkh);
         match &self.rules {
             None => KeyRule::baking().check(&who, req),
             Some(rules) => match rules.rule_for(pkh, name) {
@@ -361,6 +362,15 @@ impl Policy {
                 )),
             },
         }
+    }
+}
+
+/// "key tz…" in refusal messages, formatted only when a request is refused.
+struct KeyName<'a>(&'a Pkh);
+
+impl fmt::Display for KeyName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key {}", self.0)
     }
 }
 
