@@ -28,3 +28,11 @@ pub fn main() -> ExitCode {
         Command::Emulator(args) => emulator::run(&cli.global, args),
     }
 }
+
+/// A small runtime for commands that call the vault from synchronous code (import, verify).
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}

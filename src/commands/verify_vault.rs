@@ -13,7 +13,7 @@ use crate::vault::{Vault, VaultKey};
 /// The public key of vault key `name`, for `verify --vault-key`.
 pub fn resolve(global: &GlobalArgs, args: &VaultArgs, name: &str) -> Result<ResolvedKey, String> {
     let vault = crate::vault::open(global, args).map_err(|e| e.to_string())?;
-    let runtime = crate::commands::import::runtime().map_err(|e| e.to_string())?;
+    let runtime = super::runtime().map_err(|e| e.to_string())?;
     let key = runtime
         .block_on(vault.get_key(name))
         .map_err(|e| e.to_string())?;
@@ -58,7 +58,7 @@ pub fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCode {
     let keys = crate::vault::open(global, args)
         .map_err(|e| e.to_string())
         .and_then(|vault| {
-            let runtime = crate::commands::import::runtime().map_err(|e| e.to_string())?;
+            let runtime = super::runtime().map_err(|e| e.to_string())?;
             runtime
                 .block_on(vault.list_keys())
                 .map_err(|e| e.to_string())

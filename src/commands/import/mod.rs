@@ -81,7 +81,7 @@ pub fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
         );
         return ExitCode::from(Exit::Usage as u8);
     }
-    let runtime = match runtime() {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -129,14 +129,6 @@ pub fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
         vault.is_none() && args.dry_run,
     );
     ExitCode::from(exit as u8)
-}
-
-/// A small runtime for commands that call the vault from synchronous code.
-pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
 }
 
 /// Reads every key file first, so passphrase prompts come before any progress output.
