@@ -3,23 +3,13 @@
 
 mod serve_common;
 
-use serve_common::{Serving, attestation, client, preattestation, sign};
+use serve_common::{Serving, attestation, client, preattestation, serve_dev, sign};
 
 #[test]
 fn a_second_server_on_the_same_data_dir_is_refused_with_the_holder_named() {
     let dir = tempfile::tempdir().expect("temp dir");
     let _first = Serving::start(dir.path(), &[]);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
-        .args([
-            "serve",
-            "--dev",
-            "--port",
-            "0",
-            "--metrics-address",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
+    let out = serve_dev(dir.path(), "127.0.0.1:0")
         .output()
         .expect("run second serve");
     assert_eq!(out.status.code(), Some(1));
@@ -312,12 +302,7 @@ fn startup_errors_exit_one_with_a_precise_message() {
 fn metrics_address_off_runs_no_metrics_listener() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
-        .args(["serve", "--dev", "--port", "0", "--metrics-address", "off"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "error")
-        .env_remove("AZURE_KEYVAULT_URI")
+    let mut child = serve_dev(dir.path(), "off")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn serve --dev");
@@ -347,13 +332,9 @@ fn serve_dev_applies_the_vault_deadline_flags() {
     // A 1 ms read deadline cannot fit a TLS round trip to the emulator: the start-up listing
     // fails with the deadline the flag set (serve --dev used to replace it with 30 s).
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
-        .args(["serve", "--dev", "--port", "0", "--metrics-address", "off"])
+    let out = serve_dev(dir.path(), "off")
         .args(["--read-deadline", "1ms"])
-        .arg("--data-dir")
-        .arg(dir.path())
         .env("RUST_LOG", "off")
-        .env_remove("AZURE_KEYVAULT_URI")
         .output()
         .expect("run serve --dev");
     let stderr = String::from_utf8_lossy(&out.stderr);

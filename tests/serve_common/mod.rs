@@ -13,6 +13,18 @@ pub const CHAIN: [u8; 4] = [0x7a, 0x06, 0xa7, 0x70];
 /// A Tenderbake block at level 1331, round 0, no locked round (tests/vectors/requests.json).
 pub const BLOCK_VECTOR: &str = "117a06a77000000533010e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8000000005e9dcbb00442e9bc4583d4f9fa6ba422733f45d3a44397141a953d2237bf8df62e5046eef700000021000000010200000004000005330000000000000004ffffffff00000004000000004c7319284b55068bb7c4e0b9f8585729db7fb27ab4ca9cff2038a1fc324f650c000000000000000000000000000000000000000000000000000000000000000000000000101895ca000000000002";
 
+/// `serve --dev` on `data_dir`, OS-chosen API port, metrics at `metrics` (an address or
+/// `off`), error-level logs, no vault URL from the test's environment.
+pub fn serve_dev(data_dir: &Path, metrics: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"));
+    cmd.args(["serve", "--dev", "--port", "0", "--metrics-address", metrics])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "error")
+        .env_remove("AZURE_KEYVAULT_URI");
+    cmd
+}
+
 /// A running `serve --dev`.
 pub struct Serving {
     pub child: Child,
@@ -27,20 +39,8 @@ pub struct Serving {
 impl Serving {
     /// Starts `serve --dev` on `data_dir` and waits until it announced its address and keys.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Serving {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
-            .args([
-                "serve",
-                "--dev",
-                "--port",
-                "0",
-                "--metrics-address",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
+        let mut child = serve_dev(data_dir, "127.0.0.1:0")
             .args(extra)
-            .env("RUST_LOG", "error")
-            .env_remove("AZURE_KEYVAULT_URI")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
