@@ -45,6 +45,10 @@ pub struct WriteError {
 /// Replaces `dir/name` with `contents` durably, the file with `mode` (Unix): write a temporary
 /// file in the same directory, fsync it, rename it over the target, fsync the directory.
 /// Returns only once all of that is done; on error the previous file is untouched.
+///
+/// The temporary file is created new (`O_EXCL`, `O_NOFOLLOW`): a leftover regular temporary
+/// file (an interrupted write) is removed first, but a link or anything else at its path is
+/// refused, never followed, so a planted link cannot redirect the write elsewhere.
 pub fn write_durably(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Result<(), WriteError> {
     let tmp = temp_path(dir, name);
     let target = dir.join(name);
@@ -52,16 +56,31 @@ pub fn write_durably(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Resu
         let path = path.to_path_buf();
         move |source: io::Error| WriteError { op, path, source }
     };
+    if let Ok(meta) = std::fs::symlink_metadata(&tmp)
+        && meta.file_type().is_file()
+    {
+        std::fs::remove_file(&tmp).map_err(failed("remove the stale temporary file", &tmp))?;
+    }
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    }
     #[cfg(not(unix))]
     let _ = mode;
     let mut file = options.open(&tmp).map_err(failed("create", &tmp))?;
-    file.write_all(contents).map_err(failed("write", &tmp))?;
-    file.sync_all().map_err(failed("fsync", &tmp))?;
+    let written = file
+        .write_all(contents)
+        .map_err(failed("write", &tmp))
+        .and_then(|()| file.sync_all().map_err(failed("fsync", &tmp)));
     drop(file);
+    if let Err(e) = written {
+        // Ours (created new above): never leave a partial file for the next write to trip on.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, &target).map_err(failed("rename into place", &target))?;
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -111,5 +130,32 @@ mod tests {
         let err = super::write_durably(&root.path().join("missing"), "f", b"x", 0o600)
             .expect_err("no such directory");
         assert_eq!(err.op, "create");
+    }
+
+    #[test]
+    fn a_leftover_temporary_file_is_replaced_but_a_link_there_is_never_followed() {
+        let root = tempfile::tempdir().expect("a temp dir");
+        let tmp = super::temp_path(root.path(), "f");
+        std::fs::write(&tmp, "partial").expect("leftover");
+        super::write_durably(root.path(), "f", b"new", 0o600)
+            .expect("a stale regular temp is fine");
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("f")).expect("written"),
+            "new"
+        );
+
+        let victim = root.path().join("victim");
+        std::fs::write(&victim, "precious").expect("victim");
+        std::os::unix::fs::symlink(&victim, &tmp).expect("plant a link");
+        let err = super::write_durably(root.path(), "f", b"evil", 0o600).expect_err("refused");
+        assert_eq!(err.op, "create");
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("victim"),
+            "precious"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("f")).expect("kept"),
+            "new"
+        );
     }
 }

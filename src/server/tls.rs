@@ -39,6 +39,13 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
             path: cert.to_path_buf(),
         });
     }
+    if let Some(mode) = readable_by_others(key) {
+        tracing::warn!(
+            path = %key.display(),
+            mode = format!("{mode:o}"),
+            "the TLS private key is readable by every user on this machine: run `chmod o-r` on it"
+        );
+    }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
         path: key.to_path_buf(),
         reason: e.to_string(),
@@ -52,4 +59,32 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         .map_err(|e| TlsError::Config(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The file's permission bits when users other than its owner and group may read it.
+pub fn readable_by_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o004 != 0).then_some(mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_key_readable_by_others_is_noticed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, "x").expect("write");
+        for (mode, noticed) in [
+            (0o644, Some(0o644)),
+            (0o640, None),
+            (0o600, None),
+            (0o604, Some(0o604)),
+        ] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            assert_eq!(super::readable_by_others(&key), noticed, "{mode:o}");
+        }
+    }
 }

@@ -32,6 +32,12 @@ pub enum DecodeError {
          what cannot be decoded"
     )]
     UnknownOperationTag { tag: u8, offset: usize },
+    #[error("negative {what} {value} at byte {offset}: Tezos levels and rounds are never negative")]
+    Negative {
+        what: &'static str,
+        value: i32,
+        offset: usize,
+    },
     #[error("malformed {what} at byte {offset}: {reason}")]
     Malformed {
         what: &'static str,
@@ -103,6 +109,12 @@ impl<'a> Reader<'a> {
     pub fn i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
         self.array(what).map(i32::from_be_bytes)
     }
+    /// A level or round: an int32 that Tezos never lets be negative.
+    pub fn non_negative_i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
+        let offset = self.offset();
+        let value = self.i32(what)?;
+        non_negative(what, value, offset)
+    }
     pub fn i64(&mut self, what: &'static str) -> Result<i64, DecodeError> {
         self.array(what).map(i64::from_be_bytes)
     }
@@ -125,6 +137,18 @@ impl<'a> Reader<'a> {
             }
         }
     }
+}
+
+/// `value` (read at `offset`) if it is not negative.
+pub fn non_negative(what: &'static str, value: i32, offset: usize) -> Result<i32, DecodeError> {
+    if value < 0 {
+        return Err(DecodeError::Negative {
+            what,
+            value,
+            offset,
+        });
+    }
+    Ok(value)
 }
 
 #[cfg(test)]

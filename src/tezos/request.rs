@@ -5,7 +5,7 @@
 //! nothing here panics, whatever the bytes.
 
 pub use super::kinds::{ChainId, ConsensusKind, MagicByte};
-use super::reader::{DecodeError, Reader};
+use super::reader::{DecodeError, Reader, non_negative};
 
 /// A Tenderbake block header (magic 0x11) or a legacy Emmy block (0x01, round 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +98,13 @@ impl SigningRequest {
                 let chain_id = ChainId(r.array("chain id")?);
                 let _branch: [u8; 32] = r.array("branch")?;
                 let _tag = r.u8("operation tag")?;
-                let _level = r.i32("level")?;
+                let _level = r.non_negative_i32("level")?;
                 // octez-signer takes the level from the last four bytes (the same field for an
                 // endorsement; any trailing bytes must not change which mark is used).
+                let at = bytes.len() - 4;
                 let mut last = [0u8; 4];
-                last.copy_from_slice(&bytes[bytes.len() - 4..]);
-                let level = i32::from_be_bytes(last);
+                last.copy_from_slice(&bytes[at..]);
+                let level = non_negative("level", i32::from_be_bytes(last), at)?;
                 Ok(SigningRequest::LegacyEndorsement { chain_id, level })
             }
             MagicByte::Generic => {
@@ -183,7 +184,7 @@ impl SigningRequest {
 
 fn parse_block(r: &mut Reader<'_>) -> Result<BlockHeader, DecodeError> {
     let chain_id = ChainId(r.array("chain id")?);
-    let level = r.i32("level")?;
+    let level = r.non_negative_i32("level")?;
     let _proto = r.u8("proto level")?;
     let _predecessor: [u8; 32] = r.array("predecessor")?;
     let _timestamp = r.i64("timestamp")?;
@@ -192,7 +193,7 @@ fn parse_block(r: &mut Reader<'_>) -> Result<BlockHeader, DecodeError> {
     let round = parse_fitness(r, level)?;
     let _context: [u8; 32] = r.array("context hash")?;
     let _payload_hash: [u8; 32] = r.array("payload hash")?;
-    let payload_round = r.i32("payload round")?;
+    let payload_round = r.non_negative_i32("payload round")?;
     // Proof-of-work nonce; what follows (seed nonce hash option, per-block votes, and fields
     // future protocols may add) does not affect the watermark and is left to the protocol.
     let _pow: [u8; 8] = r.array("proof-of-work nonce")?;
@@ -265,15 +266,13 @@ fn parse_fitness(r: &mut Reader<'_>, level: i32) -> Result<i32, DecodeError> {
     }
     expect4(3, "predecessor round")?;
     let round = i32::from_be_bytes(expect4(4, "round")?);
-    if round < 0 {
-        return Err(bad(elements[4].0, format!("negative round {round}")));
-    }
-    Ok(round)
+    // The element's 4-byte length prefix comes first.
+    non_negative("round", round, elements[4].0 + 4)
 }
 
 fn parse_legacy_block(r: &mut Reader<'_>) -> Result<BlockHeader, DecodeError> {
     let chain_id = ChainId(r.array("chain id")?);
-    let level = r.i32("level")?;
+    let level = r.non_negative_i32("level")?;
     Ok(BlockHeader {
         chain_id,
         level,
@@ -306,8 +305,8 @@ fn parse_consensus(
         });
     }
     let slot = r.u16("slot")?;
-    let level = r.i32("level")?;
-    let round = r.i32("round")?;
+    let level = r.non_negative_i32("level")?;
+    let round = r.non_negative_i32("round")?;
     let payload_hash = r.array("block payload hash")?;
     debug_assert_eq!(r.offset(), CONSENSUS_LEN);
     let dal_content = if tag == TAG_ATTESTATION_WITH_DAL {

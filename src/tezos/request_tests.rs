@@ -157,6 +157,60 @@ fn strictness_table() {
             block[..100].to_vec(),
             "truncated payload",
         ),
+        // Levels and rounds are int32 on the wire but never negative in Tezos: a negative one
+        // must be refused here, or its mark would be persisted and refused by the store's own
+        // loader at the next start (a signer that cannot restart).
+        (
+            "preattestation round -1",
+            with(pre.clone(), 44, &[0xff; 4]),
+            "negative round -1 at byte 44",
+        ),
+        (
+            "attestation round i32::MIN",
+            with(att.clone(), 44, &[0x80, 0, 0, 0]),
+            "negative round -2147483648 at byte 44",
+        ),
+        (
+            "attestation level -1",
+            with(att.clone(), 40, &[0xff; 4]),
+            "negative level -1 at byte 40",
+        ),
+        (
+            "dal attestation round -2",
+            with(dal.clone(), 44, &[0xff, 0xff, 0xff, 0xfe]),
+            "negative round -2 at byte 44",
+        ),
+        (
+            "block level -1",
+            with(block.clone(), 5, &[0xff; 4]),
+            "negative level -1 at byte 5",
+        ),
+        (
+            "block round -1",
+            with(block.clone(), 116, &[0xff; 4]),
+            "negative round -1 at byte 116",
+        ),
+        (
+            "block payload round -1",
+            with(block.clone(), 184, &[0xff; 4]),
+            "negative payload round -1 at byte 184",
+        ),
+        (
+            "legacy block level -1",
+            vec![0x01, 0x7a, 0x06, 0xa7, 0x70, 0xff, 0xff, 0xff, 0xff],
+            "negative level -1 at byte 5",
+        ),
+        (
+            "legacy endorsement level -1",
+            {
+                let mut e = vec![0x02, 0x7a, 0x06, 0xa7, 0x70];
+                e.extend([0u8; 32]);
+                e.push(0x00);
+                e.extend([0xff; 4]);
+                e
+            },
+            "negative level -1 at byte 38",
+        ),
         (
             "generic without contents",
             {

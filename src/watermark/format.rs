@@ -102,17 +102,14 @@ pub fn parse(text: &str) -> Result<KindMarks, String> {
                         .map_err(|e| format!("{pkh} on {chain}: bad signature {s:?}: {e}"))?,
                 ),
             };
-            if let Some(round) = m.round
-                && round < 0
-            {
-                return Err(format!("{pkh} on {chain}: negative round {round}"));
-            }
             let mark = Mark {
                 level: m.level,
                 round: m.round,
                 hash,
                 signature,
             };
+            mark.validate()
+                .map_err(|e| format!("{pkh} on {chain}: {e}"))?;
             if marks.insert(pkh, mark).is_some() {
                 return Err(format!("key {pkh} appears twice under {chain}"));
             }
@@ -134,30 +131,65 @@ fn parse_hash(s: &str) -> Result<[u8; 32], String> {
         .map_err(|_| format!("bad hash {s:?}: expected 64 hex digits or a vh… value hash"))
 }
 
+/// One entry as it appears in a file, `"<pkh>": {…}` indented for its place, encoded once when
+/// the mark is stored so that writing a file never re-encodes the marks that did not change.
+pub fn encode_entry(pkh: &Pkh, mark: &Mark) -> String {
+    let out = OutMark {
+        level: mark.level,
+        round: mark.round,
+        hash: hex::encode(mark.hash),
+        signature: mark.signature.map(|s| s.to_string()),
+    };
+    let body = serde_json::to_string_pretty(&out)
+        .expect("a struct of integers and strings always serialises");
+    let mut text = format!("    \"{pkh}\": ");
+    for (i, line) in body.lines().enumerate() {
+        if i > 0 {
+            text.push_str("\n    ");
+        }
+        text.push_str(line);
+    }
+    text
+}
+
+/// Assembles a file from encoded entries, chain by chain (octez's layout, pretty-printed).
+pub fn assemble<'a, C, E>(chains: C) -> String
+where
+    C: IntoIterator<Item = (ChainId, E)>,
+    E: IntoIterator<Item = &'a str>,
+{
+    let mut text = String::from("{");
+    let mut first_chain = true;
+    for (chain, entries) in chains {
+        text.push_str(if first_chain { "\n" } else { ",\n" });
+        first_chain = false;
+        text.push_str(&format!("  \"{chain}\": {{"));
+        let mut first = true;
+        for entry in entries {
+            text.push_str(if first { "\n" } else { ",\n" });
+            first = false;
+            text.push_str(entry);
+        }
+        text.push_str(if first { "}" } else { "\n  }" });
+    }
+    text.push_str(if first_chain { "}\n" } else { "\n}\n" });
+    text
+}
+
 /// Renders marks in octez's layout (pretty-printed, chain ids and keys in a stable order).
 pub fn render(marks: &KindMarks) -> String {
-    let out: BTreeMap<String, BTreeMap<String, OutMark>> = marks
+    let encoded: Vec<(ChainId, Vec<String>)> = marks
         .iter()
         .map(|(chain, keys)| {
-            let keys = keys
-                .iter()
-                .map(|(pkh, m)| {
-                    let mark = OutMark {
-                        level: m.level,
-                        round: m.round,
-                        hash: hex::encode(m.hash),
-                        signature: m.signature.map(|s| s.to_string()),
-                    };
-                    (pkh.to_string(), mark)
-                })
-                .collect();
-            (chain.to_string(), keys)
+            let entries = keys.iter().map(|(pkh, m)| encode_entry(pkh, m)).collect();
+            (*chain, entries)
         })
         .collect();
-    let mut text = serde_json::to_string_pretty(&out)
-        .expect("maps of strings, integers and strings always serialise");
-    text.push('\n');
-    text
+    assemble(
+        encoded
+            .iter()
+            .map(|(chain, entries)| (*chain, entries.iter().map(String::as_str))),
+    )
 }
 
 #[cfg(test)]
@@ -169,7 +201,7 @@ mod tests {
 
     fn mark_strategy() -> impl Strategy<Value = Mark> {
         (
-            any::<i32>(),
+            0i32..i32::MAX,
             proptest::option::of(0i32..i32::MAX),
             any::<[u8; 32]>(),
             proptest::option::of((any::<[u8; 32]>(), 0usize..4)),
@@ -208,7 +240,12 @@ mod tests {
                     .or_default()
                     .insert(Pkh::new(kinds[kind], hash), mark);
             }
-            prop_assert_eq!(parse(&render(&marks)), Ok(marks));
+            let text = render(&marks);
+            prop_assert_eq!(parse(&text), Ok(marks.clone()));
+            // Each entry on its own lines, indented as octez's pretty printer does.
+            for line in text.lines().skip(1) {
+                prop_assert!(line.starts_with("  ") || line == "}", "{}", line);
+            }
         }
     }
 }

@@ -5,11 +5,14 @@
 //! that was released. Never lets a signature out before its mark is on disk (the signer
 //! persists first, then replies), and never resets or guesses a mark it cannot read.
 
+pub mod files;
 pub mod format;
 pub mod lock;
 pub mod rule;
 pub mod store;
 
+#[cfg(test)]
+mod files_tests;
 #[cfg(test)]
 mod lock_tests;
 #[cfg(test)]
@@ -19,5 +22,5 @@ mod store_tests;
 
 pub use format::file_name;
 pub use lock::LOCK_FILE;
-pub use rule::{Decision, Mark, MarkRequest, WatermarkError, check};
-pub use store::{StoreError, WatermarkStore};
+pub use rule::{Decision, InvalidMark, Mark, MarkRequest, WatermarkError, check};
+pub use store::{Migration, StoreError, WatermarkStore};

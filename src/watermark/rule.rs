@@ -21,6 +21,47 @@ pub struct Mark {
     pub signature: Option<Signature>,
 }
 
+/// Why a mark can be neither stored nor loaded. The store checks every mark with
+/// [`Mark::validate`] before writing it and the file format checks every entry with it when
+/// reading, so a mark that was persisted always loads back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidMark {
+    #[error("negative level {0}")]
+    NegativeLevel(i32),
+    #[error("negative round {0}")]
+    NegativeRound(i32),
+    /// Emmy (0x02) endorsement marks have no round: in `endorsement_high_watermarks` an entry
+    /// with a round is a Tenderbake attestation mark of an older octez-signer.
+    #[error("an Emmy endorsement mark carries no round (found round {0})")]
+    RoundOnEndorsement(i32),
+}
+
+impl Mark {
+    /// The one validity check shared by writing and reading: Tezos levels and rounds are never
+    /// negative.
+    pub fn validate(&self) -> Result<(), InvalidMark> {
+        if self.level < 0 {
+            return Err(InvalidMark::NegativeLevel(self.level));
+        }
+        match self.round {
+            Some(round) if round < 0 => Err(InvalidMark::NegativeRound(round)),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Mark::validate`], and what the file of `kind` can hold so that it loads back as a mark
+    /// of the same kind.
+    pub fn validate_for(&self, kind: ConsensusKind) -> Result<(), InvalidMark> {
+        self.validate()?;
+        match (kind, self.round) {
+            (ConsensusKind::Endorsement, Some(round)) => {
+                Err(InvalidMark::RoundOnEndorsement(round))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A request as the rule sees it: kind, level, round (None for the legacy kinds: compared as
 /// round 0 and recorded without a round, as octez does) and the hash of the full signed bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,15 +7,16 @@
 //! file that cannot be read or parsed stops [`WatermarkStore::open`], and a mark that would go
 //! backwards is refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::files;
 use super::format::{self, KindMarks, file_name};
 use super::lock::DirLock;
-use super::rule::Mark;
-use crate::private_fs::{WriteError, temp_path, write_durably};
+use super::rule::{InvalidMark, Mark};
+use crate::private_fs::{WriteError, write_durably};
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
 
 /// Store failures. Each names the file and what to do.
@@ -66,6 +67,41 @@ pub enum StoreError {
         to_level: i32,
         to_round: i32,
     },
+    #[error(
+        "{} is {what}: watermark files must be regular files in the data directory (a link \
+         could make the signer read or overwrite marks elsewhere). Replace it with the file \
+         itself",
+        path.display()
+    )]
+    NotARegularFile { path: PathBuf, what: &'static str },
+    #[error(
+        "{} is a watermark file this signer does not understand: it may hold marks that would \
+         be ignored. Move it out of the data directory (after checking what it holds)",
+        path.display()
+    )]
+    UnknownFile { path: PathBuf },
+    #[error(
+        "the data directory {} is writable by every user (mode {mode:o}): anyone could replace \
+         its watermarks. Run `chmod o-w {}` (the signer creates it with mode 700)",
+        dir.display(), dir.display()
+    )]
+    UnsafePermissions { dir: PathBuf, mode: u32 },
+    #[error(
+        "the data directory {} was moved or replaced while this signer held it: refusing to \
+         write marks another signer could be ignoring. Restart the signer",
+        dir.display()
+    )]
+    DirectoryReplaced { dir: PathBuf },
+    #[error(
+        "refusing to store the {kind} watermark of {pkh} on {chain}: {reason} (the file could \
+         not be loaded back)"
+    )]
+    InvalidMark {
+        kind: ConsensusKind,
+        chain: ChainId,
+        pkh: Pkh,
+        reason: InvalidMark,
+    },
 }
 
 impl From<WriteError> for StoreError {
@@ -78,59 +114,204 @@ impl From<WriteError> for StoreError {
     }
 }
 
+/// One kind's file in memory: its marks and each entry's encoded text, so that a write
+/// re-encodes only the entry that changed.
+#[derive(Debug, Default)]
+struct KindFile {
+    marks: KindMarks,
+    encoded: BTreeMap<ChainId, BTreeMap<Pkh, String>>,
+}
+
+impl KindFile {
+    fn new(marks: KindMarks) -> Self {
+        let encoded = marks
+            .iter()
+            .map(|(chain, keys)| {
+                let keys = keys
+                    .iter()
+                    .map(|(pkh, m)| (*pkh, format::encode_entry(pkh, m)))
+                    .collect();
+                (*chain, keys)
+            })
+            .collect();
+        KindFile { marks, encoded }
+    }
+
+    /// The file's text with `entry` in place for (chain, pkh), and `extra`'s entries for the
+    /// keys this file does not hold itself.
+    fn render_with(&self, chain: ChainId, pkh: Pkh, entry: &str, extra: &KindFile) -> String {
+        let mut chains: BTreeSet<ChainId> = self.encoded.keys().copied().collect();
+        chains.extend(extra.encoded.keys().copied());
+        chains.insert(chain);
+        let empty = BTreeMap::new();
+        format::assemble(chains.into_iter().map(|c| {
+            let own = self.encoded.get(&c).unwrap_or(&empty);
+            let carried = extra.encoded.get(&c).unwrap_or(&empty);
+            let mut keys: BTreeSet<Pkh> = own.keys().copied().collect();
+            keys.extend(carried.keys().copied());
+            if c == chain {
+                keys.insert(pkh);
+            }
+            let entries: Vec<&str> = keys
+                .into_iter()
+                .filter_map(|k| {
+                    if c == chain && k == pkh {
+                        Some(entry)
+                    } else {
+                        own.get(&k).or_else(|| carried.get(&k)).map(String::as_str)
+                    }
+                })
+                .collect();
+            (c, entries)
+        }))
+    }
+
+    fn insert(&mut self, chain: ChainId, pkh: Pkh, mark: Mark, entry: String) {
+        self.marks.entry(chain).or_default().insert(pkh, mark);
+        self.encoded.entry(chain).or_default().insert(pkh, entry);
+    }
+}
+
 /// The high watermarks of one data directory, held exclusively by this process.
 #[derive(Debug)]
 pub struct WatermarkStore {
     dir: PathBuf,
-    marks: BTreeMap<ConsensusKind, KindMarks>,
-    _lock: DirLock,
+    files: BTreeMap<ConsensusKind, KindFile>,
+    /// Entries of `endorsement_high_watermarks` that carry a round: Tenderbake attestation
+    /// marks an octez-signer of 2024 or earlier wrote there. They are also attestation marks
+    /// (see [`WatermarkStore::open`]) and stay in that file, as octez wrote them.
+    carried: KindFile,
+    /// The chains each key has marks on, any kind.
+    chains: BTreeMap<Pkh, BTreeSet<ChainId>>,
+    lock: DirLock,
+}
+
+/// What [`WatermarkStore::open`] found in files of older octez-signer versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Migration {
+    /// (file name, marks found in it, marks it raised in the current file).
+    pub found: Vec<(&'static str, usize, usize)>,
 }
 
 impl WatermarkStore {
     /// Opens (creating it with mode 0700 if missing) the data directory, locks it, removes
-    /// temporary files left by an interrupted write, and loads the three watermark files.
+    /// temporary files left by an interrupted write, and loads the watermark files, including
+    /// the names older octez-signer versions used (raising the current files to them).
     pub fn open(dir: impl AsRef<Path>) -> Result<WatermarkStore, StoreError> {
+        Self::open_reporting(dir).map(|(store, _)| store)
+    }
+
+    /// [`WatermarkStore::open`], also saying what it took from older octez-signer files (each
+    /// is logged too).
+    pub fn open_reporting(
+        dir: impl AsRef<Path>,
+    ) -> Result<(WatermarkStore, Migration), StoreError> {
         let dir = dir.as_ref().to_path_buf();
         crate::private_fs::create_all(&dir).map_err(|source| StoreError::Io {
             op: "create the data directory",
             path: dir.clone(),
             source,
         })?;
+        files::check_permissions(&dir)?;
         // The directory's own entry must be durable too, or a power cut could take it, and
         // every mark written into it, away. Always, not only when this call created it: the
         // caller (serve) may have created it a moment ago.
         sync_parent(&dir)?;
         let lock = DirLock::acquire(&dir)?;
+        files::check_names(&dir)?;
         let mut marks = BTreeMap::new();
         for kind in ConsensusKind::ALL {
-            remove_stale_temp(&dir, file_name(kind))?;
-            marks.insert(kind, load(&dir.join(file_name(kind)))?);
+            files::remove_stale_temp(&dir, file_name(kind))?;
+            marks.insert(
+                kind,
+                files::read(&dir, file_name(kind))?.unwrap_or_default(),
+            );
         }
-        Ok(WatermarkStore {
+        let legacy_pre = files::read(&dir, files::LEGACY_PREATTESTATION_FILE)?;
+        let carried = files::take_with_round(marks.entry(ConsensusKind::Endorsement).or_default());
+        let mut migration = Migration::default();
+        let older = [
+            (
+                ConsensusKind::Preattestation,
+                files::LEGACY_PREATTESTATION_FILE,
+                legacy_pre,
+            ),
+            (
+                ConsensusKind::Attestation,
+                file_name(ConsensusKind::Endorsement),
+                (!carried.is_empty()).then(|| carried.clone()),
+            ),
+        ];
+        for (kind, from, legacy) in older {
+            let Some(legacy) = legacy else { continue };
+            let current = marks.entry(kind).or_default();
+            let raised = files::raise(current, &legacy);
+            let found = legacy.values().map(BTreeMap::len).sum();
+            tracing::info!(
+                file = from,
+                marks = found,
+                raised,
+                into = file_name(kind),
+                "found {kind} marks in the file an older octez-signer wrote them to"
+            );
+            if raised > 0 {
+                // Durably in the current file before anything is signed: the marks stay even
+                // if the older file is later rewritten or removed.
+                write_durably(
+                    &dir,
+                    file_name(kind),
+                    format::render(current).as_bytes(),
+                    0o600,
+                )?;
+            }
+            migration.found.push((from, found, raised));
+        }
+        let mut chains: BTreeMap<Pkh, BTreeSet<ChainId>> = BTreeMap::new();
+        for kind_marks in marks.values() {
+            for (chain, keys) in kind_marks {
+                for pkh in keys.keys() {
+                    chains.entry(*pkh).or_default().insert(*chain);
+                }
+            }
+        }
+        let files = marks
+            .into_iter()
+            .map(|(k, m)| (k, KindFile::new(m)))
+            .collect();
+        let store = WatermarkStore {
             dir,
-            marks,
-            _lock: lock,
-        })
+            files,
+            carried: KindFile::new(carried),
+            chains,
+            lock,
+        };
+        Ok((store, migration))
     }
 
     /// The current mark for (kind, chain, key), if any.
     pub fn get(&self, kind: ConsensusKind, chain: &ChainId, pkh: &Pkh) -> Option<&Mark> {
-        self.marks.get(&kind)?.get(chain)?.get(pkh)
+        self.files.get(&kind)?.marks.get(chain)?.get(pkh)
+    }
+
+    /// The chains `pkh` has marks on (any kind).
+    pub fn chains_of(&self, pkh: &Pkh) -> Option<&BTreeSet<ChainId>> {
+        self.chains.get(pkh)
     }
 
     /// Every mark, for inspection (`kind, chain, key, mark`).
     #[cfg(test)]
     pub fn entries(&self) -> impl Iterator<Item = (ConsensusKind, ChainId, Pkh, &Mark)> {
-        self.marks.iter().flat_map(|(kind, chains)| {
-            chains.iter().flat_map(move |(chain, keys)| {
+        self.files.iter().flat_map(|(kind, file)| {
+            file.marks.iter().flat_map(move |(chain, keys)| {
                 keys.iter().map(move |(pkh, m)| (*kind, *chain, *pkh, m))
             })
         })
     }
 
     /// Records `mark` for (kind, chain, key) and writes the kind's file durably. Returns only
-    /// after the file and its directory entry are on disk. The new mark must be strictly
-    /// above the stored one in (level, round); on any error nothing changes.
+    /// after the file and its directory entry are on disk. The new mark must be valid for its kind (see
+    /// [`Mark::validate_for`]) and strictly above the stored one in (level, round); on any error
+    /// nothing changes. The write re-encodes only this entry.
     pub fn persist(
         &mut self,
         kind: ConsensusKind,
@@ -138,8 +319,14 @@ impl WatermarkStore {
         pkh: Pkh,
         mark: Mark,
     ) -> Result<(), StoreError> {
-        let current = self.marks.get(&kind).cloned().unwrap_or_default();
-        if let Some(old) = current.get(&chain).and_then(|keys| keys.get(&pkh)) {
+        mark.validate_for(kind)
+            .map_err(|reason| StoreError::InvalidMark {
+                kind,
+                chain,
+                pkh,
+                reason,
+            })?;
+        if let Some(old) = self.get(kind, &chain, &pkh) {
             let from = (old.level, old.round.unwrap_or(0));
             let to = (mark.level, mark.round.unwrap_or(0));
             // A mark without a round is level-only: the same level can never be re-marked.
@@ -155,56 +342,21 @@ impl WatermarkStore {
                 });
             }
         }
-        let mut next = current;
-        next.entry(chain).or_default().insert(pkh, mark);
+        self.lock.still_holds()?;
+        let entry = format::encode_entry(&pkh, &mark);
+        let no_extra = KindFile::default();
+        let file = self.files.entry(kind).or_default();
+        let extra = if kind == ConsensusKind::Endorsement {
+            &self.carried
+        } else {
+            &no_extra
+        };
+        let text = file.render_with(chain, pkh, &entry, extra);
         // Owner-only, like the directory.
-        write_durably(
-            &self.dir,
-            file_name(kind),
-            format::render(&next).as_bytes(),
-            0o600,
-        )?;
-        self.marks.insert(kind, next);
+        write_durably(&self.dir, file_name(kind), text.as_bytes(), 0o600)?;
+        file.insert(chain, pkh, mark, entry);
+        self.chains.entry(pkh).or_default().insert(chain);
         Ok(())
-    }
-}
-
-/// Reads one watermark file; a missing file is an empty one (as octez does).
-fn load(path: &Path) -> Result<KindMarks, StoreError> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(KindMarks::new()),
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            return Err(StoreError::Corrupt {
-                path: path.to_path_buf(),
-                reason: "not UTF-8 text".into(),
-            });
-        }
-        Err(source) => {
-            return Err(StoreError::Io {
-                op: "read",
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    format::parse(&text).map_err(|reason| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    })
-}
-
-/// A temporary file means a write was interrupted before its rename: the target still holds
-/// the last complete state, and the temporary one is discarded.
-fn remove_stale_temp(dir: &Path, name: &str) -> Result<(), StoreError> {
-    let tmp = temp_path(dir, name);
-    match fs::symlink_metadata(&tmp) {
-        Ok(meta) if meta.is_file() => fs::remove_file(&tmp).map_err(|source| StoreError::Io {
-            op: "remove the interrupted write",
-            path: tmp,
-            source,
-        }),
-        _ => Ok(()),
     }
 }
 

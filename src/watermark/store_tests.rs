@@ -421,3 +421,66 @@ fn marks_never_go_backwards() {
     )
     .unwrap();
 }
+
+mod persisted_marks_load_back {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever the store accepts to persist, it loads back at the next open: a mark it
+        /// wrote can never stop the signer from restarting. Marks it refuses change nothing.
+        #[test]
+        fn every_mark_that_can_be_persisted_loads_back(
+            level in prop_oneof![any::<i32>(), -2i32..2],
+            round in proptest::option::of(prop_oneof![any::<i32>(), -2i32..2]),
+            kind in proptest::sample::select(ConsensusKind::ALL.to_vec()),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let candidate = Mark { level, round, hash: [7; 32], signature: None };
+            let persisted = {
+                let mut s = WatermarkStore::open(dir.path()).unwrap();
+                s.persist(kind, chain(MAINNET), pkh(TZ2), candidate.clone())
+            };
+            let reopened = WatermarkStore::open(dir.path());
+            let reopened = match reopened {
+                Ok(s) => s,
+                Err(e) => return Err(TestCaseError::fail(format!("the store refused its own file: {e}"))),
+            };
+            let loaded = reopened.get(kind, &chain(MAINNET), &pkh(TZ2)).cloned();
+            match persisted {
+                Ok(()) => prop_assert_eq!(loaded, Some(candidate)),
+                Err(e) => {
+                    prop_assert!(matches!(e, StoreError::InvalidMark { .. }), "{}", e);
+                    prop_assert!(
+                        level < 0
+                            || round.is_some_and(|r| r < 0)
+                            || (kind == ConsensusKind::Endorsement && round.is_some())
+                    );
+                    prop_assert_eq!(loaded, None);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_negative_round_is_refused_with_its_reason_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = WatermarkStore::open(dir.path()).unwrap();
+        let err = s
+            .persist(
+                ConsensusKind::Preattestation,
+                chain(MAINNET),
+                pkh(TZ2),
+                mark(100, -1, 1, SPSIG),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("negative round -1"), "{err}");
+        assert!(
+            !dir.path()
+                .join(file_name(ConsensusKind::Preattestation))
+                .exists()
+        );
+    }
+}

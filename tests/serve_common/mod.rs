@@ -17,11 +17,18 @@ pub const BLOCK_VECTOR: &str = "117a06a77000000533010e5751c026e543b2e8ab2eb06099
 /// `off`), error-level logs, no vault URL from the test's environment.
 pub fn serve_dev(data_dir: &Path, metrics: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"));
-    cmd.args(["serve", "--dev", "--port", "0", "--metrics-address", metrics])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "error")
-        .env_remove("AZURE_KEYVAULT_URI");
+    cmd.args([
+        "serve",
+        "--dev",
+        "--port",
+        "0",
+        "--metrics-address",
+        metrics,
+    ])
+    .arg("--data-dir")
+    .arg(data_dir)
+    .env("RUST_LOG", "error")
+    .env_remove("AZURE_KEYVAULT_URI");
     cmd
 }
 
