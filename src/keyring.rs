@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::signer::queue::KeyQueue;
 use crate::tezos::Pkh;
 use crate::vault::{Vault, VaultError, VaultKey};
 
@@ -21,8 +22,8 @@ use crate::vault::{Vault, VaultError, VaultKey};
 #[derive(Debug)]
 pub struct KeyEntry {
     pub key: VaultKey,
-    /// Held across watermark check → vault sign → persist for this key.
-    pub lock: Arc<tokio::sync::Mutex<()>>,
+    /// Held across watermark check → vault sign → persist for this key (a bounded queue).
+    pub lock: Arc<KeyQueue>,
 }
 
 /// What the keyring holds: the served keys, and one lock per pkh ever served (kept for the
@@ -30,7 +31,7 @@ pub struct KeyEntry {
 #[derive(Debug, Default)]
 struct Keys {
     served: HashMap<Pkh, Arc<KeyEntry>>,
-    locks: HashMap<Pkh, Arc<tokio::sync::Mutex<()>>>,
+    locks: HashMap<Pkh, Arc<KeyQueue>>,
 }
 
 /// The discovered keys.

@@ -71,6 +71,7 @@ fn limits() -> Limits {
         header_timeout: Duration::from_millis(300),
         handshake_timeout: Duration::from_millis(300),
         drain_timeout: Duration::from_secs(5),
+        ..Limits::default()
     }
 }
 

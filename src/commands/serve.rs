@@ -14,7 +14,6 @@ use std::sync::Arc;
 use crate::auth::AuthorizedKeys;
 use crate::cli::GlobalArgs;
 use crate::policy::{MagicBytes, Policy, PolicyRules};
-use crate::server::listen::Limits;
 use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, SignerApi, tls};
 use crate::signer::{Signer, SignerConfig};
@@ -105,6 +104,8 @@ fn signer_config(args: &ServeArgs) -> Result<SignerConfig, ServeError> {
         authorized_keys,
         key_filter: args.keys.clone(),
         min_level: args.min_level,
+        max_queue_per_key: args.max_queue_per_key as usize,
+        max_chains_per_key: args.max_chains_per_key as usize,
         ..SignerConfig::default()
     })
 }
@@ -150,8 +151,10 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
         .await
         .map_err(|e| ServeError::Signer(e.to_string()))?;
     let signer: Arc<dyn SignerApi> = Arc::new(signer);
+    let limits = args.limits();
     let options = ApiOptions {
         known_keys: args.known_keys,
+        sign_deadline: ApiOptions::sign_deadline_within(limits.request_timeout),
         ..ApiOptions::default()
     };
     let api_address = args.api_address();
@@ -161,7 +164,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
         args.metrics_address.address(),
         tls.clone(),
         options,
-        Limits::default(),
+        limits,
     )
     .await
     .map_err(|source| ServeError::Bind {

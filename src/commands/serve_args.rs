@@ -72,6 +72,22 @@ pub struct ServeArgs {
     /// watermarks cannot be imported: set it above the last level that signer signed).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_MIN_LEVEL", value_name = "N")]
     pub min_level: Option<i32>,
+    /// Requests that may wait for one key while it signs; more are refused at once (503).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_MAX_QUEUE_PER_KEY", value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_queue_per_key: u32,
+    /// Chains one key may hold watermarks on; a request for another chain is refused (403).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_MAX_CHAINS_PER_KEY", value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_chains_per_key: u32,
+    /// Open connections served at once (API and metrics each); further ones are closed at
+    /// once. Lowered to fit the file-descriptor limit.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_MAX_CONNECTIONS", value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// A connection with no request in progress for this long is closed (HTTP/1 and HTTP/2).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_IDLE_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = crate::cli::parse_duration)]
+    pub idle_timeout: std::time::Duration,
+    /// Time limit of one request; a sign request is not sent to the vault once it is over.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = crate::cli::parse_duration)]
+    pub request_timeout: std::time::Duration,
     /// Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and
     /// tz3 key on first run, and serve them through the production code path.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_DEV")]
@@ -109,6 +125,16 @@ impl ServeArgs {
 
     pub fn api_address(&self) -> SocketAddr {
         SocketAddr::new(self.address, self.port)
+    }
+
+    /// The listeners' limits from the flags.
+    pub fn limits(&self) -> crate::server::listen::Limits {
+        crate::server::listen::Limits {
+            request_timeout: self.request_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections as usize,
+            ..crate::server::listen::Limits::default()
+        }
     }
 }
 

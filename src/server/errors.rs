@@ -8,7 +8,7 @@
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
-use crate::signer::SignError;
+use crate::signer::{SignError, Withdrawn};
 use crate::vault::VaultError;
 
 /// Requests refused before they reach the signer (HTTP-level problems).
@@ -26,6 +26,8 @@ pub enum RequestError {
     BadPkh(String),
     #[error("malformed authentication query parameter: {0}")]
     BadAuthentication(String),
+    #[error("malformed request target {0:?}: expected a path such as /keys/<pkh>")]
+    BadTarget(String),
     #[error("no such route: {method} {path}")]
     NoRoute { method: String, path: String },
     #[error("method {method} not allowed on {path}")]
@@ -66,9 +68,8 @@ impl From<&RequestError> for ApiError {
         use RequestError::*;
         let status = match e {
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            BodyNotJsonString(_) | BadHex(_) | BodyRead(_) | BadPkh(_) | BadAuthentication(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            BodyNotJsonString(_) | BadHex(_) | BodyRead(_) | BadPkh(_) | BadAuthentication(_)
+            | BadTarget(_) => StatusCode::BAD_REQUEST,
             NoRoute { .. } | KnownKeysDisabled => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Timeout(_) | ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -106,6 +107,8 @@ pub fn sign_status(e: &SignError) -> StatusCode {
         | SignError::InvalidAuthentication => StatusCode::FORBIDDEN,
         SignError::MissingAuthentication => StatusCode::UNAUTHORIZED,
         SignError::Watermark(_) => StatusCode::CONFLICT,
+        SignError::ChainLimit { .. } => StatusCode::FORBIDDEN,
+        SignError::Withdrawn { .. } => StatusCode::SERVICE_UNAVAILABLE,
         SignError::Vault(v) => vault_status(v),
         SignError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -148,6 +151,19 @@ pub fn sign_error_label(e: &SignError) -> &'static str {
         SignError::Watermark(_) => "watermark",
         SignError::Vault(_) => "vault",
         SignError::Store(_) => "store",
+        SignError::ChainLimit { .. } => "chain_limit",
+        SignError::Withdrawn {
+            reason: Withdrawn::QueueFull { .. },
+            ..
+        } => "queue_full",
+        SignError::Withdrawn {
+            reason: Withdrawn::ClientGone,
+            ..
+        } => "client_gone",
+        SignError::Withdrawn {
+            reason: Withdrawn::Expired { .. },
+            ..
+        } => "expired",
     }
 }
 

@@ -43,6 +43,9 @@ struct Inner {
     vault_latency: Histogram,
     keys_loaded: u64,
     in_flight: i64,
+    /// By listener (`api`, `metrics`).
+    connections_open: BTreeMap<&'static str, i64>,
+    connections_refused: BTreeMap<&'static str, u64>,
 }
 
 /// All metrics of one server.
@@ -108,6 +111,14 @@ impl Metrics {
     pub fn in_flight(&self, delta: i64) {
         self.with(|m| m.in_flight += delta);
     }
+    /// A connection of `listener` opened (`1`) or closed (`-1`).
+    pub fn connection(&self, listener: &'static str, delta: i64) {
+        self.with(|m| *m.connections_open.entry(listener).or_default() += delta);
+    }
+    /// A connection of `listener` closed at once: the connection cap was reached.
+    pub fn connection_refused(&self, listener: &'static str) {
+        self.with(|m| *m.connections_refused.entry(listener).or_default() += 1);
+    }
 
     /// The exposition text.
     pub fn render(&self) -> String {
@@ -158,6 +169,16 @@ impl Metrics {
             header(&mut out, &format!("{p}_sign_in_flight"), "gauge",
                 "Sign requests currently being processed.");
             let _ = writeln!(out, "{p}_sign_in_flight {}", m.in_flight);
+            header(&mut out, &format!("{p}_connections_open"), "gauge",
+                "Open HTTP connections, by listener.");
+            for (listener, n) in &m.connections_open {
+                let _ = writeln!(out, "{p}_connections_open{{listener=\"{listener}\"}} {n}");
+            }
+            header(&mut out, &format!("{p}_connections_refused_total"), "counter",
+                "Connections closed at once because --max-connections were open, by listener.");
+            for (listener, n) in &m.connections_refused {
+                let _ = writeln!(out, "{p}_connections_refused_total{{listener=\"{listener}\"}} {n}");
+            }
             out
         })
     }
@@ -193,6 +214,10 @@ mod tests {
         m.vault_latency(Duration::from_millis(7));
         m.vault_latency(Duration::from_millis(300));
         m.set_keys_loaded(2);
+        m.connection("api", 1);
+        m.connection("api", 1);
+        m.connection("api", -1);
+        m.connection_refused("api");
         let text = m.render();
         for line in [
             "tezos_azure_signer_http_requests_total{route=\"sign\",status=\"200\"} 2",
@@ -209,6 +234,8 @@ mod tests {
             "tezos_azure_signer_vault_sign_duration_seconds_bucket{le=\"+Inf\"} 2",
             "tezos_azure_signer_vault_sign_duration_seconds_count 2",
             "tezos_azure_signer_keys_loaded 2",
+            "tezos_azure_signer_connections_open{listener=\"api\"} 1",
+            "tezos_azure_signer_connections_refused_total{listener=\"api\"} 1",
             "# TYPE tezos_azure_signer_vault_sign_duration_seconds histogram",
         ] {
             assert!(

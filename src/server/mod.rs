@@ -23,7 +23,7 @@ pub mod routes;
 pub mod run;
 pub mod tls;
 
-pub use crate::signer::{SignError, Signed};
+pub use crate::signer::{SignContext, SignError, Signed};
 
 /// What the HTTP layer needs from the signing pipeline. Implemented by `signer::Signer`;
 /// tests use in-memory fakes.
@@ -40,6 +40,17 @@ pub trait SignerApi: Send + Sync + 'static {
         data: &[u8],
         authentication: Option<&Signature>,
     ) -> Result<Signed, SignError>;
+    /// [`SignerApi::sign`] for a request that is wanted only while `ctx` says so (the HTTP
+    /// API's deadline and client). Doubles that do not queue can keep the default.
+    async fn sign_within(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        authentication: Option<&Signature>,
+        _ctx: &SignContext,
+    ) -> Result<Signed, SignError> {
+        self.sign(pkh, data, authentication).await
+    }
     async fn check_vault(&self) -> Result<(), VaultError>;
 }
 
@@ -62,6 +73,15 @@ impl SignerApi for crate::signer::Signer {
     ) -> Result<Signed, SignError> {
         crate::signer::Signer::sign(self, pkh, data, authentication).await
     }
+    async fn sign_within(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        authentication: Option<&Signature>,
+        ctx: &SignContext,
+    ) -> Result<Signed, SignError> {
+        crate::signer::Signer::sign_within(self, pkh, data, authentication, ctx).await
+    }
     async fn check_vault(&self) -> Result<(), VaultError> {
         crate::signer::Signer::check_vault(self).await
     }
@@ -74,6 +94,22 @@ pub struct ApiOptions {
     pub known_keys: bool,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// How long after it arrived a sign request may still reach the vault and get its
+    /// signature: a little less than the request time limit, so that no request is signed
+    /// after its client was answered that it timed out.
+    pub sign_deadline: Duration,
+}
+
+/// What the request time limit keeps back for the watermark write after the vault call.
+pub const PERSIST_MARGIN: Duration = Duration::from_millis(500);
+
+impl ApiOptions {
+    /// The sign deadline that fits a request time limit of `request_timeout`.
+    pub fn sign_deadline_within(request_timeout: Duration) -> Duration {
+        request_timeout
+            .saturating_sub(PERSIST_MARGIN)
+            .max(request_timeout / 2)
+    }
 }
 
 impl Default for ApiOptions {
@@ -81,6 +117,9 @@ impl Default for ApiOptions {
         ApiOptions {
             known_keys: false,
             body_limit: 64 * 1024,
+            sign_deadline: ApiOptions::sign_deadline_within(
+                listen::Limits::default().request_timeout,
+            ),
         }
     }
 }

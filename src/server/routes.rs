@@ -20,7 +20,7 @@ use warp::{Filter, Rejection};
 
 use super::errors::{ApiError, RequestError, sign_error_label, sign_status, vault_error_label};
 use super::metrics::Metrics;
-use super::{AppState, SignError, Signed};
+use super::{AppState, SignContext, SignError, Signed};
 use crate::tezos::{Pkh, Signature, SigningRequest};
 
 /// The whole API as one filter that never rejects: every request gets an answer.
@@ -33,6 +33,7 @@ pub fn api(
         .and(warp::path::full())
         .and(query)
         .and(warp::header::optional::<String>("content-length"))
+        .and(warp::header::optional::<String>("transfer-encoding"))
         .and(warp::body::stream())
         .and(state)
         .then(handle)
@@ -66,6 +67,7 @@ async fn handle<S, B>(
     path: FullPath,
     query: String,
     content_length: Option<String>,
+    transfer_encoding: Option<String>,
     body: S,
     state: Arc<AppState>,
 ) -> Response
@@ -74,10 +76,23 @@ where
     B: Buf,
 {
     let path = path.as_str();
+    let has_body = transfer_encoding.is_some()
+        || content_length
+            .as_deref()
+            .is_some_and(|l| l.trim().parse::<u64>() != Ok(0));
+    let mut body_read = false;
     let (label, result) = match (parse_route(path), &method) {
         (Some(Route::Key(pkh)), &Method::GET) => ("public_key", public_key(&state, pkh).await),
         (Some(Route::Key(pkh)), &Method::POST) => {
-            let result = sign(&state, pkh, &query, content_length.as_deref(), body).await;
+            let result = sign(
+                &state,
+                pkh,
+                &query,
+                content_length.as_deref(),
+                body,
+                &mut body_read,
+            )
+            .await;
             ("sign", result)
         }
         (Some(Route::AuthorizedKeys), &Method::GET) => {
@@ -112,7 +127,16 @@ where
             ("not_found", Err(e.into()))
         }
     };
-    let response = result.unwrap_or_else(|e| e.into_response());
+    let mut response = result.unwrap_or_else(|e| e.into_response());
+    if has_body && !body_read {
+        // The unread body would be taken for the next request: say that this connection
+        // ends here, so the client opens a new one instead of failing on a closed socket.
+        // (HTTP/1 only: hyper leaves connection headers out of HTTP/2 answers.)
+        response.headers_mut().insert(
+            warp::http::header::CONNECTION,
+            warp::http::HeaderValue::from_static("close"),
+        );
+    }
     state.metrics.request(label, response.status().as_u16());
     if label != "sign" {
         tracing::debug!(method = %method, path, status = response.status().as_u16(), "request");
@@ -175,12 +199,15 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<u8>, RequestError> {
     hex::decode(text.trim()).map_err(|e| RequestError::BadHex(e.to_string()))
 }
 
+/// Signs the body's bytes. The body is read (within the limit) before anything else is
+/// checked, so a refusal leaves the connection usable; `body_read` says whether it was.
 async fn sign<S, B>(
     state: &AppState,
     pkh_text: &str,
     query: &str,
     content_length: Option<&str>,
     body: S,
+    body_read: &mut bool,
 ) -> Result<Response, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
@@ -193,20 +220,33 @@ where
     {
         return Err(RequestError::BodyTooLarge { limit }.into());
     }
+    let body = read_body(body, limit).await?;
+    *body_read = true;
     let pkh = parse_pkh(pkh_text)?;
     let authentication = parse_query(query)?;
-    let data = decode_body(&read_body(body, limit).await?)?;
+    let data = decode_body(&body)?;
     let parsed = SigningRequest::parse(&data).ok();
     let guard = state.inflight.enter().ok_or(RequestError::ShuttingDown)?;
     let signer = state.signer.clone();
     let metrics = state.metrics.clone();
+    // Wanted until the deadline, and only while this handler runs: when the client leaves or
+    // the request times out, hyper drops it and the token tells the task (which keeps running,
+    // but no longer goes to the vault).
+    let ctx = SignContext {
+        started,
+        deadline: Some(started + state.options.sign_deadline),
+        client_gone: tokio_util::sync::CancellationToken::new(),
+    };
+    let _cancel_on_drop = ctx.client_gone.clone().drop_guard();
     // A task, not an inline future: a client that disconnects or times out must not cancel
     // a signature between the vault call and the watermark persistence. Its log line and
     // metrics are recorded in the task too, so a signature whose client left is still counted.
     let task = tokio::spawn(async move {
         let _guard = guard;
         let _gauge = InFlightGauge::enter(metrics.clone());
-        let result = signer.sign(&pkh, &data, authentication.as_ref()).await;
+        let result = signer
+            .sign_within(&pkh, &data, authentication.as_ref(), &ctx)
+            .await;
         let kind = parsed.as_ref().map(kind_label).unwrap_or("unknown");
         record(&metrics, &pkh, kind, parsed.as_ref(), &result, started);
         result

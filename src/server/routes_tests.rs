@@ -93,6 +93,7 @@ fn state(signer: Arc<Fake>, known_keys: bool) -> Arc<AppState> {
         options: ApiOptions {
             known_keys,
             body_limit: 1024,
+            ..ApiOptions::default()
         },
         inflight: InFlight::default(),
     })

@@ -94,6 +94,10 @@ impl Server {
                 None,
                 filter,
                 self.limits,
+                listen::Observer {
+                    metrics: self.state.metrics.clone(),
+                    listener: "metrics",
+                },
                 stopped(),
             ))
         });
@@ -102,6 +106,10 @@ impl Server {
             self.tls,
             routes::api(self.state.clone()),
             self.limits,
+            listen::Observer {
+                metrics: self.state.metrics.clone(),
+                listener: "api",
+            },
             stopped(),
         ));
         shutdown.await;

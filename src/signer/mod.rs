@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use crate::auth::AuthorizedKeys;
 use crate::keyring::{KeyEntry, Keyring};
 use crate::policy::Policy;
-use crate::tezos::{DecodeError, Pkh, PublicKey, Signature, SigningRequest, blake2b_256};
+use crate::tezos::{ChainId, DecodeError, Pkh, PublicKey, Signature, SigningRequest, blake2b_256};
 use crate::vault::{self, Vault, VaultError};
 use crate::watermark::{self, Decision, MarkRequest, StoreError, WatermarkError, WatermarkStore};
+pub use queue::{SignContext, Withdrawn};
 
 /// How the signer is set up (from the command line).
 #[derive(Debug, Clone)]
@@ -28,6 +29,11 @@ pub struct SignerConfig {
     pub min_level: Option<i32>,
     /// Minimum time between two re-discoveries triggered by unknown keys.
     pub rediscovery_interval: Duration,
+    /// Requests that may wait for one key's lock; more are refused at once.
+    pub max_queue_per_key: usize,
+    /// Chains one key may hold watermarks on; a request for one more chain is refused before
+    /// the vault is called (junk chain ids would otherwise grow the files without bound).
+    pub max_chains_per_key: usize,
 }
 
 impl Default for SignerConfig {
@@ -38,6 +44,8 @@ impl Default for SignerConfig {
             key_filter: Vec::new(),
             min_level: None,
             rediscovery_interval: Duration::from_secs(30),
+            max_queue_per_key: 64,
+            max_chains_per_key: 4,
         }
     }
 }
@@ -79,6 +87,21 @@ pub enum SignError {
     Vault(VaultError),
     #[error(transparent)]
     Store(StoreError),
+    /// The request left without reaching the vault (queue full, client gone, time over).
+    #[error("key {pkh}: {reason}")]
+    Withdrawn { pkh: Pkh, reason: Withdrawn },
+    #[error(
+        "key {pkh} already has watermarks on {} chains ({}), the limit of --max-chains-per-key: \
+         refusing chain {chain}. List the chains this key signs for in the policy file \
+         (`chains = [...]`), or raise the limit",
+        chains.len(),
+        chains.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    ChainLimit {
+        pkh: Pkh,
+        chain: ChainId,
+        chains: Vec<ChainId>,
+    },
 }
 
 /// The signer. `Send + Sync`; share it behind an `Arc`.
@@ -162,13 +185,29 @@ impl Signer {
         }
     }
 
-    /// Signs `data` (magic byte first) with `pkh`, or says why not.
+    /// Signs `data` (magic byte first) with `pkh`, or says why not, for a caller without a
+    /// deadline.
     pub async fn sign(
         &self,
         pkh: &Pkh,
         data: &[u8],
         authentication: Option<&Signature>,
     ) -> Result<Signed, SignError> {
+        self.sign_within(pkh, data, authentication, &SignContext::unbounded())
+            .await
+    }
+
+    /// Signs `data` (magic byte first) with `pkh`, or says why not. The request reaches the
+    /// vault only while `ctx` says it is still wanted (client there, deadline not passed), and
+    /// the vault call itself must finish by the deadline.
+    pub async fn sign_within(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        authentication: Option<&Signature>,
+        ctx: &SignContext,
+    ) -> Result<Signed, SignError> {
+        let withdrawn = |reason| SignError::Withdrawn { pkh: *pkh, reason };
         let entry = self.entry(pkh).await?;
         let Some(&magic) = data.first() else {
             return Err(SignError::Decode(DecodeError::Empty));
@@ -188,7 +227,8 @@ impl Signer {
             .check(pkh, Some(&entry.key.name), &request)
             .map_err(SignError::PolicyRefused)?;
         let Some(wm) = request.watermark_key() else {
-            let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data)).await?;
+            ctx.still_wanted().map_err(withdrawn)?;
+            let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data), ctx).await?;
             return Ok(Signed {
                 signature,
                 vault_latency: Some(latency),
@@ -196,16 +236,19 @@ impl Signer {
         };
 
         // Check → sign → persist for this key runs under its lock, end to end.
-        let guard = Arc::clone(&entry.lock).lock_owned().await;
+        let guard = entry
+            .lock
+            .enter(self.config.max_queue_per_key, ctx)
+            .await
+            .map_err(withdrawn)?;
         let mark_req = MarkRequest::new(&wm, data);
         // An async lock: while another key's mark is being fsynced, this waits without
         // blocking a runtime thread.
-        let current = self
-            .store
-            .lock()
-            .await
-            .get(wm.kind, &wm.chain_id, pkh)
-            .cloned();
+        let (current, chains) = {
+            let store = self.store.lock().await;
+            let current = store.get(wm.kind, &wm.chain_id, pkh).cloned();
+            (current, store.chains_of(pkh).cloned().unwrap_or_default())
+        };
         let decision = watermark::check(current.as_ref(), &mark_req, self.config.min_level)
             .map_err(SignError::Watermark)?;
         if let Decision::Replay(stored) = decision {
@@ -226,7 +269,15 @@ impl Signer {
                 vault_latency: None,
             });
         }
-        let (signature, latency) = self.vault_sign(&entry, &mark_req.hash).await?;
+        if !chains.contains(&wm.chain_id) && chains.len() >= self.config.max_chains_per_key {
+            return Err(SignError::ChainLimit {
+                pkh: *pkh,
+                chain: wm.chain_id,
+                chains: chains.into_iter().collect(),
+            });
+        }
+        ctx.still_wanted().map_err(withdrawn)?;
+        let (signature, latency) = self.vault_sign(&entry, &mark_req.hash, ctx).await?;
         // Persist on a blocking thread that also owns the key lock: even if this future is
         // dropped (client gone), the lock is released only once the write has finished.
         let store = Arc::clone(&self.store);
@@ -245,18 +296,36 @@ impl Signer {
         })
     }
 
+    /// One verified vault signature, finished by the request's deadline (a signature that
+    /// comes later is dropped: its client has been told the request failed).
     async fn vault_sign(
         &self,
         entry: &KeyEntry,
         digest: &[u8; 32],
+        ctx: &SignContext,
     ) -> Result<(Signature, Duration), SignError> {
         let started = Instant::now();
-        let sig = vault::sign_verified(self.vault.as_ref(), &entry.key, digest)
-            .await
-            .map_err(SignError::Vault)?;
+        let call = vault::sign_verified(self.vault.as_ref(), &entry.key, digest);
+        let sig = match ctx.deadline {
+            None => call.await,
+            Some(deadline) => match tokio::time::timeout_at(deadline.into(), call).await {
+                Ok(result) => result,
+                Err(_) => {
+                    return Err(SignError::Withdrawn {
+                        pkh: entry.key.pkh(),
+                        reason: Withdrawn::Expired {
+                            waited_ms: ctx.started.elapsed().as_millis() as u64,
+                        },
+                    });
+                }
+            },
+        }
+        .map_err(SignError::Vault)?;
         Ok((sig, started.elapsed()))
     }
 }
+
+pub mod queue;
 
 #[cfg(test)]
 mod check_tests;
@@ -264,6 +333,8 @@ mod check_tests;
 mod fake;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod queue_tests;
 #[cfg(test)]
 mod rediscovery_tests;
 #[cfg(test)]

@@ -140,7 +140,8 @@ fn links_and_special_files_in_the_data_directory_are_refused_with_the_path() {
     let real = outside.path().join("marks");
     fs::write(&real, file(&[entry(TZ2, 9, Some(0), "aa")])).unwrap();
     let name = file_name(ConsensusKind::Attestation);
-    let cases: Vec<(&str, Box<dyn Fn(&std::path::Path)>)> = vec![
+    type Plant<'a> = Box<dyn Fn(&std::path::Path) + 'a>;
+    let cases: Vec<(&str, Plant)> = vec![
         (
             "dangling link",
             Box::new(|d| symlink(outside.path().join("gone"), d.join(name)).unwrap()),
