@@ -1,6 +1,7 @@
 //! The emulator's authentication over raw HTTP (reqwest over TLS, trusting only its CA): the
-//! 401 bearer challenge, expired tokens, the managed-identity and client-credentials token
-//! endpoints (client secret and federated client assertion). Loopback only.
+//! 401 bearer challenge, expired and revoked tokens, the managed-identity and
+//! client-credentials token endpoints (client secret and federated client assertion).
+//! Loopback only.
 
 #![cfg(feature = "emulator")]
 
@@ -65,6 +66,33 @@ async fn expired_tokens_are_refused() {
             .contains("expired"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn revoked_tokens_get_the_unknown_token_challenge() {
+    let emu = start().await;
+    let http = client(&emu);
+    let t = token(&emu, &http).await;
+    assert_eq!(get(&http, &t, &keys_url(&emu)).await.0, 200);
+    let revoke = format!("{}/_emulator/revoke-tokens", emu.vault_url());
+    let resp = http.post(&revoke).send().await.expect("request");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["revoked"], 1);
+    let (status, headers, body) = get(&http, &t, &keys_url(&emu)).await;
+    assert_eq!(status, 401);
+    assert!(headers.contains_key("www-authenticate"));
+    assert_eq!(body["error"]["code"], "Unauthorized");
+    assert_eq!(
+        body["error"]["message"],
+        "AKV10022: the access token is unknown or malformed"
+    );
+    // A new token works; the route takes POST only.
+    let fresh = token(&emu, &http).await;
+    assert_eq!(get(&http, &fresh, &keys_url(&emu)).await.0, 200);
+    let resp = http.get(&revoke).send().await.expect("request");
+    assert_eq!(resp.status(), 405);
+    assert_eq!(emu.revoke_tokens(), 1, "GET revoked nothing");
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! the spirit of Azurite: the Key Vault keys data plane (import, get, list, sign) over HTTPS on
 //! loopback with its own CA, the 401 bearer challenge, tokens from an App Service–style
 //! managed-identity endpoint and an Entra v2 client-credentials endpoint (client secret, or a
-//! workload identity's federated token as client assertion), fault injection and
+//! workload identity's federated token as client assertion), fault injection, token
+//! revocation (`POST /_emulator/revoke-tokens`, as a vault restart forgets its tokens) and
 //! per-operation counters at `GET /_emulator/stats`. It is a development and test tool: it
 //! binds only loopback addresses and must never be reachable from, or reach, the network.
 //!
@@ -297,6 +298,13 @@ impl Emulator {
     /// Replaces the injected faults (also `PUT /_emulator/faults`).
     pub fn set_faults(&self, faults: Faults) {
         self.shared.faults.set(faults);
+    }
+
+    /// Forgets every token minted so far, as a restarted or revoking vault does: requests with
+    /// them get 401 `AKV10022` until the client fetches a new one (also `POST
+    /// /_emulator/revoke-tokens`). Returns how many were forgotten.
+    pub fn revoke_tokens(&self) -> usize {
+        self.shared.tokens.revoke_all()
     }
 
     /// Number of keys in the vault.

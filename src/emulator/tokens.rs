@@ -1,7 +1,8 @@
 //! Bearer tokens of the emulated Entra ID: minting (for the managed-identity and the
 //! client-credentials endpoints) and checking on every data-plane request. Tokens are random
 //! opaque strings bound to an audience and an expiry; unknown, expired or foreign-audience
-//! tokens are refused. It never accepts a token it did not mint.
+//! tokens are refused. Revoking forgets every token minted so far, as a restarted vault would.
+//! It never accepts a token it did not mint, nor one minted before a revocation.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -88,6 +89,15 @@ impl TokenStore {
         }
     }
 
+    /// Forgets every token minted so far (as a vault restart or a revocation does): they are
+    /// refused as unknown from now on. Returns how many were forgotten.
+    pub fn revoke_all(&self) -> usize {
+        let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        let revoked = issued.len();
+        issued.clear();
+        revoked
+    }
+
     /// Checks the value of an `Authorization` header.
     pub fn check_header(&self, authorization: &str) -> Result<(), TokenRefusal> {
         let mut parts = authorization.trim().splitn(2, ' ');
@@ -139,6 +149,24 @@ mod tests {
             store.check_header(&format!("Bearer {}", other.access_token)),
             Err(TokenRefusal::WrongAudience)
         );
+    }
+
+    #[test]
+    fn revoked_tokens_are_unknown_and_new_ones_work() {
+        let store = TokenStore::new(Duration::from_secs(60));
+        let old = store.mint(VAULT_RESOURCE);
+        assert_eq!(store.revoke_all(), 1);
+        assert_eq!(
+            store.check_header(&format!("Bearer {}", old.access_token)),
+            Err(TokenRefusal::Unknown)
+        );
+        let new = store.mint(VAULT_RESOURCE);
+        assert_eq!(
+            store.check_header(&format!("Bearer {}", new.access_token)),
+            Ok(())
+        );
+        assert_eq!(store.revoke_all(), 1);
+        assert_eq!(store.revoke_all(), 0);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Opening the vault from the command line: URL, credential chain, extra CA, deadlines.
 //!
-//! Owns: the single place every subcommand turns [`VaultArgs`] into an [`AzureVault`], and the
-//! early, precise errors when something is missing (no URL, unreadable CA, no credential
-//! configured at all). Must never read the process environment except through
+//! Owns: the single place every subcommand turns [`VaultArgs`] into an [`AzureVault`], wiring
+//! the token keeper in as both the vault's credential and its reset hook (a token the vault
+//! refuses is replaced at once, not at the next scheduled refresh), and the early, precise
+//! errors when something is missing (no URL, unreadable CA, no credential configured at all).
+//! Must never read the process environment except through
 //! [`CredentialEnv::from_process`] in [`open`].
 
 use std::path::PathBuf;
@@ -13,7 +15,8 @@ use url::Url;
 use super::VaultError;
 use super::azure::{AzureVault, AzureVaultConfig, client_options};
 use super::credentials::{
-    ChainCredential, ChainError, CredentialEnv, KeeperTiming, SdkFactory, keep_fresh, plan,
+    ChainCredential, ChainError, CredentialEnv, KeeperTiming, SdkFactory, TokenReset,
+    keep_fresh_with_reset, plan,
 };
 use crate::cli::{GlobalArgs, VaultArgs};
 
@@ -67,9 +70,14 @@ pub fn open_with_env(
     if !chain.any_available() {
         return Err(chain.unavailable_error().into());
     }
+    // The keeper resets the chain too: the chosen SDK credential is rebuilt, bypassing the
+    // token cache it has of its own.
+    let keeper = keep_fresh_with_reset(chain.clone(), chain.clone(), KeeperTiming::default());
+    let token_reset: Arc<dyn TokenReset> = keeper.clone();
     let config = AzureVaultConfig {
         vault_url: vault_url.clone(),
-        credential: keep_fresh(chain.clone(), KeeperTiming::default()),
+        credential: keeper,
+        token_reset: Some(token_reset),
         sign_deadline: args.sign_deadline,
         read_deadline: args.read_deadline,
     };

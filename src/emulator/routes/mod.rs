@@ -1,7 +1,8 @@
 //! HTTP routing of the emulator: the HTTPS port serves the Key Vault data plane
-//! ([`keys`]), the Entra v2 token endpoint ([`entra`]) and `/_emulator/*` introspection; the
-//! plain-http identity port serves only the App Service managed-identity endpoint
-//! ([`identity`]). Routing only: every decision about keys, tokens or faults lives elsewhere.
+//! ([`keys`]), the Entra v2 token endpoint ([`entra`]) and `/_emulator/*` introspection and
+//! control (stats, faults, token revocation); the plain-http identity port serves only the App
+//! Service managed-identity endpoint ([`identity`]). Routing only: every decision about keys,
+//! tokens or faults lives elsewhere.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -97,6 +98,18 @@ pub async fn vault(
         )
     } else if path == "/_emulator/faults" {
         faults(&shared, req).await
+    } else if path == "/_emulator/revoke-tokens" {
+        if req.method() == Method::POST {
+            let revoked = shared.tokens.revoke_all();
+            tracing::info!(revoked, "emulator: every access token revoked");
+            json_response(StatusCode::OK, &json!({ "revoked": revoked }))
+        } else {
+            kv_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "use POST",
+            )
+        }
     } else {
         kv_error(
             StatusCode::NOT_FOUND,

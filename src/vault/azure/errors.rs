@@ -1,6 +1,7 @@
 //! Maps Azure SDK errors to [`VaultError`] and reads the service's retry hints.
 //!
-//! Owns: the one table from HTTP status / SDK error kind to vault error variant, and the parsing
+//! Owns: the one table from HTTP status / SDK error kind to vault error variant, telling a
+//! rejected token (401, worth one new token) from missing rights (403, not), and the parsing
 //! of `Retry-After` / `retry-after-ms` / `x-ms-retry-after-ms`. Must never put a request body or
 //! a bearer token into an error message (the SDK's messages carry neither; we add only the
 //! service's error code and message).
@@ -34,6 +35,10 @@ pub fn classify(err: &azure_core::Error, key: &str) -> AttemptError {
             AttemptError {
                 error: from_status(status, code, message, key),
                 retry_after,
+                // The SDK's bearer policy already answered the challenge once: a 401 that
+                // reaches us means the token it was handed (revoked, or unknown to a
+                // restarted vault) is refused. A 403 is a permission the token lacks.
+                stale_token: status == 401,
             }
         }
         ErrorKind::Connection | ErrorKind::Io => VaultError::Transport(error_chain(err)).into(),
@@ -145,6 +150,11 @@ mod tests {
             let got = classify(&http_error(status, Headers::new(), body), "mykey");
             assert!(check(&got.error), "{status}: {:?}", got.error);
             assert_eq!(got.retry_after, None);
+            assert_eq!(
+                got.stale_token,
+                status == 401,
+                "{status}: only 401 asks for a new token"
+            );
         }
     }
 
@@ -200,6 +210,7 @@ mod tests {
             let err = azure_core::Error::with_message(kind, "boom");
             let got = classify(&err, "k");
             assert!(check(&got.error), "{:?}", got.error);
+            assert!(!got.stale_token, "{:?}", got.error);
         }
     }
 }

@@ -3,9 +3,10 @@
 //! Owns: one `KeyClient` per process (pooled TLS connections), the SDK's own retry turned off in
 //! favour of [`retry`] (a total deadline per call), exactly one sign request per signature in
 //! steady state against the exact key version cached in [`VaultKey`], and challenge-resource
-//! verification (off only for loopback hosts). Must never return a signature it has not checked
-//! to be 64 bytes for the requested key version (callers then verify it: `sign_verified`), and
-//! never send the private key anywhere but the import request.
+//! verification (off only for loopback hosts), and one re-authentication per call when the
+//! vault refuses the token (the [`TokenReset`] hook given in the config). Must never return a
+//! signature it has not checked to be 64 bytes for the requested key version (callers then
+//! verify it: `sign_verified`), and never send the private key anywhere but the import request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use azure_security_keyvault_keys::{KeyClient, KeyClientOptions, ResourceExt};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::tezos::SecretKey;
+use crate::vault::credentials::TokenReset;
 use crate::vault::{ImportOptions, Vault, VaultError, VaultKey};
 
 pub mod errors;
@@ -28,7 +30,7 @@ pub mod jwk;
 pub mod retry;
 
 use errors::classify;
-use retry::{AttemptError, RetryPolicy, with_retries};
+use retry::{AttemptError, RetryPolicy, with_retries_reauth};
 
 /// Default total deadline for one signature (retries included).
 pub const DEFAULT_SIGN_DEADLINE: Duration = Duration::from_secs(3);
@@ -43,6 +45,9 @@ pub struct AzureVaultConfig {
     /// `https://NAME.vault.azure.net`, `https://NAME.managedhsm.azure.net`, or a loopback URL.
     pub vault_url: Url,
     pub credential: Arc<dyn TokenCredential>,
+    /// Makes `credential` forget a token the vault refused (401), so the call can be retried
+    /// once with a new one. Usually the same keeper as `credential`. None: a 401 is returned.
+    pub token_reset: Option<Arc<dyn TokenReset>>,
     /// Total time for one signature, retries included.
     pub sign_deadline: Duration,
     /// Total time for one read or import, retries included.
@@ -54,6 +59,7 @@ impl AzureVaultConfig {
         AzureVaultConfig {
             vault_url,
             credential,
+            token_reset: None,
             sign_deadline: DEFAULT_SIGN_DEADLINE,
             read_deadline: DEFAULT_READ_DEADLINE,
         }
@@ -134,6 +140,7 @@ fn check_key_name(name: &str) -> Result<(), VaultError> {
 /// The Azure Key Vault implementation of [`Vault`].
 pub struct AzureVault {
     client: KeyClient,
+    token_reset: Option<Arc<dyn TokenReset>>,
     sign_policy: RetryPolicy,
     read_policy: RetryPolicy,
     import_policy: RetryPolicy,
@@ -144,6 +151,7 @@ impl std::fmt::Debug for AzureVault {
         f.debug_struct("AzureVault")
             .field("vault_url", &self.client.endpoint().as_str())
             .field("sign_deadline", &self.sign_policy.deadline)
+            .field("reauthenticates", &self.token_reset.is_some())
             .finish()
     }
 }
@@ -167,6 +175,7 @@ impl AzureVault {
             .map_err(|e| VaultError::Protocol(errors::error_chain(&e)))?;
         Ok(AzureVault {
             client,
+            token_reset: config.token_reset,
             sign_policy: RetryPolicy::for_sign(config.sign_deadline),
             read_policy: RetryPolicy::for_read(config.read_deadline),
             import_policy: RetryPolicy::for_import(config.read_deadline),
@@ -204,7 +213,8 @@ impl AzureVault {
 
     async fn fetch_key(&self, name: &str) -> Result<Key, VaultError> {
         check_key_name(name)?;
-        with_retries(&self.read_policy, "get key", || async {
+        let reset = self.token_reset.as_deref();
+        with_retries_reauth(&self.read_policy, "get key", reset, || async {
             let response = self
                 .client
                 .get_key(name, None::<KeyClientGetKeyOptions<'_>>)
@@ -218,7 +228,8 @@ impl AzureVault {
     }
 
     async fn list_names(&self) -> Result<Vec<String>, VaultError> {
-        with_retries(&self.read_policy, "list keys", || async {
+        let reset = self.token_reset.as_deref();
+        with_retries_reauth(&self.read_policy, "list keys", reset, || async {
             let options = KeyClientListKeyPropertiesOptions {
                 maxresults: Some(25),
                 ..Default::default()
@@ -283,7 +294,8 @@ impl Vault for AzureVault {
         let body: RequestContent<SignParameters> = params
             .try_into()
             .map_err(|e: azure_core::Error| VaultError::Protocol(e.to_string()))?;
-        with_retries(&self.sign_policy, "sign", || async {
+        let reset = self.token_reset.as_deref();
+        with_retries_reauth(&self.sign_policy, "sign", reset, || async {
             let options = KeyClientSignOptions {
                 key_version: Some(key.version.clone()),
                 ..Default::default()
@@ -339,7 +351,9 @@ impl Vault for AzureVault {
         let body: RequestContent<ImportKeyParameters> =
             azure_core::Bytes::copy_from_slice(&json).into();
         drop(json);
-        let key = with_retries(&self.import_policy, "import key", || async {
+        // A 401 means the vault did not process the import: retrying it cannot add a version.
+        let reset = self.token_reset.as_deref();
+        let key = with_retries_reauth(&self.import_policy, "import key", reset, || async {
             let response = self
                 .client
                 .import_key(name, body.clone(), None)

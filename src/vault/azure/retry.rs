@@ -1,9 +1,12 @@
 //! Bounded retries under a total deadline for vault calls.
 //!
 //! Owns: the rule "every vault call finishes (successfully or not) within its deadline",
-//! exponential backoff with jitter between attempts, and honouring `Retry-After` only when the
-//! wait still fits in the remaining time. Must never sleep past the deadline, never retry an
-//! error that cannot get better (404, 401/403, 4xx), and never run more than `max_attempts`.
+//! exponential backoff with jitter between attempts, honouring `Retry-After` only when the
+//! wait still fits in the remaining time, and one re-authentication per call: after a 401 the
+//! token caches are reset ([`TokenReset`]) and the call is tried again at once, without
+//! backoff and outside `max_attempts` (the refused attempt never reached the key). Must never
+//! sleep past the deadline, never retry an error that cannot get better (404, 403, 4xx, a
+//! second 401), and never run more than `max_attempts` plus that one re-authenticated attempt.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,6 +15,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use crate::vault::VaultError;
+use crate::vault::credentials::TokenReset;
 
 /// How one kind of vault call is bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +79,9 @@ impl RetryPolicy {
 pub struct AttemptError {
     pub error: VaultError,
     pub retry_after: Option<Duration>,
+    /// The vault refused the access token (HTTP 401): a new token may succeed where the same
+    /// one cannot. False for 403 (the token is fine, its rights are not) and everything else.
+    pub stale_token: bool,
 }
 
 impl From<VaultError> for AttemptError {
@@ -82,6 +89,7 @@ impl From<VaultError> for AttemptError {
         AttemptError {
             error,
             retry_after: None,
+            stale_token: false,
         }
     }
 }
@@ -139,6 +147,22 @@ pub fn decide(
 pub async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     what: &str,
+    attempt: F,
+) -> Result<T, VaultError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AttemptError>>,
+{
+    with_retries_reauth(policy, what, None, attempt).await
+}
+
+/// [`with_retries`], and when an attempt fails with a refused token and `reset` is given: the
+/// token caches are reset once and the call is tried again at once (no backoff, not counted
+/// against `max_attempts`), still under the same deadline. A second refusal is returned.
+pub async fn with_retries_reauth<T, F, Fut>(
+    policy: &RetryPolicy,
+    what: &str,
+    reset: Option<&dyn TokenReset>,
     mut attempt: F,
 ) -> Result<T, VaultError>
 where
@@ -147,6 +171,7 @@ where
 {
     let deadline_at = Instant::now() + policy.deadline;
     let mut n = 0u32;
+    let mut reauthed = false;
     loop {
         n += 1;
         let remaining = deadline_at.saturating_duration_since(Instant::now());
@@ -161,6 +186,17 @@ where
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(failure)) => failure,
         };
+        if failure.stale_token
+            && !reauthed
+            && let Some(reset) = reset
+        {
+            reauthed = true;
+            // The refused attempt never reached the key: the next one takes its number.
+            n -= 1;
+            tracing::info!(call = what, error = %failure.error, "the vault refused the access token; retrying once with a new one");
+            reset.reset(std::time::Instant::now());
+            continue;
+        }
         let remaining = deadline_at.saturating_duration_since(Instant::now());
         let jitter = rand::thread_rng().r#gen::<f64>();
         match decide(policy, n, &failure, remaining, jitter) {
@@ -176,3 +212,7 @@ where
 #[cfg(test)]
 #[path = "retry_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "retry_reauth_tests.rs"]
+mod reauth_tests;

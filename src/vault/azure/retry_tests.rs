@@ -22,6 +22,7 @@ fn throttled(after: Option<u64>) -> AttemptError {
     AttemptError {
         error: VaultError::Throttled("busy".into()),
         retry_after: after.map(Duration::from_secs),
+        stale_token: false,
     }
 }
 
@@ -265,7 +266,7 @@ mod props {
         ) {
             let policy = RetryPolicy { max_attempts, ..RetryPolicy::for_sign(ms(deadline_ms)) };
             let transient = is_transient(&error);
-            let failure = AttemptError { error, retry_after: retry_after.map(ms) };
+            let failure = AttemptError { error, retry_after: retry_after.map(ms), stale_token: false };
             let remaining = ms(remaining_ms);
             match decide(&policy, attempt, &failure, remaining, jitter) {
                 Next::RetryAfter(wait) => {

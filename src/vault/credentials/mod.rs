@@ -5,18 +5,33 @@
 //! one error that lists every credential tried with its fix. Reads the environment only through
 //! [`CredentialEnv`], so tests never touch the process environment. Must never log a secret, and
 //! must never let the SDK fall back to the VM metadata endpoint unless that was chosen.
+//! Also owns [`TokenReset`], the one way to make every cache below the vault client forget a
+//! token the vault rejected.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 mod chain;
 mod keeper;
 mod sdk;
 
 pub use chain::{ChainCredential, CredentialFactory};
-pub use keeper::{KeeperHandle, KeeperTiming, keep_fresh};
+pub use keeper::{KeeperHandle, KeeperTiming, keep_fresh, keep_fresh_with_reset};
 pub use sdk::SdkFactory;
+
+/// Forgets tokens the vault has rejected (HTTP 401: revoked, or unknown after a vault restart).
+///
+/// Owns: nothing but the contract. `reset(seen_at)` drops every cached token obtained before
+/// `seen_at` (the moment the rejection was seen), so the next token request really asks Entra
+/// ID again. A token obtained after `seen_at` is kept: a burst of concurrent rejections with
+/// about the same `seen_at` costs one new token, not one per request. An implementation may
+/// ignore resets that come too often. Must never fetch a token itself or wait on the network
+/// (it runs on the signing path), and never panic.
+pub trait TokenReset: Send + Sync + fmt::Debug {
+    fn reset(&self, seen_at: Instant);
+}
 
 /// `--auth`: how to obtain Azure tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

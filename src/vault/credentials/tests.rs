@@ -1,5 +1,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
@@ -167,6 +168,7 @@ impl TokenCredential for Fake {
     }
 }
 
+#[derive(Clone)]
 struct FakeFactory {
     working: Vec<CredentialKind>,
     calls: Arc<AtomicU32>,
@@ -243,6 +245,72 @@ async fn chain_error_lists_every_credential_with_its_fix() {
     assert!(text.contains("refused by the fake"));
     assert!(text.contains("IDENTITY_ENDPOINT, IDENTITY_HEADER not set"));
     assert!(text.contains("--auth"));
+}
+
+/// Builds credentials that answer `build-N`, N counting every build.
+#[derive(Clone)]
+struct Numbered {
+    builds: Arc<AtomicU32>,
+}
+
+#[derive(Debug)]
+struct NumberedCred(u32);
+
+#[async_trait]
+impl TokenCredential for NumberedCred {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        _options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        Ok(AccessToken::new(
+            format!("build-{}", self.0),
+            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1),
+        ))
+    }
+}
+
+impl CredentialFactory for Numbered {
+    fn build(
+        &self,
+        _kind: CredentialKind,
+        _env: &CredentialEnv,
+    ) -> Result<Arc<dyn TokenCredential>, String> {
+        let n = self.builds.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(Arc::new(NumberedCred(n)))
+    }
+}
+
+#[tokio::test]
+async fn reset_rebuilds_the_chosen_credential_once_per_rejection() {
+    let (env, _d) = env_with(&SECRET, None);
+    let builds = Arc::new(AtomicU32::new(0));
+    let factory = Numbered {
+        builds: builds.clone(),
+    };
+    let chain = ChainCredential::new(&plan(AuthMode::ClientSecret, &env), &env, &factory);
+    assert_eq!(builds.load(Ordering::SeqCst), 1);
+    chain.reset(Instant::now());
+    assert_eq!(
+        builds.load(Ordering::SeqCst),
+        1,
+        "no credential answered yet: nothing to forget"
+    );
+    let token = chain.get_token(&["s"], None).await.unwrap();
+    assert_eq!(token.token.secret(), "build-1");
+    let seen_at = Instant::now();
+    chain.reset(seen_at);
+    assert_eq!(builds.load(Ordering::SeqCst), 2);
+    let token = chain.get_token(&["s"], None).await.unwrap();
+    assert_eq!(
+        token.token.secret(),
+        "build-2",
+        "the new instance answers (its token cache is empty)"
+    );
+    assert_eq!(chain.chosen(), Some(CredentialKind::ClientSecret));
+    // The same rejection again: the credential was rebuilt after it was seen.
+    chain.reset(seen_at);
+    assert_eq!(builds.load(Ordering::SeqCst), 2);
 }
 
 #[test]
