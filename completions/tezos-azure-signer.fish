@@ -46,6 +46,13 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand se
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l tls-key -d 'TLS private key (PEM)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l metrics-address -d 'Address of the Prometheus `/metrics` and `/healthz` listener, or `off` for none' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l min-level -d 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-queue-per-key -d 'Requests that may wait for one key while it signs; more are refused at once (503)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-chains-per-key -d 'Chains one key may hold watermarks on; a request for another chain is refused (403)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-connections -d 'Open connections served at once (API and metrics each); further ones are closed at once. Lowered to fit the file-descriptor limit' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l idle-timeout -d 'A connection with no request in progress for this long is closed (HTTP/1 and HTTP/2)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l header-timeout -d 'Time limit for a request\'s head (and a new connection\'s first request)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l request-timeout -d 'Time limit of one request; a sign request is not sent to the vault once it is over' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l dev-latency-ms -d 'With --dev: the emulator answers each vault request after this many milliseconds (to see the signer under a real vault\'s latency)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
 managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'

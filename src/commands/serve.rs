@@ -128,7 +128,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
 
     #[cfg(feature = "emulator")]
     let dev = if args.dev {
-        Some(super::serve_dev::DevVault::start(&data_dir, &args.vault).await?)
+        Some(super::serve_dev::DevVault::start(&data_dir, &args.vault, args.dev_latency_ms).await?)
     } else {
         None
     };

@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// A connection with no request in progress for this long is closed (HTTP/1 and HTTP/2).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_IDLE_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = crate::cli::parse_duration)]
     pub idle_timeout: std::time::Duration,
+    /// Time limit for a request's head (and a new connection's first request).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_HEADER_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = crate::cli::parse_duration)]
+    pub header_timeout: std::time::Duration,
     /// Time limit of one request; a sign request is not sent to the vault once it is over.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = crate::cli::parse_duration)]
     pub request_timeout: std::time::Duration,
@@ -92,6 +95,16 @@ pub struct ServeArgs {
     /// tz3 key on first run, and serve them through the production code path.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_DEV")]
     pub dev: bool,
+    /// With --dev: the emulator answers each vault request after this many milliseconds
+    /// (to see the signer under a real vault's latency).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        requires = "dev",
+        hide = true
+    )]
+    pub dev_latency_ms: u64,
     #[command(flatten)]
     pub vault: crate::cli::VaultArgs,
 }
@@ -132,6 +145,7 @@ impl ServeArgs {
         crate::server::listen::Limits {
             request_timeout: self.request_timeout,
             idle_timeout: self.idle_timeout,
+            header_timeout: self.header_timeout,
             max_connections: self.max_connections as usize,
             ..crate::server::listen::Limits::default()
         }

@@ -43,9 +43,17 @@ impl DevVault {
     /// Starts the emulator under `data_dir/emulator`, opens it like production would (with
     /// `vault`'s deadlines; the credential and CA are the emulator's), and creates the demo keys
     /// if they do not exist yet.
-    pub async fn start(data_dir: &Path, vault: &VaultArgs) -> Result<DevVault, ServeError> {
+    pub async fn start(
+        data_dir: &Path,
+        vault: &VaultArgs,
+        latency_ms: u64,
+    ) -> Result<DevVault, ServeError> {
         let emulator = Emulator::start(EmulatorConfig {
             state_dir: Some(data_dir.join("emulator")),
+            faults: crate::emulator::Faults {
+                latency_ms,
+                ..crate::emulator::Faults::default()
+            },
             ..EmulatorConfig::default()
         })
         .await

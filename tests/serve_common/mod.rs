@@ -46,10 +46,16 @@ pub struct Serving {
 impl Serving {
     /// Starts `serve --dev` on `data_dir` and waits until it announced its address and keys.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Serving {
-        let mut child = serve_dev(data_dir, "127.0.0.1:0")
-            .args(extra)
+        let mut cmd = serve_dev(data_dir, "127.0.0.1:0");
+        cmd.args(extra).stderr(Stdio::inherit());
+        Serving::spawn(cmd)
+    }
+
+    /// Starts `cmd` (a `serve --dev` command line, possibly wrapped) and waits until it
+    /// announced its address and keys.
+    pub fn spawn(mut cmd: Command) -> Serving {
+        let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn serve --dev");
         let stdout = child.stdout.take().expect("piped stdout");
