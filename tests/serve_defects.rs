@@ -330,14 +330,7 @@ async fn idle_connections_cannot_exhaust_file_descriptors() {
         signed < Duration::from_secs(6),
         "recovered after {signed:?}"
     );
-    let metrics = c
-        .get(format!("{}/metrics", serving.metrics))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = serve_common::metrics_text(&c, &serving.metrics).await;
     let refused: u64 = metrics
         .lines()
         .find_map(|l| {
@@ -411,14 +404,7 @@ async fn requests_refused_for_time_or_queue_are_never_signed_afterwards() {
     );
     // Anything still running would sign within the next vault latencies: wait, then count.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let metrics = c
-        .get(format!("{}/metrics", serving.metrics))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = serve_common::metrics_text(&c, &serving.metrics).await;
     let released: usize = metrics
         .lines()
         .filter(|l| l.starts_with("tezos_azure_signer_signatures_total{"))

@@ -34,14 +34,7 @@ async fn sixty_four_conflicting_requests_sign_exactly_once() {
         }
         assert_eq!(by_status, BTreeMap::from([(200, 1), (409, 63)]), "{pkh}");
     }
-    let metrics = http
-        .get(format!("{}/metrics", server.metrics))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = serve_common::metrics_text(&http, &server.metrics).await;
     let refusals = format!(
         "tezos_azure_signer_watermark_refusals_total{{kind=\"attestation\",pkh=\"{}\"}} 63",
         server.tz2

@@ -229,3 +229,15 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// The metrics listener's exposition text.
+pub async fn metrics_text(client: &reqwest::Client, metrics: &str) -> String {
+    client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
