@@ -44,7 +44,7 @@ fn http(c: &mut Criterion) {
         vault_ca: None,
     };
     let dev = rt
-        .block_on(DevVault::start(data_dir.path(), &deadlines))
+        .block_on(DevVault::start(data_dir.path(), &deadlines, 0))
         .expect("the emulator starts with its demo keys");
     let vault = dev.vault();
     let key = rt

@@ -8,20 +8,22 @@
 //! - [`policy`], [`auth`]: what may be signed, and who may ask.
 //! - [`signer`]: the signing pipeline that ties them together.
 //! - [`server`]: the octez-compatible HTTP API.
-//! - [`emulator`]: the bundled Key Vault stand-in (feature `emulator`).
+//! - `emulator`: the bundled Key Vault stand-in, the `keyvault-emulator` workspace crate
+//!   (feature `emulator`).
 //! - [`commands`]: one file per subcommand; [`cli`] holds the clap definitions.
 
 pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod commands;
+/// The Key Vault emulator crate, for `serve --dev` and the `emulator` subcommand.
 #[cfg(feature = "emulator")]
-pub mod emulator;
+pub use keyvault_emulator as emulator;
 pub mod keyfile;
 pub mod keyring;
 pub mod logging;
 pub mod policy;
-pub mod private_fs;
+pub use private_fs;
 pub mod server;
 pub mod signer;
 pub mod tezos;

@@ -140,6 +140,7 @@ fn detach_stdout() {
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         // SAFETY: dup2 onto fd 1 replaces stdout atomically; both descriptors are valid and
         // nothing else writes to stdout after the env lines were flushed.
+        #[allow(unsafe_code)]
         unsafe {
             libc::dup2(null.as_raw_fd(), 1);
         }

@@ -1,0 +1,340 @@
+//! The bundled Azure Key Vault stand-in (`tezos-azure-signer emulator`, feature `emulator`), in
+//! the spirit of Azurite: the Key Vault keys data plane (import, get, list, sign) over HTTPS on
+//! loopback with its own CA, the 401 bearer challenge, tokens from an App Service–style
+//! managed-identity endpoint and an Entra v2 client-credentials endpoint (client secret, or a
+//! workload identity's federated token as client assertion), fault injection, token
+//! revocation (`POST /_emulator/revoke-tokens`, as a vault restart forgets its tokens) and
+//! per-operation counters at `GET /_emulator/stats`. It is a development and test tool: it
+//! binds only loopback addresses and must never be reachable from, or reach, the network.
+//!
+//! Layout: [`tls`] (CA + leaf), [`state`] (keys, persistence), [`jwk`] (key validation and
+//! signing), [`tokens`], [`faults`], [`stats`], `routes` (HTTP), `server` (accept loops).
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rand::RngCore as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
+
+pub mod faults;
+pub mod jwk;
+mod routes;
+mod server;
+pub mod state;
+mod state_file;
+pub mod stats;
+pub mod testkit;
+pub mod tls;
+pub mod tokens;
+
+#[cfg(test)]
+mod state_tests;
+
+pub use faults::Faults;
+pub use stats::Stats;
+
+/// Path of the managed-identity endpoint on the identity port.
+pub const IDENTITY_PATH: &str = routes::identity::PATH;
+
+/// How to run the emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Where keys (`keys.json`) and the CA/leaf live. None = ephemeral: keys in memory, the CA
+    /// written to a temporary directory that lives as long as the [`Emulator`].
+    pub state_dir: Option<PathBuf>,
+    /// HTTPS port (0 = pick a free one).
+    pub port: u16,
+    /// Plain-http managed-identity port (0 = pick a free one).
+    pub identity_port: u16,
+    pub faults: Faults,
+    /// Tenant named in the 401 challenge and accepted by the client-credentials endpoint.
+    pub tenant_id: String,
+    /// The one registered app for the client-credentials flow (also the managed identity's
+    /// client id for user-assigned requests).
+    pub client_id: String,
+    pub client_secret: String,
+    /// The federated (Kubernetes service-account) token the registered app trusts: accepted as
+    /// `client_assertion` (type jwt-bearer) for `client_id`, as a workload identity sends it.
+    /// Compared for equality only (no JWT validation). Default: random per config.
+    pub federated_token: String,
+    /// Lifetime of minted tokens.
+    pub token_lifetime: Duration,
+}
+
+/// Default tenant of the emulated directory.
+pub const DEFAULT_TENANT_ID: &str = "e1e1e1e1-0000-4000-8000-000000000001";
+/// Default client id of the registered app.
+pub const DEFAULT_CLIENT_ID: &str = "c1c1c1c1-0000-4000-8000-000000000002";
+/// Default client secret of the registered app (a test value, not a secret).
+pub const DEFAULT_CLIENT_SECRET: &str = "emulator-client-secret";
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            state_dir: None,
+            port: 0,
+            identity_port: 0,
+            faults: Faults::default(),
+            tenant_id: DEFAULT_TENANT_ID.to_string(),
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_string(),
+            federated_token: random_federated_token(),
+            token_lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// A fresh random federated token, JWT-shaped (three dot-separated parts) like the ones
+/// Kubernetes projects into `AZURE_FEDERATED_TOKEN_FILE`.
+pub fn random_federated_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("emulator.{}.federated", hex::encode(bytes))
+}
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    pub(crate) store: Mutex<state::KeyStore>,
+    pub(crate) tokens: tokens::TokenStore,
+    pub(crate) faults: faults::FaultInjector,
+    pub(crate) counters: stats::Counters,
+    pub(crate) tenant_id: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Zeroizing<String>,
+    pub(crate) federated_token: Zeroizing<String>,
+    pub(crate) identity_header: String,
+    pub(crate) vault_url: String,
+}
+
+/// A temporary directory removed on drop (ephemeral mode's CA file).
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> std::io::Result<TempDir> {
+        let mut bytes = [0u8; 8];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let path = std::env::temp_dir().join(format!(
+            "tezos-azure-signer-emulator-{}-{}",
+            std::process::id(),
+            hex::encode(bytes)
+        ));
+        private_fs::create_new(&path)?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running emulator. Dropping it stops the servers; [`Emulator::shutdown`] also waits.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    ca_pem: String,
+    ca_path: PathBuf,
+    port: u16,
+    identity_port: u16,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    _temp: Option<TempDir>,
+}
+
+async fn bind_loopback(port: u16) -> anyhow::Result<Vec<TcpListener>> {
+    let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let actual = v4.local_addr()?.port();
+    let mut listeners = vec![v4];
+    // `localhost` may resolve to ::1 first; serve it too when the host has IPv6 loopback.
+    if let Ok(v6) = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, actual))).await {
+        listeners.push(v6);
+    }
+    Ok(listeners)
+}
+
+impl Emulator {
+    /// Generates or loads the TLS material and keys, binds the ports and starts serving.
+    pub async fn start(config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        let (dir, temp, store) = match &config.state_dir {
+            Some(dir) => {
+                private_fs::create_all(dir)
+                    .with_context(|| format!("cannot create state directory {}", dir.display()))?;
+                (dir.clone(), None, state::KeyStore::open(dir)?)
+            }
+            None => {
+                let temp = TempDir::new().context("cannot create a temporary directory")?;
+                (temp.0.clone(), Some(temp), state::KeyStore::ephemeral())
+            }
+        };
+        let tls = tls::load_or_create(&dir)?;
+        let vault_listeners = bind_loopback(config.port).await?;
+        let port = vault_listeners[0].local_addr()?.port();
+        let identity_listener = TcpListener::bind(SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            config.identity_port,
+        )))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", config.identity_port))?;
+        let identity_port = identity_listener.local_addr()?.port();
+        let mut secret = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut secret);
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            tokens: tokens::TokenStore::new(config.token_lifetime),
+            faults: faults::FaultInjector::new(config.faults.clone()),
+            counters: stats::Counters::default(),
+            tenant_id: config.tenant_id.clone(),
+            client_id: config.client_id.clone(),
+            client_secret: Zeroizing::new(config.client_secret.clone()),
+            federated_token: Zeroizing::new(config.federated_token.clone()),
+            identity_header: hex::encode(secret),
+            vault_url: format!("https://localhost:{port}"),
+        });
+        let (tx, rx) = watch::channel(false);
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());
+        let tasks = vec![
+            tokio::spawn(server::serve_tls(
+                vault_listeners,
+                acceptor,
+                shared.clone(),
+                rx.clone(),
+            )),
+            tokio::spawn(server::serve_plain(identity_listener, shared.clone(), rx)),
+        ];
+        Ok(Emulator {
+            shared,
+            ca_pem: tls.ca_pem,
+            ca_path: tls.ca_path,
+            port,
+            identity_port,
+            shutdown: tx,
+            tasks,
+            _temp: temp,
+        })
+    }
+
+    /// `https://localhost:PORT`.
+    pub fn vault_url(&self) -> String {
+        self.shared.vault_url.clone()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The CA certificate (PEM) that signed the server certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Where the CA PEM is written (for `SSL_CERT_FILE`).
+    pub fn ca_path(&self) -> &Path {
+        &self.ca_path
+    }
+
+    /// `http://127.0.0.1:IPORT/msi/token` (App Service managed identity, for `IDENTITY_ENDPOINT`).
+    pub fn identity_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}{IDENTITY_PATH}", self.identity_port)
+    }
+
+    /// The secret the identity endpoint expects in `X-IDENTITY-HEADER` (for `IDENTITY_HEADER`).
+    pub fn identity_header(&self) -> &str {
+        &self.shared.identity_header
+    }
+
+    /// `https://localhost:PORT` (for `AZURE_AUTHORITY_HOST`, client-credentials flow).
+    pub fn authority_host(&self) -> String {
+        self.vault_url()
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        &self.shared.tenant_id
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.shared.client_id
+    }
+
+    pub fn client_secret(&self) -> &str {
+        &self.shared.client_secret
+    }
+
+    /// The federated token accepted as client assertion (write it to the file named by
+    /// `AZURE_FEDERATED_TOKEN_FILE` for the workload-identity flow).
+    pub fn federated_token(&self) -> &str {
+        &self.shared.federated_token
+    }
+
+    /// `AZURE_KEYVAULT_URI`, `SSL_CERT_FILE`, `IDENTITY_ENDPOINT`, `IDENTITY_HEADER`.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AZURE_KEYVAULT_URI".into(), self.vault_url()),
+            (
+                "SSL_CERT_FILE".into(),
+                self.ca_path.to_string_lossy().into_owned(),
+            ),
+            ("IDENTITY_ENDPOINT".into(), self.identity_endpoint()),
+            ("IDENTITY_HEADER".into(), self.identity_header().to_string()),
+        ]
+    }
+
+    /// A snapshot of the per-operation counters (also `GET /_emulator/stats`).
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.get()
+    }
+
+    /// Replaces the injected faults (also `PUT /_emulator/faults`).
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.faults.set(faults);
+    }
+
+    /// Forgets every token minted so far, as a restarted or revoking vault does: requests with
+    /// them get 401 `AKV10022` until the client fetches a new one (also `POST
+    /// /_emulator/revoke-tokens`). Returns how many were forgotten.
+    pub fn revoke_tokens(&self) -> usize {
+        self.shared.tokens.revoke_all()
+    }
+
+    /// Number of keys in the vault.
+    pub fn key_count(&self) -> usize {
+        self.shared
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Enables or disables the latest version of a key (as `PATCH /keys/{name}` does).
+    /// Returns false when no such key exists.
+    pub fn set_key_enabled(&self, name: &str, enabled: bool) -> anyhow::Result<bool> {
+        let mut store = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(store.update(name, None, Some(enabled), None)?)
+    }
+
+    /// Stops accepting, closes connections and waits for the servers to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,11 @@
+//! The signer end to end, one test binary: `serve --dev` as a process (the real binary, the
+//! bundled emulator, the real Azure SDK over TLS) under attack and under load, the HTTP layer
+//! over real sockets with an in-memory pipeline, and Taquito as a real client.
+
+mod serve_common;
+
+mod serve_defects;
+mod serve_e2e;
+mod serve_features;
+mod server_layer;
+mod taquito;
