@@ -13,13 +13,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tezos_azure_signer::cli::VaultArgs;
-use tezos_azure_signer::commands::serve_dev::DevVault;
+use tezos_azure_signer::commands::serve::dev::DevVault;
 use tezos_azure_signer::server::listen::Limits;
 use tezos_azure_signer::server::run::Server;
 use tezos_azure_signer::server::{ApiOptions, SignerApi};
 use tezos_azure_signer::signer::{Signer, SignerConfig};
 use tezos_azure_signer::tezos::blake2b_256;
+use tezos_azure_signer::vault::VaultSettings;
 use tezos_azure_signer::vault::credentials::AuthMode;
 use tezos_azure_signer::watermark::WatermarkStore;
 
@@ -37,11 +37,12 @@ fn http(c: &mut Criterion) {
     let data_dir = tempfile::tempdir_in(base).expect("a temp dir under target/");
 
     // serve's default deadlines; the credential and CA are the emulator's.
-    let deadlines = VaultArgs {
+    let deadlines = VaultSettings {
+        url: None,
         auth: AuthMode::ClientSecret,
         sign_deadline: std::time::Duration::from_secs(3),
         read_deadline: std::time::Duration::from_secs(30),
-        vault_ca: None,
+        extra_ca: None,
     };
     let dev = rt
         .block_on(DevVault::start(data_dir.path(), &deadlines, 0))

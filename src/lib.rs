@@ -10,9 +10,9 @@
 //! - [`server`]: the octez-compatible HTTP API.
 //! - `emulator`: the bundled Key Vault stand-in, the `keyvault-emulator` workspace crate
 //!   (feature `emulator`).
-//! - [`commands`]: one file per subcommand; [`cli`] holds the clap definitions.
+//! - [`commands`]: one folder or file per subcommand; [`cli`] holds the clap definition and
+//!   `main` (dispatch), and generates the completions and man pages.
 
-pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod commands;

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    tezos_azure_signer::commands::main()
+    tezos_azure_signer::cli::main()
 }

@@ -1,33 +1,16 @@
-//! One file per subcommand. `main` parses the command line, sets up logging and dispatches;
-//! each command returns its process exit code.
+//! One folder or file per subcommand, each with its clap arguments, their conversion into the
+//! library's plain settings, and its `run` returning the process exit code. [`args`] holds
+//! what several commands share. Commands never import `cli` (which dispatches to them) nor a
+//! sibling command's internals.
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-use crate::cli::{Cli, Command};
-
+pub mod args;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod import;
 pub mod serve;
-pub mod serve_args;
-#[cfg(feature = "emulator")]
-pub mod serve_dev;
 pub mod verify;
-pub mod verify_vault;
 
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    crate::logging::init(cli.global.verbose, cli.global.log_format);
-    match cli.command {
-        Command::Serve(args) => serve::run(&cli.global, args),
-        Command::Verify(args) => verify::run(&cli.global, args),
-        Command::Import(args) => import::run(&cli.global, args),
-        #[cfg(feature = "emulator")]
-        Command::Emulator(args) => emulator::run(&cli.global, args),
-    }
-}
+pub use args::{GlobalArgs, VaultArgs};
 
 /// A small runtime for commands that call the vault from synchronous code (import, verify).
 pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {

@@ -1,6 +1,6 @@
-//! Opening the vault from the command line: URL, credential chain, extra CA, deadlines.
+//! Opening the vault from plain settings: URL, credential chain, extra CA, deadlines.
 //!
-//! Owns: the single place every subcommand turns [`VaultArgs`] into an [`AzureVault`], wiring
+//! Owns: the single place every subcommand turns [`VaultSettings`] into an [`AzureVault`], wiring
 //! the token keeper in as both the vault's credential and its reset hook (a token the vault
 //! refuses is replaced at once, not at the next scheduled refresh), and the early, precise
 //! errors when something is missing (no URL, unreadable CA, no credential configured at all).
@@ -14,11 +14,25 @@ use url::Url;
 
 use super::VaultError;
 use super::azure::{AzureVault, AzureVaultConfig, client_options};
+use super::credentials::AuthMode;
 use super::credentials::{
     ChainCredential, ChainError, CredentialEnv, KeeperTiming, SdkFactory, TokenReset,
     keep_fresh_with_reset, plan,
 };
-use crate::cli::{GlobalArgs, VaultArgs};
+
+/// How to reach and authenticate to the vault: what every subcommand's flags come down to.
+#[derive(Debug, Clone)]
+pub struct VaultSettings {
+    /// `https://NAME.vault.azure.net` (or a Managed HSM); `None` when none was given.
+    pub url: Option<Url>,
+    pub auth: AuthMode,
+    /// Total time for one signature, retries included.
+    pub sign_deadline: std::time::Duration,
+    /// Total time for one read or import, retries included.
+    pub read_deadline: std::time::Duration,
+    /// An extra CA certificate (PEM file) to trust for the vault and token endpoints.
+    pub extra_ca: Option<PathBuf>,
+}
 
 /// Why the vault could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -38,23 +52,19 @@ pub enum OpenError {
     Vault(#[from] VaultError),
 }
 
-/// Opens the vault named on the command line, with credentials from the process environment.
-pub fn open(global: &GlobalArgs, args: &VaultArgs) -> Result<AzureVault, OpenError> {
-    let url = global
-        .vault_url
-        .as_ref()
-        .ok_or(OpenError::MissingVaultUrl)?;
-    open_with_env(url, args, &CredentialEnv::from_process()).map(|(vault, _)| vault)
+/// Opens the vault of `settings`, with credentials from the process environment.
+pub fn open(settings: &VaultSettings) -> Result<AzureVault, OpenError> {
+    open_with_env(settings, &CredentialEnv::from_process()).map(|(vault, _)| vault)
 }
 
-/// Opens `vault_url` with credentials decided from `env` (tests and `serve --dev` inject one).
-/// Also returns the credential chain, which can say which credential answered.
+/// Opens the vault of `settings` with credentials decided from `env` (tests and `serve --dev`
+/// inject one). Also returns the credential chain, which can say which credential answered.
 pub fn open_with_env(
-    vault_url: &Url,
-    args: &VaultArgs,
+    settings: &VaultSettings,
     env: &CredentialEnv,
 ) -> Result<(AzureVault, Arc<ChainCredential>), OpenError> {
-    let extra_ca_pem = match &args.vault_ca {
+    let vault_url = settings.url.as_ref().ok_or(OpenError::MissingVaultUrl)?;
+    let extra_ca_pem = match &settings.extra_ca {
         Some(path) => Some(std::fs::read(path).map_err(|source| OpenError::ReadCa {
             path: path.clone(),
             source,
@@ -65,7 +75,7 @@ pub fn open_with_env(
     // credentials and the vault client.
     let options = client_options(extra_ca_pem.as_deref())?;
     let factory = SdkFactory::new(options.clone());
-    let candidates = plan(args.auth, env);
+    let candidates = plan(settings.auth, env);
     let chain = Arc::new(ChainCredential::new(&candidates, env, &factory));
     if !chain.any_available() {
         return Err(chain.unavailable_error().into());
@@ -78,8 +88,8 @@ pub fn open_with_env(
         vault_url: vault_url.clone(),
         credential: keeper,
         token_reset: Some(token_reset),
-        sign_deadline: args.sign_deadline,
-        read_deadline: args.read_deadline,
+        sign_deadline: settings.sign_deadline,
+        read_deadline: settings.read_deadline,
     };
     Ok((AzureVault::with_client_options(config, options)?, chain))
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use tezos_azure_signer::assets;
+use tezos_azure_signer::cli::assets;
 
 const REGEN: &str = "REGENERATE_ASSETS=1 cargo test --test cli assets";
 

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, VaultArgs};
+use crate::commands::{GlobalArgs, VaultArgs};
 use crate::keyfile::{self, KeyMaterial};
 use crate::tezos::SecretKey;
 use crate::vault::azure::valid_key_name;
@@ -91,7 +91,7 @@ pub fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
     // The vault is needed for everything but an offline --dry-run.
     let vault = match (&global.vault_url, args.dry_run) {
         (None, true) => None,
-        _ => match crate::vault::open(global, &args.vault) {
+        _ => match crate::vault::open(&args.vault.settings(global)) {
             Ok(v) => Some(v),
             Err(e) => {
                 if args.json {

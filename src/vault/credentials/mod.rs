@@ -34,7 +34,7 @@ pub trait TokenReset: Send + Sync + fmt::Debug {
 }
 
 /// `--auth`: how to obtain Azure tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthMode {
     /// Client secret, workload identity, managed identity, Azure CLI: the first that is configured.
     #[default]
@@ -47,6 +47,46 @@ pub enum AuthMode {
     WorkloadIdentity,
     /// The Azure CLI's login (`az login`).
     AzureCli,
+}
+
+impl AuthMode {
+    pub const ALL: [AuthMode; 5] = [
+        AuthMode::Auto,
+        AuthMode::ManagedIdentity,
+        AuthMode::ClientSecret,
+        AuthMode::WorkloadIdentity,
+        AuthMode::AzureCli,
+    ];
+
+    /// The name on the command line and in `TEZOS_AZURE_SIGNER_AUTH`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMode::Auto => "auto",
+            AuthMode::ManagedIdentity => "managed-identity",
+            AuthMode::ClientSecret => "client-secret",
+            AuthMode::WorkloadIdentity => "workload-identity",
+            AuthMode::AzureCli => "azure-cli",
+        }
+    }
+
+    /// One line on what the mode uses.
+    pub fn help(self) -> &'static str {
+        match self {
+            AuthMode::Auto => {
+                "Client secret, workload identity, managed identity, Azure CLI: the first that is configured"
+            }
+            AuthMode::ManagedIdentity => {
+                "Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint"
+            }
+            AuthMode::ClientSecret => {
+                "Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET"
+            }
+            AuthMode::WorkloadIdentity => {
+                "Kubernetes workload identity: AZURE_FEDERATED_TOKEN_FILE (+ tenant and client id)"
+            }
+            AuthMode::AzureCli => "The Azure CLI's login (`az login`)",
+        }
+    }
 }
 
 /// One credential the chain can try.

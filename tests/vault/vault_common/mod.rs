@@ -9,9 +9,8 @@ use std::process::{Command, Output};
 
 use keyvault_emulator::{Emulator, EmulatorConfig, Faults};
 use serde_json::Value;
-use tezos_azure_signer::cli::VaultArgs;
 use tezos_azure_signer::vault::credentials::{AuthMode, CredentialEnv};
-use tezos_azure_signer::vault::{AzureVault, open_with_env};
+use tezos_azure_signer::vault::{AzureVault, VaultSettings, open_with_env};
 
 pub const PASS: &str = "correct horse battery";
 
@@ -133,14 +132,14 @@ pub fn vault_with_deadlines(
     read_deadline: std::time::Duration,
 ) -> AzureVault {
     let env = CredentialEnv::new(client_secret_env(emu), &scratch.dmi());
-    let args = VaultArgs {
+    let settings = VaultSettings {
+        url: Some(emu.vault_url().parse().unwrap()),
         auth: AuthMode::Auto,
         sign_deadline,
         read_deadline,
-        vault_ca: Some(emu.ca_path().to_path_buf()),
+        extra_ca: Some(emu.ca_path().to_path_buf()),
     };
-    let url = emu.vault_url().parse().unwrap();
-    open_with_env(&url, &args, &env).expect("vault opens").0
+    open_with_env(&settings, &env).expect("vault opens").0
 }
 
 pub fn openssl(dir: &Path, args: &[&str]) {

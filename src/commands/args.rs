@@ -1,22 +1,14 @@
-//! The clap command line: global options and one variant per subcommand. The same definition
-//! generates `completions/` and `man/` (see `tests/assets.rs`).
+//! The arguments every command shares, as clap parses them, and their one conversion into the
+//! library's plain settings ([`VaultSettings`]; logging takes verbosity and [`LogFormat`]).
+//! Clap's value enums for the library's [`AuthMode`] and [`LogFormat`] are implemented here,
+//! so the library itself never names a clap type.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::ValueEnum;
+use clap::builder::PossibleValue;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "tezos-azure-signer",
-    version,
-    about = "Tezos remote signer for tz2/tz3 keys held in Azure Key Vault",
-    long_about = "An octez-compatible remote signer for Tezos bakers whose secp256k1 (tz2) and \
-P-256 (tz3) keys live in Azure Key Vault, with durable high-watermark double-sign protection."
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
-}
+use crate::logging::LogFormat;
+use crate::vault::VaultSettings;
+use crate::vault::credentials::AuthMode;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
@@ -36,8 +28,8 @@ pub struct GlobalArgs {
 pub struct VaultArgs {
     /// How to authenticate to Azure (auto: client secret, workload identity, managed identity,
     /// Azure CLI — the first that is configured).
-    #[arg(long, env = "TEZOS_AZURE_SIGNER_AUTH", value_enum, default_value_t = crate::vault::credentials::AuthMode::Auto)]
-    pub auth: crate::vault::credentials::AuthMode,
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_AUTH", value_enum, default_value_t = AuthMode::Auto)]
+    pub auth: AuthMode,
     /// Total time for one signature, retries included (e.g. 3s, 1500ms).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_SIGN_DEADLINE", value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub sign_deadline: std::time::Duration,
@@ -73,23 +65,49 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
+impl VaultArgs {
+    /// The library's vault settings: these flags and the global `--vault-url`.
+    pub fn settings(&self, global: &GlobalArgs) -> VaultSettings {
+        VaultSettings {
+            url: global.vault_url.clone(),
+            auth: self.auth,
+            sign_deadline: self.sign_deadline,
+            read_deadline: self.read_deadline,
+            extra_ca: self.vault_ca.clone(),
+        }
+    }
 }
 
-// Parsed once per process: the size difference between variants does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the octez-compatible remote signer (`--dev`: with the bundled emulator).
-    Serve(crate::commands::serve::ServeArgs),
-    /// Check tz2/tz3 public key hashes and signatures (for baker setup scripts).
-    Verify(crate::commands::verify::VerifyArgs),
-    /// Import secret keys from files into the vault (HSM-protected unless --software).
-    Import(crate::commands::import::ImportArgs),
-    /// Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests.
-    #[cfg(feature = "emulator")]
-    Emulator(crate::commands::emulator::EmulatorArgs),
+impl ValueEnum for AuthMode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &AuthMode::ALL
+    }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()).help(self.help()))
+    }
+}
+
+impl ValueEnum for LogFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &LogFormat::ALL
+    }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_enums_round_trip_their_names() {
+        for mode in AuthMode::ALL {
+            assert_eq!(AuthMode::from_str(mode.name(), false), Ok(mode));
+        }
+        for format in LogFormat::ALL {
+            assert_eq!(LogFormat::from_str(format.name(), true), Ok(format));
+        }
+        assert!(AuthMode::from_str("password", false).is_err());
+    }
 }

@@ -8,9 +8,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::GlobalArgs;
+use crate::commands::GlobalArgs;
 use crate::keyfile::{self, KeyFileError};
 use crate::tezos::{Curve, Pkh, PublicKey, Signature};
+
+/// `--vault-key` and `--vault-keys`: keys read from the vault.
+mod vault;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Exit codes: 0 ok, 1 mismatch or invalid signature, \
@@ -60,7 +63,7 @@ pub struct KeySourceArgs {
     #[arg(long, group = "key_source", conflicts_with_all = ["pkh", "signature", "data"])]
     pub vault_keys: bool,
     #[command(flatten)]
-    pub vault: crate::cli::VaultArgs,
+    pub vault: crate::commands::VaultArgs,
 }
 
 /// Bytes given in hex on the command line.
@@ -115,8 +118,7 @@ pub fn resolve_key(_global: &GlobalArgs, src: &KeySourceArgs) -> Result<Resolved
         });
     }
     if let Some(name) = &src.vault_key {
-        return super::verify_vault::resolve(_global, &src.vault, name)
-            .map_err(ResolveError::Vault);
+        return vault::resolve(_global, &src.vault, name).map_err(ResolveError::Vault);
     }
     unreachable!("clap requires exactly one member of the key_source group")
 }
@@ -246,7 +248,7 @@ fn render_text(r: &Report) -> String {
 
 pub fn run(global: &GlobalArgs, args: VerifyArgs) -> ExitCode {
     if args.source.vault_keys {
-        return super::verify_vault::list(global, &args.source.vault, args.json);
+        return vault::list(global, &args.source.vault, args.json);
     }
     let report = evaluate(global, &args);
     if args.json {

@@ -14,12 +14,11 @@ use rand_core::{OsRng, RngCore};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::serve::ServeError;
-use crate::cli::VaultArgs;
+use super::ServeError;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::tezos::{Curve, Pkh, SecretKey};
 use crate::vault::credentials::{AuthMode, CredentialEnv};
-use crate::vault::{ImportOptions, Vault, VaultKey};
+use crate::vault::{ImportOptions, Vault, VaultKey, VaultSettings};
 
 /// The demo keys' vault names.
 pub const DEMO_KEYS: [(&str, Curve); 2] =
@@ -45,7 +44,7 @@ impl DevVault {
     /// if they do not exist yet.
     pub async fn start(
         data_dir: &Path,
-        vault: &VaultArgs,
+        vault: &VaultSettings,
         latency_ms: u64,
     ) -> Result<DevVault, ServeError> {
         let emulator = Emulator::start(EmulatorConfig {
@@ -84,12 +83,13 @@ impl DevVault {
             ],
             Path::new("/nonexistent/tezos-azure-signer-dev"),
         );
-        let args = VaultArgs {
+        let settings = VaultSettings {
+            url: Some(url),
             auth: AuthMode::ClientSecret,
-            vault_ca: Some(emulator.ca_path().to_path_buf()),
+            extra_ca: Some(emulator.ca_path().to_path_buf()),
             ..vault.clone()
         };
-        let (vault, _) = crate::vault::open_with_env(&url, &args, &env).map_err(dev_err)?;
+        let (vault, _) = crate::vault::open_with_env(&settings, &env).map_err(dev_err)?;
         let vault: Arc<dyn Vault> = Arc::new(vault);
         let demo = ensure_demo_keys(vault.as_ref()).await?;
         Ok(DevVault {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::auth::AuthorizedKeys;
-use crate::cli::GlobalArgs;
+use crate::commands::GlobalArgs;
 use crate::policy::{MagicBytes, Policy, PolicyRules};
 use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, SignerApi, tls};
@@ -20,7 +20,11 @@ use crate::signer::{Signer, SignerConfig};
 use crate::vault::Vault;
 use crate::watermark::WatermarkStore;
 
-pub use super::serve_args::ServeArgs;
+pub use args::ServeArgs;
+
+mod args;
+#[cfg(feature = "emulator")]
+pub mod dev;
 
 /// A startup failure, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +132,10 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
 
     #[cfg(feature = "emulator")]
     let dev = if args.dev {
-        Some(super::serve_dev::DevVault::start(&data_dir, &args.vault, args.dev_latency_ms).await?)
+        Some(
+            dev::DevVault::start(&data_dir, &args.vault.settings(global), args.dev_latency_ms)
+                .await?,
+        )
     } else {
         None
     };
@@ -202,7 +209,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
 }
 
 fn open_vault(global: &GlobalArgs, args: &ServeArgs) -> Result<Arc<dyn Vault>, ServeError> {
-    let vault =
-        crate::vault::open(global, &args.vault).map_err(|e| ServeError::Vault(e.to_string()))?;
+    let vault = crate::vault::open(&args.vault.settings(global))
+        .map_err(|e| ServeError::Vault(e.to_string()))?;
     Ok(Arc::new(vault))
 }

@@ -83,13 +83,13 @@ pub struct ServeArgs {
     #[arg(long, env = "TEZOS_AZURE_SIGNER_MAX_CONNECTIONS", value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
     /// A connection with no request in progress for this long is closed (HTTP/1 and HTTP/2).
-    #[arg(long, env = "TEZOS_AZURE_SIGNER_IDLE_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_IDLE_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = crate::commands::args::parse_duration)]
     pub idle_timeout: std::time::Duration,
     /// Time limit for a request's head (and a new connection's first request).
-    #[arg(long, env = "TEZOS_AZURE_SIGNER_HEADER_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_HEADER_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = crate::commands::args::parse_duration)]
     pub header_timeout: std::time::Duration,
     /// Time limit of one request; a sign request is not sent to the vault once it is over.
-    #[arg(long, env = "TEZOS_AZURE_SIGNER_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = crate::commands::args::parse_duration)]
     pub request_timeout: std::time::Duration,
     /// Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and
     /// tz3 key on first run, and serve them through the production code path.
@@ -106,7 +106,7 @@ pub struct ServeArgs {
     )]
     pub dev_latency_ms: u64,
     #[command(flatten)]
-    pub vault: crate::cli::VaultArgs,
+    pub vault: crate::commands::VaultArgs,
 }
 
 impl ServeArgs {

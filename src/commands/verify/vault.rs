@@ -6,14 +6,14 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, VaultArgs};
-use crate::commands::verify::{Exit, ResolvedKey};
+use super::{Exit, ResolvedKey};
+use crate::commands::{GlobalArgs, VaultArgs};
 use crate::vault::{Vault, VaultKey};
 
 /// The public key of vault key `name`, for `verify --vault-key`.
 pub fn resolve(global: &GlobalArgs, args: &VaultArgs, name: &str) -> Result<ResolvedKey, String> {
-    let vault = crate::vault::open(global, args).map_err(|e| e.to_string())?;
-    let runtime = super::runtime().map_err(|e| e.to_string())?;
+    let vault = crate::vault::open(&args.settings(global)).map_err(|e| e.to_string())?;
+    let runtime = crate::commands::runtime().map_err(|e| e.to_string())?;
     let key = runtime
         .block_on(vault.get_key(name))
         .map_err(|e| e.to_string())?;
@@ -55,10 +55,10 @@ impl From<VaultKey> for Listed {
 
 /// `verify --vault-keys`: exit 0 with the list, 3 when the vault cannot be read.
 pub fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCode {
-    let keys = crate::vault::open(global, args)
+    let keys = crate::vault::open(&args.settings(global))
         .map_err(|e| e.to_string())
         .and_then(|vault| {
-            let runtime = super::runtime().map_err(|e| e.to_string())?;
+            let runtime = crate::commands::runtime().map_err(|e| e.to_string())?;
             runtime
                 .block_on(vault.list_keys())
                 .map_err(|e| e.to_string())
