@@ -53,11 +53,13 @@ async fn beyond_the_queue_bound_requests_are_refused_at_once_and_others_keys_are
     let gate = t.vault.gate("baker-tz2");
     let holder = spawn_sign(&t, 10, SignContext::unbounded());
     vault_calls(&t, 1).await;
-    let waiting: Vec<_> = (11..14)
-        .map(|l| spawn_sign(&t, l, SignContext::unbounded()))
-        .collect();
-    while t.signer.keyring.get(&t.tz2).map(|e| e.lock.waiting()) != Some(3) {
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    // One after the other, so the (first-come, first-served) queue is in level order.
+    let mut waiting = Vec::new();
+    for (i, level) in (11..14).enumerate() {
+        waiting.push(spawn_sign(&t, level, SignContext::unbounded()));
+        while t.signer.keyring.get(&t.tz2).map(|e| e.lock.waiting()) != Some(i + 1) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
     let started = Instant::now();
     let refused = t.signer.sign(&t.tz2, &block(20, 0, 0), None).await;
