@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tezos_azure_signer::signer::{Signer, SignerConfig};
+use tezos_azure_signer::testing::MemoryVault;
 use tezos_azure_signer::tezos::{Curve, Pkh, SigningRequest, blake2b_256};
 use tezos_azure_signer::vault::Vault;
 use tezos_azure_signer::watermark::{MarkRequest, WatermarkStore};
@@ -35,7 +36,7 @@ fn disk_tempdir() -> tempfile::TempDir {
     tempfile::tempdir_in(base).expect("a temp dir under target/")
 }
 
-fn signer(rt: &tokio::runtime::Runtime, vault: Arc<support::MemoryVault>, dir: &Path) -> Signer {
+fn signer(rt: &tokio::runtime::Runtime, vault: Arc<MemoryVault>, dir: &Path) -> Signer {
     let store = WatermarkStore::open(dir).expect("a fresh store opens");
     rt.block_on(Signer::new(vault, store, SignerConfig::default()))
         .expect("the signer starts on the in-memory vault")
@@ -43,11 +44,13 @@ fn signer(rt: &tokio::runtime::Runtime, vault: Arc<support::MemoryVault>, dir: &
 
 fn pipeline(c: &mut Criterion) {
     let rt = runtime();
-    let vault = Arc::new(support::MemoryVault::new(
+    let vault = Arc::new(support::memory_vault(
         "bench-tz2",
-        support::secret(Curve::Secp256k1),
+        &support::secret(Curve::Secp256k1),
     ));
-    let key = vault.key().clone();
+    let key = rt
+        .block_on(vault.get_key("bench-tz2"))
+        .expect("the memory vault holds its key");
     let pkh: Pkh = key.pkh();
     let mut group = c.benchmark_group("pipeline/tz2");
 

@@ -26,6 +26,8 @@ pub mod policy;
 pub use private_fs;
 pub mod server;
 pub mod signer;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tezos;
 pub mod vault;
 pub mod watermark;

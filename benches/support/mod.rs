@@ -1,5 +1,5 @@
 //! Shared bench inputs: the repo's test vectors, deterministic attestations at any level, and
-//! an in-memory `Vault` (the crate's test fakes are `cfg(test)` and invisible to benches).
+//! the crate's in-memory vault (feature `testing`) holding one of them.
 //!
 //! Owns: deterministic inputs only. Must never: touch the network, or hide work from a
 //! measurement (the fake vault really signs with ECDSA).
@@ -9,10 +9,8 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use criterion::Criterion;
 use tezos_azure_signer::tezos::{Curve, SecretKey};
-use tezos_azure_signer::vault::{ImportOptions, Vault, VaultError, VaultKey};
 
 const REQUESTS: &str = include_str!("../../tests/vectors/requests.json");
 const KEYS: &str = include_str!("../../tests/vectors/keys.json");
@@ -71,60 +69,10 @@ pub fn attestation_at(level: i32) -> Vec<u8> {
     bytes
 }
 
-/// An in-memory vault holding one key: `sign_digest` is a real ECDSA signature (k256/p256),
-/// with no I/O. The baseline of the pipeline bench.
-pub struct MemoryVault {
-    key: VaultKey,
-    secret: SecretKey,
-}
-
-impl MemoryVault {
-    pub fn new(name: &str, secret: SecretKey) -> MemoryVault {
-        let vault_curve = match secret.curve() {
-            Curve::Secp256k1 => "P-256K",
-            _ => "P-256",
-        };
-        let key = VaultKey {
-            name: name.to_string(),
-            version: "1".to_string(),
-            id: format!("https://memory.invalid/keys/{name}/1"),
-            vault_curve: vault_curve.to_string(),
-            public_key: secret.public_key(),
-        };
-        MemoryVault { key, secret }
-    }
-
-    pub fn key(&self) -> &VaultKey {
-        &self.key
-    }
-}
-
-#[async_trait]
-impl Vault for MemoryVault {
-    async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
-        Ok(vec![self.key.clone()])
-    }
-    async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError> {
-        if name == self.key.name {
-            Ok(self.key.clone())
-        } else {
-            Err(VaultError::NotFound(name.to_string()))
-        }
-    }
-    async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError> {
-        if key.name != self.key.name {
-            return Err(VaultError::NotFound(key.name.clone()));
-        }
-        Ok(*self.secret.sign_digest(digest).raw())
-    }
-    async fn import_key(
-        &self,
-        name: &str,
-        _secret: &SecretKey,
-        _options: ImportOptions,
-    ) -> Result<VaultKey, VaultError> {
-        Err(VaultError::Protocol(format!(
-            "the bench vault cannot import {name}"
-        )))
-    }
+/// The in-memory vault of the crate's test doubles holding one key, `name`: `sign_digest` is a
+/// real ECDSA signature (k256/p256), with no I/O. The baseline of the pipeline bench.
+pub fn memory_vault(name: &str, secret: &SecretKey) -> tezos_azure_signer::testing::MemoryVault {
+    let vault = tezos_azure_signer::testing::MemoryVault::new();
+    vault.add(name, &secret.to_base58());
+    vault
 }

@@ -101,59 +101,16 @@ pub fn routes(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-    use async_trait::async_trait;
+    use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::server::{SignError, Signed};
-    use crate::tezos::{Pkh, PublicKey, Signature};
-    use crate::vault::VaultError;
+    use crate::testing::{StubSigner, TZ2_SECRET, TZ3_SECRET};
 
-    struct Probe {
-        keys: Vec<Pkh>,
-        vault_up: AtomicBool,
-        checks: AtomicUsize,
-    }
-
-    #[async_trait]
-    impl SignerApi for Probe {
-        async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError> {
-            Err(SignError::UnknownKey(*pkh))
-        }
-        fn known_keys(&self) -> Vec<Pkh> {
-            self.keys.clone()
-        }
-        fn authorized_keys(&self) -> Option<Vec<Pkh>> {
-            None
-        }
-        async fn sign(
-            &self,
-            pkh: &Pkh,
-            _: &[u8],
-            _: Option<&Signature>,
-        ) -> Result<Signed, SignError> {
-            Err(SignError::UnknownKey(*pkh))
-        }
-        async fn check_vault(&self) -> Result<(), VaultError> {
-            self.checks.fetch_add(1, Ordering::SeqCst);
-            if self.vault_up.load(Ordering::SeqCst) {
-                Ok(())
-            } else {
-                Err(VaultError::Transport("connection refused".into()))
-            }
-        }
-    }
-
-    fn probe(keys: usize, up: bool) -> Arc<Probe> {
-        let pkh: Pkh = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt"
-            .parse()
-            .expect("vector pkh");
-        Arc::new(Probe {
-            keys: vec![pkh; keys],
-            vault_up: AtomicBool::new(up),
-            checks: AtomicUsize::new(0),
-        })
+    fn probe(keys: usize, up: bool) -> Arc<StubSigner> {
+        let secrets = [TZ2_SECRET, TZ3_SECRET];
+        let stub = StubSigner::new(&secrets[..keys]);
+        stub.set_vault_up(up);
+        Arc::new(stub)
     }
 
     #[tokio::test]
@@ -177,9 +134,9 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(health.check().await, Ok(1));
         }
-        assert_eq!(p.checks.load(Ordering::SeqCst), 1);
+        assert_eq!(p.vault_checks.load(Ordering::SeqCst), 1);
         // Within the cache window a vault outage is not seen yet; with no cache it is.
-        p.vault_up.store(false, Ordering::SeqCst);
+        p.set_vault_up(false);
         assert_eq!(health.check().await, Ok(1));
         let fresh = Health::new(p.clone(), Duration::ZERO);
         assert!(fresh.check().await.is_err());

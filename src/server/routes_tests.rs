@@ -1,92 +1,26 @@
 //! Every route and every error status/body of the HTTP API, in-process (warp::test) against a
 //! fake pipeline that signs locally with known secret keys.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use warp::http::StatusCode;
 
 use super::*;
+use crate::server::SignerApi as _;
 use crate::server::metrics::Metrics;
-use crate::server::{ApiOptions, AppState, InFlight, SignerApi};
-use crate::tezos::{PublicKey, SecretKey, Signature};
+use crate::server::{ApiOptions, AppState, InFlight};
+use crate::testing::StubSigner;
+use crate::tezos::{SecretKey, Signature};
 use crate::vault::VaultError;
 
-const TZ2_SK: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
-const TZ2: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";
-const TZ3_SK: &str = "p2sk2g5Btw8MK7fnhQg9d7DaE8QYX8A89BLWaqWTQcHuATYY3ABjD9";
-const TZ3: &str = "tz3ZxowXGSjiVq227GQcwKdz87rKhq62rY4t";
+use crate::testing::{TZ2, TZ2_SECRET as TZ2_SK, TZ3, TZ3_SECRET as TZ3_SK};
 const ATTESTATION: &str = "137a06a7700e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a815000000000533000000000000000000000000000000000000000000000000000000000000000000000000";
 
-struct Fake {
-    keys: Vec<SecretKey>,
-    authorized: Option<Vec<Pkh>>,
-    fail_with: Mutex<Option<SignError>>,
-    seen_auth: Mutex<Vec<Option<Signature>>>,
-    /// How long each signature takes (a slow vault).
-    delay: Mutex<std::time::Duration>,
+fn fake(authorized: Option<Vec<Pkh>>) -> Arc<StubSigner> {
+    Arc::new(StubSigner::new(&[TZ2_SK, TZ3_SK]).with_authorized(authorized))
 }
 
-#[async_trait]
-impl SignerApi for Fake {
-    async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError> {
-        self.keys
-            .iter()
-            .map(|k| k.public_key())
-            .find(|pk| pk.pkh() == *pkh)
-            .ok_or(SignError::UnknownKey(*pkh))
-    }
-    fn known_keys(&self) -> Vec<Pkh> {
-        self.keys.iter().map(|k| k.public_key().pkh()).collect()
-    }
-    fn authorized_keys(&self) -> Option<Vec<Pkh>> {
-        self.authorized.clone()
-    }
-    async fn sign(
-        &self,
-        pkh: &Pkh,
-        data: &[u8],
-        authentication: Option<&Signature>,
-    ) -> Result<Signed, SignError> {
-        self.seen_auth
-            .lock()
-            .expect("test lock")
-            .push(authentication.copied());
-        if let Some(e) = self.fail_with.lock().expect("test lock").take() {
-            return Err(e);
-        }
-        let delay = *self.delay.lock().expect("test lock");
-        tokio::time::sleep(delay).await;
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.public_key().pkh() == *pkh)
-            .ok_or(SignError::UnknownKey(*pkh))?;
-        SigningRequest::parse(data).map_err(SignError::Decode)?;
-        Ok(Signed {
-            signature: key.sign(data),
-            vault_latency: Some(std::time::Duration::from_millis(3)),
-        })
-    }
-    async fn check_vault(&self) -> Result<(), VaultError> {
-        Ok(())
-    }
-}
-
-fn fake(authorized: Option<Vec<Pkh>>) -> Arc<Fake> {
-    Arc::new(Fake {
-        keys: vec![
-            TZ2_SK.parse().expect("vector key"),
-            TZ3_SK.parse().expect("vector key"),
-        ],
-        authorized,
-        fail_with: Mutex::new(None),
-        seen_auth: Mutex::new(Vec::new()),
-        delay: Mutex::new(std::time::Duration::ZERO),
-    })
-}
-
-fn state(signer: Arc<Fake>, known_keys: bool) -> Arc<AppState> {
+fn state(signer: Arc<StubSigner>, known_keys: bool) -> Arc<AppState> {
     Arc::new(AppState {
         signer,
         metrics: Arc::new(Metrics::new()),
@@ -381,7 +315,7 @@ async fn signer_refusals_map_to_their_statuses() {
         ),
     ];
     for (error, status, msg) in cases {
-        *signer.fail_with.lock().expect("lock") = Some(error);
+        signer.fail_next(error);
         let (got, body) = call(
             &st,
             "POST",
@@ -435,7 +369,7 @@ fn route_matching_allows_any_prefix() {
 #[tokio::test]
 async fn a_signature_whose_client_left_is_still_logged_and_counted() {
     let signer = fake(None);
-    *signer.delay.lock().expect("test lock") = std::time::Duration::from_millis(200);
+    signer.set_delay(std::time::Duration::from_millis(200));
     let st = state(signer, false);
     let (path, body) = (format!("/keys/{TZ2}"), format!("\"{ATTESTATION}\""));
     let request = call(&st, "POST", &path, &body);

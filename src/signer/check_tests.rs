@@ -4,11 +4,11 @@
 
 use std::str::FromStr;
 
-use super::fake::Mode;
 use super::testkit::*;
 use super::*;
 use crate::auth::{AuthorizedKeys, authentication_bytes};
 use crate::policy::{MagicBytes, PolicyRules};
+use crate::testing::Mode;
 use crate::tezos::{ConsensusKind, SecretKey};
 use crate::watermark::file_name;
 

@@ -330,8 +330,6 @@ pub mod queue;
 #[cfg(test)]
 mod check_tests;
 #[cfg(test)]
-mod fake;
-#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod queue_tests;

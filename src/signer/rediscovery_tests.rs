@@ -78,12 +78,12 @@ async fn a_key_gone_from_the_vault_is_no_longer_served() {
 async fn a_failed_listing_changes_nothing() {
     let t = setup(eager()).await;
     t.vault.remove("baker-tz2");
-    t.vault.set_mode(super::fake::Mode::Fail);
+    t.vault.set_mode(crate::testing::Mode::Fail);
     assert!(matches!(
         t.signer.public_key(&stranger()).await,
         Err(SignError::Vault(_))
     ));
-    t.vault.set_mode(super::fake::Mode::Normal);
+    t.vault.set_mode(crate::testing::Mode::Normal);
     assert_eq!(t.signer.known_keys().len(), 2);
     assert!(t.signer.public_key(&t.tz2).await.is_ok());
 }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::fake::FakeVault;
 use super::*;
+use crate::testing::MemoryVault;
 
 pub const SPSK: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
 pub const P2SK: &str = "p2sk2g5Btw8MK7fnhQg9d7DaE8QYX8A89BLWaqWTQcHuATYY3ABjD9";
@@ -47,7 +47,7 @@ pub const MAIN: [u8; 4] = [0x7a, 0x06, 0xa7, 0x70];
 pub const TEST: [u8; 4] = [1, 2, 3, 4];
 
 pub struct Setup {
-    pub vault: Arc<FakeVault>,
+    pub vault: Arc<MemoryVault>,
     pub signer: Arc<Signer>,
     pub dir: tempfile::TempDir,
     pub tz2: Pkh,
@@ -60,7 +60,7 @@ pub async fn setup(config: SignerConfig) -> Setup {
 }
 
 pub async fn setup_in(dir: tempfile::TempDir, config: SignerConfig) -> Setup {
-    let vault = Arc::new(FakeVault::new());
+    let vault = Arc::new(MemoryVault::new());
     let tz2 = vault.add("baker-tz2", SPSK);
     let tz3 = vault.add("baker-tz3", P2SK);
     let store = WatermarkStore::open(dir.path()).unwrap();

@@ -1,68 +1,23 @@
-//! The HTTP server layer over real sockets, with an in-memory pipeline (a local-key fake
-//! implementing `SignerApi`): TLS, request and header timeouts, the body limit for chunked
+//! The HTTP server layer over real sockets, with an in-memory pipeline (the crate's
+//! `testing::StubSigner`): TLS, request and header timeouts, the body limit for chunked
 //! bodies (no Content-Length), metrics/health listener, and the shutdown order (in-flight
 //! signatures finish before `run` returns).
 
 use std::io::{Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use tezos_azure_signer::server::listen::Limits;
 use tezos_azure_signer::server::run::Server;
-use tezos_azure_signer::server::{ApiOptions, SignError, Signed, SignerApi, tls};
-use tezos_azure_signer::tezos::{Pkh, PublicKey, SecretKey, Signature, SigningRequest};
-use tezos_azure_signer::vault::VaultError;
+use tezos_azure_signer::server::{ApiOptions, tls};
+use tezos_azure_signer::testing::{StubSigner, TZ2, TZ2_SECRET as TZ2_SK};
 use tokio::sync::oneshot;
 
-const TZ2_SK: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
-const TZ2: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";
 const ATTESTATION: &str = "137a06a7700e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a815000000000533000000000000000000000000000000000000000000000000000000000000000000000000";
 
-struct SlowFake {
-    key: SecretKey,
-    delay: Duration,
-    finished: AtomicUsize,
-}
-
-#[async_trait]
-impl SignerApi for SlowFake {
-    async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError> {
-        let pk = self.key.public_key();
-        if pk.pkh() == *pkh {
-            Ok(pk)
-        } else {
-            Err(SignError::UnknownKey(*pkh))
-        }
-    }
-    fn known_keys(&self) -> Vec<Pkh> {
-        vec![self.key.public_key().pkh()]
-    }
-    fn authorized_keys(&self) -> Option<Vec<Pkh>> {
-        None
-    }
-    async fn sign(&self, _: &Pkh, data: &[u8], _: Option<&Signature>) -> Result<Signed, SignError> {
-        tokio::time::sleep(self.delay).await;
-        SigningRequest::parse(data).map_err(SignError::Decode)?;
-        let signature = self.key.sign(data);
-        self.finished.fetch_add(1, Ordering::SeqCst);
-        Ok(Signed {
-            signature,
-            vault_latency: Some(self.delay),
-        })
-    }
-    async fn check_vault(&self) -> Result<(), VaultError> {
-        Ok(())
-    }
-}
-
-fn fake(delay: Duration) -> Arc<SlowFake> {
-    Arc::new(SlowFake {
-        key: TZ2_SK.parse().expect("vector key"),
-        delay,
-        finished: AtomicUsize::new(0),
-    })
+fn fake(delay: Duration) -> Arc<StubSigner> {
+    Arc::new(StubSigner::new(&[TZ2_SK]).with_delay(delay))
 }
 
 fn limits() -> Limits {
@@ -76,7 +31,7 @@ fn limits() -> Limits {
 }
 
 async fn start(
-    signer: Arc<SlowFake>,
+    signer: Arc<StubSigner>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> (
     String,

@@ -1,5 +1,5 @@
-//! An in-memory [`Vault`] for the signer tests: real keys, randomised (non-deterministic)
-//! ECDSA like Key Vault, call counters, and switchable faults (high-S, wrong signature,
+//! An in-memory [`Vault`] for tests and benches: real keys, randomised (non-deterministic)
+//! ECDSA like Key Vault, no I/O, call counters, and switchable faults (high-S, wrong signature,
 //! failure, a gate that holds one key's signatures until released), and key removal and new
 //! versions (what the listing shows changes; the signer's cached versions are recorded).
 
@@ -22,7 +22,7 @@ pub enum Mode {
     Fail,
 }
 
-pub struct FakeVault {
+pub struct MemoryVault {
     keys: Mutex<Vec<(VaultKey, SecretKey)>>,
     pub sign_calls: AtomicUsize,
     pub list_calls: AtomicUsize,
@@ -34,9 +34,15 @@ pub struct FakeVault {
     gate: Mutex<Option<(String, std::sync::Arc<tokio::sync::Semaphore>)>>,
 }
 
-impl FakeVault {
+impl Default for MemoryVault {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryVault {
     pub fn new() -> Self {
-        FakeVault {
+        MemoryVault {
             keys: Mutex::new(Vec::new()),
             sign_calls: AtomicUsize::new(0),
             list_calls: AtomicUsize::new(0),
@@ -139,11 +145,11 @@ fn high_s(curve: Curve, raw: [u8; 64]) -> [u8; 64] {
 }
 
 #[async_trait]
-impl Vault for FakeVault {
+impl Vault for MemoryVault {
     async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
         self.list_calls.fetch_add(1, Ordering::SeqCst);
         if *self.mode.lock().unwrap() == Mode::Fail {
-            return Err(VaultError::Transport("fake vault is down".into()));
+            return Err(VaultError::Transport("memory vault is down".into()));
         }
         Ok(self
             .keys
@@ -194,7 +200,7 @@ impl Vault for FakeVault {
                     .unwrap();
                 Ok(*other.sign_digest(digest).raw())
             }
-            Mode::Fail => Err(VaultError::Transport("fake vault is down".into())),
+            Mode::Fail => Err(VaultError::Transport("memory vault is down".into())),
         }
     }
 
@@ -205,7 +211,7 @@ impl Vault for FakeVault {
         _options: ImportOptions,
     ) -> Result<VaultKey, VaultError> {
         Err(VaultError::Protocol(
-            "the fake vault does not import".into(),
+            "the memory vault does not import".into(),
         ))
     }
 }
