@@ -33,9 +33,6 @@ pub mod testkit;
 pub mod tls;
 pub mod tokens;
 
-#[cfg(test)]
-mod state_tests;
-
 pub use faults::Faults;
 pub use stats::Stats;
 

@@ -283,3 +283,7 @@ impl KeyStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

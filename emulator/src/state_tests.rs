@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::jwk::{CurveName, ImportJwk, JwkError, KeyMaterial, b64url};
-use super::state::{ImportAttributes, KeyStore, valid_name};
+use crate::jwk::{CurveName, ImportJwk, JwkError, KeyMaterial, b64url};
+use crate::state::{ImportAttributes, KeyStore, valid_name};
 
 fn jwk_for(crv: &str) -> ImportJwk {
     let (d, point) = if crv == "P-256" {

@@ -18,6 +18,8 @@ use crate::vault::{self, Vault, VaultError};
 use crate::watermark::{self, Decision, MarkRequest, StoreError, WatermarkError, WatermarkStore};
 pub use queue::{SignContext, Withdrawn};
 
+pub mod queue;
+
 /// How the signer is set up (from the command line).
 #[derive(Debug, Clone)]
 pub struct SignerConfig {
@@ -325,17 +327,5 @@ impl Signer {
     }
 }
 
-pub mod queue;
-
-#[cfg(test)]
-mod check_tests;
-#[cfg(test)]
-mod prop_tests;
-#[cfg(test)]
-mod queue_tests;
-#[cfg(test)]
-mod rediscovery_tests;
-#[cfg(test)]
-mod testkit;
 #[cfg(test)]
 mod tests;

@@ -191,3 +191,7 @@ pub fn take_with_round(marks: &mut KindMarks) -> KindMarks {
     marks.retain(|_, keys| !keys.is_empty());
     out
 }
+
+#[cfg(test)]
+#[path = "files_tests.rs"]
+mod tests;

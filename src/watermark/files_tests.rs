@@ -5,12 +5,12 @@
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 
-use super::format::file_name;
-use super::lock::LOCK_FILE;
-use super::rule::Mark;
-use super::store::{StoreError, WatermarkStore};
 use crate::private_fs::temp_path;
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
+use crate::watermark::format::file_name;
+use crate::watermark::lock::LOCK_FILE;
+use crate::watermark::rule::Mark;
+use crate::watermark::store::{StoreError, WatermarkStore};
 
 const MAINNET: &str = "NetXdQprcVkpaWU";
 const TZ2: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";

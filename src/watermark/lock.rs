@@ -110,3 +110,7 @@ impl DirLock {
 pub(super) fn libc_nofollow() -> i32 {
     libc::O_NOFOLLOW
 }
+
+#[cfg(test)]
+#[path = "lock_tests.rs"]
+mod tests;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::store::{StoreError, WatermarkStore};
+use crate::watermark::store::{StoreError, WatermarkStore};
 
 #[test]
 fn second_open_is_refused_and_names_the_holder() {
@@ -35,7 +35,7 @@ fn another_process_is_refused() {
     let out = std::process::Command::new(exe)
         .args([
             "--exact",
-            "watermark::lock_tests::lock_probe_child",
+            "watermark::lock::tests::lock_probe_child",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -88,7 +88,7 @@ fn sigkill_during_writes_loses_nothing_acknowledged() {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "watermark::lock_tests::crash_writer_child",
+                "watermark::lock::tests::crash_writer_child",
                 "--nocapture",
             ])
             .env(CRASH_DIR, dir.path())

@@ -11,15 +11,6 @@ pub mod lock;
 pub mod rule;
 pub mod store;
 
-#[cfg(test)]
-mod files_tests;
-#[cfg(test)]
-mod lock_tests;
-#[cfg(test)]
-mod rule_tests;
-#[cfg(test)]
-mod store_tests;
-
 pub use format::file_name;
 pub use lock::LOCK_FILE;
 pub use rule::{Decision, InvalidMark, Mark, MarkRequest, WatermarkError, check};

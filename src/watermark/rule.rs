@@ -244,3 +244,7 @@ fn check_mark(mark: &Mark, req: &MarkRequest) -> Result<Decision, WatermarkError
         }
     }
 }
+
+#[cfg(test)]
+#[path = "rule_tests.rs"]
+mod tests;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 
-use super::rule::{Decision, Mark, MarkRequest, WatermarkError, check};
 use crate::tezos::{ConsensusKind, Curve, Signature};
+use crate::watermark::rule::{Decision, Mark, MarkRequest, WatermarkError, check};
 
 fn sig(n: u8) -> Signature {
     Signature::from_raw(Some(Curve::Secp256k1), [n; 64])

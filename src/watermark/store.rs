@@ -373,3 +373,7 @@ fn sync_parent(dir: &Path) -> Result<(), StoreError> {
             source,
         })
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

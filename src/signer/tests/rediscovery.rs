@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::testkit::*;
-use super::*;
+use crate::signer::*;
 use crate::tezos::SecretKey;
 
 fn eager() -> SignerConfig {

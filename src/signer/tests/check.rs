@@ -5,9 +5,9 @@
 use std::str::FromStr;
 
 use super::testkit::*;
-use super::*;
 use crate::auth::{AuthorizedKeys, authentication_bytes};
 use crate::policy::{MagicBytes, PolicyRules};
+use crate::signer::*;
 use crate::testing::Mode;
 use crate::tezos::{ConsensusKind, SecretKey};
 use crate::watermark::file_name;

@@ -1,13 +1,19 @@
 //! Pipeline tests with the in-memory vault: the rule on real payloads, independence of kinds,
 //! chains and keys, concurrency, and re-discovery.
 
+mod check;
+mod prop;
+mod queue;
+mod rediscovery;
+mod testkit;
+
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::testkit::*;
 use super::*;
 use crate::tezos::{ConsensusKind, SecretKey};
 use crate::watermark::file_name;
+use testkit::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_sequence_on_real_payloads() {

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::testkit::*;
-use super::*;
+use crate::signer::*;
 use crate::tezos::ConsensusKind;
 
 fn config(max_queue_per_key: usize) -> SignerConfig {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::*;
+use crate::signer::*;
 use crate::testing::MemoryVault;
 
 pub const SPSK: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
@@ -12,7 +12,7 @@ pub const OTHER_SPSK: &str = "spsk2rBDDeUqakQ42nBHDGQTtP3GErb6AahHPwF9bhca3Q5KA5
 
 pub fn vector(name: &str) -> (Vec<u8>, serde_json::Value) {
     let v: serde_json::Value =
-        serde_json::from_str(include_str!("../../tests/vectors/requests.json")).unwrap();
+        serde_json::from_str(include_str!("../../../tests/vectors/requests.json")).unwrap();
     let entry = v["requests"]
         .as_array()
         .unwrap()

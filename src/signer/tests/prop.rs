@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 
 use super::testkit::*;
-use super::*;
+use crate::signer::*;
 
 /// (kind 0..3, chain 0..2, key 0..2, level, round, variant)
 type Req = (u8, u8, u8, i32, i32, u8);
