@@ -21,7 +21,7 @@ use tezos_azure_signer::signer::{Signer, SignerConfig};
 use tezos_azure_signer::tezos::blake2b_256;
 use tezos_azure_signer::vault::VaultSettings;
 use tezos_azure_signer::vault::credentials::AuthMode;
-use tezos_azure_signer::watermark::WatermarkStore;
+use tezos_azure_signer::watermark::{FileStore, WatermarkStore};
 
 mod support;
 
@@ -58,7 +58,11 @@ fn http(c: &mut Criterion) {
 
     let store = WatermarkStore::open(data_dir.path()).expect("a fresh store opens");
     let signer = rt
-        .block_on(Signer::new(vault.clone(), store, SignerConfig::default()))
+        .block_on(Signer::new(
+            vault.clone(),
+            Arc::new(FileStore::new(store)),
+            SignerConfig::default(),
+        ))
         .expect("the signer starts against the emulator");
     let signer: Arc<dyn SignerApi> = Arc::new(signer);
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");

@@ -18,7 +18,7 @@ use tezos_azure_signer::signer::{Signer, SignerConfig};
 use tezos_azure_signer::testing::MemoryVault;
 use tezos_azure_signer::tezos::{Curve, Pkh, SigningRequest, blake2b_256};
 use tezos_azure_signer::vault::Vault;
-use tezos_azure_signer::watermark::{MarkRequest, WatermarkStore};
+use tezos_azure_signer::watermark::{FileStore, MarkRequest, WatermarkStore};
 
 mod support;
 
@@ -38,8 +38,12 @@ fn disk_tempdir() -> tempfile::TempDir {
 
 fn signer(rt: &tokio::runtime::Runtime, vault: Arc<MemoryVault>, dir: &Path) -> Signer {
     let store = WatermarkStore::open(dir).expect("a fresh store opens");
-    rt.block_on(Signer::new(vault, store, SignerConfig::default()))
-        .expect("the signer starts on the in-memory vault")
+    rt.block_on(Signer::new(
+        vault,
+        Arc::new(FileStore::new(store)),
+        SignerConfig::default(),
+    ))
+    .expect("the signer starts on the in-memory vault")
 }
 
 fn pipeline(c: &mut Criterion) {

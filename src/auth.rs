@@ -1,5 +1,5 @@
 //! Who may ask for signatures: the `--authorized-keys` file and octez's request
-//! authentication (PROTOCOL.md §1).
+//! authentication (docs/protocol.md §1).
 //!
 //! Owns: reading the list of authorized public keys (tz1/tz2/tz3: `edpk`, `sppk`, `p2pk`)
 //! and checking that an `authentication` signature over `0x04 ‖ 0x01 ‖ pkh(21) ‖ data` verifies

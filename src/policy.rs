@@ -24,64 +24,43 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::tezos::operation::decode_contents;
-use crate::tezos::request::TAG_ATTESTATION_WITH_DAL;
-use crate::tezos::{ChainId, MagicByte, OperationKind, Pkh, SigningRequest};
+use crate::tezos::{
+    ChainId, DecodeError, MagicByte, OperationKind, Pkh, RequestKind, SigningRequest,
+};
 
-/// The request kinds a policy can allow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestKind {
-    Block,
-    Preattestation,
-    Attestation,
-    AttestationWithDal,
-    Generic,
-    MichelsonData,
+/// Why a request is refused by the policy. Formatted only when shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyRefusal {
+    #[error("authentication payloads (magic byte 0x04) are never signed with key {pkh}")]
+    Authentication { pkh: Pkh },
+    #[error("request kind {kind} is not allowed for key {pkh}")]
+    Kind { pkh: Pkh, kind: RequestKind },
+    #[error("chain {chain} is not allowed for key {pkh}")]
+    Chain { pkh: Pkh, chain: ChainId },
+    #[error("generic operation refused for key {pkh}: cannot check its contents: {reason}")]
+    Undecodable { pkh: Pkh, reason: DecodeError },
+    #[error(
+        "operation kind {kind} is not allowed for key {pkh} (allowed: {})",
+        names(allowed)
+    )]
+    Operation {
+        pkh: Pkh,
+        kind: OperationKind,
+        allowed: Vec<OperationKind>,
+    },
+    #[error("key {pkh} has no entry in the policy file and there is no [default]")]
+    NoRule { pkh: Pkh },
 }
 
-impl RequestKind {
-    /// What is allowed without a policy file: the baking kinds.
-    pub const BAKING: [RequestKind; 4] = [
-        RequestKind::Block,
-        RequestKind::Preattestation,
-        RequestKind::Attestation,
-        RequestKind::AttestationWithDal,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RequestKind::Block => "block",
-            RequestKind::Preattestation => "preattestation",
-            RequestKind::Attestation => "attestation",
-            RequestKind::AttestationWithDal => "attestation_with_dal",
-            RequestKind::Generic => "generic",
-            RequestKind::MichelsonData => "michelson_data",
-        }
+fn names(kinds: &[OperationKind]) -> String {
+    if kinds.is_empty() {
+        return "none".into();
     }
-
-    /// The kind of a parsed request; `None` for authentication payloads (0x04), which no
-    /// policy allows a signing key to sign.
-    pub fn of(req: &SigningRequest) -> Option<RequestKind> {
-        Some(match req {
-            SigningRequest::Block(_) => RequestKind::Block,
-            SigningRequest::Preattestation(_) => RequestKind::Preattestation,
-            SigningRequest::Attestation(op) if op.tag == TAG_ATTESTATION_WITH_DAL => {
-                RequestKind::AttestationWithDal
-            }
-            SigningRequest::Attestation(_) | SigningRequest::LegacyEndorsement { .. } => {
-                RequestKind::Attestation
-            }
-            SigningRequest::Generic(_) => RequestKind::Generic,
-            SigningRequest::MichelsonData(_) => RequestKind::MichelsonData,
-            SigningRequest::Authentication(_) => return None,
-        })
-    }
-}
-
-impl fmt::Display for RequestKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+    kinds
+        .iter()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Errors in `--magic-bytes` or the policy file.
@@ -181,37 +160,29 @@ impl KeyRule {
         }
     }
 
-    /// Checks `req` for the key named `who` (formatted only into a refusal). The error is a
-    /// message for the baker.
-    pub fn check(&self, who: &dyn fmt::Display, req: &SigningRequest) -> Result<(), String> {
-        let Some(kind) = RequestKind::of(req) else {
-            return Err(format!(
-                "authentication payloads (magic byte 0x04) are never signed with {who}"
-            ));
+    /// Checks `req` for the key `pkh`.
+    pub fn check(&self, pkh: &Pkh, req: &SigningRequest) -> Result<(), PolicyRefusal> {
+        let pkh = *pkh;
+        let Some(kind) = req.kind().policy_kind() else {
+            return Err(PolicyRefusal::Authentication { pkh });
         };
         if !self.kinds.contains(&kind) {
-            return Err(format!("request kind {kind} is not allowed for {who}"));
+            return Err(PolicyRefusal::Kind { pkh, kind });
         }
         if let (Some(chains), Some(chain)) = (&self.chains, req.chain_id())
             && !chains.contains(&chain)
         {
-            return Err(format!("chain {chain} is not allowed for {who}"));
+            return Err(PolicyRefusal::Chain { pkh, chain });
         }
         if let SigningRequest::Generic(op) = req {
-            let ops = decode_contents(&op.contents).map_err(|e| {
-                format!("generic operation refused for {who}: cannot check its contents: {e}")
-            })?;
+            let ops = decode_contents(&op.contents)
+                .map_err(|reason| PolicyRefusal::Undecodable { pkh, reason })?;
             if let Some(bad) = ops.iter().find(|o| !self.generic.contains(&o.kind)) {
-                let allowed: Vec<&str> = self.generic.iter().map(|k| k.name()).collect();
-                return Err(format!(
-                    "operation kind {} is not allowed for {who} (allowed: {})",
-                    bad.kind,
-                    if allowed.is_empty() {
-                        "none".to_string()
-                    } else {
-                        allowed.join(", ")
-                    }
-                ));
+                return Err(PolicyRefusal::Operation {
+                    pkh,
+                    kind: bad.kind,
+                    allowed: self.generic.iter().copied().collect(),
+                });
             }
         }
         Ok(())
@@ -237,7 +208,7 @@ struct RawFile {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
-    kinds: Vec<RequestKind>,
+    kinds: Vec<String>,
     #[serde(default)]
     generic: Option<Vec<String>>,
     #[serde(default)]
@@ -289,7 +260,21 @@ impl PolicyRules {
 
 fn convert_rule(section: &str, raw: RawRule) -> Result<KeyRule, PolicyError> {
     let invalid = |msg: String| PolicyError::Invalid(format!("{section}: {msg}"));
-    let kinds: BTreeSet<RequestKind> = raw.kinds.into_iter().collect();
+    let kinds: BTreeSet<RequestKind> = raw
+        .kinds
+        .iter()
+        .map(|n| {
+            RequestKind::from_name(n)
+                .filter(|k| RequestKind::POLICY.contains(k))
+                .ok_or_else(|| {
+                    let known: Vec<&str> = RequestKind::POLICY.iter().map(|k| k.name()).collect();
+                    invalid(format!(
+                        "unknown request kind {n:?} (known: {})",
+                        known.join(", ")
+                    ))
+                })
+        })
+        .collect::<Result<_, _>>()?;
     let generic = match (kinds.contains(&RequestKind::Generic), raw.generic) {
         (true, Some(names)) => names
             .iter()
@@ -351,26 +336,19 @@ impl Policy {
 
     /// Kind, chain and operation checks for key `pkh` (vault name `name`). Without a policy
     /// file: baking kinds on any chain. With one: the key's rule, or refusal if it has none.
-    pub fn check(&self, pkh: &Pkh, name: Option<&str>, req: &SigningRequest) -> Result<(), String> {
-        let who = KeyName(pkh);
+    pub fn check(
+        &self,
+        pkh: &Pkh,
+        name: Option<&str>,
+        req: &SigningRequest,
+    ) -> Result<(), PolicyRefusal> {
         match &self.rules {
-            None => KeyRule::baking().check(&who, req),
+            None => KeyRule::baking().check(pkh, req),
             Some(rules) => match rules.rule_for(pkh, name) {
-                Some(rule) => rule.check(&who, req),
-                None => Err(format!(
-                    "{who} has no entry in the policy file and there is no [default]"
-                )),
+                Some(rule) => rule.check(pkh, req),
+                None => Err(PolicyRefusal::NoRule { pkh: *pkh }),
             },
         }
-    }
-}
-
-/// "key tz…" in refusal messages, formatted only when a request is refused.
-struct KeyName<'a>(&'a Pkh);
-
-impl fmt::Display for KeyName<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "key {}", self.0)
     }
 }
 

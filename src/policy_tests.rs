@@ -272,7 +272,9 @@ fn decisions() {
         ),
     ];
     for (name, policy, key, vault_name, request, want) in rows {
-        let got = policy.check(&pkh(key), vault_name, request);
+        let got = policy
+            .check(&pkh(key), vault_name, request)
+            .map_err(|e| e.to_string());
         assert_eq!(
             got.as_ref().map_err(|e| e.as_str()),
             want.as_ref().map_err(|e| *e),

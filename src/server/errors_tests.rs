@@ -31,9 +31,12 @@ fn every_sign_error_has_its_status_and_octez_text() {
             "magic byte 0x03 not allowed",
         ),
         (
-            SignError::PolicyRefused("key tz2… may not sign generic operations".into()),
+            SignError::PolicyRefused(crate::policy::PolicyRefusal::Kind {
+                pkh: "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt".parse().expect("pkh"),
+                kind: crate::tezos::RequestKind::Generic,
+            }),
             403,
-            "key tz2… may not sign generic operations",
+            "request kind generic is not allowed for key tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt",
         ),
         (
             SignError::MissingAuthentication,

@@ -1,4 +1,4 @@
-//! The octez-compatible HTTP API (PROTOCOL.md §1) and its operations side: TLS, metrics,
+//! The octez-compatible HTTP API (docs/protocol.md §1) and its operations side: TLS, metrics,
 //! health, request timeouts and graceful shutdown.
 //!
 //! Owns: turning HTTP requests into calls on the signing pipeline ([`SignerApi`]) and the
@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::tezos::{Pkh, PublicKey, Signature};
+use crate::tezos::{Pkh, PublicKey, Signature, SigningRequest};
 use crate::vault::VaultError;
 
 pub mod errors;
@@ -23,7 +23,7 @@ pub mod routes;
 pub mod run;
 pub mod tls;
 
-pub use crate::signer::{SignContext, SignError, Signed};
+pub use crate::signer::{SignContext, SignError, Signed, Signing};
 
 /// What the HTTP layer needs from the signing pipeline. Implemented by `signer::Signer`;
 /// tests use in-memory fakes.
@@ -41,15 +41,19 @@ pub trait SignerApi: Send + Sync + 'static {
         authentication: Option<&Signature>,
     ) -> Result<Signed, SignError>;
     /// [`SignerApi::sign`] for a request that is wanted only while `ctx` says so (the HTTP
-    /// API's deadline and client). Doubles that do not queue can keep the default.
+    /// API's deadline and client), with the request's summary for the log line and metrics.
+    /// Doubles that do not queue can keep the default.
     async fn sign_within(
         &self,
         pkh: &Pkh,
         data: &[u8],
         authentication: Option<&Signature>,
         _ctx: &SignContext,
-    ) -> Result<Signed, SignError> {
-        self.sign(pkh, data, authentication).await
+    ) -> Signing {
+        Signing {
+            request: SigningRequest::parse(data).ok().map(|r| r.summary()),
+            result: self.sign(pkh, data, authentication).await,
+        }
     }
     async fn check_vault(&self) -> Result<(), VaultError>;
 }
@@ -79,7 +83,7 @@ impl SignerApi for crate::signer::Signer {
         data: &[u8],
         authentication: Option<&Signature>,
         ctx: &SignContext,
-    ) -> Result<Signed, SignError> {
+    ) -> Signing {
         crate::signer::Signer::sign_within(self, pkh, data, authentication, ctx).await
     }
     async fn check_vault(&self) -> Result<(), VaultError> {

@@ -1,4 +1,4 @@
-//! The octez remote-signer routes (PROTOCOL.md §1), behind an optional path prefix:
+//! The octez remote-signer routes (docs/protocol.md §1), behind an optional path prefix:
 //! `GET /keys/<pkh>`, `POST /keys/<pkh>`, `GET /authorized_keys`, `GET /known_keys`.
 //!
 //! Owns: request decoding (path, query, size-limited JSON hex body), running each signature
@@ -20,8 +20,8 @@ use warp::{Filter, Rejection};
 
 use super::errors::{ApiError, RequestError, sign_error_label, sign_status, vault_error_label};
 use super::metrics::Metrics;
-use super::{AppState, SignContext, SignError, Signed};
-use crate::tezos::{Pkh, Signature, SigningRequest};
+use super::{AppState, SignContext, SignError, Signing};
+use crate::tezos::{Pkh, Signature};
 
 /// The whole API as one filter that never rejects: every request gets an answer.
 pub fn api(
@@ -225,7 +225,6 @@ where
     let pkh = parse_pkh(pkh_text)?;
     let authentication = parse_query(query)?;
     let data = decode_body(&body)?;
-    let parsed = SigningRequest::parse(&data).ok();
     let guard = state.inflight.enter().ok_or(RequestError::ShuttingDown)?;
     let signer = state.signer.clone();
     let metrics = state.metrics.clone();
@@ -244,12 +243,11 @@ where
     let task = tokio::spawn(async move {
         let _guard = guard;
         let _gauge = InFlightGauge::enter(metrics.clone());
-        let result = signer
+        let signing = signer
             .sign_within(&pkh, &data, authentication.as_ref(), &ctx)
             .await;
-        let kind = parsed.as_ref().map(kind_label).unwrap_or("unknown");
-        record(&metrics, &pkh, kind, parsed.as_ref(), &result, started);
-        result
+        record(&metrics, &pkh, &signing, started);
+        signing.result
     });
     let signed = task
         .await
@@ -259,21 +257,6 @@ where
     ))
 }
 
-/// A stable request-kind label for metrics and logs.
-pub fn kind_label(request: &SigningRequest) -> &'static str {
-    match request {
-        SigningRequest::Block(b) if b.legacy => "legacy_block",
-        SigningRequest::Block(_) => "block",
-        SigningRequest::Preattestation(_) => "preattestation",
-        SigningRequest::Attestation(_) => "attestation",
-        SigningRequest::LegacyEndorsement { .. } => "legacy_endorsement",
-        SigningRequest::Generic(_) => "generic",
-        SigningRequest::Authentication(_) => "authentication",
-        SigningRequest::MichelsonData(_) => "michelson_data",
-    }
-}
-
-/// Metrics and the one log line of a sign request.
 /// Counts one sign task in the in-flight gauge for exactly its lifetime (a panic included).
 struct InFlightGauge(Arc<Metrics>);
 
@@ -290,21 +273,17 @@ impl Drop for InFlightGauge {
     }
 }
 
-fn record(
-    metrics: &Metrics,
-    pkh: &Pkh,
-    kind: &str,
-    request: Option<&SigningRequest>,
-    result: &Result<Signed, SignError>,
-    started: Instant,
-) {
+/// The one log line and the metrics of a sign request, from the pipeline's own summary of it
+/// (`unknown` when the bytes did not decode).
+fn record(metrics: &Metrics, pkh: &Pkh, signing: &Signing, started: Instant) {
     let pkh_text = pkh.to_string();
-    let wm = request.and_then(|r| r.watermark_key());
-    let level = wm.map(|w| w.level);
-    let round = wm.and_then(|w| w.round);
-    let chain = wm.map(|w| w.chain_id.to_string());
+    let summary = signing.request.as_ref();
+    let kind = summary.map_or("unknown", |s| s.kind.name());
+    let level = summary.and_then(|s| s.level);
+    let round = summary.and_then(|s| s.round);
+    let chain = summary.and_then(|s| s.chain).map(|c| c.to_string());
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match result {
+    match &signing.result {
         Ok(signed) => {
             metrics.signature(kind, &pkh_text, signed.replayed());
             if let Some(latency) = signed.vault_latency {

@@ -285,9 +285,11 @@ async fn signer_refusals_map_to_their_statuses() {
             "invalid authentication signature",
         ),
         (
-            SignError::PolicyRefused("policy says no".into()),
+            SignError::PolicyRefused(crate::policy::PolicyRefusal::NoRule {
+                pkh: TZ2.parse().expect("pkh"),
+            }),
             403,
-            "policy says no",
+            "key tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt has no entry in the policy file and there is no [default]",
         ),
         (
             SignError::Watermark(crate::watermark::WatermarkError::DifferentData {

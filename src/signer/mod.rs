@@ -1,23 +1,26 @@
-//! The signing pipeline: key known → magic byte allowed → authentication → parse → policy →
-//! (per-key lock) watermark check → one vault signature, normalised and verified → durable
-//! watermark → reply.
+//! The signer: its configuration, its keys, its store, and the entry points of the signing
+//! pipeline ([`pipeline`] holds the steps, [`queue`] each key's bounded queue). A request is
+//! parsed once, here, and its summary comes back with the outcome ([`Signing`]).
 //!
-//! Owns: the order of those checks (octez's), and the guarantee that a watermarked signature
-//! is released only after its mark is on disk. Never signs twice at one (level, round) for a
-//! key/kind/chain, never returns a signature that does not verify, never calls the vault for
-//! a refused request or an identical retry.
+//! Owns: the guarantee that a watermarked signature is released only after its mark is on
+//! disk. Never signs twice at one (level, round) for a key/kind/chain, never returns a
+//! signature that does not verify, never calls the vault for a refused request or an
+//! identical retry.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::auth::AuthorizedKeys;
 use crate::keyring::{KeyEntry, Keyring};
-use crate::policy::Policy;
-use crate::tezos::{ChainId, DecodeError, Pkh, PublicKey, Signature, SigningRequest, blake2b_256};
-use crate::vault::{self, Vault, VaultError};
-use crate::watermark::{self, Decision, MarkRequest, StoreError, WatermarkError, WatermarkStore};
+use crate::policy::{Policy, PolicyRefusal};
+use crate::tezos::{
+    ChainId, DecodeError, Pkh, PublicKey, RequestSummary, Signature, SigningRequest,
+};
+use crate::vault::{Vault, VaultError};
+use crate::watermark::{MarkStore, StoreError, WatermarkError};
 pub use queue::{SignContext, Withdrawn};
 
+mod pipeline;
 pub mod queue;
 
 /// How the signer is set up (from the command line).
@@ -68,6 +71,14 @@ impl Signed {
     }
 }
 
+/// What one sign request came to: the request as parsed (when it could be), for logs and
+/// metrics, and the signature or the refusal.
+#[derive(Debug)]
+pub struct Signing {
+    pub request: Option<RequestSummary>,
+    pub result: Result<Signed, SignError>,
+}
+
 /// Why a request was not signed. Messages are octez's where octez has one.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -77,8 +88,8 @@ pub enum SignError {
     Decode(DecodeError),
     #[error("magic byte 0x{0:02X} not allowed")]
     MagicByteNotAllowed(u8),
-    #[error("{0}")]
-    PolicyRefused(String),
+    #[error(transparent)]
+    PolicyRefused(#[from] PolicyRefusal),
     #[error("missing authentication signature field")]
     MissingAuthentication,
     #[error("invalid authentication signature")]
@@ -109,7 +120,7 @@ pub enum SignError {
 /// The signer. `Send + Sync`; share it behind an `Arc`.
 pub struct Signer {
     vault: Arc<dyn Vault>,
-    store: Arc<tokio::sync::Mutex<WatermarkStore>>,
+    store: Arc<dyn MarkStore>,
     config: SignerConfig,
     keyring: Keyring,
 }
@@ -131,10 +142,11 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// Discovers the vault's keys (one listing) and takes ownership of the store.
+    /// Discovers the vault's keys (one listing); marks go through `store` (a
+    /// [`crate::watermark::FileStore`] in production).
     pub async fn new(
         vault: Arc<dyn Vault>,
-        store: WatermarkStore,
+        store: Arc<dyn MarkStore>,
         config: SignerConfig,
     ) -> Result<Signer, SignError> {
         let keyring = Keyring::new(config.key_filter.clone(), config.rediscovery_interval);
@@ -152,7 +164,7 @@ impl Signer {
         }
         Ok(Signer {
             vault,
-            store: Arc::new(tokio::sync::Mutex::new(store)),
+            store,
             config,
             keyring,
         })
@@ -197,133 +209,24 @@ impl Signer {
     ) -> Result<Signed, SignError> {
         self.sign_within(pkh, data, authentication, &SignContext::unbounded())
             .await
+            .result
     }
 
-    /// Signs `data` (magic byte first) with `pkh`, or says why not. The request reaches the
-    /// vault only while `ctx` says it is still wanted (client there, deadline not passed), and
-    /// the vault call itself must finish by the deadline.
+    /// Signs `data` (magic byte first) with `pkh`, or says why not, with the request's summary
+    /// (parsed once, here). The request reaches the vault only while `ctx` says it is still
+    /// wanted (client there, deadline not passed), and the vault call itself must finish by the
+    /// deadline. The steps are in [`pipeline`].
     pub async fn sign_within(
         &self,
         pkh: &Pkh,
         data: &[u8],
         authentication: Option<&Signature>,
         ctx: &SignContext,
-    ) -> Result<Signed, SignError> {
-        let withdrawn = |reason| SignError::Withdrawn { pkh: *pkh, reason };
-        let entry = self.entry(pkh).await?;
-        let Some(&magic) = data.first() else {
-            return Err(SignError::Decode(DecodeError::Empty));
-        };
-        if !self.config.policy.magic_byte_allowed(magic) {
-            return Err(SignError::MagicByteNotAllowed(magic));
-        }
-        if let Some(keys) = &self.config.authorized_keys {
-            let sig = authentication.ok_or(SignError::MissingAuthentication)?;
-            if !keys.verify(pkh, data, sig) {
-                return Err(SignError::InvalidAuthentication);
-            }
-        }
-        let request = SigningRequest::parse(data).map_err(SignError::Decode)?;
-        self.config
-            .policy
-            .check(pkh, Some(&entry.key.name), &request)
-            .map_err(SignError::PolicyRefused)?;
-        let Some(wm) = request.watermark_key() else {
-            ctx.still_wanted().map_err(withdrawn)?;
-            let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data), ctx).await?;
-            return Ok(Signed {
-                signature,
-                vault_latency: Some(latency),
-            });
-        };
-
-        // Check → sign → persist for this key runs under its lock, end to end.
-        let guard = entry
-            .lock
-            .enter(self.config.max_queue_per_key, ctx)
-            .await
-            .map_err(withdrawn)?;
-        let mark_req = MarkRequest::new(&wm, data);
-        // An async lock: while another key's mark is being fsynced, this waits without
-        // blocking a runtime thread.
-        let (current, chains) = {
-            let store = self.store.lock().await;
-            let current = store.get(wm.kind, &wm.chain_id, pkh).cloned();
-            (current, store.chains_of(pkh).cloned().unwrap_or_default())
-        };
-        let decision = watermark::check(current.as_ref(), &mark_req, self.config.min_level)
-            .map_err(SignError::Watermark)?;
-        if let Decision::Replay(stored) = decision {
-            let key = &entry.key.public_key;
-            let stored = match stored.curve() {
-                None => stored.with_curve(key.curve()),
-                Some(_) => stored,
-            };
-            if key.verify_digest(&mark_req.hash, &stored).is_err() {
-                return Err(SignError::Store(StoreError::InvalidStoredSignature {
-                    kind: wm.kind,
-                    pkh: *pkh,
-                    level: wm.level,
-                }));
-            }
-            return Ok(Signed {
-                signature: stored,
-                vault_latency: None,
-            });
-        }
-        if !chains.contains(&wm.chain_id) && chains.len() >= self.config.max_chains_per_key {
-            return Err(SignError::ChainLimit {
-                pkh: *pkh,
-                chain: wm.chain_id,
-                chains: chains.into_iter().collect(),
-            });
-        }
-        ctx.still_wanted().map_err(withdrawn)?;
-        let (signature, latency) = self.vault_sign(&entry, &mark_req.hash, ctx).await?;
-        // Persist on a blocking thread that also owns the key lock: even if this future is
-        // dropped (client gone), the lock is released only once the write has finished.
-        let store = Arc::clone(&self.store);
-        let (kind, chain, owner) = (wm.kind, wm.chain_id, *pkh);
-        let mark = mark_req.to_mark(signature);
-        tokio::task::spawn_blocking(move || {
-            let _guard = guard;
-            store.blocking_lock().persist(kind, chain, owner, mark)
-        })
-        .await
-        .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?
-        .map_err(SignError::Store)?;
-        Ok(Signed {
-            signature,
-            vault_latency: Some(latency),
-        })
-    }
-
-    /// One verified vault signature, finished by the request's deadline (a signature that
-    /// comes later is dropped: its client has been told the request failed).
-    async fn vault_sign(
-        &self,
-        entry: &KeyEntry,
-        digest: &[u8; 32],
-        ctx: &SignContext,
-    ) -> Result<(Signature, Duration), SignError> {
-        let started = Instant::now();
-        let call = vault::sign_verified(self.vault.as_ref(), &entry.key, digest);
-        let sig = match ctx.deadline {
-            None => call.await,
-            Some(deadline) => match tokio::time::timeout_at(deadline.into(), call).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return Err(SignError::Withdrawn {
-                        pkh: entry.key.pkh(),
-                        reason: Withdrawn::Expired {
-                            waited_ms: ctx.started.elapsed().as_millis() as u64,
-                        },
-                    });
-                }
-            },
-        }
-        .map_err(SignError::Vault)?;
-        Ok((sig, started.elapsed()))
+    ) -> Signing {
+        let parsed = SigningRequest::parse(data);
+        let request = parsed.as_ref().ok().map(SigningRequest::summary);
+        let result = self.run(pkh, data, parsed, authentication, ctx).await;
+        Signing { request, result }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Base58Check with Tezos prefixes (PROTOCOL.md §5).
+//! Base58Check with Tezos prefixes (docs/protocol.md §5).
 //!
 //! Owns: the prefix table and the checksum. Pure; never panics on input.
 

@@ -1,5 +1,6 @@
-//! The vocabulary of signing requests: chain ids, magic bytes and the watermarked kinds.
-//! Pure; no decoding here (see [`super::request`]).
+//! The vocabulary of signing requests: chain ids, magic bytes, the request kinds (one name
+//! each, used by policies, metrics and logs alike) and the watermarked kinds. Pure; no
+//! decoding here (see [`super::request`]).
 
 use std::fmt;
 
@@ -77,6 +78,109 @@ impl MagicByte {
     }
 }
 
+/// Every kind of signing request. Its [`RequestKind::name`] is the one label of the kind
+/// everywhere: policy files, metric labels, log fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RequestKind {
+    /// Tenderbake block (0x11).
+    Block,
+    /// Emmy block (0x01).
+    LegacyBlock,
+    /// 0x12.
+    Preattestation,
+    /// 0x13, tag 0x15.
+    Attestation,
+    /// 0x13, tag 0x17.
+    AttestationWithDal,
+    /// Emmy endorsement (0x02).
+    LegacyEndorsement,
+    /// Generic operation batch (0x03).
+    Generic,
+    /// Authentication payload (0x04), never signed with a signing key.
+    Authentication,
+    /// Michelson data (0x05).
+    MichelsonData,
+}
+
+impl RequestKind {
+    pub const ALL: [RequestKind; 9] = [
+        RequestKind::Block,
+        RequestKind::LegacyBlock,
+        RequestKind::Preattestation,
+        RequestKind::Attestation,
+        RequestKind::AttestationWithDal,
+        RequestKind::LegacyEndorsement,
+        RequestKind::Generic,
+        RequestKind::Authentication,
+        RequestKind::MichelsonData,
+    ];
+    /// What a policy file may name in `kinds = [...]`.
+    pub const POLICY: [RequestKind; 6] = [
+        RequestKind::Block,
+        RequestKind::Preattestation,
+        RequestKind::Attestation,
+        RequestKind::AttestationWithDal,
+        RequestKind::Generic,
+        RequestKind::MichelsonData,
+    ];
+    /// What is allowed without a policy file: the baking kinds.
+    pub const BAKING: [RequestKind; 4] = [
+        RequestKind::Block,
+        RequestKind::Preattestation,
+        RequestKind::Attestation,
+        RequestKind::AttestationWithDal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestKind::Block => "block",
+            RequestKind::LegacyBlock => "legacy_block",
+            RequestKind::Preattestation => "preattestation",
+            RequestKind::Attestation => "attestation",
+            RequestKind::AttestationWithDal => "attestation_with_dal",
+            RequestKind::LegacyEndorsement => "legacy_endorsement",
+            RequestKind::Generic => "generic",
+            RequestKind::Authentication => "authentication",
+            RequestKind::MichelsonData => "michelson_data",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RequestKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The kind a policy allows this request as: the Emmy kinds count as their Tenderbake
+    /// successors (a policy allowing blocks allows 0x01 blocks where `--magic-bytes` does);
+    /// authentication payloads are no policy kind at all.
+    pub fn policy_kind(self) -> Option<RequestKind> {
+        match self {
+            RequestKind::LegacyBlock => Some(RequestKind::Block),
+            RequestKind::LegacyEndorsement => Some(RequestKind::Attestation),
+            RequestKind::Authentication => None,
+            other => Some(other),
+        }
+    }
+
+    /// The high watermark requests of this kind are subject to, if any.
+    pub fn watermark(self) -> Option<ConsensusKind> {
+        match self {
+            RequestKind::Block | RequestKind::LegacyBlock => Some(ConsensusKind::Block),
+            RequestKind::Preattestation => Some(ConsensusKind::Preattestation),
+            RequestKind::Attestation | RequestKind::AttestationWithDal => {
+                Some(ConsensusKind::Attestation)
+            }
+            RequestKind::LegacyEndorsement => Some(ConsensusKind::Endorsement),
+            RequestKind::Generic | RequestKind::Authentication | RequestKind::MichelsonData => None,
+        }
+    }
+}
+
+impl fmt::Display for RequestKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The watermarked kinds (one high watermark each per chain and key), as octez-signer keeps
 /// them: blocks (0x11 and legacy 0x01), preattestations (0x12), attestations (0x13), and legacy
 /// Emmy endorsements (0x02), which octez keeps in their own `endorsement` file.
@@ -110,5 +214,29 @@ impl ConsensusKind {
 impl fmt::Display for ConsensusKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_request_kind_has_one_name_and_a_consistent_watermark() {
+        for kind in RequestKind::ALL {
+            assert_eq!(RequestKind::from_name(kind.name()), Some(kind));
+            // A kind and the kind a policy allows it as share their watermark.
+            if let Some(p) = kind.policy_kind() {
+                assert!(RequestKind::POLICY.contains(&p), "{kind}");
+                assert_eq!(
+                    p.watermark().is_some(),
+                    kind.watermark().is_some(),
+                    "{kind}"
+                );
+            }
+        }
+        let names: std::collections::BTreeSet<&str> =
+            RequestKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), RequestKind::ALL.len());
     }
 }

@@ -16,6 +16,6 @@ pub use operation::{OperationKind, OperationSummary};
 pub use reader::DecodeError;
 pub use request::{
     BlockHeader, ChainId, ConsensusKind, ConsensusOperation, GenericOperation, MagicByte,
-    SigningRequest, WatermarkKey,
+    RequestKind, RequestSummary, SigningRequest, WatermarkKey,
 };
 pub use signature::{Signature, SignatureError, VerifyError};

@@ -1,10 +1,10 @@
-//! Decoding of the bytes a baker asks us to sign (PROTOCOL.md §2 and §4).
+//! Decoding of the bytes a baker asks us to sign (docs/protocol.md §2 and §4).
 //!
 //! Owns: the magic-byte table and the strict layouts of blocks and (pre)attestations.
 //! Pure and total: every input yields a value or a typed error naming the byte offset;
 //! nothing here panics, whatever the bytes.
 
-pub use super::kinds::{ChainId, ConsensusKind, MagicByte};
+pub use super::kinds::{ChainId, ConsensusKind, MagicByte, RequestKind};
 use super::reader::{DecodeError, Reader, non_negative};
 
 /// A Tenderbake block header (magic 0x11) or a legacy Emmy block (0x01, round 0).
@@ -58,6 +58,16 @@ pub enum SigningRequest {
     Generic(GenericOperation),
     Authentication(Vec<u8>),
     MichelsonData(Vec<u8>),
+}
+
+/// What a request is, for logs, metrics and refusals: its kind and, when its encoding says,
+/// its chain, level and round. Derived once from the parsed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestSummary {
+    pub kind: RequestKind,
+    pub chain: Option<ChainId>,
+    pub level: Option<i32>,
+    pub round: Option<i32>,
 }
 
 /// What the watermark needs to know about a request.
@@ -137,6 +147,34 @@ impl SigningRequest {
             SigningRequest::Generic(_) => MagicByte::Generic,
             SigningRequest::Authentication(_) => MagicByte::Authentication,
             SigningRequest::MichelsonData(_) => MagicByte::MichelsonData,
+        }
+    }
+
+    /// The request's kind.
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            SigningRequest::Block(b) if b.legacy => RequestKind::LegacyBlock,
+            SigningRequest::Block(_) => RequestKind::Block,
+            SigningRequest::Preattestation(_) => RequestKind::Preattestation,
+            SigningRequest::Attestation(op) if op.tag == TAG_ATTESTATION_WITH_DAL => {
+                RequestKind::AttestationWithDal
+            }
+            SigningRequest::Attestation(_) => RequestKind::Attestation,
+            SigningRequest::LegacyEndorsement { .. } => RequestKind::LegacyEndorsement,
+            SigningRequest::Generic(_) => RequestKind::Generic,
+            SigningRequest::Authentication(_) => RequestKind::Authentication,
+            SigningRequest::MichelsonData(_) => RequestKind::MichelsonData,
+        }
+    }
+
+    /// Kind, chain, level and round, for logs and metrics.
+    pub fn summary(&self) -> RequestSummary {
+        let wm = self.watermark_key();
+        RequestSummary {
+            kind: self.kind(),
+            chain: wm.map(|w| w.chain_id),
+            level: wm.map(|w| w.level),
+            round: wm.and_then(|w| w.round),
         }
     }
 

@@ -1,5 +1,6 @@
-//! High watermarks: the double-sign rule ([`rule`], pure) and its durable store ([`store`],
-//! in octez-signer's file format ([`format`]) under an exclusive directory lock ([`lock`])).
+//! High watermarks: the double-sign rule ([`rule`], pure), the seam the pipeline stores marks
+//! through ([`seam`]: [`MarkStore`]), and the file store behind it ([`store`], in octez-signer's
+//! file format ([`format`]) and names ([`files`]) under an exclusive directory lock ([`lock`])).
 //!
 //! Owns: deciding whether a consensus request may be signed, and remembering every signature
 //! that was released. Never lets a signature out before its mark is on disk (the signer
@@ -9,9 +10,11 @@ pub mod files;
 pub mod format;
 pub mod lock;
 pub mod rule;
+pub mod seam;
 pub mod store;
 
 pub use format::file_name;
 pub use lock::LOCK_FILE;
 pub use rule::{Decision, InvalidMark, Mark, MarkRequest, WatermarkError, check};
+pub use seam::{FileStore, MarkStore, Slot};
 pub use store::{Migration, StoreError, WatermarkStore};

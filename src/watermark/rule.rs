@@ -1,4 +1,4 @@
-//! The double-sign rule (PROTOCOL.md §3), as octez-signer applies it.
+//! The double-sign rule (docs/protocol.md §3), as octez-signer applies it.
 //!
 //! Owns: the decision, for one (kind, chain, key) mark and one request, between signing,
 //! returning the stored signature (an identical retry), and refusing. Pure: no I/O, no clock.

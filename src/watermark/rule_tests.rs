@@ -1,4 +1,4 @@
-//! Table tests of the double-sign rule, row by row of PROTOCOL.md §3 and octez's variants,
+//! Table tests of the double-sign rule, row by row of docs/protocol.md §3 and octez's variants,
 //! plus property tests over arbitrary request sequences.
 
 use std::collections::HashMap;

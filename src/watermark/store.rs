@@ -93,6 +93,16 @@ pub enum StoreError {
     )]
     DirectoryReplaced { dir: PathBuf },
     #[error(
+        "no reservation to complete: the {kind} watermark of {pkh} on {chain} is not the \
+         unsigned mark at level {level} it should be"
+    )]
+    NotAReservation {
+        kind: ConsensusKind,
+        chain: ChainId,
+        pkh: Pkh,
+        level: i32,
+    },
+    #[error(
         "refusing to store the {kind} watermark of {pkh} on {chain}: {reason} (the file could \
          not be loaded back)"
     )]
@@ -342,6 +352,54 @@ impl WatermarkStore {
                 });
             }
         }
+        self.write_entry(kind, chain, pkh, mark)
+    }
+
+    /// Adds `signature` to the mark of (kind, chain, key), which must be the one at `level`,
+    /// `round` for `hash` and carry no signature yet (a reservation). Durable on return.
+    pub fn record_signature(
+        &mut self,
+        slot: super::seam::Slot,
+        level: i32,
+        round: Option<i32>,
+        hash: [u8; 32],
+        signature: crate::tezos::Signature,
+    ) -> Result<(), StoreError> {
+        let super::seam::Slot { kind, chain, pkh } = slot;
+        let current = self.get(kind, &chain, &pkh).cloned();
+        match current {
+            Some(m) if m.level == level && m.round == round && m.hash == hash => {
+                if m.signature.is_some() {
+                    return Err(StoreError::NotAReservation {
+                        kind,
+                        chain,
+                        pkh,
+                        level,
+                    });
+                }
+                let mark = Mark {
+                    signature: Some(signature),
+                    ..m
+                };
+                self.write_entry(kind, chain, pkh, mark)
+            }
+            _ => Err(StoreError::NotAReservation {
+                kind,
+                chain,
+                pkh,
+                level,
+            }),
+        }
+    }
+
+    /// Writes the kind's file with `mark` in place for (chain, key), then records it in memory.
+    fn write_entry(
+        &mut self,
+        kind: ConsensusKind,
+        chain: ChainId,
+        pkh: Pkh,
+        mark: Mark,
+    ) -> Result<(), StoreError> {
         self.lock.still_holds()?;
         let entry = format::encode_entry(&pkh, &mark);
         let no_extra = KindFile::default();

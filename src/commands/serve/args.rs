@@ -113,9 +113,9 @@ impl ServeArgs {
     /// The data directory: the flag, else `$STATE_DIRECTORY` (systemd), else
     /// `~/.tezos-azure-signer`; `--dev` without `--data-dir` uses a `dev` subdirectory so demo
     /// watermarks never mix with real ones.
-    pub fn resolved_data_dir(&self) -> Result<PathBuf, String> {
+    pub fn resolved_data_dir(&self) -> Option<PathBuf> {
         if let Some(dir) = &self.data_dir {
-            return Ok(dir.clone());
+            return Some(dir.clone());
         }
         let base = match std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
             // systemd may pass several colon-separated directories: the first is ours.
@@ -127,13 +127,11 @@ impl ServeArgs {
                     .to_string(),
             ),
             None => {
-                let home = std::env::var_os("HOME")
-                    .filter(|h| !h.is_empty())
-                    .ok_or("neither --data-dir, STATE_DIRECTORY nor HOME is set")?;
+                let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
                 PathBuf::from(home).join(".tezos-azure-signer")
             }
         };
-        Ok(if self.dev { base.join("dev") } else { base })
+        Some(if self.dev { base.join("dev") } else { base })
     }
 
     pub fn api_address(&self) -> SocketAddr {

@@ -34,8 +34,8 @@ pub struct DevVault {
     demo: Vec<(String, Pkh)>,
 }
 
-fn dev_err(e: impl std::fmt::Display) -> ServeError {
-    ServeError::Dev(e.to_string())
+fn dev_err(e: impl Into<anyhow::Error>) -> ServeError {
+    ServeError::Dev(e.into())
 }
 
 impl DevVault {
@@ -162,5 +162,7 @@ fn random_secret(curve: Curve) -> Result<SecretKey, ServeError> {
             return Ok(secret);
         }
     }
-    Err(ServeError::Dev("could not draw a valid demo key".into()))
+    Err(ServeError::Dev(anyhow::anyhow!(
+        "could not draw a valid demo key"
+    )))
 }

@@ -18,7 +18,7 @@ use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, SignerApi, tls};
 use crate::signer::{Signer, SignerConfig};
 use crate::vault::Vault;
-use crate::watermark::WatermarkStore;
+use crate::watermark::{FileStore, WatermarkStore};
 
 pub use args::ServeArgs;
 
@@ -26,35 +26,38 @@ mod args;
 #[cfg(feature = "emulator")]
 pub mod dev;
 
-/// A startup failure, with what to do about it.
+/// A startup failure, with what to do about it. Each source keeps its type; the message is
+/// formatted once, when `serve` prints it (exit 1).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("data directory: {0}")]
-    DataDir(String),
+    #[error("data directory: neither --data-dir, STATE_DIRECTORY nor HOME is set")]
+    NoDataDir,
     #[error("cannot create the data directory {path}: {source}")]
     CreateDataDir {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("policy file: {0}")]
-    Policy(String),
+    Policy(#[from] crate::policy::PolicyError),
     #[error("authorized keys file: {0}")]
-    AuthorizedKeys(String),
+    AuthorizedKeys(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error("cannot open the vault: {0}")]
-    Vault(String),
+    Vault(#[from] crate::vault::OpenError),
     #[error("watermark store: {0}")]
-    Store(String),
+    Store(#[from] crate::watermark::StoreError),
     #[error("cannot start the signer: {0}")]
-    Signer(String),
+    Signer(#[from] crate::signer::SignError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
         source: std::io::Error,
     },
-    #[error("dev mode: {0}")]
-    Dev(String),
+    #[error("dev mode: {0:#}")]
+    Dev(#[source] anyhow::Error),
+    #[error("dev mode: this build has no emulator (built without the `emulator` feature)")]
+    NoEmulator,
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -94,13 +97,11 @@ fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
 
 fn signer_config(args: &ServeArgs) -> Result<SignerConfig, ServeError> {
     let rules = match &args.policy {
-        Some(path) => Some(PolicyRules::load(path).map_err(|e| ServeError::Policy(e.to_string()))?),
+        Some(path) => Some(PolicyRules::load(path)?),
         None => None,
     };
     let authorized_keys = match &args.authorized_keys {
-        Some(path) => Some(
-            AuthorizedKeys::load(path).map_err(|e| ServeError::AuthorizedKeys(e.to_string()))?,
-        ),
+        Some(path) => Some(AuthorizedKeys::load(path)?),
         None => None,
     };
     Ok(SignerConfig {
@@ -119,7 +120,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     // Before anything else: a SIGTERM/SIGINT during startup then shuts down gracefully once
     // the server runs, instead of killing the process by the default disposition.
     let termination = TerminationSignal::register();
-    let data_dir = args.resolved_data_dir().map_err(ServeError::DataDir)?;
+    let data_dir = args.resolved_data_dir().ok_or(ServeError::NoDataDir)?;
     prepare_data_dir(&data_dir)?;
     // Configuration errors first: they need no vault.
     let config = signer_config(&args)?;
@@ -128,7 +129,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
         _ => None,
     };
     // The store lock before the vault: a second process on this data dir stops here.
-    let store = WatermarkStore::open(&data_dir).map_err(|e| ServeError::Store(e.to_string()))?;
+    let store = WatermarkStore::open(&data_dir)?;
 
     #[cfg(feature = "emulator")]
     let dev = if args.dev {
@@ -141,9 +142,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     };
     #[cfg(not(feature = "emulator"))]
     if args.dev {
-        return Err(ServeError::Dev(
-            "this build has no emulator (built without the `emulator` feature)".into(),
-        ));
+        return Err(ServeError::NoEmulator);
     }
 
     #[cfg(feature = "emulator")]
@@ -154,9 +153,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     #[cfg(not(feature = "emulator"))]
     let vault: Arc<dyn Vault> = open_vault(global, &args)?;
 
-    let signer = Signer::new(vault, store, config)
-        .await
-        .map_err(|e| ServeError::Signer(e.to_string()))?;
+    let signer = Signer::new(vault, Arc::new(FileStore::new(store)), config).await?;
     let signer: Arc<dyn SignerApi> = Arc::new(signer);
     let limits = args.limits();
     let options = ApiOptions {
@@ -209,7 +206,6 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
 }
 
 fn open_vault(global: &GlobalArgs, args: &ServeArgs) -> Result<Arc<dyn Vault>, ServeError> {
-    let vault = crate::vault::open(&args.vault.settings(global))
-        .map_err(|e| ServeError::Vault(e.to_string()))?;
+    let vault = crate::vault::open(&args.vault.settings(global))?;
     Ok(Arc::new(vault))
 }

@@ -95,8 +95,8 @@ pub struct ResolvedKey {
 pub enum ResolveError {
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
-    #[error("{0}")]
-    Vault(String),
+    #[error(transparent)]
+    Vault(#[from] vault::VaultReadError),
 }
 
 /// Resolves the key source into a public key. The one place a new key source is added.
@@ -118,7 +118,7 @@ pub fn resolve_key(_global: &GlobalArgs, src: &KeySourceArgs) -> Result<Resolved
         });
     }
     if let Some(name) = &src.vault_key {
-        return vault::resolve(_global, &src.vault, name).map_err(ResolveError::Vault);
+        return Ok(vault::resolve(_global, &src.vault, name)?);
     }
     unreachable!("clap requires exactly one member of the key_source group")
 }

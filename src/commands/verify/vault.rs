@@ -8,15 +8,27 @@ use std::process::ExitCode;
 
 use super::{Exit, ResolvedKey};
 use crate::commands::{GlobalArgs, VaultArgs};
-use crate::vault::{Vault, VaultKey};
+use crate::vault::{OpenError, Vault, VaultError, VaultKey};
+
+/// Why the vault could not answer `verify`.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultReadError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
 
 /// The public key of vault key `name`, for `verify --vault-key`.
-pub fn resolve(global: &GlobalArgs, args: &VaultArgs, name: &str) -> Result<ResolvedKey, String> {
-    let vault = crate::vault::open(&args.settings(global)).map_err(|e| e.to_string())?;
-    let runtime = crate::commands::runtime().map_err(|e| e.to_string())?;
-    let key = runtime
-        .block_on(vault.get_key(name))
-        .map_err(|e| e.to_string())?;
+pub fn resolve(
+    global: &GlobalArgs,
+    args: &VaultArgs,
+    name: &str,
+) -> Result<ResolvedKey, VaultReadError> {
+    let vault = crate::vault::open(&args.settings(global))?;
+    let key = crate::commands::runtime()?.block_on(vault.get_key(name))?;
     Ok(ResolvedKey {
         public_key: key.public_key,
         had_secret: false,
@@ -55,21 +67,17 @@ impl From<VaultKey> for Listed {
 
 /// `verify --vault-keys`: exit 0 with the list, 3 when the vault cannot be read.
 pub fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCode {
-    let keys = crate::vault::open(&args.settings(global))
-        .map_err(|e| e.to_string())
-        .and_then(|vault| {
-            let runtime = crate::commands::runtime().map_err(|e| e.to_string())?;
-            runtime
-                .block_on(vault.list_keys())
-                .map_err(|e| e.to_string())
-        });
+    let keys = (|| -> Result<Vec<VaultKey>, VaultReadError> {
+        let vault = crate::vault::open(&args.settings(global))?;
+        Ok(crate::commands::runtime()?.block_on(vault.list_keys())?)
+    })();
     let keys: Vec<Listed> = match keys {
         Ok(keys) => keys.into_iter().map(Listed::from).collect(),
         Err(e) => {
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"ok": false, "exit_code": Exit::Input as u8, "error": e})
+                    serde_json::json!({"ok": false, "exit_code": Exit::Input as u8, "error": e.to_string()})
                 );
             }
             eprintln!("error: {e}");

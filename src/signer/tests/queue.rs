@@ -37,6 +37,7 @@ fn spawn_sign(
         signer
             .sign_within(&pkh, &block(level, 0, 0), None, &ctx)
             .await
+            .result
     })
 }
 
@@ -149,13 +150,12 @@ async fn a_request_whose_time_ran_out_is_not_signed_afterwards() {
         withdrawn(late.await.unwrap()),
         Withdrawn::Expired { .. }
     ));
-    let mark = t
-        .signer
-        .store
-        .lock()
-        .await
-        .get(ConsensusKind::Block, &ChainId(MAIN), &t.tz2)
-        .cloned();
+    let slot = crate::watermark::Slot {
+        kind: ConsensusKind::Block,
+        chain: ChainId(MAIN),
+        pkh: t.tz2,
+    };
+    let mark = t.signer.store.load(&slot).await.unwrap();
     assert_eq!(
         mark.map(|m| m.level),
         Some(10),

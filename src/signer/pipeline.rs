@@ -1,0 +1,145 @@
+//! The signing pipeline, step by step: key known → magic byte allowed → authentication →
+//! decode → policy → (per-key queue and lock) watermark rule and chain cap → one vault
+//! signature, normalised and verified, within the request's deadline → durable watermark →
+//! reply.
+//!
+//! Owns: the order of those checks (octez's), and the guarantee that a watermarked signature
+//! is released only after its mark is on disk. Must never: sign twice at one (level, round)
+//! for a key/kind/chain, return a signature that does not verify, or call the vault for a
+//! refused request, an identical retry, or a request nobody waits for any more.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{SignContext, SignError, Signed, Signer, Withdrawn};
+use crate::keyring::KeyEntry;
+use crate::tezos::{DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
+use crate::vault;
+use crate::watermark::{self, Decision, MarkRequest, Slot, StoreError};
+
+impl Signer {
+    /// The steps, in octez's order; `parsed` is `SigningRequest::parse(data)`, done once by
+    /// the caller (a decoding error is reported only at the decode step).
+    pub(super) async fn run(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        parsed: Result<SigningRequest, DecodeError>,
+        authentication: Option<&Signature>,
+        ctx: &SignContext,
+    ) -> Result<Signed, SignError> {
+        let withdrawn = |reason| SignError::Withdrawn { pkh: *pkh, reason };
+        let entry = self.entry(pkh).await?;
+        let Some(&magic) = data.first() else {
+            return Err(SignError::Decode(DecodeError::Empty));
+        };
+        if !self.config.policy.magic_byte_allowed(magic) {
+            return Err(SignError::MagicByteNotAllowed(magic));
+        }
+        if let Some(keys) = &self.config.authorized_keys {
+            let sig = authentication.ok_or(SignError::MissingAuthentication)?;
+            if !keys.verify(pkh, data, sig) {
+                return Err(SignError::InvalidAuthentication);
+            }
+        }
+        let request = parsed.map_err(SignError::Decode)?;
+        self.config
+            .policy
+            .check(pkh, Some(&entry.key.name), &request)?;
+        let Some(wm) = request.watermark_key() else {
+            ctx.still_wanted().map_err(withdrawn)?;
+            let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data), ctx).await?;
+            return Ok(Signed {
+                signature,
+                vault_latency: Some(latency),
+            });
+        };
+
+        // Check → sign → persist for this key runs under its lock, end to end.
+        let guard = entry
+            .lock
+            .enter(self.config.max_queue_per_key, ctx)
+            .await
+            .map_err(withdrawn)?;
+        let mark_req = MarkRequest::new(&wm, data);
+        let slot = Slot {
+            kind: wm.kind,
+            chain: wm.chain_id,
+            pkh: *pkh,
+        };
+        let current = self.store.load(&slot).await.map_err(SignError::Store)?;
+        let decision = watermark::check(current.as_ref(), &mark_req, self.config.min_level)
+            .map_err(SignError::Watermark)?;
+        if let Decision::Replay(stored) = decision {
+            let key = &entry.key.public_key;
+            let stored = match stored.curve() {
+                None => stored.with_curve(key.curve()),
+                Some(_) => stored,
+            };
+            if key.verify_digest(&mark_req.hash, &stored).is_err() {
+                return Err(SignError::Store(StoreError::InvalidStoredSignature {
+                    kind: wm.kind,
+                    pkh: *pkh,
+                    level: wm.level,
+                }));
+            }
+            return Ok(Signed {
+                signature: stored,
+                vault_latency: None,
+            });
+        }
+        let chains = self.store.chains_of(pkh).await.map_err(SignError::Store)?;
+        if !chains.contains(&wm.chain_id) && chains.len() >= self.config.max_chains_per_key {
+            return Err(SignError::ChainLimit {
+                pkh: *pkh,
+                chain: wm.chain_id,
+                chains: chains.into_iter().collect(),
+            });
+        }
+        ctx.still_wanted().map_err(withdrawn)?;
+        let (signature, latency) = self.vault_sign(&entry, &mark_req.hash, ctx).await?;
+        // Persist in a task that also owns the key lock: even if this future is dropped
+        // (client gone), the lock is released only once the write has finished.
+        let store = Arc::clone(&self.store);
+        let mark = mark_req.to_mark(signature);
+        tokio::spawn(async move {
+            let _guard = guard;
+            store.reserve(slot, mark).await
+        })
+        .await
+        .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?
+        .map_err(SignError::Store)?;
+        Ok(Signed {
+            signature,
+            vault_latency: Some(latency),
+        })
+    }
+
+    /// One verified vault signature, finished by the request's deadline (a signature that
+    /// comes later is dropped: its client has been told the request failed).
+    async fn vault_sign(
+        &self,
+        entry: &KeyEntry,
+        digest: &[u8; 32],
+        ctx: &SignContext,
+    ) -> Result<(Signature, Duration), SignError> {
+        let started = Instant::now();
+        let call = vault::sign_verified(self.vault.as_ref(), &entry.key, digest);
+        let sig = match ctx.deadline {
+            None => call.await,
+            Some(deadline) => match tokio::time::timeout_at(deadline.into(), call).await {
+                Ok(result) => result,
+                Err(_) => {
+                    return Err(SignError::Withdrawn {
+                        pkh: entry.key.pkh(),
+                        reason: Withdrawn::Expired {
+                            waited_ms: ctx.started.elapsed().as_millis() as u64,
+                        },
+                    });
+                }
+            },
+        }
+        .map_err(SignError::Vault)?;
+        Ok((sig, started.elapsed()))
+    }
+}

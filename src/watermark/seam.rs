@@ -1,0 +1,188 @@
+//! The seam between the signing pipeline and wherever marks live: [`MarkStore`]. The pipeline
+//! knows only this trait; [`FileStore`] keeps octez-signer's files in the data directory (its
+//! directory lock stays an implementation detail), and a shared store (several signers, one
+//! set of marks) is another implementation.
+//!
+//! The trait is shaped for a store that reserves a mark before its signature exists: a
+//! [`Mark`] without a signature is a reservation (refusing everything at or below it but an
+//! identical retry, which octez-signer's files already express), and
+//! [`MarkStore::record_signature`] later adds the released signature to it.
+//! Must never: return from [`MarkStore::reserve`] before the mark is durable.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::rule::Mark;
+use super::store::{StoreError, WatermarkStore};
+use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
+
+/// One high watermark: a kind, a chain and a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Slot {
+    pub kind: ConsensusKind,
+    pub chain: ChainId,
+    pub pkh: Pkh,
+}
+
+/// Where the pipeline reads and writes marks.
+#[async_trait]
+pub trait MarkStore: Send + Sync + 'static {
+    /// The current mark of `slot`, if any.
+    async fn load(&self, slot: &Slot) -> Result<Option<Mark>, StoreError>;
+    /// The chains `pkh` has marks on, any kind.
+    async fn chains_of(&self, pkh: &Pkh) -> Result<BTreeSet<ChainId>, StoreError>;
+    /// Makes `mark` the mark of `slot`, durably before returning. It must be strictly above
+    /// the current one; its signature may be absent (a reservation).
+    async fn reserve(&self, slot: Slot, mark: Mark) -> Result<(), StoreError>;
+    /// Adds the released `signature` to the current mark of `slot`, which must be the
+    /// reservation at `level`, `round` of the bytes hashing to `hash`.
+    async fn record_signature(
+        &self,
+        slot: Slot,
+        level: i32,
+        round: Option<i32>,
+        hash: [u8; 32],
+        signature: Signature,
+    ) -> Result<(), StoreError>;
+}
+
+/// octez-signer's files in a locked data directory ([`WatermarkStore`]), behind an async
+/// lock: reading one key's mark never blocks a runtime thread while another key's mark is
+/// being fsynced, and every write runs on a blocking thread.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    inner: Arc<tokio::sync::Mutex<WatermarkStore>>,
+}
+
+impl FileStore {
+    pub fn new(store: WatermarkStore) -> FileStore {
+        FileStore {
+            inner: Arc::new(tokio::sync::Mutex::new(store)),
+        }
+    }
+
+    /// Runs `write` on a blocking thread with the store, to the end even if the caller's
+    /// future is dropped.
+    async fn write<F>(&self, write: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&mut WatermarkStore) -> Result<(), StoreError> + Send + 'static,
+    {
+        let mut guard = Arc::clone(&self.inner).lock_owned().await;
+        tokio::task::spawn_blocking(move || write(&mut guard))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+#[async_trait]
+impl MarkStore for FileStore {
+    async fn load(&self, slot: &Slot) -> Result<Option<Mark>, StoreError> {
+        let store = self.inner.lock().await;
+        Ok(store.get(slot.kind, &slot.chain, &slot.pkh).cloned())
+    }
+
+    async fn chains_of(&self, pkh: &Pkh) -> Result<BTreeSet<ChainId>, StoreError> {
+        let store = self.inner.lock().await;
+        Ok(store.chains_of(pkh).cloned().unwrap_or_default())
+    }
+
+    async fn reserve(&self, slot: Slot, mark: Mark) -> Result<(), StoreError> {
+        self.write(move |s| s.persist(slot.kind, slot.chain, slot.pkh, mark))
+            .await
+    }
+
+    async fn record_signature(
+        &self,
+        slot: Slot,
+        level: i32,
+        round: Option<i32>,
+        hash: [u8; 32],
+        signature: Signature,
+    ) -> Result<(), StoreError> {
+        self.write(move |s| s.record_signature(slot, level, round, hash, signature))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watermark::rule::{Decision, MarkRequest, check};
+    use crate::watermark::store::StoreError;
+
+    const MAINNET: &str = "NetXdQprcVkpaWU";
+    const SPSIG: &str = "spsig16QPQy2nPP6BkV5vtKyQhtVXjDGTq9Wx8VQgqEv7bYKviCkbXjaaaD1n8R7HRMxTRcjUn9U4TaoAtSBq2Sx1F9fbAVjWGK";
+
+    fn slot() -> Slot {
+        Slot {
+            kind: ConsensusKind::Attestation,
+            chain: MAINNET.parse().expect("chain"),
+            pkh: "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt".parse().expect("pkh"),
+        }
+    }
+
+    /// A reservation is durable and protects like a mark; its signature is added later and
+    /// is then what an identical retry gets back.
+    #[tokio::test]
+    async fn a_reservation_protects_and_then_takes_its_signature() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("open"));
+        let reserved = Mark {
+            level: 100,
+            round: Some(0),
+            hash: [7; 32],
+            signature: None,
+        };
+        store
+            .reserve(slot(), reserved.clone())
+            .await
+            .expect("reserve");
+        let same = MarkRequest {
+            kind: ConsensusKind::Attestation,
+            level: 100,
+            round: Some(0),
+            hash: [7; 32],
+        };
+        let other = MarkRequest {
+            hash: [8; 32],
+            ..same
+        };
+        let current = store.load(&slot()).await.expect("load");
+        assert!(check(current.as_ref(), &other, None).is_err());
+        assert!(
+            check(current.as_ref(), &same, None).is_err(),
+            "nothing to replay yet"
+        );
+
+        let sig: Signature = SPSIG.parse().expect("sig");
+        let wrong = store
+            .record_signature(slot(), 100, Some(0), [8; 32], sig)
+            .await;
+        assert!(
+            matches!(wrong, Err(StoreError::NotAReservation { .. })),
+            "{wrong:?}"
+        );
+        store
+            .record_signature(slot(), 100, Some(0), [7; 32], sig)
+            .await
+            .expect("record");
+        let again = store
+            .record_signature(slot(), 100, Some(0), [7; 32], sig)
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::NotAReservation { .. })),
+            "{again:?}"
+        );
+        drop(store);
+
+        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let current = store.load(&slot()).await.expect("load");
+        assert_eq!(
+            check(current.as_ref(), &same, None),
+            Ok(Decision::Replay(sig))
+        );
+        assert_eq!(store.chains_of(&slot().pkh).await.expect("chains").len(), 1);
+    }
+}
