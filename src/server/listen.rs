@@ -1,41 +1,29 @@
 //! The accept loop: serves a warp filter on a bound TCP listener, over plain HTTP or TLS, with
-//! hyper-util (HTTP/1.1 and HTTP/2, also HTTP/2 with prior knowledge).
+//! hyper-util (HTTP/1.1 and HTTP/2, also HTTP/2 with prior knowledge); each connection is then
+//! served by [`super::connection`].
 //!
-//! Owns: the connection limits, the same for HTTP/1 and HTTP/2 — TLS handshake, the first
-//! request's head (`header_timeout`, counted from the connection's start), the whole request
-//! (`request_timeout`), idle connections (`idle_timeout`: no request in progress; HTTP/2 also
-//! pings and drops a peer that does not answer), and a cap on open connections (beyond it a new
-//! connection is closed at once, and the cap is lowered to fit the file-descriptor limit). Also
-//! connection-level graceful shutdown: when `shutdown` resolves it stops accepting, lets open
-//! connections finish their current requests (bounded by `drain_timeout`), closes idle ones at
-//! once, and returns. Request targets that are not a path (authority or asterisk form) are
-//! answered 400/405 here, before the routes.
-//! Must never: hang on a slow or silent client, spin on a failing accept, let idle connections
-//! pile up or hold up shutdown, or keep accepting after shutdown began.
+//! Owns: the listener's limits ([`Limits`], the same for HTTP/1 and HTTP/2), the TLS handshake
+//! time limit, a cap on open connections (beyond it a new connection is closed at once, and the
+//! cap is lowered to fit the file-descriptor limit), backing off when accept fails, and the
+//! shutdown: when `shutdown` resolves it stops accepting, tells every connection to close (idle
+//! ones at once, others after their current request), waits at most `drain_timeout`, and
+//! returns. Must never: spin on a failing accept, let connections pile up past the cap, or keep
+//! accepting after shutdown began.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
-use warp::http::Method;
-use warp::reply::{Reply, Response};
+use warp::reply::Response;
 
-use super::errors::{ApiError, RequestError};
 use super::metrics::Metrics;
 
 /// Limits of one listener.
@@ -78,9 +66,6 @@ pub struct Observer {
 /// File descriptors kept back from the connection cap: watermark files, the vault's and the
 /// token endpoint's connections, logs, the other listener's own reserve.
 const RESERVED_FDS: usize = 64;
-/// After a close was asked of a connection with nothing in progress, how long the peer gets
-/// to see it before the connection is dropped.
-const CLOSE_GRACE: Duration = Duration::from_millis(250);
 
 /// Serves `filter` on `listener` until `shutdown` resolves, then drains connections.
 pub async fn serve<F>(
@@ -146,12 +131,12 @@ pub async fn serve<F>(
         connections.spawn(async move {
             let _open = OpenConnection::new(observer, slot);
             let Some(acceptor) = acceptor else {
-                return serve_connection(stream, service, limits, stop).await;
+                return super::connection::serve_connection(stream, service, limits, stop).await;
             };
             let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
             tokio::select! {
                 h = handshake => match h {
-                    Ok(Ok(tls)) => serve_connection(tls, service, limits, stop).await,
+                    Ok(Ok(tls)) => super::connection::serve_connection(tls, service, limits, stop).await,
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 },
@@ -227,176 +212,4 @@ fn open_files_limit() -> Option<usize> {
         return None;
     }
     usize::try_from(limit.rlim_cur).ok()
-}
-
-/// What a connection is doing: requests in progress, whether it served any, since when idle.
-struct Activity {
-    active: AtomicUsize,
-    served: AtomicBool,
-    idle_since: Mutex<Instant>,
-}
-
-/// Counts one request as in progress for exactly its lifetime.
-struct Busy(Arc<Activity>);
-
-impl Activity {
-    fn new() -> Arc<Self> {
-        Arc::new(Activity {
-            active: AtomicUsize::new(0),
-            served: AtomicBool::new(false),
-            idle_since: Mutex::new(Instant::now()),
-        })
-    }
-    fn begin(self: &Arc<Self>) -> Busy {
-        self.active.fetch_add(1, Ordering::SeqCst);
-        self.served.store(true, Ordering::SeqCst);
-        Busy(Arc::clone(self))
-    }
-    fn active(&self) -> usize {
-        self.active.load(Ordering::SeqCst)
-    }
-    /// How long nothing has been in progress (zero while a request is).
-    fn idle_for(&self) -> Duration {
-        if self.active() > 0 {
-            return Duration::ZERO;
-        }
-        self.idle_since
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .elapsed()
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        *self.0.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// The answer for a request target that is not a path: `CONNECT host:port` (authority form),
-/// `GET host:80`, `OPTIONS *`. warp's path filters assume a path (and panicked on these).
-fn refuse_target(req: &hyper::Request<Incoming>) -> Option<RequestError> {
-    if req.method() == Method::CONNECT {
-        return Some(RequestError::MethodNotAllowed {
-            method: "CONNECT".into(),
-            path: req.uri().to_string(),
-        });
-    }
-    match req.uri().path_and_query() {
-        Some(pq) if pq.path().starts_with('/') => None,
-        _ => Some(RequestError::BadTarget(
-            req.uri().to_string().chars().take(64).collect(),
-        )),
-    }
-}
-
-async fn serve_connection<IO, S>(io: IO, service: S, limits: Limits, stop: CancellationToken)
-where
-    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-    S: hyper::service::Service<
-            hyper::Request<Incoming>,
-            Response = Response,
-            Error = Infallible,
-            Future: Send,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    let activity = Activity::new();
-    let timeout = limits.request_timeout;
-    let timed = {
-        let activity = Arc::clone(&activity);
-        hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-            let busy = activity.begin();
-            let refusal = refuse_target(&req);
-            let call = refusal.is_none().then(|| service.call(req));
-            async move {
-                let _busy = busy;
-                let Some(call) = call else {
-                    let e = refusal.unwrap_or(RequestError::Internal("no call".into()));
-                    return Ok(ApiError::from(e).into_response());
-                };
-                // A panic in a handler answers 500 on this request instead of killing the
-                // connection without a word.
-                match tokio::time::timeout(timeout, AssertUnwindSafe(call).catch_unwind()).await {
-                    Ok(Ok(answer)) => answer,
-                    Ok(Err(_)) => Ok(ApiError::from(RequestError::Internal(
-                        "the request handler failed".into(),
-                    ))
-                    .into_response()),
-                    Err(_) => Ok(ApiError::from(RequestError::Timeout(timeout)).into_response()),
-                }
-            }
-        })
-    };
-    // A client that connects and sends nothing: hyper's version sniffing would wait forever.
-    // Wait for the first byte ourselves, within the header time limit.
-    let mut io = BufReader::new(io);
-    tokio::select! {
-        first = tokio::time::timeout(limits.header_timeout, io.fill_buf()) => match first {
-            Ok(Ok(first)) if !first.is_empty() => {}
-            _ => return,
-        },
-        () = stop.cancelled() => return,
-    }
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        // Pings find peers that vanished without closing; one that does not answer within the
-        // header time limit is dropped.
-        .keep_alive_interval(Some(
-            (limits.idle_timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30)),
-        ))
-        .keep_alive_timeout(limits.header_timeout)
-        .max_concurrent_streams(64)
-        .max_header_list_size(64 * 1024);
-    let conn = builder
-        .serve_connection(TokioIo::new(io), timed)
-        .into_owned();
-    tokio::pin!(conn);
-    let tick = (limits.idle_timeout.min(limits.header_timeout) / 4)
-        .clamp(Duration::from_millis(20), Duration::from_secs(1));
-    let mut closing: Option<Instant> = None;
-    loop {
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "connection closed with an error");
-                }
-                return;
-            }
-            () = stop.cancelled(), if closing.is_none() => {
-                conn.as_mut().graceful_shutdown();
-                closing = Some(Instant::now());
-            }
-            () = tokio::time::sleep(tick) => match closing {
-                // Closing: once nothing is in progress (and the peer had a moment to see the
-                // close), drop the connection rather than wait for the peer to agree.
-                Some(since) => {
-                    if activity.active() == 0 && since.elapsed() >= CLOSE_GRACE {
-                        return;
-                    }
-                }
-                None => {
-                    let limit = if activity.served.load(Ordering::SeqCst) {
-                        limits.idle_timeout
-                    } else {
-                        limits.header_timeout
-                    };
-                    if activity.idle_for() >= limit {
-                        tracing::debug!(idle_ms = limit.as_millis() as u64, "closing an idle connection");
-                        conn.as_mut().graceful_shutdown();
-                        closing = Some(Instant::now());
-                    }
-                }
-            },
-        }
-    }
 }

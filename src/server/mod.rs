@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::tezos::{Pkh, PublicKey, Signature, SigningRequest};
 use crate::vault::VaultError;
 
+pub mod connection;
 pub mod errors;
 pub mod health;
 pub mod listen;

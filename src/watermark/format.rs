@@ -7,7 +7,7 @@
 //! octez's field order). Never accepts a file it does not fully understand: a bad chain id,
 //! key, hash, signature or a duplicate key is an error, never a skipped entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -190,6 +190,64 @@ pub fn render(marks: &KindMarks) -> String {
             .iter()
             .map(|(chain, entries)| (*chain, entries.iter().map(String::as_str))),
     )
+}
+
+/// One kind's file in memory: its marks and each entry's encoded text, so that a write
+/// re-encodes only the entry that changed.
+#[derive(Debug, Default)]
+pub struct KindFile {
+    pub marks: KindMarks,
+    encoded: BTreeMap<ChainId, BTreeMap<Pkh, String>>,
+}
+
+impl KindFile {
+    pub fn new(marks: KindMarks) -> Self {
+        let encoded = marks
+            .iter()
+            .map(|(chain, keys)| {
+                let keys = keys
+                    .iter()
+                    .map(|(pkh, m)| (*pkh, encode_entry(pkh, m)))
+                    .collect();
+                (*chain, keys)
+            })
+            .collect();
+        KindFile { marks, encoded }
+    }
+
+    /// The file's text with `entry` in place for (chain, pkh), and `extra`'s entries for the
+    /// keys this file does not hold itself.
+    pub fn render_with(&self, chain: ChainId, pkh: Pkh, entry: &str, extra: &KindFile) -> String {
+        let mut chains: BTreeSet<ChainId> = self.encoded.keys().copied().collect();
+        chains.extend(extra.encoded.keys().copied());
+        chains.insert(chain);
+        let empty = BTreeMap::new();
+        assemble(chains.into_iter().map(|c| {
+            let own = self.encoded.get(&c).unwrap_or(&empty);
+            let carried = extra.encoded.get(&c).unwrap_or(&empty);
+            let mut keys: BTreeSet<Pkh> = own.keys().copied().collect();
+            keys.extend(carried.keys().copied());
+            if c == chain {
+                keys.insert(pkh);
+            }
+            let entries: Vec<&str> = keys
+                .into_iter()
+                .filter_map(|k| {
+                    if c == chain && k == pkh {
+                        Some(entry)
+                    } else {
+                        own.get(&k).or_else(|| carried.get(&k)).map(String::as_str)
+                    }
+                })
+                .collect();
+            (c, entries)
+        }))
+    }
+
+    pub fn insert(&mut self, chain: ChainId, pkh: Pkh, mark: Mark, entry: String) {
+        self.marks.entry(chain).or_default().insert(pkh, mark);
+        self.encoded.entry(chain).or_default().insert(pkh, entry);
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::files;
-use super::format::{self, KindMarks, file_name};
+use super::format::{self, KindFile, file_name};
 use super::lock::DirLock;
 use super::rule::{InvalidMark, Mark};
 use crate::private_fs::{WriteError, write_durably};
@@ -121,64 +121,6 @@ impl From<WriteError> for StoreError {
             path: e.path,
             source: e.source,
         }
-    }
-}
-
-/// One kind's file in memory: its marks and each entry's encoded text, so that a write
-/// re-encodes only the entry that changed.
-#[derive(Debug, Default)]
-struct KindFile {
-    marks: KindMarks,
-    encoded: BTreeMap<ChainId, BTreeMap<Pkh, String>>,
-}
-
-impl KindFile {
-    fn new(marks: KindMarks) -> Self {
-        let encoded = marks
-            .iter()
-            .map(|(chain, keys)| {
-                let keys = keys
-                    .iter()
-                    .map(|(pkh, m)| (*pkh, format::encode_entry(pkh, m)))
-                    .collect();
-                (*chain, keys)
-            })
-            .collect();
-        KindFile { marks, encoded }
-    }
-
-    /// The file's text with `entry` in place for (chain, pkh), and `extra`'s entries for the
-    /// keys this file does not hold itself.
-    fn render_with(&self, chain: ChainId, pkh: Pkh, entry: &str, extra: &KindFile) -> String {
-        let mut chains: BTreeSet<ChainId> = self.encoded.keys().copied().collect();
-        chains.extend(extra.encoded.keys().copied());
-        chains.insert(chain);
-        let empty = BTreeMap::new();
-        format::assemble(chains.into_iter().map(|c| {
-            let own = self.encoded.get(&c).unwrap_or(&empty);
-            let carried = extra.encoded.get(&c).unwrap_or(&empty);
-            let mut keys: BTreeSet<Pkh> = own.keys().copied().collect();
-            keys.extend(carried.keys().copied());
-            if c == chain {
-                keys.insert(pkh);
-            }
-            let entries: Vec<&str> = keys
-                .into_iter()
-                .filter_map(|k| {
-                    if c == chain && k == pkh {
-                        Some(entry)
-                    } else {
-                        own.get(&k).or_else(|| carried.get(&k)).map(String::as_str)
-                    }
-                })
-                .collect();
-            (c, entries)
-        }))
-    }
-
-    fn insert(&mut self, chain: ChainId, pkh: Pkh, mark: Mark, entry: String) {
-        self.marks.entry(chain).or_default().insert(pkh, mark);
-        self.encoded.entry(chain).or_default().insert(pkh, entry);
     }
 }
 
