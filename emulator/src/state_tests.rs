@@ -6,25 +6,10 @@ use crate::jwk::{CurveName, ImportJwk, JwkError, KeyMaterial, b64url};
 use crate::state::{ImportAttributes, KeyStore, valid_name};
 
 fn jwk_for(crv: &str) -> ImportJwk {
-    let (d, point) = if crv == "P-256" {
-        use p256::elliptic_curve::sec1::ToEncodedPoint;
-        let sk = p256::SecretKey::random(&mut rand::thread_rng());
-        let p = sk.public_key().to_encoded_point(false).as_bytes().to_vec();
-        (sk.to_bytes().to_vec(), p)
-    } else {
-        use k256::elliptic_curve::sec1::ToEncodedPoint;
-        let sk = k256::SecretKey::random(&mut rand::thread_rng());
-        let p = sk.public_key().to_encoded_point(false).as_bytes().to_vec();
-        (sk.to_bytes().to_vec(), p)
-    };
-    ImportJwk {
-        kty: Some("EC".into()),
-        crv: Some(crv.into()),
-        x: Some(b64url(&point[1..33])),
-        y: Some(b64url(&point[33..65])),
-        d: Some(b64url(&d)),
-        key_ops: None,
-    }
+    let mut jwk: ImportJwk =
+        serde_json::from_value(crate::testkit::jwk(crv)).expect("the testkit JWK is an import JWK");
+    jwk.key_ops = None;
+    jwk
 }
 
 #[test]
