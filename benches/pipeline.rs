@@ -16,7 +16,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tezos_azure_signer::signer::{Signer, SignerConfig};
 use tezos_azure_signer::testing::MemoryVault;
-use tezos_azure_signer::tezos::{Curve, Pkh, SigningRequest, blake2b_256};
+use tezos_azure_signer::tezos::{ChainId, Curve, Pkh, SigningRequest, blake2b_256};
 use tezos_azure_signer::vault::Vault;
 use tezos_azure_signer::watermark::{FileStore, MarkRequest, WatermarkStore};
 
@@ -116,6 +116,40 @@ fn pipeline(c: &mut Criterion) {
                 .expect("an attestation has a watermark");
             let mark = MarkRequest::new(&wm, &data).to_mark(signature);
             store
+                .persist(wm.kind, wm.chain_id, pkh, mark)
+                .expect("a higher level persists")
+        })
+    });
+
+    // The same write in a file that also holds 6,000 other entries (junk chain ids a signer
+    // before the chain cap accepted): entries are encoded once, so only the bytes grow.
+    let crowded_dir = disk_tempdir();
+    let mut crowded = WatermarkStore::open(crowded_dir.path()).expect("a fresh store opens");
+    let other: Pkh = "tz3ZxowXGSjiVq227GQcwKdz87rKhq62rY4t"
+        .parse()
+        .expect("a vector pkh");
+    for i in 0..6000u32 {
+        let data = support::attestation_at(1);
+        let wm = SigningRequest::parse(&data)
+            .expect("the vector parses")
+            .watermark_key()
+            .expect("an attestation has a watermark");
+        let mark = MarkRequest::new(&wm, &data).to_mark(signature);
+        crowded
+            .persist(wm.kind, ChainId(i.to_be_bytes()), other, mark)
+            .expect("a new chain persists");
+    }
+    let mut crowded_level = 0i32;
+    group.bench_function("store_persist_6000_other_entries", |b| {
+        b.iter(|| {
+            crowded_level += 1;
+            let data = support::attestation_at(crowded_level);
+            let wm = SigningRequest::parse(&data)
+                .expect("the vector parses")
+                .watermark_key()
+                .expect("an attestation has a watermark");
+            let mark = MarkRequest::new(&wm, &data).to_mark(signature);
+            crowded
                 .persist(wm.kind, wm.chain_id, pkh, mark)
                 .expect("a higher level persists")
         })
