@@ -133,7 +133,8 @@ fn decisions() {
     let auth = req(&[0x04, 0x01]);
     let deleg = generic(DELEGATION);
     let batch = generic(&format!("{DELEGATION}{TX_PLAIN}"));
-    let unknown = generic("c8000000");
+    // Tag 250 (0xfa, zk_rollup_origination): a kind the decoder does not know.
+    let unknown = generic("fa000000");
 
     let file = PolicyRules::parse(&format!(
         "[keys.{TZ2}]\nkinds = [\"block\", \"attestation\", \"generic\"]\n\
@@ -240,7 +241,7 @@ fn decisions() {
             None,
             &unknown,
             Err(
-                "generic operation refused for key tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt: cannot check its contents: unknown or unsupported operation tag 200 (0xc8) at byte 33: refusing what cannot be decoded",
+                "generic operation refused for key tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt: cannot check its contents: unknown or unsupported operation tag 250 (0xfa) at byte 33: refusing what cannot be decoded",
             ),
         ),
         ("by vault name", &with, TZ3, Some("named"), &dal, Ok(())),
