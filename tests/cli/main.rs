@@ -3,6 +3,7 @@
 //! `emulator` subcommand (also with Microsoft's Node SDK as its client), the generated
 //! completions and man pages, and the systemd unit.
 
+mod pty;
 mod running_binary;
 
 mod assets;

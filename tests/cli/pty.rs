@@ -1,0 +1,153 @@
+//! A program on a real pseudo-terminal, for tests of what a person sees and types (hidden
+//! passphrase prompts, confirmations): the test reads the screen, and types only once the
+//! program waits for input in the mode it asked for, so nothing typed can race the program
+//! turning echo off.
+#![allow(unsafe_code)] // openpty, setsid and TIOCSCTTY have no safe std wrapper.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A child process whose stdin, stdout and stderr are one pseudo-terminal.
+pub struct Pty {
+    pub child: Child,
+    master: File,
+    screen: mpsc::Receiver<Vec<u8>>,
+    /// Everything shown so far.
+    pub seen: Vec<u8>,
+}
+
+impl Pty {
+    pub fn spawn(mut cmd: Command) -> Pty {
+        let (mut master, mut slave) = (-1, -1);
+        // SAFETY: openpty writes two new descriptors into the given ints; the other
+        // arguments may be null.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors were just created and are owned here alone.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let slave_fd = slave.as_raw_fd();
+        cmd.stdin(Stdio::from(slave.try_clone().expect("dup")))
+            .stdout(Stdio::from(slave.try_clone().expect("dup")))
+            .stderr(Stdio::from(slave));
+        // SAFETY: between fork and exec only async-signal-safe calls: a new session whose
+        // controlling terminal is the pseudo-terminal (so the program sees a real tty).
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let _ = slave_fd;
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn on the pseudo-terminal");
+        drop(cmd);
+        let master = File::from(master);
+        let mut reader = master.try_clone().expect("dup the master");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // EIO once the child side is closed: the screen has ended.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Pty {
+            child,
+            master,
+            screen: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.seen).into_owned()
+    }
+
+    /// Reads the screen until it contains `text` (30 s limit).
+    pub fn expect(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.screen().contains(text) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.screen.recv_timeout(left) {
+                Ok(chunk) => self.seen.extend_from_slice(&chunk),
+                Err(_) => panic!(
+                    "{text:?} never appeared; the screen shows:\n{}",
+                    self.screen()
+                ),
+            }
+        }
+    }
+
+    /// Reads the screen until the program has exited and closed it.
+    pub fn read_to_end(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.screen.recv_timeout(left) {
+                Ok(chunk) => self.seen.extend_from_slice(&chunk),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "the program did not finish; the screen shows:\n{}",
+                        self.screen()
+                    )
+                }
+            }
+        }
+    }
+
+    fn echo_is_on(&self) -> bool {
+        // SAFETY: tcgetattr fills the zeroed struct for a descriptor we own; on Linux the
+        // master reports the terminal's (the slave's) settings.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::tcgetattr(self.master.as_raw_fd(), &mut t) };
+        assert_eq!(rc, 0, "tcgetattr: {}", std::io::Error::last_os_error());
+        t.c_lflag & libc::ECHO != 0
+    }
+
+    /// Waits until the program has turned echo off (a hidden prompt), 30 s limit.
+    pub fn wait_for_hidden_input(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.echo_is_on() {
+            assert!(
+                Instant::now() < deadline,
+                "echo was never turned off:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Types `text` (a terminal sends Enter as `\r`).
+    pub fn type_text(&mut self, text: &str) {
+        self.master.write_all(text.as_bytes()).expect("type");
+        self.master.flush().expect("flush");
+    }
+
+    /// Waits for the exit code after the screen ended.
+    pub fn wait(&mut self) -> i32 {
+        self.read_to_end();
+        self.child
+            .wait()
+            .expect("wait")
+            .code()
+            .expect("an exit code")
+    }
+}
