@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import secret keys from files into the vault (HSM-protected unless --software)')
+            [CompletionResult]::new('sign', 'sign', [CompletionResultType]::ParameterValue, 'Sign one request after you have seen it decoded and confirmed it')
             [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -111,6 +112,25 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'tezos-azure-signer;sign' {
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The vault key to sign with: its pkh or its vault name')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Read the hex from this file')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the high watermarks (the same default as `serve`)')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)')
+            [CompletionResult]::new('--sign-deadline', '--sign-deadline', [CompletionResultType]::ParameterName, 'Total time for one signature, retries included (e.g. 3s, 1500ms)')
+            [CompletionResult]::new('--read-deadline', '--read-deadline', [CompletionResultType]::ParameterName, 'Total time for one read or import (listing, get, import), retries included')
+            [CompletionResult]::new('--vault-ca', '--vault-ca', [CompletionResultType]::ParameterName, 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator''s); the system roots stay trusted')
+            [CompletionResult]::new('--vault-url', '--vault-url', [CompletionResultType]::ParameterName, 'Key Vault URL, e.g. https://myvault.vault.azure.net')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Sign without asking (scripts). What would be shown is still printed on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout: the decoded request, the signature and the signed operation ready for injection')
+            [CompletionResult]::new('--blind', '--blind', [CompletionResultType]::ParameterName, 'Also offer to sign bytes that cannot be decoded, showing the base58 blake2b-256 hash of the whole payload for comparison on another screen')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'tezos-azure-signer;emulator' {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one')
@@ -139,6 +159,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import secret keys from files into the vault (HSM-protected unless --software)')
+            [CompletionResult]::new('sign', 'sign', [CompletionResultType]::ParameterValue, 'Sign one request after you have seen it decoded and confirmed it')
             [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -150,6 +171,9 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             break
         }
         'tezos-azure-signer;help;import' {
+            break
+        }
+        'tezos-azure-signer;help;sign' {
             break
         }
         'tezos-azure-signer;help;emulator' {

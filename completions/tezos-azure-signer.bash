@@ -28,6 +28,9 @@ _tezos__azure__signer() {
             tezos__azure__signer,serve)
                 cmd="tezos__azure__signer__subcmd__serve"
                 ;;
+            tezos__azure__signer,sign)
+                cmd="tezos__azure__signer__subcmd__sign"
+                ;;
             tezos__azure__signer,verify)
                 cmd="tezos__azure__signer__subcmd__verify"
                 ;;
@@ -43,6 +46,9 @@ _tezos__azure__signer() {
             tezos__azure__signer__subcmd__help,serve)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__serve"
                 ;;
+            tezos__azure__signer__subcmd__help,sign)
+                cmd="tezos__azure__signer__subcmd__help__subcmd__sign"
+                ;;
             tezos__azure__signer__subcmd__help,verify)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__verify"
                 ;;
@@ -53,7 +59,7 @@ _tezos__azure__signer() {
 
     case "${cmd}" in
         tezos__azure__signer)
-            opts="-v -h -V --vault-url --verbose --log-format --help --version serve verify import emulator help"
+            opts="-v -h -V --vault-url --verbose --log-format --help --version serve verify import sign emulator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,7 +155,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__help)
-            opts="serve verify import emulator help"
+            opts="serve verify import sign emulator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,6 +211,20 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__sign)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -358,6 +378,56 @@ _tezos__azure__signer() {
                     return 0
                     ;;
                 --dev-latency-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -W "auto managed-identity client-secret workload-identity azure-cli" -- "${cur}"))
+                    return 0
+                    ;;
+                --sign-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__sign)
+            opts="-v -h --key --file --yes --json --blind --data-dir --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

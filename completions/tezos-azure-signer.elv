@@ -29,6 +29,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand serve 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
             cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
+            cand sign 'Sign one request after you have seen it decoded and confirmed it'
             cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -104,6 +105,24 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'tezos-azure-signer;sign'= {
+            cand --key 'The vault key to sign with: its pkh or its vault name'
+            cand --file 'Read the hex from this file'
+            cand --data-dir 'Data directory of the high watermarks (the same default as `serve`)'
+            cand --auth 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)'
+            cand --sign-deadline 'Total time for one signature, retries included (e.g. 3s, 1500ms)'
+            cand --read-deadline 'Total time for one read or import (listing, get, import), retries included'
+            cand --vault-ca 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator''s); the system roots stay trusted'
+            cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
+            cand --log-format 'Log format on stderr'
+            cand --yes 'Sign without asking (scripts). What would be shown is still printed on stderr'
+            cand --json 'Print one JSON object on stdout: the decoded request, the signature and the signed operation ready for injection'
+            cand --blind 'Also offer to sign bytes that cannot be decoded, showing the base58 blake2b-256 hash of the whole payload for comparison on another screen'
+            cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'tezos-azure-signer;emulator'= {
             cand --state-dir 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)'
             cand --port 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one'
@@ -131,6 +150,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand serve 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
             cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
+            cand sign 'Sign one request after you have seen it decoded and confirmed it'
             cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -139,6 +159,8 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
         &'tezos-azure-signer;help;verify'= {
         }
         &'tezos-azure-signer;help;import'= {
+        }
+        &'tezos-azure-signer;help;sign'= {
         }
         &'tezos-azure-signer;help;emulator'= {
         }

@@ -33,6 +33,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -s V
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "sign" -d 'Sign one request after you have seen it decoded and confirmed it'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l address -d 'Address to listen on (loopback by default: expose the signer only to the baker)' -r
@@ -110,6 +111,25 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand im
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l json -d 'Print one JSON object on stdout instead of text'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l key -d 'The vault key to sign with: its pkh or its vault name' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l file -d 'Read the hex from this file' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
+managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Kubernetes workload identity: AZURE_FEDERATED_TOKEN_FILE (+ tenant and client id)'
+azure-cli\t'The Azure CLI\'s login (`az login`)'"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l sign-deadline -d 'Total time for one signature, retries included (e.g. 3s, 1500ms)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l read-deadline -d 'Total time for one read or import (listing, get, import), retries included' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l vault-ca -d 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator\'s); the system roots stay trusted' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l yes -d 'Sign without asking (scripts). What would be shown is still printed on stderr'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l json -d 'Print one JSON object on stdout: the decoded request, the signature and the signed operation ready for injection'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l blind -d 'Also offer to sign bytes that cannot be decoded, showing the base58 blake2b-256 hash of the whole payload for comparison on another screen'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l state-dir -d 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l port -d 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l identity-port -d 'Plain-http port of the managed-identity endpoint on 127.0.0.1; 0 picks one' -r
@@ -130,8 +150,9 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand em
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l print-env -d 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s h -l help -d 'Print help'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "sign" -d 'Sign one request after you have seen it decoded and confirmed it'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

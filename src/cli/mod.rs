@@ -39,6 +39,8 @@ pub enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Import secret keys from files into the vault (HSM-protected unless --software).
     Import(commands::import::ImportArgs),
+    /// Sign one request after you have seen it decoded and confirmed it.
+    Sign(commands::sign::SignArgs),
     /// Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests.
     #[cfg(feature = "emulator")]
     Emulator(commands::emulator::EmulatorArgs),
@@ -52,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(&cli.global, args),
         Command::Verify(args) => commands::verify::run(&cli.global, args),
         Command::Import(args) => commands::import::run(&cli.global, args),
+        Command::Sign(args) => commands::sign::run(&cli.global, args),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(&cli.global, args),
     }

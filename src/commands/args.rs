@@ -65,6 +65,30 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
+/// The data directory of `serve` and `sign`: `flag`, else `$STATE_DIRECTORY` (systemd; the
+/// first of several colon-separated ones), else `~/.tezos-azure-signer`; `dev` uses a `dev`
+/// subdirectory of the default so demo watermarks never mix with real ones.
+pub fn resolve_data_dir(flag: Option<&std::path::Path>, dev: bool) -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    if let Some(dir) = flag {
+        return Some(dir.to_path_buf());
+    }
+    let base = match std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(
+            v.to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        None => {
+            let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+            PathBuf::from(home).join(".tezos-azure-signer")
+        }
+    };
+    Some(if dev { base.join("dev") } else { base })
+}
+
 impl VaultArgs {
     /// The library's vault settings: these flags and the global `--vault-url`.
     pub fn settings(&self, global: &GlobalArgs) -> VaultSettings {

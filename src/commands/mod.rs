@@ -8,6 +8,7 @@ pub mod args;
 pub mod emulator;
 pub mod import;
 pub mod serve;
+pub mod sign;
 pub mod verify;
 
 pub use args::{GlobalArgs, VaultArgs};

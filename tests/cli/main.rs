@@ -1,6 +1,7 @@
 //! The command line as a person or a script uses it, one test binary: `verify` (with keys the
 //! openssl command line makes, and its passphrase prompt on a pseudo-terminal), the
-//! `emulator` subcommand (also with Microsoft's Node SDK as its client), the generated
+//! `emulator` subcommand (also with Microsoft's Node SDK as its client), `sign` (with
+//! confirmations typed on a pseudo-terminal), the generated
 //! completions and man pages, and the systemd unit.
 
 mod pty;
@@ -9,5 +10,6 @@ mod running_binary;
 mod assets;
 mod emulator_cli;
 mod emulator_node;
+mod sign;
 mod systemd_unit;
 mod verify_cli;

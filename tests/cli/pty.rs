@@ -113,26 +113,35 @@ impl Pty {
         }
     }
 
-    fn echo_is_on(&self) -> bool {
+    fn local_flags(&self) -> libc::tcflag_t {
         // SAFETY: tcgetattr fills the zeroed struct for a descriptor we own; on Linux the
         // master reports the terminal's (the slave's) settings.
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
         let rc = unsafe { libc::tcgetattr(self.master.as_raw_fd(), &mut t) };
         assert_eq!(rc, 0, "tcgetattr: {}", std::io::Error::last_os_error());
-        t.c_lflag & libc::ECHO != 0
+        t.c_lflag
     }
 
-    /// Waits until the program has turned echo off (a hidden prompt), 30 s limit.
-    pub fn wait_for_hidden_input(&self) {
+    fn wait_until_cleared(&self, flag: libc::tcflag_t, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.echo_is_on() {
+        while self.local_flags() & flag != 0 {
             assert!(
                 Instant::now() < deadline,
-                "echo was never turned off:\n{}",
+                "{what} never happened:\n{}",
                 self.screen()
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Waits until the program has turned echo off (a hidden prompt), 30 s limit.
+    pub fn wait_for_hidden_input(&self) {
+        self.wait_until_cleared(libc::ECHO, "turning echo off");
+    }
+
+    /// Waits until the program reads single keys (raw mode, a yes/no prompt), 30 s limit.
+    pub fn wait_for_key_input(&self) {
+        self.wait_until_cleared(libc::ICANON, "switching to raw mode");
     }
 
     /// Types `text` (a terminal sends Enter as `\r`).

@@ -114,24 +114,7 @@ impl ServeArgs {
     /// `~/.tezos-azure-signer`; `--dev` without `--data-dir` uses a `dev` subdirectory so demo
     /// watermarks never mix with real ones.
     pub fn resolved_data_dir(&self) -> Option<PathBuf> {
-        if let Some(dir) = &self.data_dir {
-            return Some(dir.clone());
-        }
-        let base = match std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
-            // systemd may pass several colon-separated directories: the first is ours.
-            Some(v) => PathBuf::from(
-                v.to_string_lossy()
-                    .split(':')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            None => {
-                let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
-                PathBuf::from(home).join(".tezos-azure-signer")
-            }
-        };
-        Some(if self.dev { base.join("dev") } else { base })
+        crate::commands::args::resolve_data_dir(self.data_dir.as_deref(), self.dev)
     }
 
     pub fn api_address(&self) -> SocketAddr {

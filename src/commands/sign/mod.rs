@@ -1,0 +1,291 @@
+//! `sign`: one-off signing after a person has seen what the bytes mean and said yes.
+//!
+//! Owns: reading the request (hex argument, file or stdin), showing it decoded on stderr
+//! ([`show`]), the confirmation (default No; `--yes` for scripts; no terminal and no `--yes`
+//! is a refusal), and the signature on stdout. Consensus payloads go through the same
+//! watermark store, rule and locking as `serve` (the data directory's lock: a running `serve`
+//! makes `sign` refuse them, naming it). Exit codes: 0 signed; 1 refused (by the person, the
+//! watermark, undecodable bytes without `--blind`, no terminal); 2 usage; 3 vault or input
+//! error. Must never sign what was not shown, or print a signature that does not verify.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::commands::{GlobalArgs, VaultArgs};
+use crate::signer::{SignError, Signer, SignerConfig};
+use crate::tezos::{DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
+use crate::vault::{OpenError, Vault, VaultError, VaultKey};
+use crate::watermark::{FileStore, StoreError, WatermarkStore};
+
+pub mod show;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 signed, 1 refused (by you, the watermark, undecodable \
+bytes without --blind, no terminal without --yes), 2 usage error, 3 vault or input error."
+)]
+pub struct SignArgs {
+    /// The vault key to sign with: its pkh or its vault name.
+    #[arg(long, value_name = "PKH|NAME")]
+    pub key: String,
+    /// The bytes to sign, hex, magic byte first (a JSON string of hex is fine too); `-` reads
+    /// them from stdin.
+    #[arg(
+        value_name = "HEX",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
+    pub hex: Option<String>,
+    /// Read the hex from this file.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Sign without asking (scripts). What would be shown is still printed on stderr.
+    #[arg(long)]
+    pub yes: bool,
+    /// Print one JSON object on stdout: the decoded request, the signature and the signed
+    /// operation ready for injection.
+    #[arg(long)]
+    pub json: bool,
+    /// Also offer to sign bytes that cannot be decoded, showing the base58 blake2b-256 hash
+    /// of the whole payload for comparison on another screen.
+    #[arg(long)]
+    pub blind: bool,
+    /// Data directory of the high watermarks (the same default as `serve`).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub vault: VaultArgs,
+}
+
+/// Why nothing was signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignFailure {
+    #[error(
+        "no terminal to confirm on: run it in a terminal, or pass --yes to sign without asking"
+    )]
+    NoTerminal,
+    #[error("not signed: you declined")]
+    Declined,
+    #[error(
+        "refusing to sign bytes that cannot be decoded ({0}); --blind shows their hash for \
+         comparison on another screen and still asks"
+    )]
+    Undecodable(String),
+    #[error("not signed: {0}")]
+    Refused(SignError),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Input(String),
+    #[error("cannot open the vault: {0}")]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("no usable key {0} in the vault (by pkh or vault name)")]
+    UnknownKey(String),
+    #[error("the vault failed: {0}")]
+    Signer(SignError),
+}
+
+impl SignFailure {
+    /// The one mapping to exit codes.
+    fn exit(&self) -> u8 {
+        match self {
+            SignFailure::NoTerminal
+            | SignFailure::Declined
+            | SignFailure::Undecodable(_)
+            | SignFailure::Refused(_) => 1,
+            SignFailure::Store(StoreError::Locked { .. }) => 1,
+            _ => 3,
+        }
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: SignArgs) -> ExitCode {
+    let outcome = crate::commands::runtime()
+        .map_err(|e| SignFailure::Input(format!("cannot start the async runtime: {e}")))
+        .and_then(|rt| rt.block_on(sign(global, &args)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit())
+        }
+    }
+}
+
+/// The request's bytes from the argument, the file or stdin.
+fn read_bytes(args: &SignArgs) -> Result<Vec<u8>, SignFailure> {
+    let text = match (&args.hex, &args.file) {
+        (Some(h), _) if h == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| SignFailure::Input(format!("cannot read stdin: {e}")))?;
+            s
+        }
+        (Some(h), _) => h.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| SignFailure::Input(format!("cannot read {}: {e}", f.display())))?,
+        (None, None) => return Err(SignFailure::Input("nothing to sign".into())),
+    };
+    let t = text.trim().trim_matches('"');
+    let t = t.strip_prefix("0x").unwrap_or(t);
+    let bytes = hex::decode(t).map_err(|e| SignFailure::Input(format!("invalid hex: {e}")))?;
+    if bytes.is_empty() {
+        return Err(SignFailure::Input(
+            "nothing to sign: the hex is empty".into(),
+        ));
+    }
+    Ok(bytes)
+}
+
+async fn find_key(vault: &dyn Vault, wanted: &str) -> Result<VaultKey, SignFailure> {
+    let keys = vault.list_keys().await?;
+    let by_pkh = wanted.parse::<Pkh>().ok();
+    keys.into_iter()
+        .find(|k| Some(k.pkh()) == by_pkh || k.name == wanted)
+        .ok_or_else(|| SignFailure::UnknownKey(wanted.to_string()))
+}
+
+fn confirm(args: &SignArgs, pkh: &Pkh) -> Result<(), SignFailure> {
+    if args.yes {
+        return Ok(());
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(SignFailure::NoTerminal);
+    }
+    let yes = dialoguer::Confirm::new()
+        .with_prompt(format!("Sign this with {pkh}?"))
+        .default(false)
+        .interact_on(&dialoguer::console::Term::stderr())
+        .map_err(|e| SignFailure::Input(format!("cannot ask on the terminal: {e}")))?;
+    if yes {
+        Ok(())
+    } else {
+        Err(SignFailure::Declined)
+    }
+}
+
+async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
+    let bytes = read_bytes(args)?;
+    let parsed = SigningRequest::parse(&bytes);
+    let watermarked = parsed
+        .as_ref()
+        .ok()
+        .and_then(SigningRequest::watermark_key)
+        .is_some();
+    // The store's lock before the vault: a running serve holds it, and there is no way
+    // around the double-sign protection.
+    let store = if watermarked {
+        let dir = crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false)
+            .ok_or_else(|| {
+                SignFailure::Input(
+                    "data directory: neither --data-dir, STATE_DIRECTORY nor HOME is set".into(),
+                )
+            })?;
+        Some(WatermarkStore::open(&dir).map_err(SignFailure::Store)?)
+    } else {
+        None
+    };
+    let vault: Arc<dyn Vault> = Arc::new(crate::vault::open(&args.vault.settings(global))?);
+    let key = find_key(vault.as_ref(), &args.key).await?;
+    let pkh = key.pkh();
+
+    eprintln!("Signing with {pkh} (vault key {}):", key.name);
+    let shown = parsed
+        .as_ref()
+        .map_err(DecodeError::to_string)
+        .and_then(|req| show::request(&pkh, req, global.verbose > 0).map_err(|e| e.to_string()));
+    let summary = match &shown {
+        Ok(s) => {
+            for line in &s.lines {
+                eprintln!("  {line}");
+            }
+            s.opaque.then(|| "parts of it are not decoded".to_string())
+        }
+        Err(e) => Some(e.clone()),
+    };
+    if let Some(why) = summary {
+        if !args.blind {
+            return Err(SignFailure::Undecodable(why));
+        }
+        eprintln!("  cannot be fully decoded: {why}");
+        eprintln!(
+            "  blake2b-256 of the whole payload: {} (compare it on another screen)",
+            bs58::encode(blake2b_256(&bytes)).into_string()
+        );
+    }
+    confirm(args, &pkh)?;
+
+    let signature = match store {
+        Some(store) => {
+            let config = SignerConfig {
+                key_filter: vec![key.name.clone()],
+                policy: crate::policy::Policy::new(
+                    crate::policy::MagicBytes::new([0x01, 0x02, 0x11, 0x12, 0x13]),
+                    None,
+                ),
+                ..SignerConfig::default()
+            };
+            let signer = Signer::new(vault, Arc::new(FileStore::new(store)), config)
+                .await
+                .map_err(SignFailure::Signer)?;
+            match signer.sign(&pkh, &bytes, None).await {
+                Ok(signed) => signed.signature,
+                Err(e @ (SignError::Vault(_) | SignError::Store(_))) => {
+                    return Err(SignFailure::Signer(e));
+                }
+                Err(e) => return Err(SignFailure::Refused(e)),
+            }
+        }
+        None => crate::vault::sign_verified(vault.as_ref(), &key, &blake2b_256(&bytes)).await?,
+    };
+    print_result(args, &key, &bytes, parsed.ok().as_ref(), &signature);
+    Ok(())
+}
+
+fn print_result(
+    args: &SignArgs,
+    key: &VaultKey,
+    bytes: &[u8],
+    req: Option<&SigningRequest>,
+    signature: &Signature,
+) {
+    if !args.json {
+        println!("{signature}");
+        return;
+    }
+    let decoded = match req {
+        Some(SigningRequest::Generic(g)) => crate::tezos::operation::decode_contents(&g.contents)
+            .map(|ops| crate::tezos::operation::batch_json(&g.branch, &ops))
+            .unwrap_or(serde_json::Value::Null),
+        Some(SigningRequest::MichelsonData(d)) => crate::tezos::micheline::decode(d, 1)
+            .map(|m| m.to_json())
+            .unwrap_or(serde_json::Value::Null),
+        Some(r) => {
+            let s = r.summary();
+            serde_json::json!({
+                "chain": s.chain.map(|c| c.to_string()),
+                "level": s.level,
+                "round": s.round,
+            })
+        }
+        None => serde_json::Value::Null,
+    };
+    let mut signed = bytes[1..].to_vec();
+    signed.extend_from_slice(signature.raw());
+    println!(
+        "{}",
+        serde_json::json!({
+            "pkh": key.pkh().to_string(),
+            "key": key.name,
+            "kind": req.map(|r| r.kind().name()),
+            "decoded": decoded,
+            "signature": signature.to_string(),
+            "signed_operation": hex::encode(signed),
+        })
+    );
+}

@@ -1,0 +1,307 @@
+//! `sign` as a person and a script use it: the real binary against the `emulator`
+//! subcommand (managed identity through IDENTITY_ENDPOINT on loopback), with confirmations
+//! typed on a real pseudo-terminal.
+
+#![cfg(feature = "emulator")]
+
+use std::path::Path;
+use std::process::Command;
+
+use tezos_azure_signer::testing::{TZ2, TZ2_SECRET};
+use tezos_azure_signer::tezos::{PublicKey, Signature, blake2b_256};
+
+use crate::pty::Pty;
+use crate::running_binary::RunningBinary;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tezos-azure-signer");
+
+/// An emulator holding the test vectors' tz2 key as `baker`.
+fn emulator_with_baker(dir: &Path) -> RunningBinary {
+    let emu = RunningBinary::start(&["--ephemeral"]);
+    let key = dir.join("baker.sk");
+    std::fs::write(&key, TZ2_SECRET).expect("write the key file");
+    let out = with_vault(Command::new(BIN), &emu)
+        .args(["import", "--name", "baker", "--software", "--key"])
+        .arg(&key)
+        .output()
+        .expect("run import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    emu
+}
+
+fn with_vault(mut cmd: Command, emu: &RunningBinary) -> Command {
+    for (k, v) in &emu.env {
+        cmd.env(k, v);
+    }
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// `sign --key baker --data-dir DIR ARGS…`.
+fn sign_cmd(emu: &RunningBinary, data_dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = with_vault(Command::new(BIN), emu);
+    cmd.args(["sign", "--key", "baker", "--data-dir"])
+        .arg(data_dir)
+        .args(args);
+    cmd
+}
+
+fn vector(name: &str) -> String {
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../vectors/operations.json")).expect("vectors");
+    doc["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .find(|o| o["name"] == name)
+        .and_then(|o| o["hex"].as_str())
+        .expect("the vector")
+        .to_string()
+}
+
+fn baker_key() -> PublicKey {
+    TZ2_SECRET
+        .parse::<tezos_azure_signer::tezos::SecretKey>()
+        .expect("key")
+        .public_key()
+}
+
+fn verifies(hex_bytes: &str, signature: &str) {
+    let sig: Signature = signature.trim().parse().expect("a signature on stdout");
+    let bytes = hex::decode(hex_bytes).expect("hex");
+    baker_key()
+        .verify(&bytes, &sig)
+        .expect("the printed signature verifies");
+}
+
+/// A (pre)attestation at `level`, round 0, payload byte `payload` (mainnet chain id).
+fn attestation(level: i32, payload: u8) -> String {
+    let mut b = vec![0x13, 0x7a, 0x06, 0xa7, 0x70];
+    b.extend([0x11; 32]);
+    b.push(0x15);
+    b.extend(0u16.to_be_bytes());
+    b.extend(level.to_be_bytes());
+    b.extend(0i32.to_be_bytes());
+    b.extend([payload; 32]);
+    hex::encode(b)
+}
+
+#[test]
+fn a_transaction_is_shown_decoded_then_signed_with_yes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    let tx = vector("transaction-to-originated");
+    let out = sign_cmd(&emu, &dir.path().join("data"), &["--yes", &tx])
+        .output()
+        .expect("run sign");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    verifies(&tx, &String::from_utf8_lossy(&out.stdout));
+    for shown in [
+        &format!("Signing with {TZ2} (vault key baker)"),
+        "branch: BKpbfCvh777DQHnXjU2sqHvVUNZ7dBAdqEfKkdw8EGSkD9LSYXb",
+        "1 operation, total amount 0.000407 ꜩ, total fee 0.000033 ꜩ",
+        "transaction: 0.000407 ꜩ to KT1DieU51jzXLerQx5AqMCiLC1SsCeM8yRat, entrypoint action",
+        "parameters (review carefully):",
+        "{ UNIT }",
+        "is not the signing key",
+    ] {
+        assert!(stderr.contains(shown), "missing {shown:?} in:\n{stderr}");
+    }
+    // Counter and gas limit only with -v.
+    assert!(!stderr.contains("gas limit"), "{stderr}");
+    let out = sign_cmd(&emu, &dir.path().join("data"), &["--yes", "-v", &tx])
+        .output()
+        .expect("run sign -v");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("counter 732, gas limit 9451117"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn json_output_carries_the_decoded_request_and_the_operation_for_injection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    let reveal = vector("reveal");
+    let out = sign_cmd(
+        &emu,
+        &dir.path().join("data"),
+        &["--yes", "--json", &reveal],
+    )
+    .output()
+    .expect("run sign");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["pkh"], TZ2);
+    assert_eq!(v["kind"], "generic");
+    assert_eq!(v["decoded"]["contents"][0]["kind"], "reveal");
+    let sig = v["signature"].as_str().expect("signature");
+    verifies(&reveal, sig);
+    let parsed: Signature = sig.parse().expect("sig");
+    let want = format!("{}{}", &reveal[2..], hex::encode(parsed.raw()));
+    assert_eq!(v["signed_operation"], want);
+}
+
+#[test]
+fn without_a_terminal_and_without_yes_nothing_is_signed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    let out = sign_cmd(&emu, &dir.path().join("data"), &[&vector("delegation")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run sign");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no terminal to confirm on"), "{stderr}");
+    assert!(
+        stderr.contains("delegation: to tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_person_confirms_declines_or_presses_enter_for_no() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    let tx = vector("transaction-to-implicit");
+    for (typed, code) in [("y\r", 0), ("n\r", 1), ("\r", 1)] {
+        let mut pty = Pty::spawn(sign_cmd(&emu, &dir.path().join("data"), &[&tx]));
+        pty.expect("Sign this with");
+        pty.wait_for_key_input();
+        pty.type_text(typed);
+        let got = pty.wait();
+        let screen = pty.screen();
+        assert_eq!(got, code, "typed {typed:?}:\n{screen}");
+        assert!(screen.contains("transaction: 0.000407 ꜩ to tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx"));
+        if code == 0 {
+            assert!(screen.contains("spsig1"), "{screen}");
+        } else {
+            assert!(screen.contains("you declined"), "{screen}");
+            assert!(!screen.contains("spsig1"), "{screen}");
+        }
+    }
+}
+
+#[test]
+fn undecodable_bytes_are_refused_unless_blind_which_shows_their_hash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    // A generic operation whose only element has a tag no kind has.
+    let junk = format!("03{}fa00", "11".repeat(32));
+    let out = sign_cmd(&emu, &dir.path().join("data"), &["--yes", &junk])
+        .output()
+        .expect("run sign");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown or unsupported operation tag 250"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--blind"), "{stderr}");
+    let out = sign_cmd(&emu, &dir.path().join("data"), &["--yes", "--blind", &junk])
+        .output()
+        .expect("run sign --blind");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let hash = bs58::encode(blake2b_256(&hex::decode(&junk).expect("hex"))).into_string();
+    assert!(
+        stderr.contains(&hash),
+        "the payload's hash {hash} in:\n{stderr}"
+    );
+    verifies(&junk, &String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn michelson_data_is_shown_as_michelson() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    // 0x05 ‖ Pair 1 "a"
+    let data = "05070700010100000001".to_string() + "61";
+    let out = sign_cmd(&emu, &dir.path().join("data"), &["--yes", &data])
+        .output()
+        .expect("run sign");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(r#"Pair 1 "a""#), "{stderr}");
+}
+
+/// Consensus payloads go through serve's watermark files and rule; a running serve holds the
+/// data directory, and sign then refuses them, naming it.
+#[test]
+fn consensus_payloads_use_the_same_watermarks_as_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    let data = dir.path().join("data");
+    let first = attestation(100, 1);
+    let out = sign_cmd(&emu, &data, &["--yes", &first])
+        .output()
+        .expect("run sign");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("attestation: chain NetXdQprcVkpaWU, level 100, round 0"),
+        "{stderr}"
+    );
+    verifies(&first, &String::from_utf8_lossy(&out.stdout));
+    let marks = std::fs::read_to_string(data.join("attestation_high_watermarks")).expect("marks");
+    let marks: serde_json::Value = serde_json::from_str(&marks).expect("json");
+    assert_eq!(marks["NetXdQprcVkpaWU"][TZ2]["level"], 100);
+
+    let out = sign_cmd(&emu, &data, &["--yes", &attestation(100, 2)])
+        .output()
+        .expect("run sign");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("already signed with different data"),
+        "{stderr}"
+    );
+
+    // A running serve on the same directory: refused before the vault is asked.
+    let mut serve = Command::new(BIN)
+        .args([
+            "serve",
+            "--dev",
+            "--port",
+            "0",
+            "--metrics-address",
+            "off",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env_remove("AZURE_KEYVAULT_URI")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    let mut reader = std::io::BufReader::new(serve.stdout.take().expect("stdout"));
+    while !line.starts_with("listening") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut reader, &mut line).expect("read") > 0);
+    }
+    let out = sign_cmd(&emu, &data, &["--yes", &attestation(101, 1)])
+        .output()
+        .expect("run sign");
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in use by another process"), "{stderr}");
+    assert!(
+        stderr.contains("serve --dev"),
+        "the holder is named: {stderr}"
+    );
+}
