@@ -110,7 +110,7 @@ pub fn sign_status(e: &SignError) -> StatusCode {
         SignError::ChainLimit { .. } => StatusCode::FORBIDDEN,
         SignError::Withdrawn { .. } => StatusCode::SERVICE_UNAVAILABLE,
         SignError::Vault(v) => vault_status(v),
-        SignError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        SignError::Store(_) | SignError::Spending(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -123,6 +123,9 @@ impl From<&SignError> for ApiError {
             // The details (paths, OS errors) go to the log line, not to the client.
             SignError::Store(_) => {
                 "watermark store failure: no signature was released (see the signer's log)".into()
+            }
+            SignError::Spending(_) => {
+                "spending ledger failure: no signature was released (see the signer's log)".into()
             }
             other => other.to_string(),
         };
@@ -151,6 +154,7 @@ pub fn sign_error_label(e: &SignError) -> &'static str {
         SignError::Watermark(_) => "watermark",
         SignError::Vault(_) => "vault",
         SignError::Store(_) => "store",
+        SignError::Spending(_) => "spending",
         SignError::ChainLimit { .. } => "chain_limit",
         SignError::Withdrawn {
             reason: Withdrawn::QueueFull { .. },

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::auth::AuthorizedKeys;
 use crate::keyring::{KeyEntry, Keyring};
+use crate::policy::spending::{SpendingError, SpendingLedger};
 use crate::policy::{Policy, PolicyRefusal};
 use crate::tezos::{
     ChainId, DecodeError, Pkh, PublicKey, RequestSummary, Signature, SigningRequest,
@@ -39,6 +40,8 @@ pub struct SignerConfig {
     /// Chains one key may hold watermarks on; a request for one more chain is refused before
     /// the vault is called (junk chain ids would otherwise grow the files without bound).
     pub max_chains_per_key: usize,
+    /// Where the policy's rolling 24-hour totals are counted (the data directory's ledger).
+    pub spending: Option<Arc<SpendingLedger>>,
 }
 
 impl Default for SignerConfig {
@@ -51,6 +54,7 @@ impl Default for SignerConfig {
             rediscovery_interval: Duration::from_secs(30),
             max_queue_per_key: 64,
             max_chains_per_key: 4,
+            spending: None,
         }
     }
 }
@@ -100,6 +104,9 @@ pub enum SignError {
     Vault(VaultError),
     #[error(transparent)]
     Store(StoreError),
+    /// The 24-hour spending ledger could not count the request: nothing was signed.
+    #[error(transparent)]
+    Spending(SpendingError),
     /// The request left without reaching the vault (queue full, client gone, time over).
     #[error("key {pkh}: {reason}")]
     Withdrawn { pkh: Pkh, reason: Withdrawn },

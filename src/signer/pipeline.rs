@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::{SignContext, SignError, Signed, Signer, Withdrawn};
 use crate::keyring::KeyEntry;
+use crate::policy::spending::{Spend, SpendingError};
 use crate::tezos::{DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
 use crate::vault;
 use crate::watermark::{self, Decision, MarkRequest, Slot, StoreError};
@@ -43,11 +44,28 @@ impl Signer {
             }
         }
         let request = parsed.map_err(SignError::Decode)?;
-        self.config
+        let verdict = self
+            .config
             .policy
             .check(pkh, Some(&entry.key.name), &request)?;
         let Some(wm) = request.watermark_key() else {
             ctx.still_wanted().map_err(withdrawn)?;
+            if let Some((amount, limit)) = verdict.spend {
+                // Counted durably before the vault is asked: a signature is never released
+                // for an amount the 24-hour total does not hold.
+                let ledger = self.config.spending.as_ref().ok_or_else(|| {
+                    SignError::Spending(SpendingError::Unavailable(
+                        "max_total_24h needs the data directory's spending ledger".into(),
+                    ))
+                })?;
+                ledger
+                    .count(pkh, amount, limit)
+                    .await
+                    .map_err(|e| match e {
+                        Spend::Refused(r) => SignError::PolicyRefused(r),
+                        Spend::Failed(f) => SignError::Spending(f),
+                    })?;
+            }
             let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data), ctx).await?;
             return Ok(Signed {
                 signature,

@@ -12,6 +12,7 @@ pub mod pkh;
 pub mod reader;
 pub mod request;
 pub mod signature;
+pub mod tez;
 pub mod zarith;
 
 pub use hash::{blake2b_160, blake2b_256};

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::auth::AuthorizedKeys;
 use crate::commands::GlobalArgs;
+use crate::policy::spending::SpendingLedger;
 use crate::policy::{MagicBytes, Policy, PolicyRules};
 use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, SignerApi, tls};
@@ -47,6 +48,8 @@ pub enum ServeError {
     Vault(#[from] crate::vault::OpenError),
     #[error("watermark store: {0}")]
     Store(#[from] crate::watermark::StoreError),
+    #[error("spending ledger: {0}")]
+    Spending(#[from] crate::policy::spending::SpendingError),
     #[error("cannot start the signer: {0}")]
     Signer(#[from] crate::signer::SignError),
     #[error("cannot listen on {address}: {source}")]
@@ -130,6 +133,10 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     };
     // The store lock before the vault: a second process on this data dir stops here.
     let store = WatermarkStore::open(&data_dir)?;
+    let config = SignerConfig {
+        spending: Some(Arc::new(SpendingLedger::open(&data_dir)?)),
+        ..config
+    };
 
     #[cfg(feature = "emulator")]
     let dev = if args.dev {

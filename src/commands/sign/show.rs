@@ -13,16 +13,7 @@ use crate::tezos::{BlockHeader, ConsensusOperation, Pkh, SigningRequest};
 /// Mainnet's storage cost: what one byte of storage burns, in mutez.
 pub const MUTEZ_PER_STORAGE_BYTE: u128 = 250;
 
-/// Mutez as tez, the way the Ledger Tezos app shows them: `1.5 ꜩ`, `0.000001 ꜩ`, `0 ꜩ`.
-pub fn tez(mutez: u128) -> String {
-    let whole = mutez / 1_000_000;
-    let frac = mutez % 1_000_000;
-    if frac == 0 {
-        return format!("{whole} ꜩ");
-    }
-    let digits = format!("{frac:06}");
-    format!("{whole}.{} ꜩ", digits.trim_end_matches('0'))
-}
+use crate::tezos::tez::format as tez;
 
 /// What the screen shows for one request, and whether it could be decoded.
 pub struct Shown {
@@ -422,19 +413,5 @@ mod tests {
             text.contains("WARNING: this moves the delegate's whole spendable balance"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn tez_amounts_trim_trailing_zeros() {
-        for (mutez, shown) in [
-            (0, "0 ꜩ"),
-            (1, "0.000001 ꜩ"),
-            (1_500_000, "1.5 ꜩ"),
-            (2_000_000, "2 ꜩ"),
-            (1_234_567, "1.234567 ꜩ"),
-            (100_010, "0.10001 ꜩ"),
-        ] {
-            assert_eq!(tez(mutez), shown);
-        }
     }
 }

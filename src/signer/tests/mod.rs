@@ -5,6 +5,7 @@ mod check;
 mod prop;
 mod queue;
 mod rediscovery;
+mod spending;
 mod testkit;
 
 use std::str::FromStr;

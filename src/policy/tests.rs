@@ -8,7 +8,7 @@ const MAINNET: &str = "NetXdQprcVkpaWU";
 
 fn vector(name: &str) -> Vec<u8> {
     let v: serde_json::Value =
-        serde_json::from_str(include_str!("../tests/vectors/requests.json")).unwrap();
+        serde_json::from_str(include_str!("../../tests/vectors/requests.json")).unwrap();
     let hex = v["requests"]
         .as_array()
         .unwrap()
@@ -275,11 +275,98 @@ fn decisions() {
     for (name, policy, key, vault_name, request, want) in rows {
         let got = policy
             .check(&pkh(key), vault_name, request)
+            .map(drop)
             .map_err(|e| e.to_string());
         assert_eq!(
             got.as_ref().map_err(|e| e.as_str()),
             want.as_ref().map_err(|e| *e),
             "{name}"
         );
+    }
+}
+
+/// The field rules over generic operations: each accepts the allowed case and refuses the
+/// rest with the rule's name. TX_PLAIN pays a fee of 987 mutez and sends 10 mutez to
+/// tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx.
+#[test]
+fn field_rules_accept_what_they_allow_and_name_the_rule_they_refuse_by() {
+    let rule = |extra: &str| {
+        let extra = extra.replace("[transaction]", &format!("[keys.\"{TZ2}\".transaction]"));
+        let text = format!(
+            "[keys.\"{TZ2}\"]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\n{extra}"
+        );
+        Policy::new(
+            MagicBytes::default(),
+            Some(PolicyRules::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"))),
+        )
+    };
+    let tx = generic(TX_PLAIN);
+    let table: &[(&str, Result<Verdict, &str>)] = &[
+        ("max_fee = \"0.000987\"", Ok(Verdict::default())),
+        (
+            "max_fee = \"0.000986\"",
+            Err("operation 1 breaks max_fee for key"),
+        ),
+        (
+            "[transaction]\nmax_amount = \"0.00001\"",
+            Ok(Verdict::default()),
+        ),
+        (
+            "[transaction]\nmax_amount = \"0.000009\"",
+            Err("breaks max_amount"),
+        ),
+        (
+            "[transaction]\ndestinations = [\"tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx\"]",
+            Ok(Verdict::default()),
+        ),
+        (
+            "[transaction]\ndestinations = [\"tz1ddb9NMYHZi5UzPdzTZMYQQZoMub195zgv\"]",
+            Err("breaks destinations for key"),
+        ),
+        (
+            "[transaction]\nmax_total_24h = \"1\"",
+            Ok(Verdict {
+                spend: Some((10, 1_000_000)),
+            }),
+        ),
+    ];
+    for (extra, want) in table {
+        let got = rule(extra).check(&pkh(TZ2), None, &tx);
+        match (got, want) {
+            (Ok(v), Ok(w)) => assert_eq!(v, *w, "{extra}"),
+            (Err(e), Err(needle)) => {
+                let msg = e.to_string();
+                assert!(msg.contains(needle), "{extra}: {msg}");
+            }
+            (got, want) => panic!("{extra}: got {got:?}, wanted {want:?}"),
+        }
+    }
+    // Field rules on a key that signs no generic operations, bad amounts, bad addresses.
+    for (text, needle) in [
+        (
+            format!("[keys.\"{TZ2}\"]\nkinds = [\"block\"]\nmax_fee = \"1\""),
+            "apply to generic operations",
+        ),
+        (
+            format!(
+                "[keys.\"{TZ2}\"]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\nmax_fee = \"1.0000001\""
+            ),
+            "not an amount of tez",
+        ),
+        (
+            format!(
+                "[keys.\"{TZ2}\"]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\n[keys.\"{TZ2}\".transaction]\ndestinations = [\"nope\"]"
+            ),
+            "is not a Tezos address",
+        ),
+        (
+            format!(
+                "[keys.\"{TZ2}\"]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\n[keys.\"{TZ2}\".transaction]\nmax_amont = \"1\""
+            ),
+            "unknown field",
+        ),
+    ] {
+        let err = PolicyRules::parse(&text).expect_err(&text).to_string();
+        assert!(err.contains(needle), "{text}: {err}");
     }
 }

@@ -23,9 +23,14 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+pub use fields::FieldRules;
+
+mod fields;
+pub mod spending;
+
 use crate::tezos::operation::decode_contents;
 use crate::tezos::{
-    ChainId, DecodeError, MagicByte, OperationKind, Pkh, RequestKind, SigningRequest,
+    ChainId, DecodeError, MagicByte, OperationKind, Pkh, RequestKind, SigningRequest, tez,
 };
 
 /// Why a request is refused by the policy. Formatted only when shown.
@@ -50,6 +55,54 @@ pub enum PolicyRefusal {
     },
     #[error("key {pkh} has no entry in the policy file and there is no [default]")]
     NoRule { pkh: Pkh },
+    #[error(
+        "operation {index} breaks max_fee for key {pkh}: its fee {} is above {}",
+        tez::format(*fee), tez::format(*limit)
+    )]
+    MaxFee {
+        pkh: Pkh,
+        index: usize,
+        fee: u128,
+        limit: u128,
+    },
+    #[error(
+        "operation {index} breaks max_amount for key {pkh}: {} is above {}",
+        tez::format(*amount), tez::format(*limit)
+    )]
+    MaxAmount {
+        pkh: Pkh,
+        index: usize,
+        amount: u128,
+        limit: u128,
+    },
+    #[error(
+        "operation {index} breaks destinations for key {pkh}: {destination} is not an allowed \
+         destination"
+    )]
+    Destination {
+        pkh: Pkh,
+        index: usize,
+        destination: String,
+    },
+    #[error(
+        "the batch breaks max_total_24h for key {pkh}: {} already sent in the last 24 hours, \
+         {} more would pass the limit of {}",
+        tez::format(*spent), tez::format(*amount), tez::format(*limit)
+    )]
+    MaxTotal24h {
+        pkh: Pkh,
+        spent: u128,
+        amount: u128,
+        limit: u128,
+    },
+}
+
+/// What the policy allows, and what it asks of the pipeline before the vault is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Verdict {
+    /// (amount, limit) in mutez: the batch's transactions to count against the key's rolling
+    /// 24-hour limit.
+    pub spend: Option<(u128, u128)>,
 }
 
 fn names(kinds: &[OperationKind]) -> String {
@@ -148,6 +201,8 @@ pub struct KeyRule {
     pub generic: BTreeSet<OperationKind>,
     /// Allowed chains; `None` = any.
     pub chains: Option<BTreeSet<ChainId>>,
+    /// Rules over the fields of generic operations.
+    pub fields: FieldRules,
 }
 
 impl KeyRule {
@@ -157,11 +212,12 @@ impl KeyRule {
             kinds: RequestKind::BAKING.into_iter().collect(),
             generic: BTreeSet::new(),
             chains: None,
+            fields: FieldRules::default(),
         }
     }
 
     /// Checks `req` for the key `pkh`.
-    pub fn check(&self, pkh: &Pkh, req: &SigningRequest) -> Result<(), PolicyRefusal> {
+    pub fn check(&self, pkh: &Pkh, req: &SigningRequest) -> Result<Verdict, PolicyRefusal> {
         let pkh = *pkh;
         let Some(kind) = req.kind().policy_kind() else {
             return Err(PolicyRefusal::Authentication { pkh });
@@ -184,8 +240,14 @@ impl KeyRule {
                     allowed: self.generic.iter().copied().collect(),
                 });
             }
+            self.fields.check(&pkh, &ops)?;
+            if let Some(limit) = self.fields.max_total_24h {
+                return Ok(Verdict {
+                    spend: Some((FieldRules::transferred(&ops), limit)),
+                });
+            }
         }
-        Ok(())
+        Ok(Verdict::default())
     }
 }
 
@@ -213,6 +275,11 @@ struct RawRule {
     generic: Option<Vec<String>>,
     #[serde(default)]
     chains: Option<Vec<String>>,
+    /// Tez, the largest fee of one generic operation.
+    #[serde(default)]
+    max_fee: Option<String>,
+    #[serde(default)]
+    transaction: Option<fields::RawTransactionRules>,
 }
 
 impl PolicyRules {
@@ -311,10 +378,18 @@ fn convert_rule(section: &str, raw: RawRule) -> Result<KeyRule, PolicyError> {
                 .collect::<Result<BTreeSet<_>, _>>()
         })
         .transpose()?;
+    let fields = FieldRules::from_raw(raw.max_fee, raw.transaction).map_err(&invalid)?;
+    if !fields.is_empty() && !kinds.contains(&RequestKind::Generic) {
+        return Err(invalid(
+            "max_fee and [transaction] rules apply to generic operations: \"generic\" is not among the kinds"
+                .into(),
+        ));
+    }
     Ok(KeyRule {
         kinds,
         generic,
         chains,
+        fields,
     })
 }
 
@@ -341,7 +416,7 @@ impl Policy {
         pkh: &Pkh,
         name: Option<&str>,
         req: &SigningRequest,
-    ) -> Result<(), PolicyRefusal> {
+    ) -> Result<Verdict, PolicyRefusal> {
         match &self.rules {
             None => KeyRule::baking().check(pkh, req),
             Some(rules) => match rules.rule_for(pkh, name) {
@@ -353,5 +428,4 @@ impl Policy {
 }
 
 #[cfg(test)]
-#[path = "policy_tests.rs"]
 mod tests;
