@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod cli;
 pub mod commands;
+pub mod confirm;
 /// The Key Vault emulator crate, for `serve --dev` and the `emulator` subcommand.
 #[cfg(feature = "emulator")]
 pub use keyvault_emulator as emulator;

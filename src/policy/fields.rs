@@ -78,7 +78,7 @@ impl FieldRules {
                 Body::Transaction { amount, .. } => *amount,
                 _ => 0,
             })
-            .sum()
+            .fold(0, u128::saturating_add)
     }
 
     /// Checks every operation of the batch; the 24-hour total is the ledger's.

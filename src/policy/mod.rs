@@ -56,6 +56,11 @@ pub enum PolicyRefusal {
     #[error("key {pkh} has no entry in the policy file and there is no [default]")]
     NoRule { pkh: Pkh },
     #[error(
+        "operation kind {kind} is refused for key {pkh}: this signer knows it by name only, so \
+         it cannot check its fields (nor what may follow it in the batch)"
+    )]
+    Unchecked { pkh: Pkh, kind: OperationKind },
+    #[error(
         "operation {index} breaks max_fee for key {pkh}: its fee {} is above {}",
         tez::format(*fee), tez::format(*limit)
     )]
@@ -233,6 +238,12 @@ impl KeyRule {
         if let SigningRequest::Generic(op) = req {
             let ops = decode_contents(&op.contents)
                 .map_err(|reason| PolicyRefusal::Undecodable { pkh, reason })?;
+            if let Some(opaque) = ops.iter().find(|o| o.kind.is_opaque()) {
+                return Err(PolicyRefusal::Unchecked {
+                    pkh,
+                    kind: opaque.kind,
+                });
+            }
             if let Some(bad) = ops.iter().find(|o| !self.generic.contains(&o.kind)) {
                 return Err(PolicyRefusal::Operation {
                     pkh,
@@ -346,6 +357,12 @@ fn convert_rule(section: &str, raw: RawRule) -> Result<KeyRule, PolicyError> {
         (true, Some(names)) => names
             .iter()
             .map(|n| {
+                if let Some(k) = OperationKind::from_name(n).filter(|k| k.is_opaque()) {
+                    return Err(invalid(format!(
+                        "{k} cannot be allowed: its fields are not decoded, so neither they nor \
+                         what may follow it in a batch could be checked"
+                    )));
+                }
                 OperationKind::from_name(n).ok_or_else(|| {
                     let known: Vec<&str> = OperationKind::ALL.iter().map(|k| k.name()).collect();
                     invalid(format!(

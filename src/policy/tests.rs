@@ -370,3 +370,27 @@ fn field_rules_accept_what_they_allow_and_name_the_rule_they_refuse_by() {
         assert!(err.contains(needle), "{text}: {err}");
     }
 }
+
+/// Kinds known by name only cannot be allowed (their fields, and what may follow them in a
+/// batch, cannot be checked): the file refuses them, and a batch with one is refused even
+/// when what follows is allowed.
+#[test]
+fn kinds_known_by_name_only_are_never_allowed() {
+    let text = format!(
+        "[keys.\"{TZ2}\"]\nkinds = [\"generic\"]\ngeneric = [\"smart_rollup_add_messages\"]"
+    );
+    let err = PolicyRules::parse(&text).expect_err("refused").to_string();
+    assert!(err.contains("cannot be allowed"), "{err}");
+    let rules = PolicyRules::parse(&format!(
+        "[keys.\"{TZ2}\"]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]"
+    ))
+    .expect("policy");
+    let policy = Policy::new(MagicBytes::default(), Some(rules));
+    // An add_messages header (tag 201) followed by a transaction the opaque element swallows.
+    let hidden = format!("c9{}{TX_PLAIN}", &TX_PLAIN[2..46]);
+    let err = policy
+        .check(&pkh(TZ2), None, &generic(&hidden))
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("knows it by name only"), "{err}");
+}

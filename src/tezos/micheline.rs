@@ -69,13 +69,30 @@ fn read_string(r: &mut Reader<'_>, what: &'static str) -> Result<String, DecodeE
     String::from_utf8(raw.to_vec()).map_err(|_| malformed(what, at, "not UTF-8 text"))
 }
 
+/// Annotations: `@`, `:` or `%` and then letters, digits, `_ . % @ :`, separated by spaces.
+/// Anything else (control characters above all) is refused: annotations are printed as they
+/// are.
 fn read_annots(r: &mut Reader<'_>) -> Result<Vec<String>, DecodeError> {
+    let at = r.offset() + 4;
     let text = read_string(r, "annotations")?;
-    Ok(text
+    let annots: Vec<String> = text
         .split(' ')
         .filter(|a| !a.is_empty())
         .map(String::from)
-        .collect())
+        .collect();
+    let valid = |a: &str| {
+        a.starts_with(['@', ':', '%'])
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'%' | b'@' | b':'))
+    };
+    if !annots.iter().all(|a| valid(a)) {
+        return Err(malformed(
+            "annotations",
+            at,
+            "not Michelson annotations (@, : or % then letters, digits, _ . % @)",
+        ));
+    }
+    Ok(annots)
 }
 
 fn read_node(r: &mut Reader<'_>, depth: usize) -> Result<Micheline, DecodeError> {

@@ -104,3 +104,25 @@ proptest::proptest! {
         let _ = decode(&bytes, 0).map(|m| (m.to_michelson(), m.to_json()));
     }
 }
+
+#[test]
+fn annotations_must_be_michelson_annotations() {
+    // nat with the annotation "%a\x1b[2J" (a terminal escape): refused.
+    let mut b = vec![0x04, 0x62];
+    let annot = b"%a\x1b[2J";
+    b.extend((annot.len() as u32).to_be_bytes());
+    b.extend(annot);
+    let e = decode(&b, 0).expect_err("refused").to_string();
+    assert!(e.contains("not Michelson annotations"), "{e}");
+    let mut ok = vec![0x04, 0x62];
+    ok.extend(4u32.to_be_bytes());
+    ok.extend(b"%a b");
+    assert!(decode(&ok, 0).is_err(), "a bare word is not an annotation");
+    let mut ok = vec![0x04, 0x62];
+    ok.extend(9u32.to_be_bytes());
+    ok.extend(b"%a_1 :b.c");
+    assert_eq!(
+        decode(&ok, 0).expect("valid").to_michelson(),
+        "nat %a_1 :b.c"
+    );
+}

@@ -128,6 +128,20 @@ pub fn natural_u128(r: &mut Reader<'_>, what: &'static str) -> Result<u128, Deco
     })
 }
 
+/// An amount of mutez: a natural the protocol bounds to an int64.
+pub fn mutez(r: &mut Reader<'_>, what: &'static str) -> Result<u128, DecodeError> {
+    let at = r.offset();
+    let value = natural_u128(r, what)?;
+    if value > i64::MAX as u128 {
+        return Err(DecodeError::Malformed {
+            what,
+            offset: at,
+            reason: "more mutez than an int64 holds (the protocol's bound)",
+        });
+    }
+    Ok(value)
+}
+
 /// A signed integer.
 pub fn integer(r: &mut Reader<'_>, what: &'static str) -> Result<Zarith, DecodeError> {
     let start = r.offset();

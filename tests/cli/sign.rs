@@ -305,3 +305,25 @@ fn consensus_payloads_use_the_same_watermarks_as_serve() {
         "the holder is named: {stderr}"
     );
 }
+
+/// A consensus payload that does not decode cannot be checked against the watermark, so
+/// even --blind never signs it.
+#[test]
+fn undecodable_consensus_payloads_are_never_signed_even_blind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    // An attestation with a BLS-only tag (0x29).
+    let mut bls = hex::decode(attestation(100, 1)).expect("hex");
+    bls[37] = 0x29;
+    let out = sign_cmd(
+        &emu,
+        &dir.path().join("data"),
+        &["--yes", "--blind", &hex::encode(bls)],
+    )
+    .output()
+    .expect("run sign");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not even --blind signs it"), "{stderr}");
+}

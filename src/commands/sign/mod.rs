@@ -73,6 +73,11 @@ pub enum SignFailure {
          comparison on another screen and still asks"
     )]
     Undecodable(String),
+    #[error(
+        "refusing to sign a consensus payload that cannot be decoded ({0}): it cannot be \
+         checked against the high watermark, so not even --blind signs it"
+    )]
+    UndecodableConsensus(String),
     #[error("not signed: {0}")]
     Refused(SignError),
     #[error(transparent)]
@@ -96,6 +101,7 @@ impl SignFailure {
             SignFailure::NoTerminal
             | SignFailure::Declined
             | SignFailure::Undecodable(_)
+            | SignFailure::UndecodableConsensus(_)
             | SignFailure::Refused(_) => 1,
             SignFailure::Store(StoreError::Locked { .. }) => 1,
             _ => 3,
@@ -172,11 +178,12 @@ fn confirm(args: &SignArgs, pkh: &Pkh) -> Result<(), SignFailure> {
 async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     let bytes = read_bytes(args)?;
     let parsed = SigningRequest::parse(&bytes);
-    let watermarked = parsed
-        .as_ref()
-        .ok()
-        .and_then(SigningRequest::watermark_key)
-        .is_some();
+    // By the magic byte, not the parse: a consensus payload that does not decode must never
+    // reach the vault around the high watermark, --blind or not.
+    let watermarked = matches!(bytes[0], 0x01 | 0x02 | 0x11 | 0x12 | 0x13);
+    if watermarked && let Err(e) = &parsed {
+        return Err(SignFailure::UndecodableConsensus(e.to_string()));
+    }
     // The store's lock before the vault: a running serve holds it, and there is no way
     // around the double-sign protection.
     let store = if watermarked {
@@ -202,12 +209,13 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     let summary = match &shown {
         Ok(s) => {
             for line in &s.lines {
-                eprintln!("  {line}");
+                eprintln!("  {}", screen_safe(line));
             }
             s.opaque.then(|| "parts of it are not decoded".to_string())
         }
         Err(e) => Some(e.clone()),
     };
+    let summary = summary.map(|why| screen_safe(&why));
     if let Some(why) = summary {
         if !args.blind {
             return Err(SignFailure::Undecodable(why));
@@ -235,7 +243,7 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
                 .map_err(SignFailure::Signer)?;
             match signer.sign(&pkh, &bytes, None).await {
                 Ok(signed) => signed.signature,
-                Err(e @ (SignError::Vault(_) | SignError::Store(_))) => {
+                Err(e @ (SignError::Vault(_) | SignError::Store(_) | SignError::UnknownKey(_))) => {
                     return Err(SignFailure::Signer(e));
                 }
                 Err(e) => return Err(SignFailure::Refused(e)),
@@ -245,6 +253,20 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     };
     print_result(args, &key, &bytes, parsed.ok().as_ref(), &signature);
     Ok(())
+}
+
+/// A line as it may reach a terminal: control characters escaped (a hostile payload must
+/// not move the cursor or rewrite what was shown).
+fn screen_safe(line: &str) -> String {
+    line.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn print_result(
@@ -275,8 +297,14 @@ fn print_result(
         }
         None => serde_json::Value::Null,
     };
-    let mut signed = bytes[1..].to_vec();
-    signed.extend_from_slice(signature.raw());
+    // Only an operation (0x03) is injected: its bytes after the magic byte, then the
+    // signature. Consensus payloads carry the chain id first, data and authentication
+    // payloads are not injected at all.
+    let signed = (bytes[0] == 0x03).then(|| {
+        let mut op = bytes[1..].to_vec();
+        op.extend_from_slice(signature.raw());
+        hex::encode(op)
+    });
     println!(
         "{}",
         serde_json::json!({
@@ -285,7 +313,7 @@ fn print_result(
             "kind": req.map(|r| r.kind().name()),
             "decoded": decoded,
             "signature": signature.to_string(),
-            "signed_operation": hex::encode(signed),
+            "signed_operation": signed,
         })
     );
 }

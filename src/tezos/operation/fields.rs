@@ -161,20 +161,27 @@ pub(super) fn entrypoint(r: &mut Reader<'_>) -> Result<String, DecodeError> {
             }
             let name_at = r.offset();
             let name = r.take(len, "entrypoint name")?;
-            let valid = name
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'%' | b'@'));
-            if !valid {
-                return Err(malformed(
-                    "entrypoint name",
-                    name_at,
-                    "not a valid entrypoint name",
-                ));
-            }
-            Ok(String::from_utf8_lossy(name).into_owned())
+            entrypoint_name(name, name_at)
         }
         _ => Err(malformed("entrypoint", at, "unknown entrypoint tag")),
     }
+}
+
+/// An entrypoint's name: at most 31 letters, digits or `_ . % @`.
+pub(super) fn entrypoint_name(name: &[u8], at: usize) -> Result<String, DecodeError> {
+    let valid = !name.is_empty()
+        && name.len() <= 31
+        && name
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'%' | b'@'));
+    if !valid {
+        return Err(malformed(
+            "entrypoint name",
+            at,
+            "not a valid entrypoint name",
+        ));
+    }
+    Ok(String::from_utf8_lossy(name).into_owned())
 }
 
 /// An option tag: 0x00 (none) or 0xff (some).

@@ -196,7 +196,7 @@ pub fn decode_contents(contents: &[u8]) -> Result<Vec<Operation>, DecodeError> {
 fn manager_header(r: &mut Reader<'_>) -> Result<ManagerHeader, DecodeError> {
     Ok(ManagerHeader {
         source: pkh(r, "manager source")?,
-        fee: zarith::natural_u128(r, "fee")?,
+        fee: zarith::mutez(r, "fee")?,
         counter: zarith::natural_u128(r, "counter")?,
         gas_limit: zarith::natural_u128(r, "gas limit")?,
         storage_limit: zarith::natural_u128(r, "storage limit")?,
@@ -290,7 +290,7 @@ fn decode_manager_body(r: &mut Reader<'_>, kind: OperationKind) -> Result<Body, 
             proof: optional_trailing_proof(r)?,
         },
         Transaction => {
-            let amount = zarith::natural_u128(r, "amount")?;
+            let amount = zarith::mutez(r, "amount")?;
             let destination = destination(r, "destination")?;
             let parameters = if option_tag(r, "parameters")? {
                 Some(Parameters {
@@ -307,7 +307,7 @@ fn decode_manager_body(r: &mut Reader<'_>, kind: OperationKind) -> Result<Body, 
             }
         }
         Origination => {
-            let balance = zarith::natural_u128(r, "balance")?;
+            let balance = zarith::mutez(r, "balance")?;
             let delegate = if option_tag(r, "delegate")? {
                 Some(pkh(r, "delegate")?)
             } else {
@@ -332,7 +332,7 @@ fn decode_manager_body(r: &mut Reader<'_>, kind: OperationKind) -> Result<Body, 
         },
         SetDepositsLimit => Body::SetDepositsLimit {
             limit: if option_tag(r, "limit")? {
-                Some(zarith::natural_u128(r, "limit")?)
+                Some(zarith::mutez(r, "limit")?)
             } else {
                 None
             },
@@ -360,8 +360,7 @@ fn decode_manager_body(r: &mut Reader<'_>, kind: OperationKind) -> Result<Body, 
             let amount = zarith::natural_u128(r, "ticket amount")?;
             let destination = contract(r, "destination")?;
             let (name, at) = dynamic(r, "entrypoint")?;
-            let entrypoint = String::from_utf8(name.to_vec())
-                .map_err(|_| malformed("entrypoint", at, "not UTF-8 text"))?;
+            let entrypoint = fields::entrypoint_name(name, at)?;
             Body::TransferTicket {
                 contents,
                 ty,

@@ -448,3 +448,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn amounts_beyond_an_int64_and_odd_ticket_entrypoints_are_refused() {
+    // A transaction of 2^63 mutez: one more than the protocol's int64 holds.
+    let mut big = vec![0x80u8; 9];
+    big.push(0x01);
+    let tx = format!(
+        "{}{}{}",
+        mgr(108),
+        hex::encode(&big),
+        &TX_PLAIN[TX_PLAIN.len() - 46..]
+    );
+    let e = kinds(&tx).expect_err("refused").to_string();
+    assert!(e.contains("int64"), "{e}");
+    // A ticket whose entrypoint name carries a terminal escape.
+    let ticket = format!(
+        "{}00000002030b00000002036c01{}000500{}0000000561611b5b32",
+        mgr(158),
+        "ee".repeat(20),
+        format!("00{}", "07".repeat(20))
+    );
+    let e = kinds(&ticket).expect_err("refused").to_string();
+    assert!(e.contains("not a valid entrypoint name"), "{e}");
+}
