@@ -464,10 +464,10 @@ fn amounts_beyond_an_int64_and_odd_ticket_entrypoints_are_refused() {
     assert!(e.contains("int64"), "{e}");
     // A ticket whose entrypoint name carries a terminal escape.
     let ticket = format!(
-        "{}00000002030b00000002036c01{}000500{}0000000561611b5b32",
+        "{}00000002030b00000002036c01{}00050000{}0000000561611b5b32",
         mgr(158),
         "ee".repeat(20),
-        format!("00{}", "07".repeat(20))
+        "07".repeat(20)
     );
     let e = kinds(&ticket).expect_err("refused").to_string();
     assert!(e.contains("not a valid entrypoint name"), "{e}");
