@@ -47,6 +47,8 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand se
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l tls-key -d 'TLS private key (PEM)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l metrics-address -d 'Address of the Prometheus `/metrics` and `/healthz` listener, or `off` for none' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l min-level -d 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l confirm -d 'Magic bytes (e.g. 0x03,0x05) whose requests the policy refuses are held for a person instead (`sign --pending` on this machine approves or rejects them)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l confirm-timeout -d 'How long a held request waits for its answer' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-queue-per-key -d 'Requests that may wait for one key while it signs; more are refused at once (503)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-chains-per-key -d 'Chains one key may hold watermarks on; a request for another chain is refused (403)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-connections -d 'Open connections served at once (API and metrics each); further ones are closed at once. Lowered to fit the file-descriptor limit' -r
@@ -113,6 +115,8 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand im
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l key -d 'The vault key to sign with: its pkh or its vault name' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l file -d 'Read the hex from this file' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l approve -d 'With --pending: approve the held request with this hash, without a prompt' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l reject -d 'With --pending: reject the held request with this hash, without a prompt' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
 managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'
@@ -128,6 +132,8 @@ json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l yes -d 'Sign without asking (scripts). What would be shown is still printed on stderr'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l json -d 'Print one JSON object on stdout: the decoded request, the signature and the signed operation ready for injection'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l blind -d 'Also offer to sign bytes that cannot be decoded, showing the base58 blake2b-256 hash of the whole payload for comparison on another screen'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l pending -d 'Answer the requests a running `serve --confirm` holds (same machine, its data directory): each is shown decoded, you approve or reject it. New ones appear as they come'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l list -d 'With --pending: print the held requests and exit'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l state-dir -d 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)' -r -F

@@ -48,6 +48,7 @@ pub struct HeldView {
     pub reason: String,
 }
 
+#[derive(Debug)]
 struct Held {
     id: u64,
     hash: String,
@@ -60,6 +61,7 @@ struct Held {
 }
 
 /// The held requests of one server.
+#[derive(Debug)]
 pub struct Confirmations {
     timeout: Duration,
     held: Mutex<Vec<Held>>,

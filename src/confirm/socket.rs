@@ -138,3 +138,44 @@ impl ConfirmClient {
         serde_json::from_str(&line).map_err(std::io::Error::other)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_socket_is_owner_only_replaces_a_stale_one_and_goes_away_with_the_server() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(crate::confirm::SOCKET);
+        // A stale socket left by a crash.
+        drop(std::os::unix::net::UnixListener::bind(&path).expect("stale socket"));
+        let socket = ConfirmSocket::bind(dir.path()).expect("replaces the stale one");
+        let mode = std::fs::metadata(&path)
+            .expect("exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let set = Arc::new(Confirmations::new(std::time::Duration::from_secs(5)));
+        let server = tokio::spawn(socket.serve(set));
+        // Two clients at once both get answers.
+        let mut a = ConfirmClient::connect(dir.path()).await.expect("a");
+        let mut b = ConfirmClient::connect(dir.path()).await.expect("b");
+        assert!(matches!(
+            a.call(&Command::List).await,
+            Ok(Reply::Held { .. })
+        ));
+        assert!(matches!(
+            b.call(&Command::Approve { hash: "x".into() }).await,
+            Ok(Reply::Answered { answered: 0 })
+        ));
+        server.abort();
+        let _ = server.await;
+        assert!(!path.exists(), "removed with the server");
+        // Anything but a socket at that path is refused, never removed.
+        std::fs::write(&path, "x").expect("a file");
+        assert!(ConfirmSocket::bind(dir.path()).is_err());
+        assert!(path.exists());
+    }
+}

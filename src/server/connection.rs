@@ -26,6 +26,10 @@ use warp::reply::{Reply, Response};
 use super::errors::{ApiError, RequestError};
 use super::listen::Limits;
 
+/// The client's address, in every request's extensions (held requests show it).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// After a close was asked of a connection with nothing in progress, how long the peer gets
 /// to see it before the connection is dropped.
 const CLOSE_GRACE: Duration = Duration::from_millis(250);
@@ -97,6 +101,7 @@ pub(super) async fn serve_connection<IO, S>(
     service: S,
     limits: Limits,
     stop: CancellationToken,
+    peer: std::net::SocketAddr,
 ) where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     S: hyper::service::Service<
@@ -113,7 +118,8 @@ pub(super) async fn serve_connection<IO, S>(
     let timeout = limits.request_timeout;
     let timed = {
         let activity = Arc::clone(&activity);
-        hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(PeerAddr(peer));
             let busy = activity.begin();
             let refusal = refuse_target(&req);
             let call = refusal.is_none().then(|| service.call(req));

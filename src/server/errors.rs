@@ -107,7 +107,9 @@ pub fn sign_status(e: &SignError) -> StatusCode {
         | SignError::InvalidAuthentication => StatusCode::FORBIDDEN,
         SignError::MissingAuthentication => StatusCode::UNAUTHORIZED,
         SignError::Watermark(_) => StatusCode::CONFLICT,
-        SignError::ChainLimit { .. } => StatusCode::FORBIDDEN,
+        SignError::ChainLimit { .. }
+        | SignError::RejectedByOperator
+        | SignError::NotConfirmed(_) => StatusCode::FORBIDDEN,
         SignError::Withdrawn { .. } => StatusCode::SERVICE_UNAVAILABLE,
         SignError::Vault(v) => vault_status(v),
         SignError::Store(_) | SignError::Spending(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -156,6 +158,8 @@ pub fn sign_error_label(e: &SignError) -> &'static str {
         SignError::Store(_) => "store",
         SignError::Spending(_) => "spending",
         SignError::ChainLimit { .. } => "chain_limit",
+        SignError::RejectedByOperator => "rejected_by_operator",
+        SignError::NotConfirmed(_) => "not_confirmed",
         SignError::Withdrawn {
             reason: Withdrawn::QueueFull { .. },
             ..

@@ -131,12 +131,12 @@ pub async fn serve<F>(
         connections.spawn(async move {
             let _open = OpenConnection::new(observer, slot);
             let Some(acceptor) = acceptor else {
-                return super::connection::serve_connection(stream, service, limits, stop).await;
+                return super::connection::serve_connection(stream, service, limits, stop, peer).await;
             };
             let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
             tokio::select! {
                 h = handshake => match h {
-                    Ok(Ok(tls)) => super::connection::serve_connection(tls, service, limits, stop).await,
+                    Ok(Ok(tls)) => super::connection::serve_connection(tls, service, limits, stop, peer).await,
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 },

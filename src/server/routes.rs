@@ -32,8 +32,7 @@ pub fn api(
     warp::method()
         .and(warp::path::full())
         .and(query)
-        .and(warp::header::optional::<String>("content-length"))
-        .and(warp::header::optional::<String>("transfer-encoding"))
+        .and(meta())
         .and(warp::body::stream())
         .and(state)
         .then(handle)
@@ -42,6 +41,24 @@ pub fn api(
             Ok::<Response, Infallible>(ApiError::from(&e).into_response())
         })
         .unify()
+}
+
+/// What the handler needs from the request head besides the route.
+struct Meta {
+    content_length: Option<String>,
+    transfer_encoding: Option<String>,
+    peer: Option<super::connection::PeerAddr>,
+}
+
+fn meta() -> impl Filter<Extract = (Meta,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("content-length")
+        .and(warp::header::optional::<String>("transfer-encoding"))
+        .and(warp::ext::optional::<super::connection::PeerAddr>())
+        .map(|content_length, transfer_encoding, peer| Meta {
+            content_length,
+            transfer_encoding,
+            peer,
+        })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +83,7 @@ async fn handle<S, B>(
     method: Method,
     path: FullPath,
     query: String,
-    content_length: Option<String>,
-    transfer_encoding: Option<String>,
+    meta: Meta,
     body: S,
     state: Arc<AppState>,
 ) -> Response
@@ -76,6 +92,11 @@ where
     B: Buf,
 {
     let path = path.as_str();
+    let Meta {
+        content_length,
+        transfer_encoding,
+        peer,
+    } = meta;
     let has_body = transfer_encoding.is_some()
         || content_length
             .as_deref()
@@ -91,6 +112,7 @@ where
                 content_length.as_deref(),
                 body,
                 &mut body_read,
+                peer.map(|p| p.0),
             )
             .await;
             ("sign", result)
@@ -208,6 +230,7 @@ async fn sign<S, B>(
     content_length: Option<&str>,
     body: S,
     body_read: &mut bool,
+    peer: Option<std::net::SocketAddr>,
 ) -> Result<Response, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
@@ -235,7 +258,10 @@ where
         started,
         deadline: Some(started + state.options.sign_deadline),
         client_gone: tokio_util::sync::CancellationToken::new(),
+        confirmed: false,
     };
+    let confirm = state.options.confirm.clone();
+    let sign_deadline = state.options.sign_deadline;
     let _cancel_on_drop = ctx.client_gone.clone().drop_guard();
     // A task, not an inline future: a client that disconnects or times out must not cancel
     // a signature between the vault call and the watermark persistence. Its log line and
@@ -243,9 +269,17 @@ where
     let task = tokio::spawn(async move {
         let _guard = guard;
         let _gauge = InFlightGauge::enter(metrics.clone());
-        let signing = signer
-            .sign_within(&pkh, &data, authentication.as_ref(), &ctx)
-            .await;
+        let signing = super::held::sign_or_hold(
+            signer.as_ref(),
+            confirm.as_deref(),
+            &pkh,
+            &data,
+            authentication.as_ref(),
+            &ctx,
+            peer,
+            sign_deadline,
+        )
+        .await;
         record(&metrics, &pkh, &signing, started);
         signing.result
     });

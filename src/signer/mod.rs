@@ -104,6 +104,12 @@ pub enum SignError {
     Vault(VaultError),
     #[error(transparent)]
     Store(StoreError),
+    /// A held request (`serve --confirm`) the operator refused.
+    #[error("rejected by the operator")]
+    RejectedByOperator,
+    /// A held request nobody answered in time.
+    #[error("not confirmed within {} s", .0.as_secs())]
+    NotConfirmed(Duration),
     /// The 24-hour spending ledger could not count the request: nothing was signed.
     #[error(transparent)]
     Spending(SpendingError),

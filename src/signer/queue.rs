@@ -39,6 +39,9 @@ pub struct SignContext {
     pub started: Instant,
     pub deadline: Option<Instant>,
     pub client_gone: CancellationToken,
+    /// A person approved this very request (`serve --confirm`): the policy, which had refused
+    /// it, is not asked again. Every other check still applies.
+    pub confirmed: bool,
 }
 
 impl SignContext {
@@ -48,6 +51,7 @@ impl SignContext {
             started: Instant::now(),
             deadline: None,
             client_gone: CancellationToken::new(),
+            confirmed: false,
         }
     }
 

@@ -327,3 +327,61 @@ fn undecodable_consensus_payloads_are_never_signed_even_blind() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not even --blind signs it"), "{stderr}");
 }
+
+/// `sign --pending` on a terminal: a held request appears decoded, the person approves it,
+/// and the waiting HTTP client gets its signature.
+#[test]
+fn sign_pending_shows_held_requests_and_the_person_approves() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut serve = Command::new(BIN)
+        .args(["serve", "--dev", "--port", "0", "--metrics-address", "off"])
+        .args(["--confirm", "0x03", "--data-dir"])
+        .arg(&data)
+        .env_remove("AZURE_KEYVAULT_URI")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut reader = std::io::BufReader::new(serve.stdout.take().expect("stdout"));
+    let (mut url, mut tz2) = (String::new(), String::new());
+    while url.is_empty() || tz2.is_empty() {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "serve ended"
+        );
+        if let Some(u) = line.strip_prefix("listening http://") {
+            url = u.trim().to_string();
+        } else if let Some(k) = line.trim().strip_prefix("demo key demo-tz2: ") {
+            tz2 = k.trim().to_string();
+        }
+    }
+    // A withdrawal (delegation without delegate): refused by the default policy, so held.
+    let body = format!("\"{}\"", vector("delegation-withdrawal"));
+    let mut http = std::net::TcpStream::connect(&url).expect("connect");
+    write!(
+        http,
+        "POST /keys/{tz2} HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["sign", "--pending", "--data-dir"])
+        .arg(&data)
+        .env_remove("RUST_LOG");
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("delegation: withdraw (no delegate)");
+    pty.expect("Approve");
+    pty.wait_for_key_input();
+    pty.type_text("y");
+    pty.expect("approved");
+    let mut answer = String::new();
+    http.read_to_string(&mut answer).expect("the answer");
+    let _ = pty.child.kill();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("spsig1"), "{answer}");
+}

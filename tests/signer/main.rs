@@ -4,6 +4,7 @@
 
 mod serve_common;
 
+mod held;
 mod serve_defects;
 mod serve_e2e;
 mod serve_features;

@@ -72,6 +72,19 @@ pub struct ServeArgs {
     /// watermarks cannot be imported: set it above the last level that signer signed).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_MIN_LEVEL", value_name = "N")]
     pub min_level: Option<i32>,
+    /// Magic bytes (e.g. 0x03,0x05) whose requests the policy refuses are held for a person
+    /// instead (`sign --pending` on this machine approves or rejects them).
+    #[arg(
+        long,
+        env = "TEZOS_AZURE_SIGNER_CONFIRM",
+        value_delimiter = ',',
+        value_parser = crate::policy::parse_magic_byte,
+        value_name = "MAGIC_BYTES"
+    )]
+    pub confirm: Vec<u8>,
+    /// How long a held request waits for its answer.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_CONFIRM_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = crate::commands::args::parse_duration)]
+    pub confirm_timeout: std::time::Duration,
     /// Requests that may wait for one key while it signs; more are refused at once (503).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_MAX_QUEUE_PER_KEY", value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_queue_per_key: u32,
@@ -123,8 +136,14 @@ impl ServeArgs {
 
     /// The listeners' limits from the flags.
     pub fn limits(&self) -> crate::server::listen::Limits {
+        // A held request waits for its answer on top of its own time.
+        let held = if self.confirm.is_empty() {
+            std::time::Duration::ZERO
+        } else {
+            self.confirm_timeout
+        };
         crate::server::listen::Limits {
-            request_timeout: self.request_timeout,
+            request_timeout: self.request_timeout + held,
             idle_timeout: self.idle_timeout,
             header_timeout: self.header_timeout,
             max_connections: self.max_connections as usize,

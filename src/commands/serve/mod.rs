@@ -13,8 +13,11 @@ use std::sync::Arc;
 
 use crate::auth::AuthorizedKeys;
 use crate::commands::GlobalArgs;
+use crate::confirm::Confirmations;
+use crate::confirm::socket::ConfirmSocket;
 use crate::policy::spending::SpendingLedger;
 use crate::policy::{MagicBytes, Policy, PolicyRules};
+use crate::server::held::Confirm;
 use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, SignerApi, tls};
 use crate::signer::{Signer, SignerConfig};
@@ -63,6 +66,8 @@ pub enum ServeError {
     NoEmulator,
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot create the confirmation socket in the data directory: {0}")]
+    ConfirmSocket(std::io::Error),
 }
 
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> ExitCode {
@@ -108,7 +113,12 @@ fn signer_config(args: &ServeArgs) -> Result<SignerConfig, ServeError> {
         None => None,
     };
     Ok(SignerConfig {
-        policy: Policy::new(MagicBytes::new(args.magic_bytes.iter().copied()), rules),
+        // What --confirm covers passes the whitelist: the policy then decides, and what it
+        // refuses is held for a person.
+        policy: Policy::new(
+            MagicBytes::new(args.magic_bytes.iter().chain(&args.confirm).copied()),
+            rules,
+        ),
         authorized_keys,
         key_filter: args.keys.clone(),
         min_level: args.min_level,
@@ -163,9 +173,22 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     let signer = Signer::new(vault, Arc::new(FileStore::new(store)), config).await?;
     let signer: Arc<dyn SignerApi> = Arc::new(signer);
     let limits = args.limits();
+    let confirm = if args.confirm.is_empty() {
+        None
+    } else {
+        let set = Arc::new(Confirmations::new(args.confirm_timeout));
+        let socket = ConfirmSocket::bind(&data_dir).map_err(ServeError::ConfirmSocket)?;
+        tracing::info!(socket = %socket.path().display(), "held requests are answered with `sign --pending`");
+        tokio::spawn(socket.serve(Arc::clone(&set)));
+        Some(Arc::new(Confirm {
+            set,
+            magic_bytes: args.confirm.clone(),
+        }))
+    };
     let options = ApiOptions {
         known_keys: args.known_keys,
-        sign_deadline: ApiOptions::sign_deadline_within(limits.request_timeout),
+        sign_deadline: ApiOptions::sign_deadline_within(args.request_timeout),
+        confirm,
         ..ApiOptions::default()
     };
     let api_address = args.api_address();

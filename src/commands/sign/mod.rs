@@ -19,6 +19,7 @@ use crate::tezos::{DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
 use crate::vault::{OpenError, Vault, VaultError, VaultKey};
 use crate::watermark::{FileStore, StoreError, WatermarkStore};
 
+mod pending;
 pub mod show;
 
 #[derive(Debug, clap::Args)]
@@ -28,13 +29,13 @@ bytes without --blind, no terminal without --yes), 2 usage error, 3 vault or inp
 )]
 pub struct SignArgs {
     /// The vault key to sign with: its pkh or its vault name.
-    #[arg(long, value_name = "PKH|NAME")]
-    pub key: String,
+    #[arg(long, value_name = "PKH|NAME", required_unless_present = "pending")]
+    pub key: Option<String>,
     /// The bytes to sign, hex, magic byte first (a JSON string of hex is fine too); `-` reads
     /// them from stdin.
     #[arg(
         value_name = "HEX",
-        required_unless_present = "file",
+        required_unless_present_any = ["file", "pending"],
         conflicts_with = "file"
     )]
     pub hex: Option<String>,
@@ -52,6 +53,24 @@ pub struct SignArgs {
     /// of the whole payload for comparison on another screen.
     #[arg(long)]
     pub blind: bool,
+    /// Answer the requests a running `serve --confirm` holds (same machine, its data
+    /// directory): each is shown decoded, you approve or reject it. New ones appear as they come.
+    #[arg(long, conflicts_with_all = ["key", "hex", "file", "blind", "yes"])]
+    pub pending: bool,
+    /// With --pending: print the held requests and exit.
+    #[arg(long, requires = "pending", conflicts_with_all = ["approve", "reject"])]
+    pub list: bool,
+    /// With --pending: approve the held request with this hash, without a prompt.
+    #[arg(
+        long,
+        value_name = "HASH",
+        requires = "pending",
+        conflicts_with = "reject"
+    )]
+    pub approve: Option<String>,
+    /// With --pending: reject the held request with this hash, without a prompt.
+    #[arg(long, value_name = "HASH", requires = "pending")]
+    pub reject: Option<String>,
     /// Data directory of the high watermarks (the same default as `serve`).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -110,6 +129,9 @@ impl SignFailure {
 }
 
 pub fn run(global: &GlobalArgs, args: SignArgs) -> ExitCode {
+    if args.pending {
+        return pending::run(global, &args);
+    }
     let outcome = crate::commands::runtime()
         .map_err(|e| SignFailure::Input(format!("cannot start the async runtime: {e}")))
         .and_then(|rt| rt.block_on(sign(global, &args)));
@@ -146,6 +168,15 @@ fn read_bytes(args: &SignArgs) -> Result<Vec<u8>, SignFailure> {
         ));
     }
     Ok(bytes)
+}
+
+/// The data directory `sign` uses (the same default as `serve`).
+fn data_dir(args: &SignArgs) -> Result<PathBuf, SignFailure> {
+    crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false).ok_or_else(|| {
+        SignFailure::Input(
+            "data directory: neither --data-dir, STATE_DIRECTORY nor HOME is set".into(),
+        )
+    })
 }
 
 async fn find_key(vault: &dyn Vault, wanted: &str) -> Result<VaultKey, SignFailure> {
@@ -187,18 +218,13 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     // The store's lock before the vault: a running serve holds it, and there is no way
     // around the double-sign protection.
     let store = if watermarked {
-        let dir = crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false)
-            .ok_or_else(|| {
-                SignFailure::Input(
-                    "data directory: neither --data-dir, STATE_DIRECTORY nor HOME is set".into(),
-                )
-            })?;
-        Some(WatermarkStore::open(&dir).map_err(SignFailure::Store)?)
+        Some(WatermarkStore::open(&data_dir(args)?).map_err(SignFailure::Store)?)
     } else {
         None
     };
     let vault: Arc<dyn Vault> = Arc::new(crate::vault::open(&args.vault.settings(global))?);
-    let key = find_key(vault.as_ref(), &args.key).await?;
+    let wanted = args.key.as_deref().unwrap_or_default();
+    let key = find_key(vault.as_ref(), wanted).await?;
     let pkh = key.pkh();
 
     eprintln!("Signing with {pkh} (vault key {}):", key.name);
@@ -257,7 +283,7 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
 
 /// A line as it may reach a terminal: control characters escaped (a hostile payload must
 /// not move the cursor or rewrite what was shown).
-fn screen_safe(line: &str) -> String {
+pub(super) fn screen_safe(line: &str) -> String {
     line.chars()
         .flat_map(|c| {
             if c.is_control() {
