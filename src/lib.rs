@@ -5,7 +5,8 @@
 //! - [`keyfile`]: reading key files (PEM, JWK, base58) into key types.
 //! - [`vault`]: the Key Vault trait, the Azure SDK implementation and the credential chain.
 //! - [`watermark`]: the double-sign rule and its durable store.
-//! - [`policy`], [`auth`]: what may be signed, and who may ask.
+//! - [`policy`], [`auth`]: what may be signed (kinds, chains, field rules, 24-hour totals),
+//!   and who may ask; [`confirm`]: requests held for a person.
 //! - [`signer`]: the signing pipeline that ties them together.
 //! - [`server`]: the octez-compatible HTTP API.
 //! - `emulator`: the bundled Key Vault stand-in, the `keyvault-emulator` workspace crate
