@@ -50,6 +50,39 @@ fn sign_cmd(emu: &RunningBinary, data_dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// `serve --dev ARGS…` on `data`; returns it with its address (host:port) and demo tz2 key,
+/// once it listens.
+fn serve_dev_on(data: &Path, extra: &[&str]) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut serve = Command::new(BIN)
+        .args(["serve", "--dev", "--port", "0", "--metrics-address", "off"])
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("AZURE_KEYVAULT_URI")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut reader = std::io::BufReader::new(serve.stdout.take().expect("stdout"));
+    let (mut url, mut tz2) = (String::new(), String::new());
+    while url.is_empty() || tz2.is_empty() {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "serve ended"
+        );
+        if let Some(u) = line.strip_prefix("listening http://") {
+            url = u.trim().to_string();
+        } else if let Some(k) = line.trim().strip_prefix("demo key demo-tz2: ") {
+            tz2 = k.trim().to_string();
+        }
+    }
+    // Keep draining its stdout so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in reader.lines() {});
+    (serve, url, tz2)
+}
+
 fn vector(name: &str) -> String {
     let doc: serde_json::Value =
         serde_json::from_str(include_str!("../vectors/operations.json")).expect("vectors");
@@ -270,28 +303,7 @@ fn consensus_payloads_use_the_same_watermarks_as_serve() {
     );
 
     // A running serve on the same directory: refused before the vault is asked.
-    let mut serve = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--port",
-            "0",
-            "--metrics-address",
-            "off",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .env_remove("AZURE_KEYVAULT_URI")
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut line = String::new();
-    let mut reader = std::io::BufReader::new(serve.stdout.take().expect("stdout"));
-    while !line.starts_with("listening") {
-        line.clear();
-        assert!(std::io::BufRead::read_line(&mut reader, &mut line).expect("read") > 0);
-    }
+    let (mut serve, _, _) = serve_dev_on(&data, &[]);
     let out = sign_cmd(&emu, &data, &["--yes", &attestation(101, 1)])
         .output()
         .expect("run sign");
@@ -332,32 +344,10 @@ fn undecodable_consensus_payloads_are_never_signed_even_blind() {
 /// and the waiting HTTP client gets its signature.
 #[test]
 fn sign_pending_shows_held_requests_and_the_person_approves() {
-    use std::io::{BufRead, Read, Write};
+    use std::io::{Read, Write};
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut serve = Command::new(BIN)
-        .args(["serve", "--dev", "--port", "0", "--metrics-address", "off"])
-        .args(["--confirm", "0x03", "--data-dir"])
-        .arg(&data)
-        .env_remove("AZURE_KEYVAULT_URI")
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut reader = std::io::BufReader::new(serve.stdout.take().expect("stdout"));
-    let (mut url, mut tz2) = (String::new(), String::new());
-    while url.is_empty() || tz2.is_empty() {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).expect("read") > 0,
-            "serve ended"
-        );
-        if let Some(u) = line.strip_prefix("listening http://") {
-            url = u.trim().to_string();
-        } else if let Some(k) = line.trim().strip_prefix("demo key demo-tz2: ") {
-            tz2 = k.trim().to_string();
-        }
-    }
+    let (mut serve, url, tz2) = serve_dev_on(&data, &["--confirm", "0x03"]);
     // A withdrawal (delegation without delegate): refused by the default policy, so held.
     let body = format!("\"{}\"", vector("delegation-withdrawal"));
     let mut http = std::net::TcpStream::connect(&url).expect("connect");
