@@ -58,6 +58,9 @@ pub trait SignerApi: Send + Sync + 'static {
         }
     }
     async fn check_vault(&self) -> Result<(), VaultError>;
+    /// A clean stop, after the last signature (the real signer writes what it recorded in
+    /// memory). Doubles can keep the default.
+    async fn close(&self) {}
 }
 
 #[async_trait]
@@ -90,6 +93,11 @@ impl SignerApi for crate::signer::Signer {
     }
     async fn check_vault(&self) -> Result<(), VaultError> {
         crate::signer::Signer::check_vault(self).await
+    }
+    async fn close(&self) {
+        if let Err(e) = crate::signer::Signer::shutdown(self).await {
+            tracing::error!(error = %e, "could not write the recorded signatures at shutdown");
+        }
     }
 }
 

@@ -127,6 +127,7 @@ impl Server {
             .inflight
             .wait(self.limits.drain_timeout + Duration::from_secs(5))
             .await;
+        self.state.signer.close().await;
         if drained {
             tracing::info!("all in-flight signatures finished");
         } else {

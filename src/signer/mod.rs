@@ -204,6 +204,28 @@ impl Signer {
         self.config.authorized_keys.as_ref().map(|k| k.pkhs())
     }
 
+    /// Waits until every signature released so far is recorded with its mark (the records run
+    /// after the reply, holding their key's lock).
+    pub async fn settle(&self) {
+        for pkh in self.keyring.pkhs() {
+            if let Some(entry) = self.keyring.get(&pkh) {
+                drop(
+                    entry
+                        .lock
+                        .enter(usize::MAX, &SignContext::unbounded())
+                        .await,
+                );
+            }
+        }
+    }
+
+    /// A clean stop: every released signature recorded and written with its mark, so that an
+    /// identical retry after the restart gets it back.
+    pub async fn shutdown(&self) -> Result<(), StoreError> {
+        self.settle().await;
+        self.store.flush().await
+    }
+
     /// One cheap vault request (read a served key, or list when none is served).
     pub async fn check_vault(&self) -> Result<(), VaultError> {
         match self.keyring.any() {

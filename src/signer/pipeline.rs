@@ -118,18 +118,34 @@ impl Signer {
             });
         }
         ctx.still_wanted().map_err(withdrawn)?;
-        let (signature, latency) = self.vault_sign(&entry, &mark_req.hash, ctx).await?;
-        // Persist in a task that also owns the key lock: even if this future is dropped
-        // (client gone), the lock is released only once the write has finished.
+        // Reserve the mark and call the vault at once: the durable write costs nothing on the
+        // critical path. The reservation runs in its own task, so it completes even if this
+        // future is dropped; a signature leaves only once both succeeded.
         let store = Arc::clone(&self.store);
-        let mark = mark_req.to_mark(signature);
+        let reservation = mark_req.reservation();
+        let reserving = tokio::spawn(async move { store.reserve(slot, reservation).await });
+        let signed = self.vault_sign(&entry, &mark_req.hash, ctx).await;
+        let reserved = reserving
+            .await
+            .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
+        reserved.map_err(SignError::Store)?;
+        let (signature, latency) = signed?;
+        // Record the signature with the mark (an identical retry then gets it back), in memory
+        // and in a task that owns the key lock: the reply does not wait for it. Losing it only
+        // means an identical retry is signed again.
+        let store = Arc::clone(&self.store);
+        let (level, round, hash) = (mark_req.level, mark_req.round, mark_req.hash);
         tokio::spawn(async move {
-            let _guard = guard;
-            store.reserve(slot, mark).await
-        })
-        .await
-        .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?
-        .map_err(SignError::Store)?;
+            let recorded = store
+                .record_signature(slot, level, round, hash, signature)
+                .await;
+            // The store before the lock: whoever takes the key next finds the store free.
+            drop(store);
+            drop(guard);
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, "could not record a released signature with its mark; an identical retry will be signed again");
+            }
+        });
         Ok(Signed {
             signature,
             vault_latency: Some(latency),

@@ -4,6 +4,17 @@
 //! returning the stored signature (an identical retry), and refusing. Pure: no I/O, no clock.
 //! Must never allow two different payloads at the same (level, round), nor anything below a
 //! signed (level, round).
+//!
+//! One case goes beyond octez-signer's rule, for the signer's own reservations (a mark written
+//! before the vault call, without its signature yet): at the same level and round, a mark
+//! without a signature whose hash is the request's allows signing the same bytes again. The
+//! signature of a reservation may never have been recorded (the vault call failed, or the
+//! process stopped before recording it), and an identical retry must not be refused forever.
+//! This is safe: the protocol punishes two consensus operations at one level and round only
+//! when their block payload hashes or their branches differ (protocol 025 `validate.ml`,
+//! `check_double_consensus_operation_evidence`; a block's double-baking evidence likewise needs
+//! two different headers); identical bytes signed twice with different ECDSA nonces are the same
+//! operation content, not a double sign. Every other case is octez's.
 
 use crate::tezos::{ConsensusKind, Signature, WatermarkKey, blake2b_256};
 
@@ -80,6 +91,16 @@ impl MarkRequest {
             level: key.level,
             round: key.round,
             hash: blake2b_256(data),
+        }
+    }
+
+    /// The reservation of this request: its mark before the signature exists.
+    pub fn reservation(&self) -> Mark {
+        Mark {
+            level: self.level,
+            round: self.round,
+            hash: self.hash,
+            signature: None,
         }
     }
 
@@ -237,6 +258,9 @@ fn check_mark(mark: &Mark, req: &MarkRequest) -> Result<Decision, WatermarkError
             // Same level, round not higher.
             match signature {
                 _ if mark_round > round => Err(round_not_above()),
+                // A reservation of these very bytes, its signature not recorded: sign again
+                // (see the module documentation for why this is no double sign).
+                None if mark.hash == req.hash => Ok(Decision::Sign),
                 None => Err(round_not_above()),
                 Some(sig) if mark.hash == req.hash => Ok(Decision::Replay(sig)),
                 Some(_) => Err(WatermarkError::DifferentData { kind, level, round }),

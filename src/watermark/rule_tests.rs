@@ -137,13 +137,29 @@ fn rule_table() {
             None,
             Want::Sign,
         ),
-        // Round but no signature: the same (level, round) cannot be replayed, so it is refused.
+        // Round but no signature (a reservation whose signature was never recorded): the same
+        // bytes may be signed again — identical bytes are no double sign (see rule.rs) — and
+        // anything else at that (level, round) is refused.
         (
             "unsigned mark: same level and round, same bytes",
             Some(mark(100, Some(2), 1, None)),
             req(Block, 100, 2, 1),
             None,
+            Want::Sign,
+        ),
+        (
+            "unsigned mark: same level and round, other bytes",
+            Some(mark(100, Some(2), 1, None)),
+            req(Block, 100, 2, 7),
+            None,
             Want::Refuse("block level 100 and round 2 not above high watermark (100,2)"),
+        ),
+        (
+            "unsigned mark: same level, lower round, same bytes",
+            Some(mark(100, Some(2), 1, None)),
+            req(Block, 100, 1, 1),
+            None,
+            Want::Refuse("block level 100 and round 1 not above high watermark (100,2)"),
         ),
         (
             "unsigned mark: lower level",

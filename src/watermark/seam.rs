@@ -37,7 +37,8 @@ pub trait MarkStore: Send + Sync + 'static {
     /// the current one; its signature may be absent (a reservation).
     async fn reserve(&self, slot: Slot, mark: Mark) -> Result<(), StoreError>;
     /// Adds the released `signature` to the current mark of `slot`, which must be the
-    /// reservation at `level`, `round` of the bytes hashing to `hash`.
+    /// reservation at `level`, `round` of the bytes hashing to `hash`. Need not be durable:
+    /// losing it only means an identical retry is signed again.
     async fn record_signature(
         &self,
         slot: Slot,
@@ -46,6 +47,8 @@ pub trait MarkStore: Send + Sync + 'static {
         hash: [u8; 32],
         signature: Signature,
     ) -> Result<(), StoreError>;
+    /// Makes everything recorded so far durable (at a clean shutdown).
+    async fn flush(&self) -> Result<(), StoreError>;
 }
 
 /// octez-signer's files in a locked data directory ([`WatermarkStore`]), behind an async
@@ -101,8 +104,13 @@ impl MarkStore for FileStore {
         hash: [u8; 32],
         signature: Signature,
     ) -> Result<(), StoreError> {
-        self.write(move |s| s.record_signature(slot, level, round, hash, signature))
-            .await
+        // Memory only (no I/O): written with the next write of the kind's file.
+        let mut store = self.inner.lock().await;
+        store.record_signature(slot, level, round, hash, signature)
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.write(|s| s.flush()).await
     }
 }
 
@@ -123,8 +131,9 @@ mod tests {
         }
     }
 
-    /// A reservation is durable and protects like a mark; its signature is added later and
-    /// is then what an identical retry gets back.
+    /// A reservation is durable and protects like a mark; its signature is added later (in
+    /// memory, written with the file's next write) and is then what an identical retry gets
+    /// back.
     #[tokio::test]
     async fn a_reservation_protects_and_then_takes_its_signature() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -151,10 +160,8 @@ mod tests {
         };
         let current = store.load(&slot()).await.expect("load");
         assert!(check(current.as_ref(), &other, None).is_err());
-        assert!(
-            check(current.as_ref(), &same, None).is_err(),
-            "nothing to replay yet"
-        );
+        // Nothing to replay yet: the same bytes may be signed again, nothing else.
+        assert_eq!(check(current.as_ref(), &same, None), Ok(Decision::Sign));
 
         let sig: Signature = SPSIG.parse().expect("sig");
         let wrong = store
@@ -175,6 +182,26 @@ mod tests {
             matches!(again, Err(StoreError::NotAReservation { .. })),
             "{again:?}"
         );
+        let current = store.load(&slot()).await.expect("load");
+        assert_eq!(
+            check(current.as_ref(), &same, None),
+            Ok(Decision::Replay(sig))
+        );
+        // The next write of the file (another key's mark) carries the signature to disk.
+        let other_key = Slot {
+            pkh: "tz3ZxowXGSjiVq227GQcwKdz87rKhq62rY4t".parse().expect("pkh"),
+            ..slot()
+        };
+        let unrelated = Mark {
+            level: 5,
+            round: Some(0),
+            hash: [1; 32],
+            signature: None,
+        };
+        store
+            .reserve(other_key, unrelated)
+            .await
+            .expect("another reservation");
         drop(store);
 
         let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));

@@ -135,6 +135,8 @@ pub struct WatermarkStore {
     carried: KindFile,
     /// The chains each key has marks on, any kind.
     chains: BTreeMap<Pkh, BTreeSet<ChainId>>,
+    /// Kinds whose file lacks signatures recorded in memory since its last write.
+    unflushed: BTreeSet<ConsensusKind>,
     lock: DirLock,
 }
 
@@ -235,6 +237,7 @@ impl WatermarkStore {
             files,
             carried: KindFile::new(carried),
             chains,
+            unflushed: BTreeSet::new(),
             lock,
         };
         Ok((store, migration))
@@ -279,6 +282,15 @@ impl WatermarkStore {
                 reason,
             })?;
         if let Some(old) = self.get(kind, &chain, &pkh) {
+            // The same reservation again (an identical retry whose first signature was never
+            // recorded): it is already on disk.
+            if old.signature.is_none()
+                && mark.signature.is_none()
+                && old.round.is_some()
+                && (old.level, old.round, old.hash) == (mark.level, mark.round, mark.hash)
+            {
+                return Ok(());
+            }
             let from = (old.level, old.round.unwrap_or(0));
             let to = (mark.level, mark.round.unwrap_or(0));
             // A mark without a round is level-only: the same level can never be re-marked.
@@ -298,7 +310,10 @@ impl WatermarkStore {
     }
 
     /// Adds `signature` to the mark of (kind, chain, key), which must be the one at `level`,
-    /// `round` for `hash` and carry no signature yet (a reservation). Durable on return.
+    /// `round` for `hash` and carry no signature yet (a reservation). In memory only: the next
+    /// write of the kind's file carries it to disk. Losing it in a crash only means that an
+    /// identical retry is signed again, which is no double sign (see the rule's module doc);
+    /// the reservation itself is what must be durable, and it already is.
     pub fn record_signature(
         &mut self,
         slot: super::seam::Slot,
@@ -323,7 +338,13 @@ impl WatermarkStore {
                     signature: Some(signature),
                     ..m
                 };
-                self.write_entry(kind, chain, pkh, mark)
+                let entry = format::encode_entry(&pkh, &mark);
+                self.files
+                    .entry(kind)
+                    .or_default()
+                    .insert(chain, pkh, mark, entry);
+                self.unflushed.insert(kind);
+                Ok(())
             }
             _ => Err(StoreError::NotAReservation {
                 kind,
@@ -332,6 +353,23 @@ impl WatermarkStore {
                 level,
             }),
         }
+    }
+
+    /// Writes every file that lacks signatures recorded since its last write (a clean
+    /// shutdown: so that identical retries after a restart get their signatures back).
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        for kind in std::mem::take(&mut self.unflushed) {
+            let Some((chain, pkh, mark)) = self.files.get(&kind).and_then(|f| {
+                f.marks
+                    .iter()
+                    .find_map(|(c, keys)| keys.iter().next().map(|(p, m)| (*c, *p, m.clone())))
+            }) else {
+                continue;
+            };
+            // Rewriting one entry as it is renders the whole file, recorded signatures included.
+            self.write_entry(kind, chain, pkh, mark)?;
+        }
+        Ok(())
     }
 
     /// Writes the kind's file with `mark` in place for (chain, key), then records it in memory.
@@ -355,6 +393,7 @@ impl WatermarkStore {
         // Owner-only, like the directory.
         write_durably(&self.dir, file_name(kind), text.as_bytes(), 0o600)?;
         file.insert(chain, pkh, mark, entry);
+        self.unflushed.remove(&kind);
         self.chains.entry(pkh).or_default().insert(chain);
         Ok(())
     }

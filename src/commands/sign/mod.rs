@@ -267,7 +267,13 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
             let signer = Signer::new(vault, Arc::new(FileStore::new(store)), config)
                 .await
                 .map_err(SignFailure::Signer)?;
-            match signer.sign(&pkh, &bytes, None).await {
+            let signed = signer.sign(&pkh, &bytes, None).await;
+            // Write the signature with its mark before the process ends, as serve does at a
+            // clean stop.
+            if let Err(e) = signer.shutdown().await {
+                tracing::warn!(error = %e, "could not record the signature with its mark");
+            }
+            match signed {
                 Ok(signed) => signed.signature,
                 Err(e @ (SignError::Vault(_) | SignError::Store(_) | SignError::UnknownKey(_))) => {
                     return Err(SignFailure::Signer(e));

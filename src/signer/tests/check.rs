@@ -240,3 +240,30 @@ async fn replays_octez_marks_and_checks_them() {
     ));
     assert_eq!(t.vault.signs(), 0);
 }
+
+/// The mark is reserved while the vault signs: when the vault then fails, the reservation
+/// stays; the identical request can be signed again (identical bytes are no double sign) and
+/// any other payload at that (level, round) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_failure_after_the_reservation_leaves_only_the_identical_request_signable() {
+    let t = setup(SignerConfig::default()).await;
+    let first = block(80, 0, 1);
+    t.vault.set_mode(Mode::Fail);
+    assert!(matches!(
+        t.signer.sign(&t.tz2, &first, None).await,
+        Err(SignError::Vault(_))
+    ));
+    t.vault.set_mode(Mode::Normal);
+    let other = refusal(t.signer.sign(&t.tz2, &block(80, 0, 2), None).await);
+    assert!(other.contains("not above high watermark (80,0)"), "{other}");
+    let again = t
+        .signer
+        .sign(&t.tz2, &first, None)
+        .await
+        .expect("signed again");
+    t.signer.settle().await;
+    // Now recorded: a further identical retry gets that very signature back.
+    let replay = t.signer.sign(&t.tz2, &first, None).await.expect("replayed");
+    assert!(replay.replayed());
+    assert_eq!(replay.signature, again.signature);
+}

@@ -261,6 +261,7 @@ async fn restart_keeps_marks_and_signatures() {
         released.push(t.signer.sign(&t.tz3, data, None).await.unwrap().signature);
     }
     let Setup { signer, dir, .. } = t;
+    signer.shutdown().await.unwrap(); // a clean stop writes the recorded signatures
     drop(signer); // releases the store and its directory lock
     let t = setup_in(dir, SignerConfig::default()).await;
     for (data, sig) in requests.iter().zip(&released) {
