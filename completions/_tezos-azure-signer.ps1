@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import secret keys from files into the vault (HSM-protected unless --software)')
             [CompletionResult]::new('sign', 'sign', [CompletionResultType]::ParameterValue, 'Sign one request after you have seen it decoded and confirmed it')
+            [CompletionResult]::new('watermarks', 'watermarks', [CompletionResultType]::ParameterValue, 'Show the high watermarks, or import another signer''s (never lowering one)')
             [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -137,6 +138,56 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'tezos-azure-signer;watermarks' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the high watermarks (the same default as `serve`)')
+            [CompletionResult]::new('--vault-url', '--vault-url', [CompletionResultType]::ParameterName, 'Key Vault URL, e.g. https://myvault.vault.azure.net')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, signed or reserved')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Raise this directory''s marks to another signer''s, never lowering one')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tezos-azure-signer;watermarks;show' {
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the high watermarks (the same default as `serve`)')
+            [CompletionResult]::new('--vault-url', '--vault-url', [CompletionResultType]::ParameterName, 'Key Vault URL, e.g. https://myvault.vault.azure.net')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object on stdout')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tezos-azure-signer;watermarks;import' {
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Whose files: octez (octez-signer''s base directory) or signatory (the directory holding `watermark_v2/`)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the high watermarks (the same default as `serve`)')
+            [CompletionResult]::new('--vault-url', '--vault-url', [CompletionResultType]::ParameterName, 'Key Vault URL, e.g. https://myvault.vault.azure.net')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tezos-azure-signer;watermarks;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, signed or reserved')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Raise this directory''s marks to another signer''s, never lowering one')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tezos-azure-signer;watermarks;help;show' {
+            break
+        }
+        'tezos-azure-signer;watermarks;help;import' {
+            break
+        }
+        'tezos-azure-signer;watermarks;help;help' {
+            break
+        }
         'tezos-azure-signer;emulator' {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one')
@@ -166,6 +217,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import secret keys from files into the vault (HSM-protected unless --software)')
             [CompletionResult]::new('sign', 'sign', [CompletionResultType]::ParameterValue, 'Sign one request after you have seen it decoded and confirmed it')
+            [CompletionResult]::new('watermarks', 'watermarks', [CompletionResultType]::ParameterValue, 'Show the high watermarks, or import another signer''s (never lowering one)')
             [CompletionResult]::new('emulator', 'emulator', [CompletionResultType]::ParameterValue, 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -180,6 +232,17 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             break
         }
         'tezos-azure-signer;help;sign' {
+            break
+        }
+        'tezos-azure-signer;help;watermarks' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, signed or reserved')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Raise this directory''s marks to another signer''s, never lowering one')
+            break
+        }
+        'tezos-azure-signer;help;watermarks;show' {
+            break
+        }
+        'tezos-azure-signer;help;watermarks;import' {
             break
         }
         'tezos-azure-signer;help;emulator' {

@@ -34,6 +34,9 @@ _tezos__azure__signer() {
             tezos__azure__signer,verify)
                 cmd="tezos__azure__signer__subcmd__verify"
                 ;;
+            tezos__azure__signer,watermarks)
+                cmd="tezos__azure__signer__subcmd__watermarks"
+                ;;
             tezos__azure__signer__subcmd__help,emulator)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__emulator"
                 ;;
@@ -52,6 +55,33 @@ _tezos__azure__signer() {
             tezos__azure__signer__subcmd__help,verify)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__verify"
                 ;;
+            tezos__azure__signer__subcmd__help,watermarks)
+                cmd="tezos__azure__signer__subcmd__help__subcmd__watermarks"
+                ;;
+            tezos__azure__signer__subcmd__help__subcmd__watermarks,import)
+                cmd="tezos__azure__signer__subcmd__help__subcmd__watermarks__subcmd__import"
+                ;;
+            tezos__azure__signer__subcmd__help__subcmd__watermarks,show)
+                cmd="tezos__azure__signer__subcmd__help__subcmd__watermarks__subcmd__show"
+                ;;
+            tezos__azure__signer__subcmd__watermarks,help)
+                cmd="tezos__azure__signer__subcmd__watermarks__subcmd__help"
+                ;;
+            tezos__azure__signer__subcmd__watermarks,import)
+                cmd="tezos__azure__signer__subcmd__watermarks__subcmd__import"
+                ;;
+            tezos__azure__signer__subcmd__watermarks,show)
+                cmd="tezos__azure__signer__subcmd__watermarks__subcmd__show"
+                ;;
+            tezos__azure__signer__subcmd__watermarks__subcmd__help,help)
+                cmd="tezos__azure__signer__subcmd__watermarks__subcmd__help__subcmd__help"
+                ;;
+            tezos__azure__signer__subcmd__watermarks__subcmd__help,import)
+                cmd="tezos__azure__signer__subcmd__watermarks__subcmd__help__subcmd__import"
+                ;;
+            tezos__azure__signer__subcmd__watermarks__subcmd__help,show)
+                cmd="tezos__azure__signer__subcmd__watermarks__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -59,7 +89,7 @@ _tezos__azure__signer() {
 
     case "${cmd}" in
         tezos__azure__signer)
-            opts="-v -h -V --vault-url --verbose --log-format --help --version serve verify import sign emulator help"
+            opts="-v -h -V --vault-url --verbose --log-format --help --version serve verify import sign watermarks emulator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -155,7 +185,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__help)
-            opts="serve verify import sign emulator help"
+            opts="serve verify import sign watermarks emulator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,6 +271,48 @@ _tezos__azure__signer() {
         tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__watermarks)
+            opts="show import"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__watermarks__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__watermarks__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -526,6 +598,144 @@ _tezos__azure__signer() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__watermarks)
+            opts="-v -h --data-dir --vault-url --verbose --log-format --help show import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__help)
+            opts="show import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__import)
+            opts="-v -h --from --data-dir --vault-url --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -W "octez signatory" -- "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__show)
+            opts="-v -h --json --data-dir --vault-url --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
             cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
             cand sign 'Sign one request after you have seen it decoded and confirmed it'
+            cand watermarks 'Show the high watermarks, or import another signer''s (never lowering one)'
             cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -129,6 +130,49 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'tezos-azure-signer;watermarks'= {
+            cand --data-dir 'Data directory of the high watermarks (the same default as `serve`)'
+            cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand show 'Every mark: chain, key, kind, level, round, signed or reserved'
+            cand import 'Raise this directory''s marks to another signer''s, never lowering one'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tezos-azure-signer;watermarks;show'= {
+            cand --data-dir 'Data directory of the high watermarks (the same default as `serve`)'
+            cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
+            cand --log-format 'Log format on stderr'
+            cand --json 'One JSON object on stdout'
+            cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tezos-azure-signer;watermarks;import'= {
+            cand --from 'Whose files: octez (octez-signer''s base directory) or signatory (the directory holding `watermark_v2/`)'
+            cand --data-dir 'Data directory of the high watermarks (the same default as `serve`)'
+            cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tezos-azure-signer;watermarks;help'= {
+            cand show 'Every mark: chain, key, kind, level, round, signed or reserved'
+            cand import 'Raise this directory''s marks to another signer''s, never lowering one'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tezos-azure-signer;watermarks;help;show'= {
+        }
+        &'tezos-azure-signer;watermarks;help;import'= {
+        }
+        &'tezos-azure-signer;watermarks;help;help'= {
+        }
         &'tezos-azure-signer;emulator'= {
             cand --state-dir 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)'
             cand --port 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one'
@@ -157,6 +201,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand verify 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
             cand import 'Import secret keys from files into the vault (HSM-protected unless --software)'
             cand sign 'Sign one request after you have seen it decoded and confirmed it'
+            cand watermarks 'Show the high watermarks, or import another signer''s (never lowering one)'
             cand emulator 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -167,6 +212,14 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
         &'tezos-azure-signer;help;import'= {
         }
         &'tezos-azure-signer;help;sign'= {
+        }
+        &'tezos-azure-signer;help;watermarks'= {
+            cand show 'Every mark: chain, key, kind, level, round, signed or reserved'
+            cand import 'Raise this directory''s marks to another signer''s, never lowering one'
+        }
+        &'tezos-azure-signer;help;watermarks;show'= {
+        }
+        &'tezos-azure-signer;help;watermarks;import'= {
         }
         &'tezos-azure-signer;help;emulator'= {
         }

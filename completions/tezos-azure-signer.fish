@@ -34,6 +34,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "sign" -d 'Sign one request after you have seen it decoded and confirmed it'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "watermarks" -d 'Show the high watermarks, or import another signer\'s (never lowering one)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l address -d 'Address to listen on (loopback by default: expose the signer only to the baker)' -r
@@ -136,6 +137,33 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand si
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l list -d 'With --pending: print the held requests and exit'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -s h -l help -d 'Print help'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -f -a "show" -d 'Every mark: chain, key, kind, level, round, signed or reserved'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -f -a "import" -d 'Raise this directory\'s marks to another signer\'s, never lowering one'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l json -d 'One JSON object on stdout'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -l from -d 'Whose files: octez (octez-signer\'s base directory) or signatory (the directory holding `watermark_v2/`)' -r -f -a "octez\t''
+signatory\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from help" -f -a "show" -d 'Every mark: chain, key, kind, level, round, signed or reserved'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from help" -f -a "import" -d 'Raise this directory\'s marks to another signer\'s, never lowering one'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l state-dir -d 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l port -d 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l identity-port -d 'Plain-http port of the managed-identity endpoint on 127.0.0.1; 0 picks one' -r
@@ -156,9 +184,12 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand em
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l print-env -d 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s h -l help -d 'Print help'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "sign" -d 'Sign one request after you have seen it decoded and confirmed it'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "verify" -d 'Check tz2/tz3 public key hashes and signatures (for baker setup scripts)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "import" -d 'Import secret keys from files into the vault (HSM-protected unless --software)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "sign" -d 'Sign one request after you have seen it decoded and confirmed it'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "watermarks" -d 'Show the high watermarks, or import another signer\'s (never lowering one)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "emulator" -d 'Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and __fish_seen_subcommand_from watermarks" -f -a "show" -d 'Every mark: chain, key, kind, level, round, signed or reserved'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and __fish_seen_subcommand_from watermarks" -f -a "import" -d 'Raise this directory\'s marks to another signer\'s, never lowering one'

@@ -41,6 +41,8 @@ pub enum Command {
     Import(commands::import::ImportArgs),
     /// Sign one request after you have seen it decoded and confirmed it.
     Sign(commands::sign::SignArgs),
+    /// Show the high watermarks, or import another signer's (never lowering one).
+    Watermarks(commands::watermarks::WatermarksArgs),
     /// Run the bundled Azure Key Vault emulator (HTTPS on loopback) for development and tests.
     #[cfg(feature = "emulator")]
     Emulator(commands::emulator::EmulatorArgs),
@@ -55,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(&cli.global, args),
         Command::Import(args) => commands::import::run(&cli.global, args),
         Command::Sign(args) => commands::sign::run(&cli.global, args),
+        Command::Watermarks(args) => commands::watermarks::run(&cli.global, args),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(&cli.global, args),
     }

@@ -10,6 +10,7 @@ pub mod import;
 pub mod serve;
 pub mod sign;
 pub mod verify;
+pub mod watermarks;
 
 pub use args::{GlobalArgs, VaultArgs};
 

@@ -254,7 +254,6 @@ impl WatermarkStore {
     }
 
     /// Every mark, for inspection (`kind, chain, key, mark`).
-    #[cfg(test)]
     pub fn entries(&self) -> impl Iterator<Item = (ConsensusKind, ChainId, Pkh, &Mark)> {
         self.files.iter().flat_map(|(kind, file)| {
             file.marks.iter().flat_map(move |(chain, keys)| {

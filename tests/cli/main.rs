@@ -13,3 +13,4 @@ mod emulator_node;
 mod sign;
 mod systemd_unit;
 mod verify_cli;
+mod watermarks;

@@ -1,0 +1,263 @@
+//! `watermarks`: look at the high watermarks of a data directory, and bring in the marks of
+//! another signer (octez-signer's files, Signatory's `watermark_v2`), never lowering one.
+//!
+//! Owns: reading the other signers' formats and raising marks from them. Refuses to run on a
+//! data directory a running `serve` holds (the store's lock, naming it). Exit codes: 0 done;
+//! 1 the directory is in use; 3 unreadable input. Must never: lower a mark.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::commands::GlobalArgs;
+use crate::tezos::base58;
+use crate::tezos::{ChainId, ConsensusKind, Pkh};
+use crate::watermark::format::{self, KindMarks};
+use crate::watermark::{Mark, StoreError, WatermarkStore, file_name};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 done, 1 the data directory is in use, 2 usage error, \
+3 unreadable input."
+)]
+pub struct WatermarksArgs {
+    #[command(subcommand)]
+    pub action: Action,
+    /// Data directory of the high watermarks (the same default as `serve`).
+    #[arg(
+        long,
+        global = true,
+        env = "TEZOS_AZURE_SIGNER_DATA_DIR",
+        value_name = "DIR"
+    )]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Every mark: chain, key, kind, level, round, signed or reserved.
+    Show {
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Raise this directory's marks to another signer's, never lowering one.
+    Import {
+        /// Whose files: octez (octez-signer's base directory) or signatory (the directory
+        /// holding `watermark_v2/`).
+        #[arg(long, value_enum)]
+        from: Source,
+        /// The other signer's directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    Octez,
+    Signatory,
+}
+
+pub fn run(_global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
+    let Some(dir) = crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false) else {
+        eprintln!("error: data directory: neither --data-dir, STATE_DIRECTORY nor HOME is set");
+        return ExitCode::from(3);
+    };
+    let mut store = match WatermarkStore::open(&dir) {
+        Ok(s) => s,
+        Err(e @ StoreError::Locked { .. }) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let outcome = match args.action {
+        Action::Show { json } => {
+            show(&store, json);
+            Ok(())
+        }
+        Action::Import { from, dir } => import(&mut store, from, &dir),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn show(store: &WatermarkStore, json: bool) {
+    let mut rows: Vec<_> = store.entries().collect();
+    rows.sort_by_key(|(kind, chain, pkh, _)| (chain.to_string(), pkh.to_string(), *kind));
+    if json {
+        let marks: Vec<_> = rows
+            .iter()
+            .map(|(kind, chain, pkh, m)| {
+                serde_json::json!({
+                    "chain": chain.to_string(),
+                    "key": pkh.to_string(),
+                    "kind": kind.name(),
+                    "level": m.level,
+                    "round": m.round,
+                    "state": if m.signature.is_some() { "signed" } else { "reserved" },
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "marks": marks }));
+        return;
+    }
+    if rows.is_empty() {
+        println!("no marks");
+    }
+    for (kind, chain, pkh, m) in rows {
+        let round = m.round.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
+        let state = if m.signature.is_some() {
+            "signed"
+        } else {
+            "reserved"
+        };
+        println!(
+            "{chain}  {pkh}  {kind:<14}  level {:>9}  round {round:>3}  {state}",
+            m.level
+        );
+    }
+}
+
+/// The marks of `source` in `dir`, by kind.
+fn read_source(source: Source, dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, String> {
+    match source {
+        Source::Octez => read_octez(dir),
+        Source::Signatory => read_signatory(dir),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Option<KindMarks>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => format::parse(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// octez-signer's files, of every version (the older names included).
+fn read_octez(dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, String> {
+    let mut out: BTreeMap<ConsensusKind, KindMarks> = BTreeMap::new();
+    for kind in ConsensusKind::ALL {
+        if let Some(marks) = read_file(&dir.join(file_name(kind)))? {
+            out.insert(kind, marks);
+        }
+    }
+    fn add(out: &mut BTreeMap<ConsensusKind, KindMarks>, kind: ConsensusKind, marks: &KindMarks) {
+        crate::watermark::files::raise(out.entry(kind).or_default(), marks);
+    }
+    if let Some(pre) = read_file(&dir.join(crate::watermark::files::LEGACY_PREATTESTATION_FILE))? {
+        add(&mut out, ConsensusKind::Preattestation, &pre);
+    }
+    if let Some(mut endorsements) = out.remove(&ConsensusKind::Endorsement) {
+        let attestations = crate::watermark::files::take_with_round(&mut endorsements);
+        add(&mut out, ConsensusKind::Attestation, &attestations);
+        if !endorsements.is_empty() {
+            add(&mut out, ConsensusKind::Endorsement, &endorsements);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(serde::Deserialize)]
+struct SignatoryMark {
+    level: i32,
+    #[serde(default)]
+    round: Option<i32>,
+    hash: String,
+}
+
+/// Signatory's file store: `watermark_v2/<chain>.json` =
+/// `{"<pkh>": {"<kind>": {"level", "round", "hash": "vh…"}}}`. Its marks carry no signature.
+fn read_signatory(dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, String> {
+    let base = dir.join("watermark_v2");
+    let entries =
+        std::fs::read_dir(&base).map_err(|e| format!("cannot read {}: {e}", base.display()))?;
+    let mut out: BTreeMap<ConsensusKind, KindMarks> = BTreeMap::new();
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let Some(chain) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let chain: ChainId = chain
+            .parse()
+            .map_err(|e| format!("{}: not a chain id: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let raw: BTreeMap<String, BTreeMap<String, SignatoryMark>> =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (pkh, kinds) in raw {
+            let pkh: Pkh = pkh
+                .parse()
+                .map_err(|e| format!("{}: {pkh}: {e}", path.display()))?;
+            for (kind, m) in kinds {
+                let kind = match kind.as_str() {
+                    "block" => ConsensusKind::Block,
+                    "preattestation" | "preendorsement" => ConsensusKind::Preattestation,
+                    "attestation" | "attestation_with_dal" | "endorsement" => {
+                        ConsensusKind::Attestation
+                    }
+                    other => return Err(format!("{}: unknown kind {other:?}", path.display())),
+                };
+                let hash = base58::decode_array(base58::VALUE_HASH, &m.hash).map_err(|e| {
+                    format!("{}: {pkh}: bad hash {:?}: {e}", path.display(), m.hash)
+                })?;
+                let mark = Mark {
+                    level: m.level,
+                    round: Some(m.round.unwrap_or(0)),
+                    hash,
+                    signature: None,
+                };
+                mark.validate_for(kind)
+                    .map_err(|e| format!("{}: {pkh}: {e}", path.display()))?;
+                let mut one = KindMarks::new();
+                one.entry(chain).or_default().insert(pkh, mark);
+                crate::watermark::files::raise(out.entry(kind).or_default(), &one);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn import(store: &mut WatermarkStore, from: Source, dir: &Path) -> Result<(), String> {
+    let marks = read_source(from, dir)?;
+    let (mut raised, mut kept) = (0usize, 0usize);
+    for (kind, chains) in marks {
+        for (chain, keys) in chains {
+            for (pkh, mark) in keys {
+                let higher = match store.get(kind, &chain, &pkh) {
+                    None => true,
+                    Some(have) => {
+                        (mark.level, mark.round.unwrap_or(0))
+                            > (have.level, have.round.unwrap_or(0))
+                    }
+                };
+                if !higher {
+                    kept += 1;
+                    continue;
+                }
+                store
+                    .persist(kind, chain, pkh, mark)
+                    .map_err(|e| e.to_string())?;
+                raised += 1;
+            }
+        }
+    }
+    println!("{raised} marks raised, {kept} already as high or higher (never lowered)");
+    Ok(())
+}
