@@ -49,3 +49,39 @@ impl Drop for RunningBinary {
         let _ = self.child.wait();
     }
 }
+
+/// `serve --dev ARGS…` on `data`; returns it with its address (host:port) and demo tz2 key,
+/// once it listens.
+pub fn serve_dev_on(
+    data: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
+        .args(["serve", "--dev", "--port", "0", "--metrics-address", "off"])
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("AZURE_KEYVAULT_URI")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut reader = std::io::BufReader::new(serve.stdout.take().expect("stdout"));
+    let (mut url, mut tz2) = (String::new(), String::new());
+    while url.is_empty() || tz2.is_empty() {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "serve ended"
+        );
+        if let Some(u) = line.strip_prefix("listening http://") {
+            url = u.trim().to_string();
+        } else if let Some(k) = line.trim().strip_prefix("demo key demo-tz2: ") {
+            tz2 = k.trim().to_string();
+        }
+    }
+    // Keep draining its stdout so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in reader.lines() {});
+    (serve, url, tz2)
+}

@@ -152,28 +152,7 @@ fn signatory_watermarks_are_imported() {
 fn a_data_directory_held_by_serve_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut serve = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--port",
-            "0",
-            "--metrics-address",
-            "off",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .env_remove("AZURE_KEYVAULT_URI")
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut reader = std::io::BufReader::new(serve.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    while !line.starts_with("listening") {
-        line.clear();
-        assert!(std::io::BufRead::read_line(&mut reader, &mut line).expect("read") > 0);
-    }
+    let (mut serve, _, _) = crate::running_binary::serve_dev_on(&data, &[]);
     let out = watermarks(&data, &["show"]);
     let _ = serve.kill();
     let _ = serve.wait();
