@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use crate::commands::GlobalArgs;
 use crate::tezos::base58;
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
-use crate::watermark::format::{self, KindMarks};
-use crate::watermark::{Mark, StoreError, WatermarkStore, file_name};
+use crate::watermark::format::KindMarks;
+use crate::watermark::{Mark, StoreError, WatermarkStore};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -60,9 +60,12 @@ pub enum Source {
 }
 
 pub fn run(_global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
-    let Some(dir) = crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false) else {
-        eprintln!("error: data directory: neither --data-dir, STATE_DIRECTORY nor HOME is set");
-        return ExitCode::from(3);
+    let dir = match crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
     };
     let mut store = match WatermarkStore::open(&dir) {
         Ok(s) => s,
@@ -131,43 +134,12 @@ fn show(store: &WatermarkStore, json: bool) {
 /// The marks of `source` in `dir`, by kind.
 fn read_source(source: Source, dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, String> {
     match source {
-        Source::Octez => read_octez(dir),
+        // octez-signer's files of every version, read as the store reads its own.
+        Source::Octez => crate::watermark::files::read_all(dir)
+            .map(|d| d.marks)
+            .map_err(|e| e.to_string()),
         Source::Signatory => read_signatory(dir),
     }
-}
-
-fn read_file(path: &Path) -> Result<Option<KindMarks>, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => format::parse(&text)
-            .map(Some)
-            .map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-    }
-}
-
-/// octez-signer's files, of every version (the older names included).
-fn read_octez(dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, String> {
-    let mut out: BTreeMap<ConsensusKind, KindMarks> = BTreeMap::new();
-    for kind in ConsensusKind::ALL {
-        if let Some(marks) = read_file(&dir.join(file_name(kind)))? {
-            out.insert(kind, marks);
-        }
-    }
-    fn add(out: &mut BTreeMap<ConsensusKind, KindMarks>, kind: ConsensusKind, marks: &KindMarks) {
-        crate::watermark::files::raise(out.entry(kind).or_default(), marks);
-    }
-    if let Some(pre) = read_file(&dir.join(crate::watermark::files::LEGACY_PREATTESTATION_FILE))? {
-        add(&mut out, ConsensusKind::Preattestation, &pre);
-    }
-    if let Some(mut endorsements) = out.remove(&ConsensusKind::Endorsement) {
-        let attestations = crate::watermark::files::take_with_round(&mut endorsements);
-        add(&mut out, ConsensusKind::Attestation, &attestations);
-        if !endorsements.is_empty() {
-            add(&mut out, ConsensusKind::Endorsement, &endorsements);
-        }
-    }
-    Ok(out)
 }
 
 #[derive(serde::Deserialize)]

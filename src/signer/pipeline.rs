@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{SignContext, SignError, Signed, Signer, Withdrawn};
+use super::{SignContext, SignError, Signed, Signer};
 use crate::keyring::KeyEntry;
 use crate::policy::spending::{Spend, SpendingError};
 use crate::tezos::{DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
@@ -109,8 +109,13 @@ impl Signer {
                 vault_latency: None,
             });
         }
-        let chains = self.store.chains_of(pkh).await.map_err(SignError::Store)?;
-        if !chains.contains(&wm.chain_id) && chains.len() >= self.config.max_chains_per_key {
+        let (known_chain, chain_count) = self
+            .store
+            .chain_use(pkh, &wm.chain_id)
+            .await
+            .map_err(SignError::Store)?;
+        if !known_chain && chain_count >= self.config.max_chains_per_key {
+            let chains = self.store.chains_of(pkh).await.map_err(SignError::Store)?;
             return Err(SignError::ChainLimit {
                 pkh: *pkh,
                 chain: wm.chain_id,
@@ -169,9 +174,7 @@ impl Signer {
                 Err(_) => {
                     return Err(SignError::Withdrawn {
                         pkh: entry.key.pkh(),
-                        reason: Withdrawn::Expired {
-                            waited_ms: ctx.started.elapsed().as_millis() as u64,
-                        },
+                        reason: ctx.expired(),
                     });
                 }
             },

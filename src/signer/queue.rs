@@ -63,15 +63,20 @@ impl SignContext {
         }
     }
 
+    /// The request's time ran out (how long it has been waiting).
+    pub fn expired(&self) -> Withdrawn {
+        Withdrawn::Expired {
+            waited_ms: self.started.elapsed().as_millis() as u64,
+        }
+    }
+
     /// Whether the request may still go to the vault.
     pub fn still_wanted(&self) -> Result<(), Withdrawn> {
         if self.client_gone.is_cancelled() {
             return Err(Withdrawn::ClientGone);
         }
         match self.deadline {
-            Some(d) if Instant::now() >= d => Err(Withdrawn::Expired {
-                waited_ms: self.started.elapsed().as_millis() as u64,
-            }),
+            Some(d) if Instant::now() >= d => Err(self.expired()),
             _ => Ok(()),
         }
     }
@@ -121,9 +126,7 @@ impl KeyQueue {
         let guard = tokio::select! {
             guard = Arc::clone(&self.lock).lock_owned() => guard,
             () = ctx.client_gone.cancelled() => return Err(Withdrawn::ClientGone),
-            () = ctx.deadline_passed() => return Err(Withdrawn::Expired {
-                waited_ms: ctx.started.elapsed().as_millis() as u64,
-            }),
+            () = ctx.deadline_passed() => return Err(ctx.expired()),
         };
         ctx.still_wanted()?;
         Ok(guard)

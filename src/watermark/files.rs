@@ -6,13 +6,13 @@
 //! vouch for. Must never: treat a dangling link or an unknown file as "no marks", or follow a
 //! link into a file elsewhere.
 
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use super::format::{self, KindMarks, file_name};
-use super::lock::libc_nofollow;
 use super::store::StoreError;
 use crate::private_fs::temp_path;
 use crate::tezos::ConsensusKind;
@@ -92,7 +92,7 @@ pub fn read(dir: &Path, name: &str) -> Result<Option<KindMarks>, StoreError> {
     let mut bytes = Vec::new();
     OpenOptions::new()
         .read(true)
-        .custom_flags(libc_nofollow())
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|source| StoreError::Io {
@@ -148,6 +148,53 @@ fn describe(t: &fs::FileType) -> &'static str {
     } else {
         "not a regular file"
     }
+}
+
+/// The marks of a directory's octez-signer files of every version: by kind under the current
+/// names, with the marks of the older names raised into them.
+#[derive(Debug, Default)]
+pub struct DirMarks {
+    pub marks: BTreeMap<ConsensusKind, KindMarks>,
+    /// The entries of `endorsement_high_watermarks` that carry a round (Tenderbake attestation
+    /// marks of an older octez-signer, raised into the attestation marks too).
+    pub carried: KindMarks,
+    /// Each older file found: its name, the kind its marks are, how many marks it held and how
+    /// many it raised.
+    pub older: Vec<(&'static str, ConsensusKind, usize, usize)>,
+}
+
+/// Reads every watermark file of `dir` (see [`read`]: links and special files are refused),
+/// the names older octez-signer versions used included. Reads only.
+pub fn read_all(dir: &Path) -> Result<DirMarks, StoreError> {
+    let mut marks = BTreeMap::new();
+    for kind in ConsensusKind::ALL {
+        marks.insert(kind, read(dir, file_name(kind))?.unwrap_or_default());
+    }
+    let legacy_pre = read(dir, LEGACY_PREATTESTATION_FILE)?;
+    let carried = take_with_round(marks.entry(ConsensusKind::Endorsement).or_default());
+    let older = [
+        (
+            ConsensusKind::Preattestation,
+            LEGACY_PREATTESTATION_FILE,
+            legacy_pre,
+        ),
+        (
+            ConsensusKind::Attestation,
+            file_name(ConsensusKind::Endorsement),
+            (!carried.is_empty()).then(|| carried.clone()),
+        ),
+    ];
+    let mut found = Vec::new();
+    for (kind, from, legacy) in older {
+        let Some(legacy) = legacy else { continue };
+        let raised = raise(marks.entry(kind).or_default(), &legacy);
+        found.push((from, kind, legacy.values().map(BTreeMap::len).sum(), raised));
+    }
+    Ok(DirMarks {
+        marks,
+        carried,
+        older: found,
+    })
 }
 
 /// `into` raised to `from` entry by entry: wherever `from` holds a higher (level, round) for a

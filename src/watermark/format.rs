@@ -215,29 +215,39 @@ impl KindFile {
         KindFile { marks, encoded }
     }
 
-    /// The file's text with `entry` in place for (chain, pkh), and `extra`'s entries for the
-    /// keys this file does not hold itself.
+    /// A file with nothing in it.
+    pub const EMPTY: KindFile = KindFile {
+        marks: BTreeMap::new(),
+        encoded: BTreeMap::new(),
+    };
+
+    /// The file's text, with `extra`'s entries for the keys this file does not hold itself.
+    pub fn render(&self, extra: &KindFile) -> String {
+        self.render_merged(extra, None)
+    }
+
+    /// [`KindFile::render`] with `entry` in place for (chain, pkh).
     pub fn render_with(&self, chain: ChainId, pkh: Pkh, entry: &str, extra: &KindFile) -> String {
+        self.render_merged(extra, Some((chain, pkh, entry)))
+    }
+
+    fn render_merged(&self, extra: &KindFile, substitute: Option<(ChainId, Pkh, &str)>) -> String {
         let mut chains: BTreeSet<ChainId> = self.encoded.keys().copied().collect();
         chains.extend(extra.encoded.keys().copied());
-        chains.insert(chain);
+        chains.extend(substitute.map(|(c, _, _)| c));
         let empty = BTreeMap::new();
         assemble(chains.into_iter().map(|c| {
             let own = self.encoded.get(&c).unwrap_or(&empty);
             let carried = extra.encoded.get(&c).unwrap_or(&empty);
             let mut keys: BTreeSet<Pkh> = own.keys().copied().collect();
             keys.extend(carried.keys().copied());
-            if c == chain {
-                keys.insert(pkh);
-            }
+            let here = substitute.filter(|(sc, _, _)| *sc == c);
+            keys.extend(here.map(|(_, p, _)| p));
             let entries: Vec<&str> = keys
                 .into_iter()
-                .filter_map(|k| {
-                    if c == chain && k == pkh {
-                        Some(entry)
-                    } else {
-                        own.get(&k).or_else(|| carried.get(&k)).map(String::as_str)
-                    }
+                .filter_map(|k| match here {
+                    Some((_, p, entry)) if p == k => Some(entry),
+                    _ => own.get(&k).or_else(|| carried.get(&k)).map(String::as_str),
                 })
                 .collect();
             (c, entries)

@@ -44,7 +44,7 @@ impl DirLock {
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .custom_flags(libc_nofollow())
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(io_err("open the lock file", &path))?;
         for (locked, what) in [(&dir, dir_path), (&file, path.as_path())] {
@@ -104,11 +104,6 @@ impl DirLock {
             }),
         }
     }
-}
-
-/// `O_NOFOLLOW`: never open a lock or watermark file through a symbolic link.
-pub(super) fn libc_nofollow() -> i32 {
-    libc::O_NOFOLLOW
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub struct Slot {
 pub trait MarkStore: Send + Sync + 'static {
     /// The current mark of `slot`, if any.
     async fn load(&self, slot: &Slot) -> Result<Option<Mark>, StoreError>;
+    /// Whether `pkh` has marks on `chain` already, and on how many chains it has marks (any
+    /// kind). Asked for every watermarked request, so it allocates nothing.
+    async fn chain_use(&self, pkh: &Pkh, chain: &ChainId) -> Result<(bool, usize), StoreError>;
     /// The chains `pkh` has marks on, any kind.
     async fn chains_of(&self, pkh: &Pkh) -> Result<BTreeSet<ChainId>, StoreError>;
     /// Makes `mark` the mark of `slot`, durably before returning. It must be strictly above
@@ -84,6 +87,13 @@ impl MarkStore for FileStore {
     async fn load(&self, slot: &Slot) -> Result<Option<Mark>, StoreError> {
         let store = self.inner.lock().await;
         Ok(store.get(slot.kind, &slot.chain, &slot.pkh).cloned())
+    }
+
+    async fn chain_use(&self, pkh: &Pkh, chain: &ChainId) -> Result<(bool, usize), StoreError> {
+        let store = self.inner.lock().await;
+        Ok(store
+            .chains_of(pkh)
+            .map_or((false, 0), |c| (c.contains(chain), c.len())))
     }
 
     async fn chains_of(&self, pkh: &Pkh) -> Result<BTreeSet<ChainId>, StoreError> {

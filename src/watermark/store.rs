@@ -124,6 +124,9 @@ impl From<WriteError> for StoreError {
     }
 }
 
+/// A kind's file with nothing in it (the kinds that carry no older entries).
+static NO_ENTRIES: KindFile = KindFile::EMPTY;
+
 /// The high watermarks of one data directory, held exclusively by this process.
 #[derive(Debug)]
 pub struct WatermarkStore {
@@ -173,34 +176,16 @@ impl WatermarkStore {
         sync_parent(&dir)?;
         let lock = DirLock::acquire(&dir)?;
         files::check_names(&dir)?;
-        let mut marks = BTreeMap::new();
         for kind in ConsensusKind::ALL {
             files::remove_stale_temp(&dir, file_name(kind))?;
-            marks.insert(
-                kind,
-                files::read(&dir, file_name(kind))?.unwrap_or_default(),
-            );
         }
-        let legacy_pre = files::read(&dir, files::LEGACY_PREATTESTATION_FILE)?;
-        let carried = files::take_with_round(marks.entry(ConsensusKind::Endorsement).or_default());
+        let files::DirMarks {
+            marks,
+            carried,
+            older,
+        } = files::read_all(&dir)?;
         let mut migration = Migration::default();
-        let older = [
-            (
-                ConsensusKind::Preattestation,
-                files::LEGACY_PREATTESTATION_FILE,
-                legacy_pre,
-            ),
-            (
-                ConsensusKind::Attestation,
-                file_name(ConsensusKind::Endorsement),
-                (!carried.is_empty()).then(|| carried.clone()),
-            ),
-        ];
-        for (kind, from, legacy) in older {
-            let Some(legacy) = legacy else { continue };
-            let current = marks.entry(kind).or_default();
-            let raised = files::raise(current, &legacy);
-            let found = legacy.values().map(BTreeMap::len).sum();
+        for (from, kind, found, raised) in older {
             tracing::info!(
                 file = from,
                 marks = found,
@@ -211,10 +196,11 @@ impl WatermarkStore {
             if raised > 0 {
                 // Durably in the current file before anything is signed: the marks stay even
                 // if the older file is later rewritten or removed.
+                let current = marks.get(&kind).cloned().unwrap_or_default();
                 write_durably(
                     &dir,
                     file_name(kind),
-                    format::render(current).as_bytes(),
+                    format::render(&current).as_bytes(),
                     0o600,
                 )?;
             }
@@ -358,17 +344,22 @@ impl WatermarkStore {
     /// shutdown: so that identical retries after a restart get their signatures back).
     pub fn flush(&mut self) -> Result<(), StoreError> {
         for kind in std::mem::take(&mut self.unflushed) {
-            let Some((chain, pkh, mark)) = self.files.get(&kind).and_then(|f| {
-                f.marks
-                    .iter()
-                    .find_map(|(c, keys)| keys.iter().next().map(|(p, m)| (*c, *p, m.clone())))
-            }) else {
-                continue;
-            };
-            // Rewriting one entry as it is renders the whole file, recorded signatures included.
-            self.write_entry(kind, chain, pkh, mark)?;
+            self.lock.still_holds()?;
+            let file = self.files.get(&kind).unwrap_or(&NO_ENTRIES);
+            let text = file.render(self.extra_for(kind));
+            write_durably(&self.dir, file_name(kind), text.as_bytes(), 0o600)?;
         }
         Ok(())
+    }
+
+    /// The entries a kind's file carries besides its own marks: the older attestation entries
+    /// of `endorsement_high_watermarks`.
+    fn extra_for(&self, kind: ConsensusKind) -> &KindFile {
+        if kind == ConsensusKind::Endorsement {
+            &self.carried
+        } else {
+            &NO_ENTRIES
+        }
     }
 
     /// Writes the kind's file with `mark` in place for (chain, key), then records it in memory.
@@ -381,17 +372,14 @@ impl WatermarkStore {
     ) -> Result<(), StoreError> {
         self.lock.still_holds()?;
         let entry = format::encode_entry(&pkh, &mark);
-        let no_extra = KindFile::default();
-        let file = self.files.entry(kind).or_default();
-        let extra = if kind == ConsensusKind::Endorsement {
-            &self.carried
-        } else {
-            &no_extra
-        };
-        let text = file.render_with(chain, pkh, &entry, extra);
+        let file = self.files.get(&kind).unwrap_or(&NO_ENTRIES);
+        let text = file.render_with(chain, pkh, &entry, self.extra_for(kind));
         // Owner-only, like the directory.
         write_durably(&self.dir, file_name(kind), text.as_bytes(), 0o600)?;
-        file.insert(chain, pkh, mark, entry);
+        self.files
+            .entry(kind)
+            .or_default()
+            .insert(chain, pkh, mark, entry);
         self.unflushed.remove(&kind);
         self.chains.entry(pkh).or_default().insert(chain);
         Ok(())
