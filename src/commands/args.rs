@@ -65,13 +65,21 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
-/// The data directory of `serve` and `sign`: `flag`, else `$STATE_DIRECTORY` (systemd; the
+/// No data directory was given and none could be derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("data directory: neither --data-dir, STATE_DIRECTORY nor HOME is set")]
+pub struct NoDataDir;
+
+/// The data directory of `serve`, `sign` and `watermarks`: `flag`, else `$STATE_DIRECTORY` (systemd; the
 /// first of several colon-separated ones), else `~/.tezos-azure-signer`; `dev` uses a `dev`
 /// subdirectory of the default so demo watermarks never mix with real ones.
-pub fn resolve_data_dir(flag: Option<&std::path::Path>, dev: bool) -> Option<std::path::PathBuf> {
+pub fn resolve_data_dir(
+    flag: Option<&std::path::Path>,
+    dev: bool,
+) -> Result<std::path::PathBuf, NoDataDir> {
     use std::path::PathBuf;
     if let Some(dir) = flag {
-        return Some(dir.to_path_buf());
+        return Ok(dir.to_path_buf());
     }
     let base = match std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
         Some(v) => PathBuf::from(
@@ -82,11 +90,13 @@ pub fn resolve_data_dir(flag: Option<&std::path::Path>, dev: bool) -> Option<std
                 .to_string(),
         ),
         None => {
-            let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+            let home = std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .ok_or(NoDataDir)?;
             PathBuf::from(home).join(".tezos-azure-signer")
         }
     };
-    Some(if dev { base.join("dev") } else { base })
+    Ok(if dev { base.join("dev") } else { base })
 }
 
 impl VaultArgs {

@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -65,7 +66,7 @@ struct Held {
 pub struct Confirmations {
     timeout: Duration,
     held: Mutex<Vec<Held>>,
-    next_id: Mutex<u64>,
+    next_id: AtomicU64,
 }
 
 /// Removes a held request whose waiter went away (client left, task ended).
@@ -85,7 +86,7 @@ impl Confirmations {
         Confirmations {
             timeout,
             held: Mutex::new(Vec::new()),
-            next_id: Mutex::new(0),
+            next_id: AtomicU64::new(0),
         }
     }
 
@@ -106,11 +107,7 @@ impl Confirmations {
         reason: String,
     ) -> Answer {
         let (tx, rx) = oneshot::channel();
-        let id = {
-            let mut next = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
-            *next += 1;
-            *next
-        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.lock().push(Held {
             id,
             hash: request_hash(bytes),

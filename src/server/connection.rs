@@ -121,13 +121,15 @@ pub(super) async fn serve_connection<IO, S>(
         hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(PeerAddr(peer));
             let busy = activity.begin();
-            let refusal = refuse_target(&req);
-            let call = refusal.is_none().then(|| service.call(req));
+            let call = match refuse_target(&req) {
+                Some(refusal) => Err(refusal),
+                None => Ok(service.call(req)),
+            };
             async move {
                 let _busy = busy;
-                let Some(call) = call else {
-                    let e = refusal.unwrap_or(RequestError::Internal("no call".into()));
-                    return Ok(ApiError::from(e).into_response());
+                let call = match call {
+                    Ok(call) => call,
+                    Err(refusal) => return Ok(ApiError::from(refusal).into_response()),
                 };
                 // A panic in a handler answers 500 on this request instead of killing the
                 // connection without a word.

@@ -196,6 +196,11 @@ impl Signer {
         Ok(self.entry(pkh).await?.key.public_key.clone())
     }
 
+    /// The vault key serving `pkh`, if any.
+    pub fn vault_key(&self, pkh: &Pkh) -> Option<crate::vault::VaultKey> {
+        self.keyring.get(pkh).map(|e| e.key.clone())
+    }
+
     pub fn known_keys(&self) -> Vec<Pkh> {
         self.keyring.pkhs()
     }

@@ -51,6 +51,14 @@ impl MagicByte {
         MagicByte::Preattestation,
         MagicByte::Attestation,
     ];
+    /// The kinds subject to a high watermark (docs/protocol.md §2).
+    pub const WATERMARKED: [MagicByte; 5] = [
+        MagicByte::LegacyBlock,
+        MagicByte::LegacyEndorsement,
+        MagicByte::Block,
+        MagicByte::Preattestation,
+        MagicByte::Attestation,
+    ];
     /// The kinds a baker needs and the default whitelist.
     pub const BAKING: [MagicByte; 3] = [
         MagicByte::Block,
@@ -63,6 +71,10 @@ impl MagicByte {
     }
     pub fn byte(self) -> u8 {
         self as u8
+    }
+    /// Whether requests of this kind are subject to a high watermark.
+    pub fn is_watermarked(self) -> bool {
+        Self::WATERMARKED.contains(&self)
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -234,6 +246,20 @@ mod tests {
                     "{kind}"
                 );
             }
+        }
+        // The watermarked magic bytes are those whose request kinds have a watermark.
+        let by_magic = [
+            (MagicByte::LegacyBlock, RequestKind::LegacyBlock),
+            (MagicByte::LegacyEndorsement, RequestKind::LegacyEndorsement),
+            (MagicByte::Generic, RequestKind::Generic),
+            (MagicByte::Authentication, RequestKind::Authentication),
+            (MagicByte::MichelsonData, RequestKind::MichelsonData),
+            (MagicByte::Block, RequestKind::Block),
+            (MagicByte::Preattestation, RequestKind::Preattestation),
+            (MagicByte::Attestation, RequestKind::Attestation),
+        ];
+        for (magic, kind) in by_magic {
+            assert_eq!(magic.is_watermarked(), kind.watermark().is_some(), "{magic:?}");
         }
         let names: std::collections::BTreeSet<&str> =
             RequestKind::ALL.iter().map(|k| k.name()).collect();

@@ -235,9 +235,10 @@ impl fmt::Display for Micheline {
     }
 }
 
-/// A Michelson string literal: `"`, `\` and the control characters escaped as Michelson
-/// writes them (`\"`, `\\`, `\n`, `\t`, `\r`, `\b`); other control characters as `\xNN`-free
-/// decimal escapes are not part of Michelson, so they are shown as `\u{…}` for review.
+/// A Michelson string literal: `"`, `\` and the control characters Michelson has escapes for
+/// written as it writes them (`\"`, `\\`, `\n`, `\t`, `\r`, `\b`). Other control characters
+/// have no Michelson escape; octez prints them raw, but a hostile one must never reach the
+/// operator's terminal, so they are shown as `\u{…}`.
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {

@@ -126,7 +126,7 @@ impl ServeArgs {
     /// The data directory: the flag, else `$STATE_DIRECTORY` (systemd), else
     /// `~/.tezos-azure-signer`; `--dev` without `--data-dir` uses a `dev` subdirectory so demo
     /// watermarks never mix with real ones.
-    pub fn resolved_data_dir(&self) -> Option<PathBuf> {
+    pub fn resolved_data_dir(&self) -> Result<PathBuf, crate::commands::args::NoDataDir> {
         crate::commands::args::resolve_data_dir(self.data_dir.as_deref(), self.dev)
     }
 

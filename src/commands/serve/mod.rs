@@ -34,8 +34,8 @@ pub mod dev;
 /// formatted once, when `serve` prints it (exit 1).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("data directory: neither --data-dir, STATE_DIRECTORY nor HOME is set")]
-    NoDataDir,
+    #[error(transparent)]
+    NoDataDir(#[from] crate::commands::args::NoDataDir),
     #[error("cannot create the data directory {path}: {source}")]
     CreateDataDir {
         path: PathBuf,
@@ -133,7 +133,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     // Before anything else: a SIGTERM/SIGINT during startup then shuts down gracefully once
     // the server runs, instead of killing the process by the default disposition.
     let termination = TerminationSignal::register();
-    let data_dir = args.resolved_data_dir().ok_or(ServeError::NoDataDir)?;
+    let data_dir = args.resolved_data_dir()?;
     prepare_data_dir(&data_dir)?;
     // Configuration errors first: they need no vault.
     let config = signer_config(&args)?;

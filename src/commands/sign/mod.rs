@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::commands::{GlobalArgs, VaultArgs};
 use crate::signer::{SignError, Signer, SignerConfig};
-use crate::tezos::{DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
+use crate::tezos::{DecodeError, MagicByte, Pkh, Signature, SigningRequest, blake2b_256};
 use crate::vault::{OpenError, Vault, VaultError, VaultKey};
 use crate::watermark::{FileStore, StoreError, WatermarkStore};
 
@@ -172,11 +172,8 @@ fn read_bytes(args: &SignArgs) -> Result<Vec<u8>, SignFailure> {
 
 /// The data directory `sign` uses (the same default as `serve`).
 fn data_dir(args: &SignArgs) -> Result<PathBuf, SignFailure> {
-    crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false).ok_or_else(|| {
-        SignFailure::Input(
-            "data directory: neither --data-dir, STATE_DIRECTORY nor HOME is set".into(),
-        )
-    })
+    crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false)
+        .map_err(|e| SignFailure::Input(e.to_string()))
 }
 
 async fn find_key(vault: &dyn Vault, wanted: &str) -> Result<VaultKey, SignFailure> {
@@ -211,7 +208,7 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     let parsed = SigningRequest::parse(&bytes);
     // By the magic byte, not the parse: a consensus payload that does not decode must never
     // reach the vault around the high watermark, --blind or not.
-    let watermarked = matches!(bytes[0], 0x01 | 0x02 | 0x11 | 0x12 | 0x13);
+    let watermarked = MagicByte::from_byte(bytes[0]).is_some_and(MagicByte::is_watermarked);
     if watermarked && let Err(e) = &parsed {
         return Err(SignFailure::UndecodableConsensus(e.to_string()));
     }
@@ -224,7 +221,30 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     };
     let vault: Arc<dyn Vault> = Arc::new(crate::vault::open(&args.vault.settings(global))?);
     let wanted = args.key.as_deref().unwrap_or_default();
-    let key = find_key(vault.as_ref(), wanted).await?;
+    // Consensus payloads are signed by serve's pipeline, whose key discovery finds the key;
+    // the rest by one direct vault call after one listing.
+    let (key, signer) = match store {
+        Some(store) => {
+            let config = SignerConfig {
+                key_filter: vec![wanted.to_string()],
+                policy: crate::policy::Policy::new(
+                    crate::policy::MagicBytes::new(MagicByte::WATERMARKED.map(MagicByte::byte)),
+                    None,
+                ),
+                ..SignerConfig::default()
+            };
+            let signer = Signer::new(vault.clone(), Arc::new(FileStore::new(store)), config)
+                .await
+                .map_err(SignFailure::Signer)?;
+            let key = signer
+                .known_keys()
+                .first()
+                .and_then(|pkh| signer.vault_key(pkh))
+                .ok_or_else(|| SignFailure::UnknownKey(wanted.to_string()))?;
+            (key, Some(signer))
+        }
+        None => (find_key(vault.as_ref(), wanted).await?, None),
+    };
     let pkh = key.pkh();
 
     eprintln!("Signing with {pkh} (vault key {}):", key.name);
@@ -254,19 +274,8 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     }
     confirm(args, &pkh)?;
 
-    let signature = match store {
-        Some(store) => {
-            let config = SignerConfig {
-                key_filter: vec![key.name.clone()],
-                policy: crate::policy::Policy::new(
-                    crate::policy::MagicBytes::new([0x01, 0x02, 0x11, 0x12, 0x13]),
-                    None,
-                ),
-                ..SignerConfig::default()
-            };
-            let signer = Signer::new(vault, Arc::new(FileStore::new(store)), config)
-                .await
-                .map_err(SignFailure::Signer)?;
+    let signature = match signer {
+        Some(signer) => {
             let signed = signer.sign(&pkh, &bytes, None).await;
             // Write the signature with its mark before the process ends, as serve does at a
             // clean stop.
@@ -283,7 +292,15 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
         }
         None => crate::vault::sign_verified(vault.as_ref(), &key, &blake2b_256(&bytes)).await?,
     };
-    print_result(args, &key, &bytes, parsed.ok().as_ref(), &signature);
+    let decoded = shown.map(|s| s.json).unwrap_or(serde_json::Value::Null);
+    print_result(
+        args,
+        &key,
+        &bytes,
+        parsed.ok().as_ref(),
+        &decoded,
+        &signature,
+    );
     Ok(())
 }
 
@@ -306,29 +323,13 @@ fn print_result(
     key: &VaultKey,
     bytes: &[u8],
     req: Option<&SigningRequest>,
+    decoded: &serde_json::Value,
     signature: &Signature,
 ) {
     if !args.json {
         println!("{signature}");
         return;
     }
-    let decoded = match req {
-        Some(SigningRequest::Generic(g)) => crate::tezos::operation::decode_contents(&g.contents)
-            .map(|ops| crate::tezos::operation::batch_json(&g.branch, &ops))
-            .unwrap_or(serde_json::Value::Null),
-        Some(SigningRequest::MichelsonData(d)) => crate::tezos::micheline::decode(d, 1)
-            .map(|m| m.to_json())
-            .unwrap_or(serde_json::Value::Null),
-        Some(r) => {
-            let s = r.summary();
-            serde_json::json!({
-                "chain": s.chain.map(|c| c.to_string()),
-                "level": s.level,
-                "round": s.round,
-            })
-        }
-        None => serde_json::Value::Null,
-    };
     // Only an operation (0x03) is injected: its bytes after the magic byte, then the
     // signature. Consensus payloads carry the chain id first, data and authentication
     // payloads are not injected at all.

@@ -20,6 +20,9 @@ pub struct Shown {
     pub lines: Vec<String>,
     /// Something in the request could not be decoded field by field.
     pub opaque: bool,
+    /// The same request as JSON (octez's for operations, Micheline JSON for data), for
+    /// `sign --json`.
+    pub json: serde_json::Value,
 }
 
 /// The entrypoints a transaction to oneself calls for staking.
@@ -118,7 +121,11 @@ pub fn operations(signer: &Pkh, branch: &[u8; 32], ops: &[Operation], verbose: b
         opaque |= matches!(op.body, Body::Opaque { .. });
         operation(&mut lines, i + 1, op, signer, verbose);
     }
-    Shown { lines, opaque }
+    Shown {
+        lines,
+        opaque,
+        json: crate::tezos::operation::batch_json(branch, ops),
+    }
 }
 
 fn operation(lines: &mut Vec<String>, n: usize, op: &Operation, signer: &Pkh, verbose: bool) {
@@ -302,16 +309,26 @@ pub fn request(
                     format!("  {}", m.to_michelson()),
                 ],
                 opaque: false,
+                json: m.to_json(),
             })
         }
         SigningRequest::Authentication(_) => Ok(Shown {
             lines: vec!["an authentication payload (0x04)".into()],
             opaque: true,
+            json: serde_json::Value::Null,
         }),
-        other => Ok(Shown {
-            lines: consensus(other),
-            opaque: false,
-        }),
+        other => {
+            let s = other.summary();
+            Ok(Shown {
+                lines: consensus(other),
+                opaque: false,
+                json: serde_json::json!({
+                    "chain": s.chain.map(|c| c.to_string()),
+                    "level": s.level,
+                    "round": s.round,
+                }),
+            })
+        }
     }
 }
 

@@ -283,7 +283,12 @@ async fn restart_keeps_marks_and_signatures() {
 async fn legacy_magic_bytes_use_octez_watermarks() {
     use crate::policy::MagicBytes;
     let t = setup(SignerConfig {
-        policy: Policy::new(MagicBytes::new([0x01, 0x02, 0x11, 0x12, 0x13]), None),
+        policy: Policy::new(
+            MagicBytes::new(
+                crate::tezos::MagicByte::WATERMARKED.map(crate::tezos::MagicByte::byte),
+            ),
+            None,
+        ),
         ..SignerConfig::default()
     })
     .await;

@@ -304,6 +304,24 @@ proptest! {
     }
 }
 
+/// A generic request's batch decoded, and as octez's JSON.
+fn decode_request(
+    name: &str,
+    bytes: &[u8],
+) -> (
+    crate::tezos::GenericOperation,
+    Vec<Operation>,
+    serde_json::Value,
+) {
+    let Ok(crate::tezos::SigningRequest::Generic(op)) = crate::tezos::SigningRequest::parse(bytes)
+    else {
+        panic!("{name}: not a generic operation");
+    };
+    let ops = decode_contents(&op.contents).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let json = batch_json(&op.branch, &ops);
+    (op, ops, json)
+}
+
 /// Every sample of octez's own encodings (tests/vectors/operations.json, protocol 025): the
 /// decoded batch, as octez's JSON, equals the JSON octez decodes the same bytes to, field by
 /// field.
@@ -316,13 +334,7 @@ fn octez_encoding_samples_decode_to_octez_json() {
     for sample in samples {
         let name = sample["name"].as_str().unwrap();
         let bytes = hex::decode(sample["hex"].as_str().unwrap()).unwrap();
-        let Ok(crate::tezos::SigningRequest::Generic(op)) =
-            crate::tezos::SigningRequest::parse(&bytes)
-        else {
-            panic!("{name}: not a generic operation");
-        };
-        let ops = decode_contents(&op.contents).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let got = batch_json(&op.branch, &ops);
+        let (op, ops, got) = decode_request(name, &bytes);
         let want = &sample["json"];
         assert_eq!(got["branch"], want["branch"], "{name}");
         let (got, want) = (
@@ -364,13 +376,7 @@ fn operations_forged_by_taquito_decode_to_what_it_was_given() {
         let name = sample["name"].as_str().unwrap();
         let mut bytes = vec![0x03];
         bytes.extend(hex::decode(sample["hex"].as_str().unwrap()).unwrap());
-        let Ok(crate::tezos::SigningRequest::Generic(op)) =
-            crate::tezos::SigningRequest::parse(&bytes)
-        else {
-            panic!("{name}: not a generic operation");
-        };
-        let ops = decode_contents(&op.contents).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let got = batch_json(&op.branch, &ops);
+        let (_, ops, got) = decode_request(name, &bytes);
         let input = &sample["input"];
         assert_eq!(got["branch"], input["branch"], "{name}");
         let want = input["contents"].as_array().unwrap();
