@@ -259,7 +259,11 @@ mod tests {
             (MagicByte::Attestation, RequestKind::Attestation),
         ];
         for (magic, kind) in by_magic {
-            assert_eq!(magic.is_watermarked(), kind.watermark().is_some(), "{magic:?}");
+            assert_eq!(
+                magic.is_watermarked(),
+                kind.watermark().is_some(),
+                "{magic:?}"
+            );
         }
         let names: std::collections::BTreeSet<&str> =
             RequestKind::ALL.iter().map(|k| k.name()).collect();
