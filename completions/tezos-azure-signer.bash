@@ -375,7 +375,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__serve)
-            opts="-v -h --address --port --data-dir --magic-bytes --key --policy --authorized-keys --tls-cert --tls-key --metrics-address --known-keys --min-level --confirm --confirm-timeout --max-queue-per-key --max-chains-per-key --max-connections --idle-timeout --header-timeout --request-timeout --dev --dev-latency-ms --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
+            opts="-v -h --address --port --data-dir --magic-bytes --key --policy --authorized-keys --tls-cert --tls-key --metrics-address --known-keys --shared-watermarks --min-level --confirm --confirm-timeout --max-queue-per-key --max-chains-per-key --max-connections --idle-timeout --header-timeout --request-timeout --dev --dev-latency-ms --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -418,6 +418,10 @@ _tezos__azure__signer() {
                     return 0
                     ;;
                 --metrics-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shared-watermarks)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -42,6 +42,13 @@ pub struct VaultArgs {
     pub vault_ca: Option<std::path::PathBuf>,
 }
 
+/// A `--shared-watermarks` / `watermarks push` URL.
+pub fn parse_shared_location(
+    text: &str,
+) -> Result<crate::watermark::shared::SharedLocation, String> {
+    crate::watermark::shared::SharedLocation::parse(text).map_err(|e| e.to_string())
+}
+
 /// Parses `3s`, `1500ms`, `2m` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     use std::time::Duration;

@@ -1,24 +1,29 @@
-//! `watermarks`: look at the high watermarks of a data directory, and bring in the marks of
-//! another signer (octez-signer's files, Signatory's `watermark_v2`), never lowering one.
+//! `watermarks`: look at the high watermarks of a data directory, bring in the marks of
+//! another signer (octez-signer's files, Signatory's `watermark_v2`), and seed a shared
+//! container (`serve --shared-watermarks`) with them, never lowering a mark anywhere.
 //!
 //! Owns: reading the other signers' formats and raising marks from them. Refuses to run on a
 //! data directory a running `serve` holds (the store's lock, naming it). Exit codes: 0 done;
-//! 1 the directory is in use; 3 unreadable input. Must never: lower a mark.
+//! 1 the directory is in use; 3 unreadable input; 4 the shared container failed. Must never:
+//! lower a mark.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::commands::GlobalArgs;
+use crate::commands::args::VaultArgs;
 use crate::tezos::base58;
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
+use crate::watermark::Slot;
 use crate::watermark::format::KindMarks;
+use crate::watermark::shared::{self, AzureBlobs, SharedLocation, SharedMarks};
 use crate::watermark::{Mark, StoreError, WatermarkStore};
 
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit codes: 0 done, 1 the data directory is in use, 2 usage error, \
-3 unreadable input."
+3 unreadable input, 4 the shared container failed or refused."
 )]
 pub struct WatermarksArgs {
     #[command(subcommand)]
@@ -51,6 +56,15 @@ pub enum Action {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Seed a shared-watermark container (`serve --shared-watermarks`) with this directory's
+    /// marks, raising each slot that is missing or lower there, never lowering one.
+    Push {
+        /// https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX][?SAS]
+        #[arg(value_name = "URL", value_parser = crate::commands::args::parse_shared_location)]
+        url: SharedLocation,
+        #[command(flatten)]
+        vault: VaultArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,7 +73,7 @@ pub enum Source {
     Signatory,
 }
 
-pub fn run(_global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
+pub fn run(global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
     let dir = match crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false) {
         Ok(dir) => dir,
         Err(e) => {
@@ -84,6 +98,15 @@ pub fn run(_global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
             Ok(())
         }
         Action::Import { from, dir } => import(&mut store, from, &dir),
+        Action::Push { url, vault } => {
+            return match push(&store, &url, &vault.settings(global)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(4)
+                }
+            };
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -231,5 +254,45 @@ fn import(store: &mut WatermarkStore, from: Source, dir: &Path) -> Result<(), St
         }
     }
     println!("{raised} marks raised, {kept} already as high or higher (never lowered)");
+    Ok(())
+}
+
+/// Raises the container's slots to this directory's marks (never lowering one).
+fn push(
+    store: &WatermarkStore,
+    location: &SharedLocation,
+    settings: &crate::vault::VaultSettings,
+) -> Result<(), String> {
+    let marks: Vec<(Slot, Mark)> = store
+        .entries()
+        .map(|(kind, chain, pkh, m)| (Slot { kind, chain, pkh }, m.clone()))
+        .collect();
+    let (credential, options) =
+        crate::vault::azure_access(settings, !location.uses_sas()).map_err(|e| e.to_string())?;
+    let blobs = AzureBlobs::new(location, credential, options).map_err(|e| e.to_string())?;
+    let shared = SharedMarks::new(
+        std::sync::Arc::new(blobs),
+        location.clone(),
+        settings.read_deadline,
+        Default::default(),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let total = marks.len();
+    let report = runtime
+        .block_on(shared::push(&shared, marks))
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{total} marks pushed to {location}: {} created, {} raised, {} already as high or higher (never lowered)",
+        report.created, report.raised, report.kept
+    );
+    for slot in &report.diverged {
+        println!(
+            "diverged: {} {} {}: the container holds other bytes at this mark's level and round (left as it is)",
+            slot.chain, slot.pkh, slot.kind
+        );
+    }
     Ok(())
 }

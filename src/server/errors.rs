@@ -10,6 +10,7 @@ use warp::reply::{Reply, Response};
 
 use crate::signer::{SignError, Withdrawn};
 use crate::vault::VaultError;
+use crate::watermark::{SharedError, StoreError};
 
 /// Requests refused before they reach the signer (HTTP-level problems).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +113,9 @@ pub fn sign_status(e: &SignError) -> StatusCode {
         | SignError::NotConfirmed(_) => StatusCode::FORBIDDEN,
         SignError::Withdrawn { .. } => StatusCode::SERVICE_UNAVAILABLE,
         SignError::Vault(v) => vault_status(v),
+        SignError::Store(StoreError::Shared(SharedError::Refused { .. })) => StatusCode::CONFLICT,
+        // Storage that may come back: the baker retries.
+        SignError::Store(StoreError::Shared(_)) => StatusCode::SERVICE_UNAVAILABLE,
         SignError::Store(_) | SignError::Spending(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -122,6 +126,8 @@ impl From<&SignError> for ApiError {
             // octez-signer's texts where the log's differ.
             SignError::UnknownKey(pkh) => format!("unknown key {pkh}"),
             SignError::Decode(d) => format!("malformed payload: {d}"),
+            // What another signer holds, or which storage failed (the URL without its SAS).
+            SignError::Store(StoreError::Shared(shared)) => shared.to_string(),
             // The details (paths, OS errors) go to the log line, not to the client.
             SignError::Store(_) => {
                 "watermark store failure: no signature was released (see the signer's log)".into()
@@ -155,6 +161,8 @@ pub fn sign_error_label(e: &SignError) -> &'static str {
         SignError::InvalidAuthentication => "invalid_authentication",
         SignError::Watermark(_) => "watermark",
         SignError::Vault(_) => "vault",
+        SignError::Store(StoreError::Shared(SharedError::Refused { .. })) => "shared_watermark",
+        SignError::Store(StoreError::Shared(_)) => "shared_store",
         SignError::Store(_) => "store",
         SignError::Spending(_) => "spending",
         SignError::ChainLimit { .. } => "chain_limit",

@@ -1,7 +1,7 @@
 //! The metrics listener's routes: `GET /metrics` (Prometheus text) and `GET /healthz`.
 //!
-//! Owns: readiness. Ready only when keys are loaded and the vault answers; the vault check is
-//! cached for [`HEALTH_CACHE`] so a tight probe loop cannot turn into billed vault calls.
+//! Owns: readiness. Ready only when keys are loaded, the vault answers and the watermark store
+//! takes marks (a shared container answers); the checks are for [`HEALTH_CACHE`] so a tight probe loop cannot turn into billed vault calls.
 //! Must never: expose anything but counters and a readiness verdict.
 
 use std::convert::Infallible;
@@ -45,11 +45,11 @@ impl Health {
         let vault = match cache.as_ref() {
             Some((at, result)) if at.elapsed() < self.ttl => result.clone(),
             _ => {
-                let result = self
-                    .signer
-                    .check_vault()
-                    .await
-                    .map_err(|e| format!("vault check failed: {e}"));
+                let (vault, store) =
+                    tokio::join!(self.signer.check_vault(), self.signer.check_store());
+                let result = vault
+                    .map_err(|e| format!("vault check failed: {e}"))
+                    .and_then(|()| store.map_err(|e| format!("watermark store check failed: {e}")));
                 *cache = Some((Instant::now(), result.clone()));
                 result
             }

@@ -11,8 +11,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use crate::watermark::shared::{LATENCY_BUCKETS as SHARED_BUCKETS, SharedStats};
 
 /// Upper bounds (seconds) of the vault latency histogram buckets.
 pub const LATENCY_BUCKETS: [f64; 12] = [
@@ -52,6 +54,8 @@ struct Inner {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// The shared watermark store's counters, when `--shared-watermarks` is on.
+    shared: OnceLock<Arc<SharedStats>>,
 }
 
 impl Metrics {
@@ -107,6 +111,10 @@ impl Metrics {
     }
     pub fn set_keys_loaded(&self, n: usize) {
         self.with(|m| m.keys_loaded = n as u64);
+    }
+    /// Renders the shared watermark store's counters too.
+    pub fn attach_shared(&self, stats: Arc<SharedStats>) {
+        let _ = self.shared.set(stats);
     }
     pub fn in_flight(&self, delta: i64) {
         self.with(|m| m.in_flight += delta);
@@ -179,8 +187,36 @@ impl Metrics {
             for (listener, n) in &m.connections_refused {
                 let _ = writeln!(out, "{p}_connections_refused_total{{listener=\"{listener}\"}} {n}");
             }
+            if let Some(shared) = self.shared.get() {
+                render_shared(&mut out, shared);
+            }
             out
         })
+    }
+}
+
+#[rustfmt::skip]
+fn render_shared(out: &mut String, shared: &SharedStats) {
+    let p = PREFIX;
+    let snap = shared.snapshot();
+    let name = format!("{p}_shared_watermark_write_duration_seconds");
+    header(out, &name, "histogram",
+        "Latency of successful conditional writes of shared watermarks (retries included).");
+    let mut cumulative = 0;
+    for (bound, n) in SHARED_BUCKETS.iter().zip(&snap.buckets) {
+        cumulative += n;
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", snap.writes);
+    let _ = writeln!(out, "{name}_sum {}", snap.write_seconds);
+    let _ = writeln!(out, "{name}_count {}", snap.writes);
+    header(out, &format!("{p}_shared_watermark_conflicts_total"), "counter",
+        "Conditional writes of shared watermarks another signer got in first (lost races).");
+    let _ = writeln!(out, "{p}_shared_watermark_conflicts_total {}", snap.conflicts);
+    header(out, &format!("{p}_shared_watermark_errors_total"), "counter",
+        "Failed shared-watermark storage requests, by error class.");
+    for (error, n) in &snap.errors {
+        let _ = writeln!(out, "{p}_shared_watermark_errors_total{{error=\"{error}\"}} {n}");
     }
 }
 

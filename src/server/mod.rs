@@ -58,6 +58,11 @@ pub trait SignerApi: Send + Sync + 'static {
         }
     }
     async fn check_vault(&self) -> Result<(), VaultError>;
+    /// Whether the watermark store takes marks (a shared container answers). Doubles without
+    /// a store keep the default.
+    async fn check_store(&self) -> Result<(), crate::watermark::StoreError> {
+        Ok(())
+    }
     /// A clean stop, after the last signature (the real signer writes what it recorded in
     /// memory). Doubles can keep the default.
     async fn close(&self) {}
@@ -93,6 +98,9 @@ impl SignerApi for crate::signer::Signer {
     }
     async fn check_vault(&self) -> Result<(), VaultError> {
         crate::signer::Signer::check_vault(self).await
+    }
+    async fn check_store(&self) -> Result<(), crate::watermark::StoreError> {
+        crate::signer::Signer::check_store(self).await
     }
     async fn close(&self) {
         if let Err(e) = crate::signer::Signer::shutdown(self).await {

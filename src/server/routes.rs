@@ -22,6 +22,7 @@ use super::errors::{ApiError, RequestError, sign_error_label, sign_status, vault
 use super::metrics::Metrics;
 use super::{AppState, SignContext, SignError, Signing};
 use crate::tezos::{Pkh, Signature};
+use crate::watermark::{SharedError, StoreError};
 
 /// The whole API as one filter that never rejects: every request gets an answer.
 pub fn api(
@@ -338,7 +339,10 @@ fn record(metrics: &Metrics, pkh: &Pkh, signing: &Signing, started: Instant) {
             let reason = sign_error_label(e);
             metrics.refusal(reason);
             match e {
-                SignError::Watermark(_) => metrics.watermark_refusal(kind, &pkh_text),
+                SignError::Watermark(_)
+                | SignError::Store(StoreError::Shared(SharedError::Refused { .. })) => {
+                    metrics.watermark_refusal(kind, &pkh_text)
+                }
                 SignError::Vault(v) => metrics.vault_error(vault_error_label(v)),
                 _ => {}
             }

@@ -239,6 +239,11 @@ impl Signer {
         }
     }
 
+    /// Whether the watermark store can take marks (the shared container answers).
+    pub async fn check_store(&self) -> Result<(), StoreError> {
+        self.store.probe().await
+    }
+
     /// Signs `data` (magic byte first) with `pkh`, or says why not, for a caller without a
     /// deadline.
     pub async fn sign(

@@ -1,7 +1,8 @@
 //! The signing pipeline, step by step: key known → magic byte allowed → authentication →
 //! decode → policy → (per-key queue and lock) watermark rule and chain cap → one vault
-//! signature, normalised and verified, within the request's deadline → durable watermark →
-//! reply.
+//! signature, normalised and verified, and at the same time the durable reservation of the new
+//! mark (local files, and the shared container when configured), both within the request's
+//! deadline → reply.
 //!
 //! Owns: the order of those checks (octez's), and the guarantee that a watermarked signature
 //! is released only after its mark is on disk. Must never: sign twice at one (level, round)
@@ -130,10 +131,19 @@ impl Signer {
         let reservation = mark_req.reservation();
         let reserving = tokio::spawn(async move { store.reserve(slot, reservation).await });
         let signed = self.vault_sign(&entry, &mark_req.hash, ctx).await;
-        let reserved = reserving
-            .await
-            .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
-        reserved.map_err(SignError::Store)?;
+        // The reservation too must end by the deadline (a shared store is a network call).
+        let reserved = match ctx.deadline {
+            None => reserving.await,
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), reserving)
+                .await
+                .map_err(|_| SignError::Withdrawn {
+                    pkh: *pkh,
+                    reason: ctx.expired(),
+                })?,
+        };
+        reserved
+            .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?
+            .map_err(SignError::Store)?;
         let (signature, latency) = signed?;
         // Record the signature with the mark (an identical retry then gets it back), in memory
         // and in a task that owns the key lock: the reply does not wait for it. Losing it only

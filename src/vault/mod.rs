@@ -16,7 +16,7 @@ pub mod credentials;
 mod open;
 
 pub use azure::{AzureVault, AzureVaultConfig};
-pub use open::{OpenError, VaultSettings, open, open_with_env};
+pub use open::{OpenError, VaultSettings, azure_access, open, open_with_env};
 
 /// A usable signing key in the vault (enabled, EC, secp256k1 or P-256).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,13 +10,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use azure_core::credentials::TokenCredential;
+use azure_core::http::ClientOptions;
 use url::Url;
 
 use super::VaultError;
 use super::azure::{AzureVault, AzureVaultConfig, client_options};
 use super::credentials::AuthMode;
 use super::credentials::{
-    ChainCredential, ChainError, CredentialEnv, KeeperTiming, SdkFactory, TokenReset,
+    ChainCredential, ChainError, CredentialEnv, KeeperHandle, KeeperTiming, SdkFactory, TokenReset,
     keep_fresh_with_reset, plan,
 };
 
@@ -64,25 +66,10 @@ pub fn open_with_env(
     env: &CredentialEnv,
 ) -> Result<(AzureVault, Arc<ChainCredential>), OpenError> {
     let vault_url = settings.url.as_ref().ok_or(OpenError::MissingVaultUrl)?;
-    let extra_ca_pem = match &settings.extra_ca {
-        Some(path) => Some(std::fs::read(path).map_err(|source| OpenError::ReadCa {
-            path: path.clone(),
-            source,
-        })?),
-        None => None,
-    };
     // One set of client options (one HTTP client when an extra CA is given) for the
     // credentials and the vault client.
-    let options = client_options(extra_ca_pem.as_deref())?;
-    let factory = SdkFactory::new(options.clone());
-    let candidates = plan(settings.auth, env);
-    let chain = Arc::new(ChainCredential::new(&candidates, env, &factory));
-    if !chain.any_available() {
-        return Err(chain.unavailable_error().into());
-    }
-    // The keeper resets the chain too: the chosen SDK credential is rebuilt, bypassing the
-    // token cache it has of its own.
-    let keeper = keep_fresh_with_reset(chain.clone(), chain.clone(), KeeperTiming::default());
+    let options = options_of(settings)?;
+    let (keeper, chain) = credential_chain(settings, env, &options)?;
     let token_reset: Arc<dyn TokenReset> = keeper.clone();
     let config = AzureVaultConfig {
         vault_url: vault_url.clone(),
@@ -92,4 +79,50 @@ pub fn open_with_env(
         read_deadline: settings.read_deadline,
     };
     Ok((AzureVault::with_client_options(config, options)?, chain))
+}
+
+/// What another Azure service of the signer (the shared watermark container) needs to be
+/// reached like the vault: the same extra CA and transport settings and, unless `credential`
+/// is false (a SAS token authenticates), the same credential chain, with its own token keeper.
+pub fn azure_access(
+    settings: &VaultSettings,
+    credential: bool,
+) -> Result<(Option<Arc<dyn TokenCredential>>, ClientOptions), OpenError> {
+    let options = options_of(settings)?;
+    if !credential {
+        return Ok((None, options));
+    }
+    let (keeper, _) = credential_chain(settings, &CredentialEnv::from_process(), &options)?;
+    let credential: Arc<dyn TokenCredential> = keeper;
+    Ok((Some(credential), options))
+}
+
+/// Client options with the extra CA of `settings`, if any.
+fn options_of(settings: &VaultSettings) -> Result<ClientOptions, OpenError> {
+    let extra_ca_pem = match &settings.extra_ca {
+        Some(path) => Some(std::fs::read(path).map_err(|source| OpenError::ReadCa {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    Ok(client_options(extra_ca_pem.as_deref())?)
+}
+
+/// The credential chain of `settings` behind a token keeper that refreshes ahead of expiry.
+fn credential_chain(
+    settings: &VaultSettings,
+    env: &CredentialEnv,
+    options: &ClientOptions,
+) -> Result<(Arc<KeeperHandle>, Arc<ChainCredential>), OpenError> {
+    let factory = SdkFactory::new(options.clone());
+    let candidates = plan(settings.auth, env);
+    let chain = Arc::new(ChainCredential::new(&candidates, env, &factory));
+    if !chain.any_available() {
+        return Err(chain.unavailable_error().into());
+    }
+    // The keeper resets the chain too: the chosen SDK credential is rebuilt, bypassing the
+    // token cache it has of its own.
+    let keeper = keep_fresh_with_reset(chain.clone(), chain.clone(), KeeperTiming::default());
+    Ok((keeper, chain))
 }

@@ -77,6 +77,51 @@ struct OutMark {
     signature: Option<String>,
 }
 
+impl OutMark {
+    fn of(mark: &Mark) -> OutMark {
+        OutMark {
+            level: mark.level,
+            round: mark.round,
+            hash: hex::encode(mark.hash),
+            signature: mark.signature.map(|s| s.to_string()),
+        }
+    }
+}
+
+impl RawMark {
+    fn into_mark(self) -> Result<Mark, String> {
+        let hash = parse_hash(&self.hash)?;
+        let signature = match self.signature {
+            None => None,
+            Some(s) => Some(
+                s.parse::<Signature>()
+                    .map_err(|e| format!("bad signature {s:?}: {e}"))?,
+            ),
+        };
+        let mark = Mark {
+            level: self.level,
+            round: self.round,
+            hash,
+            signature,
+        };
+        mark.validate().map_err(|e| e.to_string())?;
+        Ok(mark)
+    }
+}
+
+/// One mark alone, as octez writes a key's entry (`{"level":…,"round":…,"hash":…}`): the
+/// content of a shared-watermark blob.
+pub fn encode_record(mark: &Mark) -> String {
+    serde_json::to_string(&OutMark::of(mark))
+        .expect("a struct of integers and strings always serialises")
+}
+
+/// Parses what [`encode_record`] writes (and octez's other spellings of an entry).
+pub fn parse_record(text: &[u8]) -> Result<Mark, String> {
+    let raw: RawMark = serde_json::from_slice(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    raw.into_mark()
+}
+
 /// Parses one file's contents. The error says which entry is wrong.
 pub fn parse(text: &str) -> Result<KindMarks, String> {
     let raw: UniqueMap<UniqueMap<RawMark>> =
@@ -94,21 +139,8 @@ pub fn parse(text: &str) -> Result<KindMarks, String> {
             let pkh: Pkh = pkh_text
                 .parse()
                 .map_err(|e| format!("bad key {pkh_text:?} under {chain}: {e}"))?;
-            let hash = parse_hash(&m.hash).map_err(|e| format!("{pkh} on {chain}: {e}"))?;
-            let signature = match m.signature {
-                None => None,
-                Some(s) => Some(
-                    s.parse::<Signature>()
-                        .map_err(|e| format!("{pkh} on {chain}: bad signature {s:?}: {e}"))?,
-                ),
-            };
-            let mark = Mark {
-                level: m.level,
-                round: m.round,
-                hash,
-                signature,
-            };
-            mark.validate()
+            let mark = m
+                .into_mark()
                 .map_err(|e| format!("{pkh} on {chain}: {e}"))?;
             if marks.insert(pkh, mark).is_some() {
                 return Err(format!("key {pkh} appears twice under {chain}"));
@@ -134,13 +166,7 @@ fn parse_hash(s: &str) -> Result<[u8; 32], String> {
 /// One entry as it appears in a file, `"<pkh>": {…}` indented for its place, encoded once when
 /// the mark is stored so that writing a file never re-encodes the marks that did not change.
 pub fn encode_entry(pkh: &Pkh, mark: &Mark) -> String {
-    let out = OutMark {
-        level: mark.level,
-        round: mark.round,
-        hash: hex::encode(mark.hash),
-        signature: mark.signature.map(|s| s.to_string()),
-    };
-    let body = serde_json::to_string_pretty(&out)
+    let body = serde_json::to_string_pretty(&OutMark::of(mark))
         .expect("a struct of integers and strings always serialises");
     let mut text = format!("    \"{pkh}\": ");
     for (i, line) in body.lines().enumerate() {

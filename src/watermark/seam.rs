@@ -52,6 +52,11 @@ pub trait MarkStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Makes everything recorded so far durable (at a clean shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
+    /// Whether the store can take marks now (readiness). A local store always can: its
+    /// failures show on the write itself.
+    async fn probe(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// octez-signer's files in a locked data directory ([`WatermarkStore`]), behind an async
@@ -67,6 +72,15 @@ impl FileStore {
         FileStore {
             inner: Arc::new(tokio::sync::Mutex::new(store)),
         }
+    }
+
+    /// Every mark, by slot (to seed a shared container).
+    pub async fn marks(&self) -> Vec<(Slot, Mark)> {
+        let store = self.inner.lock().await;
+        store
+            .entries()
+            .map(|(kind, chain, pkh, mark)| (Slot { kind, chain, pkh }, mark.clone()))
+            .collect()
     }
 
     /// Runs `write` on a blocking thread with the store, to the end even if the caller's

@@ -112,6 +112,9 @@ pub enum StoreError {
         pkh: Pkh,
         reason: InvalidMark,
     },
+    /// The shared store (`--shared-watermarks`) refused or failed.
+    #[error(transparent)]
+    Shared(super::shared::SharedError),
 }
 
 impl From<WriteError> for StoreError {

@@ -68,6 +68,13 @@ pub struct ServeArgs {
     /// Answer `GET /known_keys` with the pkhs this signer serves.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_KNOWN_KEYS")]
     pub known_keys: bool,
+    /// Share high watermarks with other signers of the same keys through an Azure Blob
+    /// Storage container: https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX], with a
+    /// SAS token in the query string or, without one, the vault's credential chain (the
+    /// identity needs "Storage Blob Data Contributor" on the container). The local files stay
+    /// the floor.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_SHARED_WATERMARKS", value_name = "URL", value_parser = crate::commands::args::parse_shared_location)]
+    pub shared_watermarks: Option<crate::watermark::shared::SharedLocation>,
     /// Refuse every watermarked request below this level (migration from a signer whose
     /// watermarks cannot be imported: set it above the last level that signer signed).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_MIN_LEVEL", value_name = "N")]

@@ -22,7 +22,8 @@ use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, SignerApi, tls};
 use crate::signer::{Signer, SignerConfig};
 use crate::vault::Vault;
-use crate::watermark::{FileStore, WatermarkStore};
+use crate::watermark::shared::{AzureBlobs, SharedMarks, SharedStats, SharedStore};
+use crate::watermark::{FileStore, MarkStore, SharedError, StoreError, WatermarkStore};
 
 pub use args::ServeArgs;
 
@@ -170,7 +171,8 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     #[cfg(not(feature = "emulator"))]
     let vault: Arc<dyn Vault> = open_vault(global, &args)?;
 
-    let signer = Signer::new(vault, Arc::new(FileStore::new(store)), config).await?;
+    let (store, shared_stats) = open_store(global, &args, store).await?;
+    let signer = Signer::new(vault, store, config).await?;
     let signer: Arc<dyn SignerApi> = Arc::new(signer);
     let limits = args.limits();
     let confirm = if args.confirm.is_empty() {
@@ -205,6 +207,9 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
         address: format!("{api_address} / {}", args.metrics_address),
         source,
     })?;
+    if let Some(stats) = shared_stats {
+        server.metrics().attach_shared(stats);
+    }
     let bound = server.api_address().map_err(|source| ServeError::Bind {
         address: api_address.to_string(),
         source,
@@ -233,6 +238,38 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
         dev.shutdown().await;
     }
     Ok(report.drained)
+}
+
+/// The local files, and with `--shared-watermarks` the container on top of them (seeded with
+/// the local marks before anything is signed).
+async fn open_store(
+    global: &GlobalArgs,
+    args: &ServeArgs,
+    store: WatermarkStore,
+) -> Result<(Arc<dyn MarkStore>, Option<Arc<SharedStats>>), ServeError> {
+    let local = FileStore::new(store);
+    let Some(location) = &args.shared_watermarks else {
+        return Ok((Arc::new(local), None));
+    };
+    let settings = args.vault.settings(global);
+    let (credential, options) = crate::vault::azure_access(&settings, !location.uses_sas())?;
+    let blobs = AzureBlobs::new(location, credential, options).map_err(|e| {
+        ServeError::Store(StoreError::Shared(SharedError::Unavailable {
+            location: location.to_string(),
+            during: "opening the container client",
+            error: e,
+        }))
+    })?;
+    let shared = SharedMarks::new(
+        Arc::new(blobs),
+        location.clone(),
+        settings.sign_deadline,
+        Arc::new(SharedStats::default()),
+    );
+    let store = SharedStore::open(local, shared).await?;
+    let stats = store.stats();
+    tracing::info!(location = %location, sas = location.uses_sas(), "shared watermarks on");
+    Ok((Arc::new(store), Some(stats)))
 }
 
 fn open_vault(global: &GlobalArgs, args: &ServeArgs) -> Result<Arc<dyn Vault>, ServeError> {

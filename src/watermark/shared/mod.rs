@@ -1,0 +1,241 @@
+//! Shared watermarks (`serve --shared-watermarks`): several signers with the same vault keys,
+//! one set of marks in an Azure Blob Storage container, so two redundant bakers cannot double
+//! sign between them.
+//!
+//! Owns: [`SharedStore`], the [`MarkStore`] that keeps the local files ([`FileStore`]) as the
+//! floor and the container ([`remote::SharedMarks`]) as the arbiter between signers. A
+//! reservation is written to both at once (and both at once with the vault call, see the
+//! pipeline); a signature is released only when both hold it. The local files decide first
+//! (a signer never signs below its own marks, whatever the container says, even emptied or
+//! restored from an old backup); the container then refuses what another signer already
+//! passed. At open, and whenever a slot this signer wrote is found gone, the local marks are
+//! written back to every slot where the container is missing or lower.
+//! Must never: release a signature whose mark is not in the container, or lower a shared mark.
+
+pub mod blobs;
+pub mod location;
+pub mod remote;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+
+pub use blobs::{AzureBlobs, BlobError, Blobs, Condition};
+pub use location::{LocationError, SharedLocation};
+pub use remote::{Raised, SharedError, SharedMarks};
+
+use super::rule::Mark;
+use super::seam::{FileStore, MarkStore, Slot};
+use super::store::StoreError;
+use crate::tezos::{ChainId, Pkh, Signature};
+
+/// Upper bounds (seconds) of the storage latency histogram.
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// What the shared store did, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct SharedStats {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    writes: AtomicU64,
+    write_micros: AtomicU64,
+    conflicts: AtomicU64,
+    errors: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// A copy of [`SharedStats`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SharedSnapshot {
+    /// Per-bucket (not cumulative) counts of successful writes, by [`LATENCY_BUCKETS`].
+    pub buckets: Vec<u64>,
+    pub writes: u64,
+    pub write_seconds: f64,
+    /// Conditional writes another signer got in first.
+    pub conflicts: u64,
+    /// Failed storage requests, by error class.
+    pub errors: BTreeMap<&'static str, u64>,
+}
+
+impl SharedStats {
+    fn write(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.write_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+    fn conflict(&self) {
+        self.conflicts.fetch_add(1, Ordering::Relaxed);
+    }
+    fn error(&self, class: &'static str) {
+        *self
+            .errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(class)
+            .or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> SharedSnapshot {
+        SharedSnapshot {
+            buckets: self
+                .buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
+            writes: self.writes.load(Ordering::Relaxed),
+            write_seconds: self.write_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            conflicts: self.conflicts.load(Ordering::Relaxed),
+            errors: self
+                .errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+}
+
+/// What seeding a container from local marks did, slot by slot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushReport {
+    pub created: usize,
+    pub raised: usize,
+    pub kept: usize,
+    /// Slots where the container holds other bytes at the local mark's (level, round).
+    pub diverged: Vec<Slot>,
+}
+
+/// Writes each of `marks` to the container wherever its slot there is missing or lower; never
+/// lowers one. Up to 16 slots at a time.
+pub async fn push(
+    shared: &SharedMarks,
+    marks: Vec<(Slot, Mark)>,
+) -> Result<PushReport, SharedError> {
+    let mut results = futures::stream::iter(marks)
+        .map(|(slot, mark)| async move { shared.raise_to(slot, &mark).await.map(|r| (slot, r)) })
+        .buffer_unordered(16);
+    let mut report = PushReport::default();
+    while let Some(result) = results.next().await {
+        match result? {
+            (_, Raised::Created) => report.created += 1,
+            (_, Raised::Raised) => report.raised += 1,
+            (_, Raised::Kept) => report.kept += 1,
+            (slot, Raised::Diverged) => report.diverged.push(slot),
+        }
+    }
+    Ok(report)
+}
+
+/// Local files as the floor, the container as the arbiter between signers.
+pub struct SharedStore {
+    local: FileStore,
+    shared: Arc<SharedMarks>,
+}
+
+impl SharedStore {
+    /// Writes every local mark to the container where it is missing or lower, then serves.
+    /// Fails (nothing is served) when the container cannot take them.
+    pub async fn open(local: FileStore, shared: SharedMarks) -> Result<SharedStore, StoreError> {
+        let report = push(&shared, local.marks().await)
+            .await
+            .map_err(StoreError::Shared)?;
+        tracing::info!(
+            location = %shared.location(),
+            created = report.created,
+            raised = report.raised,
+            kept = report.kept,
+            "shared watermarks: the container holds at least this signer's local marks"
+        );
+        for slot in &report.diverged {
+            tracing::warn!(kind = %slot.kind, chain = %slot.chain, pkh = %slot.pkh, "the shared mark and the local one are at the same level and round for different bytes: both refuse anything else there");
+        }
+        Ok(SharedStore {
+            local,
+            shared: Arc::new(shared),
+        })
+    }
+
+    pub fn stats(&self) -> Arc<SharedStats> {
+        Arc::clone(self.shared.stats())
+    }
+
+    /// After a slot was found deleted: the local marks go back in, in the background.
+    fn restore_if_lost(&self) {
+        if !self.shared.take_lost_marks() {
+            return;
+        }
+        let (local, shared) = (self.local.clone(), Arc::clone(&self.shared));
+        tokio::spawn(async move {
+            match push(&shared, local.marks().await).await {
+                Ok(report) => tracing::warn!(
+                    created = report.created,
+                    raised = report.raised,
+                    "shared watermarks: wrote the local marks back into the container"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "shared watermarks: could not write the local marks back")
+                }
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl MarkStore for SharedStore {
+    async fn load(&self, slot: &Slot) -> Result<Option<Mark>, StoreError> {
+        self.local.load(slot).await
+    }
+
+    async fn chain_use(&self, pkh: &Pkh, chain: &ChainId) -> Result<(bool, usize), StoreError> {
+        self.local.chain_use(pkh, chain).await
+    }
+
+    async fn chains_of(&self, pkh: &Pkh) -> Result<BTreeSet<ChainId>, StoreError> {
+        self.local.chains_of(pkh).await
+    }
+
+    /// Durable locally and in the container, both at once; either failing fails the
+    /// reservation (a local mark whose shared write failed only refuses more, never less).
+    async fn reserve(&self, slot: Slot, mark: Mark) -> Result<(), StoreError> {
+        let (local, shared) = tokio::join!(
+            self.local.reserve(slot, mark.clone()),
+            self.shared.reserve(slot, &mark)
+        );
+        self.restore_if_lost();
+        local?;
+        shared.map_err(StoreError::Shared)
+    }
+
+    async fn record_signature(
+        &self,
+        slot: Slot,
+        level: i32,
+        round: Option<i32>,
+        hash: [u8; 32],
+        signature: Signature,
+    ) -> Result<(), StoreError> {
+        // Locally only: the shared mark's reservation is what keeps other signers out; an
+        // identical retry on another signer signs the same bytes again, which is safe.
+        self.local
+            .record_signature(slot, level, round, hash, signature)
+            .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.local.flush().await
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.shared.probe().await.map_err(StoreError::Shared)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,359 @@
+//! The shared marks' compare-and-swap: one blob per slot, moved only upwards, only if nobody
+//! moved it since it was read.
+//!
+//! Owns: deciding a reservation against the shared mark (octez's rule, [`check`]), the
+//! conditional write (`If-None-Match: *` to create, `If-Match: <ETag>` to replace), re-reading
+//! and deciding again when another signer won the race (bounded tries), and the last ETag of
+//! each slot, so the usual reservation is one conditional write and no read. Every request runs
+//! inside the reservation's deadline; transient failures are retried within it, anything else
+//! fails closed. Must never: write a mark that is not above the shared one, or report a
+//! reservation that is not in the container.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::SharedStats;
+use super::blobs::{BlobError, Blobs, Condition};
+use super::location::SharedLocation;
+use crate::watermark::format::{encode_record, parse_record};
+use crate::watermark::rule::{Mark, MarkRequest, WatermarkError, check};
+use crate::watermark::seam::Slot;
+
+/// Conditional writes tried for one reservation before giving up (each lost race means
+/// another signer moved the mark: a few in a row means a fight the baker should look at).
+const MAX_TRIES: usize = 8;
+
+/// Why the shared store did not take a mark.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SharedError {
+    /// Another signer holds a mark this request may not pass.
+    #[error("{reason} (the shared mark another signer wrote)")]
+    Refused { slot: Slot, reason: WatermarkError },
+    #[error(
+        "shared watermarks at {location}, {during}: {error}. No signature was released; check \
+         that the storage account answers from this host"
+    )]
+    Unavailable {
+        location: String,
+        during: &'static str,
+        error: BlobError,
+    },
+    #[error(
+        "the shared mark {blob} cannot be read ({reason}): refusing to sign over an unknown \
+         mark. Repair or delete the blob after checking every signer's local marks"
+    )]
+    Corrupt { blob: String, reason: String },
+    #[error(
+        "the shared mark {blob} changed under this signer {tries} times in a row: another \
+         signer keeps moving it. Check that two bakers are not fighting over one key"
+    )]
+    Contended { blob: String, tries: usize },
+}
+
+/// What this signer last saw of a slot's blob.
+#[derive(Debug, Clone)]
+enum Known {
+    Absent,
+    At { etag: String, mark: Mark },
+}
+
+/// What [`SharedMarks::raise_to`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Raised {
+    /// The slot had no mark: it now has the given one.
+    Created,
+    /// The shared mark was lower: raised.
+    Raised,
+    /// The shared mark was as high or higher: left alone.
+    Kept,
+    /// The shared mark is at the same (level, round) for other bytes: left alone (the two
+    /// signers' histories differ there; both refuse anything else at that point).
+    Diverged,
+}
+
+/// The shared marks in one container.
+pub struct SharedMarks {
+    blobs: Arc<dyn Blobs>,
+    location: SharedLocation,
+    /// Time for one reservation, retries included (the sign deadline).
+    budget: Duration,
+    known: Mutex<HashMap<Slot, Known>>,
+    stats: Arc<SharedStats>,
+    /// Set when a slot this signer had written was found gone: the container lost marks.
+    lost_marks: AtomicBool,
+}
+
+impl SharedMarks {
+    pub fn new(
+        blobs: Arc<dyn Blobs>,
+        location: SharedLocation,
+        budget: Duration,
+        stats: Arc<SharedStats>,
+    ) -> SharedMarks {
+        SharedMarks {
+            blobs,
+            location,
+            budget,
+            known: Mutex::new(HashMap::new()),
+            stats,
+            lost_marks: AtomicBool::new(false),
+        }
+    }
+
+    pub fn location(&self) -> &SharedLocation {
+        &self.location
+    }
+
+    pub fn stats(&self) -> &Arc<SharedStats> {
+        &self.stats
+    }
+
+    /// Whether a slot this signer wrote was found deleted since the last call (the container
+    /// was emptied or restored): the caller writes its local marks back.
+    pub fn take_lost_marks(&self) -> bool {
+        self.lost_marks.swap(false, Ordering::AcqRel)
+    }
+
+    /// Makes `mark` (just allowed by the local rule) the shared mark of `slot`, if the shared
+    /// rule allows it too. Returns once the container holds it (or an identical reservation).
+    pub async fn reserve(&self, slot: Slot, mark: &Mark) -> Result<(), SharedError> {
+        let deadline = Instant::now() + self.budget;
+        let name = self.location.blob_name(&slot);
+        let request = MarkRequest {
+            kind: slot.kind,
+            level: mark.level,
+            round: mark.round,
+            hash: mark.hash,
+        };
+        let mut known = self.cached(&slot);
+        let mut backoff = Duration::from_millis(20);
+        for _ in 0..MAX_TRIES {
+            let condition = match &known {
+                None | Some(Known::Absent) => Condition::Absent,
+                Some(Known::At {
+                    etag,
+                    mark: current,
+                }) => {
+                    if same_point(current, mark) {
+                        // The same bytes at the same point are reserved already (an identical
+                        // retry, here or on another signer): nothing to move.
+                        return Ok(());
+                    }
+                    check(Some(current), &request, None)
+                        .map_err(|reason| SharedError::Refused { slot, reason })?;
+                    Condition::Matches(etag.clone())
+                }
+            };
+            match self.write(&name, mark, condition, deadline).await {
+                Ok(etag) => {
+                    self.remember(
+                        slot,
+                        Known::At {
+                            etag,
+                            mark: mark.clone(),
+                        },
+                    );
+                    return Ok(());
+                }
+                Err(BlobError::Conflict | BlobError::Missing) => {
+                    // With nothing cached this is the first look at the slot, not a lost race.
+                    if known.is_some() {
+                        self.stats.conflict();
+                    }
+                    let was_written = matches!(known, Some(Known::At { .. }));
+                    let now = self.read(&slot, &name, deadline).await?;
+                    if was_written && matches!(now, Known::Absent) {
+                        self.lost_marks.store(true, Ordering::Release);
+                        tracing::error!(blob = %name, location = %self.location, "a shared mark this signer wrote is gone: the container was emptied or restored; writing the local marks back");
+                    }
+                    known = Some(now);
+                }
+                Err(e) if e.is_transient() && Instant::now() + backoff < deadline => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                Err(error) => {
+                    self.forget(&slot);
+                    return Err(self.unavailable("reserving a mark", error));
+                }
+            }
+        }
+        self.forget(&slot);
+        Err(SharedError::Contended {
+            blob: name,
+            tries: MAX_TRIES,
+        })
+    }
+
+    /// Raises the shared mark of `slot` to `mark` unless it is as high already (seeding a
+    /// container from the local marks; never lowers one).
+    pub async fn raise_to(&self, slot: Slot, mark: &Mark) -> Result<Raised, SharedError> {
+        let deadline = Instant::now() + self.budget;
+        let name = self.location.blob_name(&slot);
+        let mut known = self.read(&slot, &name, deadline).await?;
+        for _ in 0..MAX_TRIES {
+            let (condition, created) = match &known {
+                Known::Absent => (Condition::Absent, true),
+                Known::At {
+                    etag,
+                    mark: current,
+                } => {
+                    let (have, want) = (point(current), point(mark));
+                    if have > want {
+                        return Ok(Raised::Kept);
+                    }
+                    if have == want {
+                        return Ok(if current.hash == mark.hash {
+                            Raised::Kept
+                        } else {
+                            Raised::Diverged
+                        });
+                    }
+                    (Condition::Matches(etag.clone()), false)
+                }
+            };
+            match self.write(&name, mark, condition, deadline).await {
+                Ok(etag) => {
+                    self.remember(
+                        slot,
+                        Known::At {
+                            etag,
+                            mark: mark.clone(),
+                        },
+                    );
+                    return Ok(if created {
+                        Raised::Created
+                    } else {
+                        Raised::Raised
+                    });
+                }
+                Err(BlobError::Conflict | BlobError::Missing) => {
+                    self.stats.conflict();
+                    known = self.read(&slot, &name, deadline).await?;
+                }
+                Err(error) => return Err(self.unavailable("raising a mark", error)),
+            }
+        }
+        Err(SharedError::Contended {
+            blob: name,
+            tries: MAX_TRIES,
+        })
+    }
+
+    /// Whether the container answers, within the budget.
+    pub async fn probe(&self) -> Result<(), SharedError> {
+        let deadline = Instant::now() + self.budget;
+        timed(deadline, self.blobs.probe())
+            .await
+            .map_err(|e| self.unavailable("checking the container", e))
+    }
+
+    async fn write(
+        &self,
+        name: &str,
+        mark: &Mark,
+        condition: Condition,
+        deadline: Instant,
+    ) -> Result<String, BlobError> {
+        let started = Instant::now();
+        let body = encode_record(mark).into_bytes();
+        let result = timed(deadline, self.blobs.write(name, body, condition)).await;
+        match &result {
+            Ok(_) => self.stats.write(started.elapsed()),
+            Err(BlobError::Conflict | BlobError::Missing) => {}
+            Err(e) => self.stats.error(e.label()),
+        }
+        result
+    }
+
+    async fn read(&self, slot: &Slot, name: &str, deadline: Instant) -> Result<Known, SharedError> {
+        let mut backoff = Duration::from_millis(20);
+        let found = loop {
+            match timed(deadline, self.blobs.read(name)).await {
+                Ok(found) => break found,
+                Err(e) if e.is_transient() && Instant::now() + backoff < deadline => {
+                    self.stats.error(e.label());
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => {
+                    self.stats.error(e.label());
+                    self.forget(slot);
+                    return Err(self.unavailable("reading a mark", e));
+                }
+            }
+        };
+        let known = match found {
+            None => Known::Absent,
+            Some((etag, body)) => {
+                let mark = parse_record(&body)
+                    .and_then(|m| {
+                        m.validate_for(slot.kind)
+                            .map(|()| m)
+                            .map_err(|e| e.to_string())
+                    })
+                    .map_err(|reason| SharedError::Corrupt {
+                        blob: name.to_string(),
+                        reason,
+                    })?;
+                Known::At { etag, mark }
+            }
+        };
+        self.remember(*slot, known.clone());
+        Ok(known)
+    }
+
+    fn unavailable(&self, during: &'static str, error: BlobError) -> SharedError {
+        tracing::warn!(location = %self.location, %error, during, "shared watermark store failed");
+        SharedError::Unavailable {
+            location: self.location.to_string(),
+            during,
+            error,
+        }
+    }
+
+    fn cached(&self, slot: &Slot) -> Option<Known> {
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(slot)
+            .cloned()
+    }
+
+    fn remember(&self, slot: Slot, known: Known) {
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(slot, known);
+    }
+
+    fn forget(&self, slot: &Slot) {
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(slot);
+    }
+}
+
+/// (level, round) as the rule orders them (a mark without a round is round 0).
+fn point(m: &Mark) -> (i32, i32) {
+    (m.level, m.round.unwrap_or(0))
+}
+
+fn same_point(a: &Mark, b: &Mark) -> bool {
+    (a.level, a.round, a.hash) == (b.level, b.round, b.hash)
+}
+
+async fn timed<T>(
+    deadline: Instant,
+    call: impl std::future::Future<Output = Result<T, BlobError>>,
+) -> Result<T, BlobError> {
+    match tokio::time::timeout_at(deadline.into(), call).await {
+        Ok(result) => result,
+        Err(_) => Err(BlobError::Transient(
+            "no answer within the sign deadline".into(),
+        )),
+    }
+}

@@ -1,0 +1,295 @@
+//! The shared store's compare-and-swap against an in-memory container with Azure's conditional
+//! semantics (the same code runs against Azurite in tests/shared/).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::tezos::ConsensusKind;
+use crate::watermark::WatermarkStore;
+
+/// A container: blobs with a version number as ETag, `If-None-Match: *` and `If-Match` as
+/// Azure applies them, request counters and a switch that makes every request fail.
+#[derive(Default)]
+struct MemoryBlobs {
+    blobs: Mutex<HashMap<String, (u64, Vec<u8>)>>,
+    version: AtomicU64,
+    reads: AtomicUsize,
+    writes: AtomicUsize,
+    down: AtomicBool,
+}
+
+impl MemoryBlobs {
+    fn up(&self) -> Result<(), BlobError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(BlobError::Transient("connection refused".into()))
+        } else {
+            Ok(())
+        }
+    }
+    fn counts(&self) -> (usize, usize) {
+        (
+            self.reads.load(Ordering::SeqCst),
+            self.writes.load(Ordering::SeqCst),
+        )
+    }
+}
+
+#[async_trait]
+impl Blobs for MemoryBlobs {
+    async fn read(&self, name: &str) -> Result<Option<(String, Vec<u8>)>, BlobError> {
+        self.up()?;
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let blobs = self.blobs.lock().unwrap();
+        Ok(blobs
+            .get(name)
+            .map(|(v, b)| (format!("\"{v}\""), b.clone())))
+    }
+    async fn write(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        condition: Condition,
+    ) -> Result<String, BlobError> {
+        self.up()?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        let mut blobs = self.blobs.lock().unwrap();
+        match (&condition, blobs.get(name)) {
+            (Condition::Absent, Some(_)) => return Err(BlobError::Conflict),
+            (Condition::Matches(_), None) => return Err(BlobError::Missing),
+            (Condition::Matches(etag), Some((v, _))) if *etag != format!("\"{v}\"") => {
+                return Err(BlobError::Conflict);
+            }
+            _ => {}
+        }
+        let v = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+        blobs.insert(name.to_string(), (v, body));
+        Ok(format!("\"{v}\""))
+    }
+    async fn probe(&self) -> Result<(), BlobError> {
+        self.up()
+    }
+}
+
+fn location() -> SharedLocation {
+    SharedLocation::parse("http://127.0.0.1:10000/devstoreaccount1/marks?sv=1&sig=x").unwrap()
+}
+
+fn signer(blobs: &Arc<MemoryBlobs>) -> SharedMarks {
+    let blobs: Arc<dyn Blobs> = blobs.clone();
+    SharedMarks::new(
+        blobs,
+        location(),
+        Duration::from_millis(300),
+        Arc::new(SharedStats::default()),
+    )
+}
+
+fn slot() -> Slot {
+    Slot {
+        kind: ConsensusKind::Attestation,
+        chain: "NetXdQprcVkpaWU".parse().unwrap(),
+        pkh: "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt".parse().unwrap(),
+    }
+}
+
+fn mark(level: i32, round: i32, hash: u8) -> Mark {
+    Mark {
+        level,
+        round: Some(round),
+        hash: [hash; 32],
+        signature: None,
+    }
+}
+
+#[tokio::test]
+async fn the_usual_reservation_is_one_conditional_write_and_no_read() {
+    let blobs = Arc::new(MemoryBlobs::default());
+    let a = signer(&blobs);
+    a.reserve(slot(), &mark(10, 0, 1)).await.expect("create");
+    assert_eq!(
+        blobs.counts(),
+        (0, 1),
+        "created with If-None-Match, no read"
+    );
+    for level in 11..20 {
+        a.reserve(slot(), &mark(level, 0, 1))
+            .await
+            .expect("move up");
+    }
+    assert_eq!(blobs.counts(), (0, 10), "each move is one If-Match write");
+    assert_eq!(a.stats().snapshot().writes, 10);
+    assert_eq!(a.stats().snapshot().conflicts, 0);
+}
+
+/// The table of what a second signer may reserve once the first holds (100, 1, h1).
+#[tokio::test]
+async fn a_second_signer_is_held_to_the_first_ones_mark() {
+    let cases: [(Mark, bool); 6] = [
+        (mark(100, 1, 2), false), // other bytes at the same point: the double sign
+        (mark(100, 0, 2), false), // below
+        (mark(99, 5, 2), false),  // below
+        (mark(100, 1, 1), true),  // the same bytes: no write needed
+        (mark(100, 2, 2), true),  // above
+        (mark(101, 0, 2), true),  // above
+    ];
+    for (request, allowed) in cases {
+        let blobs = Arc::new(MemoryBlobs::default());
+        let (a, b) = (signer(&blobs), signer(&blobs));
+        a.reserve(slot(), &mark(100, 1, 1)).await.expect("first");
+        let got = b.reserve(slot(), &request).await;
+        assert_eq!(got.is_ok(), allowed, "{request:?}: {got:?}");
+        if let Err(e) = got {
+            assert!(matches!(e, SharedError::Refused { .. }), "{e:?}");
+        }
+        // A, whose cached ETag is now stale when B moved the mark, re-reads and decides again.
+        let again = a.reserve(slot(), &mark(100, 1, 3)).await;
+        assert!(again.is_err(), "{again:?}");
+    }
+}
+
+#[tokio::test]
+async fn signers_racing_at_one_point_leave_exactly_one_winner() {
+    for round in 0..20 {
+        let blobs = Arc::new(MemoryBlobs::default());
+        let signers: Vec<Arc<SharedMarks>> = (0..8).map(|_| Arc::new(signer(&blobs))).collect();
+        let mut tasks = Vec::new();
+        for (i, s) in signers.iter().enumerate() {
+            let s = Arc::clone(s);
+            tasks.push(tokio::spawn(async move {
+                s.reserve(slot(), &mark(50, round, i as u8)).await.is_ok()
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            winners += usize::from(t.await.unwrap());
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn storage_failures_fail_closed_within_the_budget_and_recover() {
+    let blobs = Arc::new(MemoryBlobs::default());
+    let a = signer(&blobs);
+    a.reserve(slot(), &mark(1, 0, 1)).await.expect("up");
+    blobs.down.store(true, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let got = a.reserve(slot(), &mark(2, 0, 1)).await;
+    assert!(
+        matches!(got, Err(SharedError::Unavailable { .. })),
+        "{got:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(a.probe().await.is_err());
+    assert!(a.stats().snapshot().errors["unavailable"] >= 1);
+    blobs.down.store(false, Ordering::SeqCst);
+    a.reserve(slot(), &mark(2, 0, 1)).await.expect("recovered");
+    a.probe().await.expect("ready again");
+}
+
+#[tokio::test]
+async fn an_unreadable_shared_mark_refuses_everything() {
+    let blobs = Arc::new(MemoryBlobs::default());
+    let name = location().blob_name(&slot());
+    blobs
+        .blobs
+        .lock()
+        .unwrap()
+        .insert(name, (1, b"{\"level\": -4, \"hash\": \"00\"}".to_vec()));
+    let got = signer(&blobs).reserve(slot(), &mark(5, 0, 1)).await;
+    assert!(matches!(got, Err(SharedError::Corrupt { .. })), "{got:?}");
+}
+
+#[tokio::test]
+async fn push_raises_missing_and_lower_marks_and_never_lowers_one() {
+    let blobs = Arc::new(MemoryBlobs::default());
+    let shared = signer(&blobs);
+    let other = |pkh: &str| Slot {
+        pkh: pkh.parse().unwrap(),
+        ..slot()
+    };
+    let (lower, higher, same) = (
+        other("tz3ZxowXGSjiVq227GQcwKdz87rKhq62rY4t"),
+        other("tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb"),
+        other("tz1aSkwEot3L2kmUvcoxzjMomb9mvBNuzFK6"),
+    );
+    shared.reserve(lower, &mark(5, 0, 1)).await.unwrap();
+    shared.reserve(higher, &mark(50, 0, 1)).await.unwrap();
+    shared.reserve(same, &mark(7, 0, 1)).await.unwrap();
+    let report = push(
+        &signer(&blobs),
+        vec![
+            (slot(), mark(9, 0, 9)),
+            (lower, mark(6, 0, 9)),
+            (higher, mark(10, 0, 9)),
+            (same, mark(7, 0, 9)),
+        ],
+    )
+    .await
+    .expect("push");
+    assert_eq!((report.created, report.raised, report.kept), (1, 1, 1));
+    assert_eq!(report.diverged, vec![same]);
+    let read = |s: Slot| {
+        let body = blobs.blobs.lock().unwrap()[&location().blob_name(&s)]
+            .1
+            .clone();
+        crate::watermark::format::parse_record(&body).unwrap().level
+    };
+    assert_eq!(
+        [read(slot()), read(lower), read(higher), read(same)],
+        [9, 6, 50, 7]
+    );
+}
+
+/// The local files stay the floor, and a container that lost marks gets them back.
+#[tokio::test]
+async fn the_local_marks_are_the_floor_and_are_written_back_when_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = Arc::new(MemoryBlobs::default());
+    let local = FileStore::new(WatermarkStore::open(dir.path()).unwrap());
+    let other = Slot {
+        kind: ConsensusKind::Block,
+        ..slot()
+    };
+    local.reserve(other, mark(70, 0, 7)).await.unwrap();
+    let store = SharedStore::open(local, signer(&blobs))
+        .await
+        .expect("open");
+    assert_eq!(
+        blobs.blobs.lock().unwrap().len(),
+        1,
+        "seeded with the local mark"
+    );
+    store
+        .reserve(slot(), mark(10, 0, 1))
+        .await
+        .expect("reserve");
+    // The container is emptied: below the local mark stays refused (by the local files)...
+    blobs.blobs.lock().unwrap().clear();
+    let below = store.reserve(slot(), mark(9, 0, 2)).await;
+    assert!(
+        matches!(below, Err(StoreError::Regression { .. })),
+        "{below:?}"
+    );
+    // ... and the next reservation finds its slot gone and writes every local mark back.
+    store
+        .reserve(slot(), mark(11, 0, 1))
+        .await
+        .expect("reserve");
+    for _ in 0..100 {
+        if blobs.blobs.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let names: Vec<String> = blobs.blobs.lock().unwrap().keys().cloned().collect();
+    assert!(names.contains(&location().blob_name(&other)), "{names:?}");
+    store.probe().await.expect("probe");
+}

@@ -1,0 +1,142 @@
+//! The container failing: stopped mid-stream (503s, nothing released, recovery without a
+//! restart), and restarted empty (no signature below any signer's local marks).
+
+use std::time::{Duration, Instant};
+
+use crate::azurite::{Azurite, launcher};
+use crate::serve_common::{attestation, client, metrics_text, try_sign};
+use crate::signers::{KEY, SharedSigner, assert_valid, public_key, vault};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_down_fails_closed_and_recovers_without_a_restart() {
+    let Some(bin) = launcher() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("azurite");
+    std::fs::create_dir(&store).expect("azurite dir");
+    let mut azurite = Azurite::start(bin, Some(&store));
+    azurite.create_container("marks").await;
+    let vault = vault(dir.path());
+    let signer = SharedSigner::start(&vault, &dir.path().join("a"), &azurite.url("marks", ""));
+    let http = client();
+    let key = public_key(&http, &signer.url).await;
+    for level in 1..=20 {
+        let hex = attestation(level, 0, 1);
+        let (status, body) = try_sign(&http, &signer.url, KEY, &hex)
+            .await
+            .expect("answer");
+        assert_eq!(status, 200, "{body}");
+        assert_valid(&key, &hex, &body);
+    }
+
+    azurite.stop();
+    for level in 21..=25 {
+        let started = Instant::now();
+        let (status, body) = try_sign(&http, &signer.url, KEY, &attestation(level, 0, 1))
+            .await
+            .expect("answer");
+        assert_eq!(status, 503, "level {level}: {body}");
+        assert!(body.get("signature").is_none(), "{body}");
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "answered within the deadline: {:?}",
+            started.elapsed()
+        );
+    }
+    let health = http
+        .get(format!("{}/healthz", signer.metrics))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 503);
+    let health = health.text().await.expect("body");
+    assert!(health.contains("watermark store check failed"), "{health}");
+    let text = metrics_text(&http, &signer.metrics).await;
+    assert!(
+        text.contains("tezos_azure_signer_shared_watermark_errors_total{error=\"unavailable\"}"),
+        "{text}"
+    );
+    assert!(
+        signer.log_text().contains("shared watermark store failed"),
+        "{}",
+        signer.log_text()
+    );
+
+    azurite.restart();
+    // Azurite saves its state lazily: a SIGKILL may lose the container itself.
+    azurite.create_container("marks").await;
+    // The same signer signs again without a restart. What it reserved locally during the
+    // outage stays its floor: an identical retry of the last refused request is signed, an
+    // older one is not.
+    let (status, body) = try_sign(&http, &signer.url, KEY, &attestation(21, 0, 1))
+        .await
+        .expect("answer");
+    assert_eq!(
+        status, 409,
+        "below the local reservation of level 25: {body}"
+    );
+    for level in 25..=30 {
+        let hex = attestation(level, 0, 1);
+        let (status, body) = try_sign(&http, &signer.url, KEY, &hex)
+            .await
+            .expect("answer");
+        assert_eq!(status, 200, "level {level}: {body}");
+        assert_valid(&key, &hex, &body);
+    }
+    let text = metrics_text(&http, &signer.metrics).await;
+    assert!(
+        text.contains("tezos_azure_signer_shared_watermark_write_duration_seconds_count"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_container_never_lets_a_signer_below_its_local_marks() {
+    let Some(bin) = launcher() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut azurite = Azurite::start(bin, None);
+    azurite.create_container("marks").await;
+    let vault = vault(dir.path());
+    let shared = azurite.url("marks", "");
+    let a = SharedSigner::start(&vault, &dir.path().join("a"), &shared);
+    let b = SharedSigner::start(&vault, &dir.path().join("b"), &shared);
+    let http = client();
+    let key = public_key(&http, &a.url).await;
+    // Both signers' bakers see every level; one of the two signs each.
+    for level in 1..=30 {
+        for (url, payload) in [(&a.url, 1), (&b.url, 2)] {
+            let (status, body) = try_sign(&http, url, KEY, &attestation(level, 0, payload))
+                .await
+                .expect("answer");
+            assert!(status == 200 || status == 409, "{status} {body}");
+        }
+    }
+
+    azurite.restart();
+    azurite.create_container("marks").await;
+    // Below or at level 30, other payloads: refused by each signer's own floor.
+    for level in [1, 15, 30] {
+        for (url, payload) in [(&a.url, 3), (&b.url, 4)] {
+            let (status, body) = try_sign(&http, url, KEY, &attestation(level, 0, payload))
+                .await
+                .expect("answer");
+            assert_eq!(status, 409, "level {level}: {body}");
+        }
+    }
+    // Above: exactly one of the two signs each level.
+    for level in 31..=40 {
+        let mut signed = 0;
+        for (url, payload) in [(&a.url, 5), (&b.url, 6)] {
+            let hex = attestation(level, 0, payload);
+            let (status, body) = try_sign(&http, url, KEY, &hex).await.expect("answer");
+            match status {
+                200 => {
+                    assert_valid(&key, &hex, &body);
+                    signed += 1;
+                }
+                409 => {}
+                other => panic!("level {level}: {other} {body}"),
+            }
+        }
+        assert_eq!(signed, 1, "level {level}");
+    }
+}
