@@ -149,6 +149,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, signed or reserved')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Raise this directory''s marks to another signer''s, never lowering one')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -174,9 +175,24 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'tezos-azure-signer;watermarks;push' {
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)')
+            [CompletionResult]::new('--sign-deadline', '--sign-deadline', [CompletionResultType]::ParameterName, 'Total time for one signature, retries included (e.g. 3s, 1500ms)')
+            [CompletionResult]::new('--read-deadline', '--read-deadline', [CompletionResultType]::ParameterName, 'Total time for one read or import (listing, get, import), retries included')
+            [CompletionResult]::new('--vault-ca', '--vault-ca', [CompletionResultType]::ParameterName, 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator''s); the system roots stay trusted')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory of the high watermarks (the same default as `serve`)')
+            [CompletionResult]::new('--vault-url', '--vault-url', [CompletionResultType]::ParameterName, 'Key Vault URL, e.g. https://myvault.vault.azure.net')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'tezos-azure-signer;watermarks;help' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, signed or reserved')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Raise this directory''s marks to another signer''s, never lowering one')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -184,6 +200,9 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             break
         }
         'tezos-azure-signer;watermarks;help;import' {
+            break
+        }
+        'tezos-azure-signer;watermarks;help;push' {
             break
         }
         'tezos-azure-signer;watermarks;help;help' {
@@ -238,12 +257,16 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
         'tezos-azure-signer;help;watermarks' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, signed or reserved')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Raise this directory''s marks to another signer''s, never lowering one')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one')
             break
         }
         'tezos-azure-signer;help;watermarks;show' {
             break
         }
         'tezos-azure-signer;help;watermarks;import' {
+            break
+        }
+        'tezos-azure-signer;help;watermarks;push' {
             break
         }
         'tezos-azure-signer;help;emulator' {

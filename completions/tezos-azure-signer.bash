@@ -61,6 +61,9 @@ _tezos__azure__signer() {
             tezos__azure__signer__subcmd__help__subcmd__watermarks,import)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__watermarks__subcmd__import"
                 ;;
+            tezos__azure__signer__subcmd__help__subcmd__watermarks,push)
+                cmd="tezos__azure__signer__subcmd__help__subcmd__watermarks__subcmd__push"
+                ;;
             tezos__azure__signer__subcmd__help__subcmd__watermarks,show)
                 cmd="tezos__azure__signer__subcmd__help__subcmd__watermarks__subcmd__show"
                 ;;
@@ -70,6 +73,9 @@ _tezos__azure__signer() {
             tezos__azure__signer__subcmd__watermarks,import)
                 cmd="tezos__azure__signer__subcmd__watermarks__subcmd__import"
                 ;;
+            tezos__azure__signer__subcmd__watermarks,push)
+                cmd="tezos__azure__signer__subcmd__watermarks__subcmd__push"
+                ;;
             tezos__azure__signer__subcmd__watermarks,show)
                 cmd="tezos__azure__signer__subcmd__watermarks__subcmd__show"
                 ;;
@@ -78,6 +84,9 @@ _tezos__azure__signer() {
                 ;;
             tezos__azure__signer__subcmd__watermarks__subcmd__help,import)
                 cmd="tezos__azure__signer__subcmd__watermarks__subcmd__help__subcmd__import"
+                ;;
+            tezos__azure__signer__subcmd__watermarks__subcmd__help,push)
+                cmd="tezos__azure__signer__subcmd__watermarks__subcmd__help__subcmd__push"
                 ;;
             tezos__azure__signer__subcmd__watermarks__subcmd__help,show)
                 cmd="tezos__azure__signer__subcmd__watermarks__subcmd__help__subcmd__show"
@@ -283,7 +292,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__watermarks)
-            opts="show import"
+            opts="show import push"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -297,6 +306,20 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__watermarks__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__help__subcmd__watermarks__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -621,7 +644,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__watermarks)
-            opts="-v -h --data-dir --vault-url --verbose --log-format --help show import help"
+            opts="-v -h --data-dir --vault-url --verbose --log-format --help show import push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -647,7 +670,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__help)
-            opts="show import help"
+            opts="show import push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -688,6 +711,20 @@ _tezos__azure__signer() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -711,6 +748,48 @@ _tezos__azure__signer() {
             case "${prev}" in
                 --from)
                     COMPREPLY=($(compgen -W "octez signatory" -- "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tezos__subcmd__azure__subcmd__signer__subcmd__watermarks__subcmd__push)
+            opts="-v -h --auth --sign-deadline --read-deadline --vault-ca --data-dir --vault-url --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth)
+                    COMPREPLY=($(compgen -W "auto managed-identity client-secret workload-identity azure-cli" -- "${cur}"))
+                    return 0
+                    ;;
+                --sign-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vault-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --data-dir)

@@ -141,6 +141,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --help 'Print help'
             cand show 'Every mark: chain, key, kind, level, round, signed or reserved'
             cand import 'Raise this directory''s marks to another signer''s, never lowering one'
+            cand push 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tezos-azure-signer;watermarks;show'= {
@@ -163,14 +164,30 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'tezos-azure-signer;watermarks;push'= {
+            cand --auth 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)'
+            cand --sign-deadline 'Total time for one signature, retries included (e.g. 3s, 1500ms)'
+            cand --read-deadline 'Total time for one read or import (listing, get, import), retries included'
+            cand --vault-ca 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator''s); the system roots stay trusted'
+            cand --data-dir 'Data directory of the high watermarks (the same default as `serve`)'
+            cand --vault-url 'Key Vault URL, e.g. https://myvault.vault.azure.net'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'tezos-azure-signer;watermarks;help'= {
             cand show 'Every mark: chain, key, kind, level, round, signed or reserved'
             cand import 'Raise this directory''s marks to another signer''s, never lowering one'
+            cand push 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tezos-azure-signer;watermarks;help;show'= {
         }
         &'tezos-azure-signer;watermarks;help;import'= {
+        }
+        &'tezos-azure-signer;watermarks;help;push'= {
         }
         &'tezos-azure-signer;watermarks;help;help'= {
         }
@@ -217,10 +234,13 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
         &'tezos-azure-signer;help;watermarks'= {
             cand show 'Every mark: chain, key, kind, level, round, signed or reserved'
             cand import 'Raise this directory''s marks to another signer''s, never lowering one'
+            cand push 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one'
         }
         &'tezos-azure-signer;help;watermarks;show'= {
         }
         &'tezos-azure-signer;help;watermarks;import'= {
+        }
+        &'tezos-azure-signer;help;watermarks;push'= {
         }
         &'tezos-azure-signer;help;emulator'= {
         }

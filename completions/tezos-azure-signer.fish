@@ -138,15 +138,16 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand si
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l list -d 'With --pending: print the held requests and exit'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -s h -l help -d 'Print help'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -f -a "show" -d 'Every mark: chain, key, kind, level, round, signed or reserved'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -f -a "import" -d 'Raise this directory\'s marks to another signer\'s, never lowering one'
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -s h -l help -d 'Print help'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -f -a "show" -d 'Every mark: chain, key, kind, level, round, signed or reserved'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -f -a "import" -d 'Raise this directory\'s marks to another signer\'s, never lowering one'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -f -a "push" -d 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory\'s marks, raising each slot that is missing or lower there, never lowering one'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -162,8 +163,23 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand wa
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
+managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Kubernetes workload identity: AZURE_FEDERATED_TOKEN_FILE (+ tenant and client id)'
+azure-cli\t'The Azure CLI\'s login (`az login`)'"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l sign-deadline -d 'Total time for one signature, retries included (e.g. 3s, 1500ms)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l read-deadline -d 'Total time for one read or import (listing, get, import), retries included' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l vault-ca -d 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator\'s); the system roots stay trusted' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from help" -f -a "show" -d 'Every mark: chain, key, kind, level, round, signed or reserved'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from help" -f -a "import" -d 'Raise this directory\'s marks to another signer\'s, never lowering one'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from help" -f -a "push" -d 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory\'s marks, raising each slot that is missing or lower there, never lowering one'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l state-dir -d 'Keep keys and the CA/leaf certificates in DIR (created 0700; keys.json is 0600)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l port -d 'HTTPS port of the vault (and of the Entra token endpoint) on 127.0.0.1; 0 picks one' -r
@@ -194,3 +210,4 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand he
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and __fish_seen_subcommand_from watermarks" -f -a "show" -d 'Every mark: chain, key, kind, level, round, signed or reserved'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and __fish_seen_subcommand_from watermarks" -f -a "import" -d 'Raise this directory\'s marks to another signer\'s, never lowering one'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and __fish_seen_subcommand_from watermarks" -f -a "push" -d 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory\'s marks, raising each slot that is missing or lower there, never lowering one'

@@ -59,6 +59,19 @@ impl Pkh {
         out[1..].copy_from_slice(&self.hash);
         out
     }
+    /// The inverse of [`Pkh::to_tagged_bytes`]; `None` for an unknown tag.
+    pub fn from_tagged_bytes(bytes: &[u8; 21]) -> Option<Pkh> {
+        let kind = match bytes[0] {
+            0 => PkhKind::Tz1,
+            1 => PkhKind::Tz2,
+            2 => PkhKind::Tz3,
+            3 => PkhKind::Tz4,
+            _ => return None,
+        };
+        let mut hash = [0u8; 20];
+        hash.copy_from_slice(&bytes[1..]);
+        Some(Pkh { kind, hash })
+    }
 }
 
 impl FromStr for Pkh {

@@ -116,6 +116,7 @@ fn an_endorsement_write_keeps_the_older_attestation_entries_of_its_file() {
     };
     s.persist(ConsensusKind::Endorsement, chain(), tz3(), legacy)
         .unwrap();
+    s.flush().unwrap();
     let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(v[MAINNET][TZ2]["round"], 2);
     assert_eq!(v[MAINNET][TZ2]["level"], 6000);

@@ -7,9 +7,12 @@
 //! that was released. Never lets a signature out before its mark is on disk (the signer
 //! persists first, then replies), and never resets or guesses a mark it cannot read.
 
+pub mod file_store;
 pub mod files;
 pub mod format;
+pub mod journal;
 pub mod lock;
+pub mod marks;
 pub mod rule;
 pub mod seam;
 pub mod shared;

@@ -1,7 +1,7 @@
 //! The seam between the signing pipeline and wherever marks live: [`MarkStore`]. The pipeline
-//! knows only this trait; [`FileStore`] keeps octez-signer's files in the data directory (its
-//! directory lock stays an implementation detail), and a shared store (several signers, one
-//! set of marks) is another implementation.
+//! knows only this trait; [`FileStore`] keeps octez-signer's files and a reservation journal in
+//! the data directory (its directory lock stays an implementation detail), and
+//! [`super::SharedStore`] (several signers, one set of marks) is another implementation.
 //!
 //! The trait is shaped for a store that reserves a mark before its signature exists: a
 //! [`Mark`] without a signature is a reservation (refusing everything at or below it but an
@@ -10,12 +10,12 @@
 //! Must never: return from [`MarkStore::reserve`] before the mark is durable.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use super::file_store::FileStore;
 use super::rule::Mark;
-use super::store::{StoreError, WatermarkStore};
+use super::store::StoreError;
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 /// One high watermark: a kind, a chain and a key.
@@ -59,88 +59,10 @@ pub trait MarkStore: Send + Sync + 'static {
     }
 }
 
-/// octez-signer's files in a locked data directory ([`WatermarkStore`]), behind an async
-/// lock: reading one key's mark never blocks a runtime thread while another key's mark is
-/// being fsynced, and every write runs on a blocking thread.
-#[derive(Debug, Clone)]
-pub struct FileStore {
-    inner: Arc<tokio::sync::Mutex<WatermarkStore>>,
-}
-
-impl FileStore {
-    pub fn new(store: WatermarkStore) -> FileStore {
-        FileStore {
-            inner: Arc::new(tokio::sync::Mutex::new(store)),
-        }
-    }
-
-    /// Every mark, by slot (to seed a shared container).
-    pub async fn marks(&self) -> Vec<(Slot, Mark)> {
-        let store = self.inner.lock().await;
-        store
-            .entries()
-            .map(|(kind, chain, pkh, mark)| (Slot { kind, chain, pkh }, mark.clone()))
-            .collect()
-    }
-
-    /// Runs `write` on a blocking thread with the store, to the end even if the caller's
-    /// future is dropped.
-    async fn write<F>(&self, write: F) -> Result<(), StoreError>
-    where
-        F: FnOnce(&mut WatermarkStore) -> Result<(), StoreError> + Send + 'static,
-    {
-        let mut guard = Arc::clone(&self.inner).lock_owned().await;
-        tokio::task::spawn_blocking(move || write(&mut guard))
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-    }
-}
-
-#[async_trait]
-impl MarkStore for FileStore {
-    async fn load(&self, slot: &Slot) -> Result<Option<Mark>, StoreError> {
-        let store = self.inner.lock().await;
-        Ok(store.get(slot.kind, &slot.chain, &slot.pkh).cloned())
-    }
-
-    async fn chain_use(&self, pkh: &Pkh, chain: &ChainId) -> Result<(bool, usize), StoreError> {
-        let store = self.inner.lock().await;
-        Ok(store
-            .chains_of(pkh)
-            .map_or((false, 0), |c| (c.contains(chain), c.len())))
-    }
-
-    async fn chains_of(&self, pkh: &Pkh) -> Result<BTreeSet<ChainId>, StoreError> {
-        let store = self.inner.lock().await;
-        Ok(store.chains_of(pkh).cloned().unwrap_or_default())
-    }
-
-    async fn reserve(&self, slot: Slot, mark: Mark) -> Result<(), StoreError> {
-        self.write(move |s| s.persist(slot.kind, slot.chain, slot.pkh, mark))
-            .await
-    }
-
-    async fn record_signature(
-        &self,
-        slot: Slot,
-        level: i32,
-        round: Option<i32>,
-        hash: [u8; 32],
-        signature: Signature,
-    ) -> Result<(), StoreError> {
-        // Memory only (no I/O): written with the next write of the kind's file.
-        let mut store = self.inner.lock().await;
-        store.record_signature(slot, level, round, hash, signature)
-    }
-
-    async fn flush(&self) -> Result<(), StoreError> {
-        self.write(|s| s.flush()).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::watermark::WatermarkStore;
     use crate::watermark::rule::{Decision, MarkRequest, check};
     use crate::watermark::store::StoreError;
 

@@ -1,21 +1,25 @@
 //! The embedded high-watermark store: octez-signer's files in a data directory.
 //!
-//! Owns: loading every mark at open, the exclusive lock on the directory for the store's
-//! lifetime, and persisting a new mark durably (see [`crate::private_fs::write_durably`]) before
-//! [`WatermarkStore::persist`] returns. The in-memory state changes only after the file is on
-//! disk, so memory never claims more than the disk holds. Never resets, skips or guesses: a
+//! Owns: loading every mark at open (the files, then the journal's reservations), the exclusive
+//! lock on the directory for the store's lifetime, and making a new mark durable in the journal
+//! ([`super::journal`]) before [`WatermarkStore::persist`] returns; the files are rewritten
+//! (see [`crate::private_fs::write_durably`]) at checkpoints. The in-memory state changes only
+//! after the mark is on disk, so memory never claims more than the disk holds. Never resets, skips or guesses: a
 //! file that cannot be read or parsed stops [`WatermarkStore::open`], and a mark that would go
 //! backwards is refused.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::files;
-use super::format::{self, KindFile, file_name};
+use super::format::file_name;
+use super::journal::Journal;
 use super::lock::DirLock;
+use super::marks::Marks;
 use super::rule::{InvalidMark, Mark};
+use super::seam::Slot;
 use crate::private_fs::{WriteError, write_durably};
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
 
@@ -127,23 +131,21 @@ impl From<WriteError> for StoreError {
     }
 }
 
-/// A kind's file with nothing in it (the kinds that carry no older entries).
-static NO_ENTRIES: KindFile = KindFile::EMPTY;
-
-/// The high watermarks of one data directory, held exclusively by this process.
+/// The high watermarks of one data directory, held exclusively by this process: the marks in
+/// memory, and the directory they are durable in.
 #[derive(Debug)]
 pub struct WatermarkStore {
+    marks: Marks,
+    disk: Disk,
+}
+
+/// Where marks become durable: the locked data directory, its octez-format files and the
+/// reservation journal.
+#[derive(Debug)]
+pub struct Disk {
     dir: PathBuf,
-    files: BTreeMap<ConsensusKind, KindFile>,
-    /// Entries of `endorsement_high_watermarks` that carry a round: Tenderbake attestation
-    /// marks an octez-signer of 2024 or earlier wrote there. They are also attestation marks
-    /// (see [`WatermarkStore::open`]) and stay in that file, as octez wrote them.
-    carried: KindFile,
-    /// The chains each key has marks on, any kind.
-    chains: BTreeMap<Pkh, BTreeSet<ChainId>>,
-    /// Kinds whose file lacks signatures recorded in memory since its last write.
-    unflushed: BTreeSet<ConsensusKind>,
     lock: DirLock,
+    journal: Journal,
 }
 
 /// What [`WatermarkStore::open`] found in files of older octez-signer versions.
@@ -155,8 +157,9 @@ pub struct Migration {
 
 impl WatermarkStore {
     /// Opens (creating it with mode 0700 if missing) the data directory, locks it, removes
-    /// temporary files left by an interrupted write, and loads the watermark files, including
-    /// the names older octez-signer versions used (raising the current files to them).
+    /// temporary files left by an interrupted write, loads the watermark files (including the
+    /// names older octez-signer versions used, raising the current files to them) and the
+    /// journal's reservations, and writes the files so they hold every mark.
     pub fn open(dir: impl AsRef<Path>) -> Result<WatermarkStore, StoreError> {
         Self::open_reporting(dir).map(|(store, _)| store)
     }
@@ -188,6 +191,7 @@ impl WatermarkStore {
             older,
         } = files::read_all(&dir)?;
         let mut migration = Migration::default();
+        let mut raised_kinds = Vec::new();
         for (from, kind, found, raised) in older {
             tracing::info!(
                 file = from,
@@ -197,64 +201,52 @@ impl WatermarkStore {
                 "found {kind} marks in the file an older octez-signer wrote them to"
             );
             if raised > 0 {
-                // Durably in the current file before anything is signed: the marks stay even
-                // if the older file is later rewritten or removed.
-                let current = marks.get(&kind).cloned().unwrap_or_default();
-                write_durably(
-                    &dir,
-                    file_name(kind),
-                    format::render(&current).as_bytes(),
-                    0o600,
-                )?;
+                raised_kinds.push(kind);
             }
             migration.found.push((from, found, raised));
         }
-        let mut chains: BTreeMap<Pkh, BTreeSet<ChainId>> = BTreeMap::new();
-        for kind_marks in marks.values() {
-            for (chain, keys) in kind_marks {
-                for pkh in keys.keys() {
-                    chains.entry(*pkh).or_default().insert(*chain);
-                }
-            }
-        }
-        let files = marks
+        let mut marks = Marks::new(marks, carried);
+        // Durably in the current files before anything is signed: the marks stay even if the
+        // older file is later rewritten or removed.
+        marks.mark_dirty(raised_kinds);
+        let (journal, reserved) = Journal::open(&dir)?;
+        let replayed = reserved
             .into_iter()
-            .map(|(k, m)| (k, KindFile::new(m)))
-            .collect();
-        let store = WatermarkStore {
-            dir,
-            files,
-            carried: KindFile::new(carried),
-            chains,
-            unflushed: BTreeSet::new(),
-            lock,
+            .filter(|(slot, mark)| marks.raise(*slot, mark.clone()))
+            .count();
+        if replayed > 0 {
+            tracing::info!(
+                marks = replayed,
+                "took reservations from the journal that the files did not hold yet"
+            );
+        }
+        let mut store = WatermarkStore {
+            marks,
+            disk: Disk { dir, lock, journal },
         };
+        store.flush()?;
         Ok((store, migration))
     }
 
     /// The current mark for (kind, chain, key), if any.
     pub fn get(&self, kind: ConsensusKind, chain: &ChainId, pkh: &Pkh) -> Option<&Mark> {
-        self.files.get(&kind)?.marks.get(chain)?.get(pkh)
+        self.marks.get(kind, chain, pkh)
     }
 
     /// The chains `pkh` has marks on (any kind).
     pub fn chains_of(&self, pkh: &Pkh) -> Option<&BTreeSet<ChainId>> {
-        self.chains.get(pkh)
+        self.marks.chains_of(pkh)
     }
 
     /// Every mark, for inspection (`kind, chain, key, mark`).
     pub fn entries(&self) -> impl Iterator<Item = (ConsensusKind, ChainId, Pkh, &Mark)> {
-        self.files.iter().flat_map(|(kind, file)| {
-            file.marks.iter().flat_map(move |(chain, keys)| {
-                keys.iter().map(move |(pkh, m)| (*kind, *chain, *pkh, m))
-            })
-        })
+        self.marks.entries()
     }
 
-    /// Records `mark` for (kind, chain, key) and writes the kind's file durably. Returns only
-    /// after the file and its directory entry are on disk. The new mark must be valid for its kind (see
-    /// [`Mark::validate_for`]) and strictly above the stored one in (level, round); on any error
-    /// nothing changes. The write re-encodes only this entry.
+    /// Records `mark` for (kind, chain, key) durably: it is in the journal (written and
+    /// fdatasync'd) when this returns, and in the kind's file after the next checkpoint. The
+    /// new mark must be valid for its kind (see [`Mark::validate_for`]) and strictly above
+    /// the stored one in (level, round); on any error nothing changes.
     pub fn persist(
         &mut self,
         kind: ConsensusKind,
@@ -262,130 +254,92 @@ impl WatermarkStore {
         pkh: Pkh,
         mark: Mark,
     ) -> Result<(), StoreError> {
-        mark.validate_for(kind)
-            .map_err(|reason| StoreError::InvalidMark {
-                kind,
-                chain,
-                pkh,
-                reason,
-            })?;
-        if let Some(old) = self.get(kind, &chain, &pkh) {
-            // The same reservation again (an identical retry whose first signature was never
-            // recorded): it is already on disk.
-            if old.signature.is_none()
-                && mark.signature.is_none()
-                && old.round.is_some()
-                && (old.level, old.round, old.hash) == (mark.level, mark.round, mark.hash)
-            {
-                return Ok(());
-            }
-            let from = (old.level, old.round.unwrap_or(0));
-            let to = (mark.level, mark.round.unwrap_or(0));
-            // A mark without a round is level-only: the same level can never be re-marked.
-            if to <= from || (old.round.is_none() && mark.level <= old.level) {
-                return Err(StoreError::Regression {
-                    kind,
-                    chain,
-                    pkh,
-                    from_level: from.0,
-                    from_round: from.1,
-                    to_level: to.0,
-                    to_round: to.1,
-                });
-            }
+        let slot = Slot { kind, chain, pkh };
+        if !self.marks.check_new(&slot, &mark)? {
+            return Ok(());
         }
-        self.write_entry(kind, chain, pkh, mark)
+        let batch = [(slot, mark)];
+        if !self.disk.has_room(batch.len()) {
+            self.flush()?;
+        }
+        self.disk.append(&batch)?;
+        let [(slot, mark)] = batch;
+        self.marks.apply(slot, mark);
+        Ok(())
     }
 
     /// Adds `signature` to the mark of (kind, chain, key), which must be the one at `level`,
     /// `round` for `hash` and carry no signature yet (a reservation). In memory only: the next
-    /// write of the kind's file carries it to disk. Losing it in a crash only means that an
+    /// checkpoint carries it to the kind's file. Losing it in a crash only means that an
     /// identical retry is signed again, which is no double sign (see the rule's module doc);
     /// the reservation itself is what must be durable, and it already is.
     pub fn record_signature(
         &mut self,
-        slot: super::seam::Slot,
+        slot: Slot,
         level: i32,
         round: Option<i32>,
         hash: [u8; 32],
         signature: crate::tezos::Signature,
     ) -> Result<(), StoreError> {
-        let super::seam::Slot { kind, chain, pkh } = slot;
-        let current = self.get(kind, &chain, &pkh).cloned();
-        match current {
-            Some(m) if m.level == level && m.round == round && m.hash == hash => {
-                if m.signature.is_some() {
-                    return Err(StoreError::NotAReservation {
-                        kind,
-                        chain,
-                        pkh,
-                        level,
-                    });
-                }
-                let mark = Mark {
-                    signature: Some(signature),
-                    ..m
-                };
-                let entry = format::encode_entry(&pkh, &mark);
-                self.files
-                    .entry(kind)
-                    .or_default()
-                    .insert(chain, pkh, mark, entry);
-                self.unflushed.insert(kind);
-                Ok(())
-            }
-            _ => Err(StoreError::NotAReservation {
-                kind,
-                chain,
-                pkh,
-                level,
-            }),
-        }
+        self.marks
+            .record_signature(slot, level, round, hash, signature)
     }
 
-    /// Writes every file that lacks signatures recorded since its last write (a clean
-    /// shutdown: so that identical retries after a restart get their signatures back).
+    /// A checkpoint: writes every file that is behind memory, then empties the journal.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        for kind in std::mem::take(&mut self.unflushed) {
-            self.lock.still_holds()?;
-            let file = self.files.get(&kind).unwrap_or(&NO_ENTRIES);
-            let text = file.render(self.extra_for(kind));
-            write_durably(&self.dir, file_name(kind), text.as_bytes(), 0o600)?;
-        }
-        Ok(())
+        self.disk.checkpoint(&mut self.marks)
     }
 
-    /// The entries a kind's file carries besides its own marks: the older attestation entries
-    /// of `endorsement_high_watermarks`.
-    fn extra_for(&self, kind: ConsensusKind) -> &KindFile {
-        if kind == ConsensusKind::Endorsement {
-            &self.carried
-        } else {
-            &NO_ENTRIES
-        }
+    /// The marks and the directory apart, for a store that reads the one while a writer
+    /// thread owns the other ([`super::FileStore`]).
+    pub fn into_parts(self) -> (Marks, Disk) {
+        (self.marks, self.disk)
+    }
+}
+
+impl Disk {
+    /// Room in the journal for `n` more marks.
+    pub fn has_room(&self, n: usize) -> bool {
+        self.journal.has_room(n)
     }
 
-    /// Writes the kind's file with `mark` in place for (chain, key), then records it in memory.
-    fn write_entry(
-        &mut self,
-        kind: ConsensusKind,
-        chain: ChainId,
-        pkh: Pkh,
-        mark: Mark,
-    ) -> Result<(), StoreError> {
+    /// Makes `batch` durable with one write and one fdatasync of the journal.
+    pub fn append(&mut self, batch: &[(Slot, Mark)]) -> Result<(), StoreError> {
         self.lock.still_holds()?;
-        let entry = format::encode_entry(&pkh, &mark);
-        let file = self.files.get(&kind).unwrap_or(&NO_ENTRIES);
-        let text = file.render_with(chain, pkh, &entry, self.extra_for(kind));
-        // Owner-only, like the directory.
-        write_durably(&self.dir, file_name(kind), text.as_bytes(), 0o600)?;
-        self.files
-            .entry(kind)
-            .or_default()
-            .insert(chain, pkh, mark, entry);
-        self.unflushed.remove(&kind);
-        self.chains.entry(pkh).or_default().insert(chain);
+        self.journal.append(batch)
+    }
+
+    /// Writes the files `marks` has ahead of them (marked dirty again on failure), then resets
+    /// the journal, whose every record those files now hold.
+    pub fn checkpoint(&mut self, marks: &mut Marks) -> Result<(), StoreError> {
+        let texts = marks.take_dirty();
+        if let Err(e) = self.write_files(&texts) {
+            marks.mark_dirty(texts.into_iter().map(|(k, _)| k));
+            return Err(e);
+        }
+        self.reset_journal()
+    }
+
+    /// Writes each kind's file durably (owner-only, like the directory).
+    pub fn write_files(&self, texts: &[(ConsensusKind, String)]) -> Result<(), StoreError> {
+        for (kind, text) in texts {
+            self.lock.still_holds()?;
+            write_durably(&self.dir, file_name(*kind), text.as_bytes(), 0o600)?;
+        }
         Ok(())
+    }
+
+    /// Empties the journal (after the files hold everything it held).
+    pub fn reset_journal(&mut self) -> Result<(), StoreError> {
+        if self.journal.is_empty() {
+            return Ok(());
+        }
+        self.journal.reset()
+    }
+
+    /// Marks in the journal since the last checkpoint.
+    pub fn journaled(&self) -> usize {
+        self.journal.len()
     }
 }
 

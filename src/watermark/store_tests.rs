@@ -150,6 +150,8 @@ fn writes_octez_files() {
     let m = mark(1331, 0, 0xAB, &p2sig());
     s.persist(ConsensusKind::Preattestation, chain(MAINNET), pkh(TZ3), m)
         .unwrap();
+    // In the journal now, in the file after a checkpoint.
+    s.flush().unwrap();
     let text = fs::read_to_string(dir.path().join("preattestation_high_watermarks")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let entry = &v[MAINNET][TZ3];
@@ -199,6 +201,7 @@ fn legacy_endorsements_have_their_own_file_and_no_round() {
         mark(1331, 0, 0xAB, SPSIG),
     )
     .unwrap();
+    s.flush().unwrap();
     let text = fs::read_to_string(dir.path().join("endorsement_high_watermarks")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let entry = &v[MAINNET][TZ2];
@@ -322,13 +325,14 @@ fn interrupted_write_keeps_last_good_state() {
     assert!(dir.path().join(LOCK_FILE).exists());
 }
 
-/// `persist` returns only after the rename: the file on disk already holds the new mark and
-/// no temporary file remains.
+/// `persist` returns only once the mark is durable: a store dropped without a checkpoint (a
+/// crash) opens again with it, and that open writes it to the kind's file, leaving no
+/// temporary file.
 #[test]
 fn persist_is_on_disk_when_it_returns() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
     for level in 1..=5 {
+        let mut s = WatermarkStore::open(dir.path()).unwrap();
         s.persist(
             ConsensusKind::Attestation,
             chain(MAINNET),
@@ -336,6 +340,13 @@ fn persist_is_on_disk_when_it_returns() {
             mark(level, 0, 7, SPSIG),
         )
         .unwrap();
+        drop(s);
+        let s = WatermarkStore::open(dir.path()).unwrap();
+        assert_eq!(
+            s.get(ConsensusKind::Attestation, &chain(MAINNET), &pkh(TZ2))
+                .map(|m| m.level),
+            Some(level)
+        );
         let text =
             fs::read_to_string(dir.path().join(file_name(ConsensusKind::Attestation))).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -344,9 +355,10 @@ fn persist_is_on_disk_when_it_returns() {
     }
 }
 
-/// A failed write changes nothing: neither memory nor the file.
+/// A failed checkpoint loses nothing: the file keeps its last complete state, memory and the
+/// journal keep the new mark, and the next open writes it.
 #[test]
-fn failed_persist_changes_nothing() {
+fn a_failed_checkpoint_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = WatermarkStore::open(dir.path()).unwrap();
     s.persist(
@@ -356,10 +368,50 @@ fn failed_persist_changes_nothing() {
         mark(10, 0, 1, SPSIG),
     )
     .unwrap();
+    s.flush().unwrap();
     let path = dir.path().join(file_name(ConsensusKind::Block));
     let before = fs::read_to_string(&path).unwrap();
-    // A directory where the temporary file must go makes the write fail (even as root).
-    fs::create_dir(temp_path(dir.path(), file_name(ConsensusKind::Block))).unwrap();
+    // A directory where the temporary file must go makes the file write fail (even as root).
+    let tmp = temp_path(dir.path(), file_name(ConsensusKind::Block));
+    fs::create_dir(&tmp).unwrap();
+    s.persist(
+        ConsensusKind::Block,
+        chain(MAINNET),
+        pkh(TZ2),
+        mark(11, 0, 2, SPSIG),
+    )
+    .unwrap();
+    let err = s.flush().unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), before);
+    assert_eq!(
+        s.get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2)),
+        Some(&mark(11, 0, 2, SPSIG))
+    );
+    drop(s);
+    fs::remove_dir(&tmp).unwrap();
+    let s = WatermarkStore::open(dir.path()).unwrap();
+    assert_eq!(
+        s.get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2)),
+        Some(&mark(11, 0, 2, SPSIG))
+    );
+    assert!(fs::read_to_string(&path).unwrap().contains("\"level\": 11"));
+}
+
+/// A failed persist changes nothing: here the data directory was moved away under the store.
+#[test]
+fn failed_persist_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = WatermarkStore::open(&data).unwrap();
+    s.persist(
+        ConsensusKind::Block,
+        chain(MAINNET),
+        pkh(TZ2),
+        mark(10, 0, 1, SPSIG),
+    )
+    .unwrap();
+    fs::rename(&data, dir.path().join("moved")).unwrap();
     let err = s
         .persist(
             ConsensusKind::Block,
@@ -368,12 +420,11 @@ fn failed_persist_changes_nothing() {
             mark(11, 0, 2, SPSIG),
         )
         .unwrap_err();
-    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    assert!(matches!(err, StoreError::DirectoryReplaced { .. }), "{err}");
     assert_eq!(
         s.get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2)),
         Some(&mark(10, 0, 1, SPSIG))
     );
-    assert_eq!(fs::read_to_string(&path).unwrap(), before);
 }
 
 #[test]

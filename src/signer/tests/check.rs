@@ -9,8 +9,7 @@ use crate::auth::{AuthorizedKeys, authentication_bytes};
 use crate::policy::{MagicBytes, PolicyRules};
 use crate::signer::*;
 use crate::testing::Mode;
-use crate::tezos::{ConsensusKind, SecretKey};
-use crate::watermark::file_name;
+use crate::tezos::SecretKey;
 
 /// (name, key, payload, authentication, expected message part)
 type OrderRow = (&'static str, Pkh, Vec<u8>, Option<Signature>, &'static str);
@@ -111,15 +110,13 @@ async fn checks_run_in_octez_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_persist_releases_no_signature() {
     let t = setup(SignerConfig::default()).await;
-    let tmp = t
-        .dir
-        .path()
-        .join(format!(".{}.tmp", file_name(ConsensusKind::Block)));
-    std::fs::create_dir(&tmp).unwrap();
+    // The data directory moved away under the signer: no mark can be made durable there.
+    let away = t.dir.path().with_extension("moved");
+    std::fs::rename(t.dir.path(), &away).unwrap();
     let data = block(42, 0, 1);
     let err = t.signer.sign(&t.tz2, &data, None).await.unwrap_err();
     assert!(
-        matches!(err, SignError::Store(StoreError::Io { .. })),
+        matches!(err, SignError::Store(StoreError::DirectoryReplaced { .. })),
         "{err}"
     );
     assert_eq!(
@@ -127,8 +124,7 @@ async fn failed_persist_releases_no_signature() {
         1,
         "the vault signed, but nothing was released"
     );
-    assert!(!t.dir.path().join(file_name(ConsensusKind::Block)).exists());
-    std::fs::remove_dir(&tmp).unwrap();
+    std::fs::rename(&away, t.dir.path()).unwrap();
     let ok = t.signer.sign(&t.tz2, &data, None).await.unwrap();
     assert!(!ok.replayed());
     assert_eq!(t.vault.signs(), 2);

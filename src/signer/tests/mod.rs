@@ -67,7 +67,8 @@ async fn rule_sequence_on_real_payloads() {
         refusal(t.signer.sign(&t.tz2, &b0, None).await),
         "block level 1331 and round 0 not above high watermark (1331,2)"
     );
-    // The marks are on disk in octez's format.
+    // The marks are on disk in octez's format (after a checkpoint).
+    t.signer.shutdown().await.unwrap();
     let text = std::fs::read_to_string(t.dir.path().join(file_name(ConsensusKind::Block))).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let m = &v["NetXdQprcVkpaWU"][t.tz2.to_string()];
@@ -320,6 +321,8 @@ async fn legacy_magic_bytes_use_octez_watermarks() {
         .await
         .unwrap();
     assert!(again.replayed() && again.signature == first.signature);
+    // The file as octez-signer reads it, once the store has checkpointed.
+    t.signer.shutdown().await.unwrap();
     let text =
         std::fs::read_to_string(t.dir.path().join(file_name(ConsensusKind::Endorsement))).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
