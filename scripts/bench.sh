@@ -2,10 +2,22 @@
 # Runs every benchmark the same way (fixed settings live in benches/support/mod.rs) and prints
 # each result as a ratio against the baseline measured in the same run and group.
 #
-# Usage: scripts/bench.sh [BENCH…]   (default: codec signature pipeline http)
+# Usage: scripts/bench.sh [BENCH…]   (default: codec signature pipeline http), or
+#        scripts/bench.sh e2e        (the end-to-end harness, its own tables)
 # Needs: cargo, python3. Results: target/criterion/ (cleared first, so the table is this run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# `scripts/bench.sh e2e`: the whole request through the real binary (benches/e2e.rs), which
+# prints its own tables (latency ratios, throughput, CPU per signature, shared watermarks).
+if [ "${1:-}" = e2e ]; then
+    echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(rustc --version)"
+    cargo bench --locked --bench e2e 2>target/bench-e2e.log || {
+        tail -n 40 target/bench-e2e.log
+        exit 1
+    }
+    exit 0
+fi
 
 benches=("$@")
 [ ${#benches[@]} -eq 0 ] && benches=(codec signature pipeline http)

@@ -1,0 +1,523 @@
+//! The whole request, end to end: the real `serve` binary as a process, its vault the bundled
+//! emulator as another process (the real Azure SDK over TLS in between), a loopback HTTP
+//! client in this one. The emulator runs apart so that the bare call waits for another
+//! process, as the signer's call does (in-process, the emulator's timer would wake the waiting
+//! client on its own thread: a cheaper path than any real vault call).
+//! Run with `scripts/bench.sh e2e`; prints Markdown tables.
+//!
+//! - Latency: `POST /keys/<pkh>` against the bare vault sign call (the same SDK call the
+//!   signer makes, from this process), alternating one of each so both see the same machine
+//!   state; p50/p99 at vault latency 0 and 20 ms, data directory on disk and on tmpfs.
+//! - Throughput at concurrency 1, 8, 64 over 1 and 64 keys (0 ms), with serve's CPU time per
+//!   signature (from /proc), next to the bare vault's throughput at the same concurrency;
+//!   vault requests and token fetches per signature (emulator counters); serve's threads and
+//!   peak RSS.
+//! - Shared watermarks (Azurite, if `npm ci` was run in tests/clients/azurite): p50 with the
+//!   vault at 20 ms against a local-only signer in the same run.
+//!
+//! `E2E_SAMPLES` (default 500) latency samples per row, `E2E_SIGNATURES` (default 3000) per
+//! throughput row, `E2E_ONLY=latency,throughput,shared` to run some sections. Nothing leaves
+//! loopback.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use keyvault_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
+use tezos_azure_signer::tezos::{Curve, SecretKey, blake2b_256};
+use tezos_azure_signer::vault::credentials::{AuthMode, CredentialEnv};
+use tezos_azure_signer::vault::{ImportOptions, Vault, VaultKey, VaultSettings};
+
+#[path = "../tests/shared/azurite.rs"]
+#[allow(dead_code)]
+mod azurite;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tezos-azure-signer");
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A consensus attestation (0x13) on `chain` at (level, round).
+fn attestation(chain: [u8; 4], level: i32, round: i32) -> String {
+    let mut b = vec![0x13];
+    b.extend_from_slice(&chain);
+    b.extend_from_slice(&[0x11; 32]);
+    b.push(0x15);
+    b.extend_from_slice(&0u16.to_be_bytes());
+    b.extend_from_slice(&level.to_be_bytes());
+    b.extend_from_slice(&round.to_be_bytes());
+    b.extend_from_slice(&[0x22; 32]);
+    hex::encode(b)
+}
+
+/// One `serve` process.
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    fn start(emulator: &EmulatorProc, data_dir: &Path, extra: &[&str]) -> Serve {
+        let mut child = Command::new(BIN)
+            .envs(emulator.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env(
+                "RUST_LOG",
+                std::env::var("E2E_SERVE_LOG").unwrap_or_else(|_| "error".into()),
+            )
+            .args(["serve", "--port", "0", "--metrics-address", "off"])
+            .args(["--max-chains-per-key", "64", "--max-queue-per-key", "128"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("serve starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let url = loop {
+            let line = lines.next().expect("serve announces itself").expect("line");
+            if let Some(u) = line.strip_prefix("listening ") {
+                break u.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Serve { child, url }
+    }
+
+    /// user + system CPU time so far.
+    fn cpu(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("/proc stat");
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .expect("comm")
+            .1
+            .split_whitespace()
+            .collect();
+        // utime and stime are fields 14 and 15 (1-based), in clock ticks (USER_HZ = 100).
+        let ticks: u64 =
+            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// (threads, peak RSS in MiB).
+    fn threads_and_peak_rss(&self) -> (u64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("Threads:"), field("VmHWM:") as f64 / 1024.0)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `emulator` subcommand as a process, with its control endpoints.
+struct EmulatorProc {
+    child: Child,
+    env: Vec<(String, String)>,
+    url: String,
+    control: reqwest::Client,
+}
+
+impl EmulatorProc {
+    fn start() -> EmulatorProc {
+        let mut child = Command::new(BIN)
+            .args(["emulator", "--ephemeral", "--print-env"])
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the emulator starts");
+        let mut env = Vec::new();
+        for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+            let line = line.expect("line");
+            let (k, v) = line
+                .strip_prefix("export ")
+                .and_then(|l| l.split_once('='))
+                .expect("an export line");
+            env.push((k.to_string(), v.trim_matches('\'').to_string()));
+        }
+        let var = |name: &str| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .expect("printed")
+        };
+        let ca = std::fs::read(var("SSL_CERT_FILE")).expect("the emulator's CA");
+        let control = reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca).expect("CA"))
+            .build()
+            .expect("client");
+        let url = var("AZURE_KEYVAULT_URI");
+        EmulatorProc {
+            child,
+            env,
+            url,
+            control,
+        }
+    }
+
+    fn var(&self, name: &str) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .expect("printed")
+    }
+
+    async fn set_latency(&self, ms: u64) {
+        let res = self
+            .control
+            .put(format!("{}/_emulator/faults", self.url))
+            .json(&serde_json::json!({ "latency_ms": ms }))
+            .send()
+            .await
+            .expect("faults");
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+
+    /// (sign requests, managed-identity token fetches) so far.
+    async fn counters(&self) -> (u64, u64) {
+        let stats: serde_json::Value = self
+            .control
+            .get(format!("{}/_emulator/stats", self.url))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json");
+        let n = |k: &str| {
+            stats[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{k} in {stats}"))
+        };
+        (n("sign"), n("tokens_managed_identity"))
+    }
+}
+
+impl Drop for EmulatorProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Bench {
+    emulator: EmulatorProc,
+    vault: Arc<dyn Vault>,
+    http: reqwest::Client,
+    tz2: Vec<VaultKey>,
+    tz3: VaultKey,
+    level: AtomicUsize,
+}
+
+impl Bench {
+    async fn bare(&self, key: &VaultKey) -> Duration {
+        let digest = blake2b_256(&self.level.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        let started = Instant::now();
+        self.vault
+            .sign_digest(key, &digest)
+            .await
+            .expect("the vault signs");
+        started.elapsed()
+    }
+
+    async fn signed(&self, url: &str, key: &VaultKey, chain: [u8; 4], level: i32) -> Duration {
+        let body = attestation(chain, level, 0);
+        let started = Instant::now();
+        let res = self
+            .http
+            .post(format!("{url}/keys/{}", key.pkh()))
+            .json(&body)
+            .send()
+            .await
+            .expect("serve answers");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        assert!(status.is_success(), "{status}: {text}");
+        started.elapsed()
+    }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    // `cargo bench` passes --bench; nothing else to parse.
+    let samples = env_usize("E2E_SAMPLES", 500);
+    let signatures = env_usize("E2E_SIGNATURES", 3000);
+    let emulator = EmulatorProc::start();
+    // This process signs as a client-credentials app (the serve processes use the managed
+    // identity): both token endpoints are the emulator's.
+    let env = CredentialEnv::new(
+        [
+            ("AZURE_AUTHORITY_HOST".to_string(), emulator.url.clone()),
+            ("AZURE_TENANT_ID".to_string(), DEFAULT_TENANT_ID.to_string()),
+            ("AZURE_CLIENT_ID".to_string(), DEFAULT_CLIENT_ID.to_string()),
+            (
+                "AZURE_CLIENT_SECRET".to_string(),
+                DEFAULT_CLIENT_SECRET.to_string(),
+            ),
+        ],
+        Path::new("/nonexistent/e2e"),
+    );
+    let settings = VaultSettings {
+        url: Some(emulator.url.parse().expect("url")),
+        auth: AuthMode::ClientSecret,
+        sign_deadline: Duration::from_secs(3),
+        read_deadline: Duration::from_secs(30),
+        extra_ca: Some(emulator.var("SSL_CERT_FILE").into()),
+    };
+    let (vault, _) = tezos_azure_signer::vault::open_with_env(&settings, &env).expect("vault");
+    let vault: Arc<dyn Vault> = Arc::new(vault);
+    let mut tz2 = Vec::new();
+    for i in 0..64u8 {
+        let secret = SecretKey::from_scalar(Curve::Secp256k1, &[i + 1; 32]).expect("scalar");
+        tz2.push(
+            vault
+                .import_key(
+                    &format!("bench-tz2-{i}"),
+                    &secret,
+                    ImportOptions { software: true },
+                )
+                .await
+                .expect("import"),
+        );
+    }
+    let secret = SecretKey::from_scalar(Curve::P256, &[7; 32]).expect("scalar");
+    let tz3 = vault
+        .import_key("bench-tz3", &secret, ImportOptions { software: true })
+        .await
+        .expect("import");
+    let bench = Bench {
+        emulator,
+        vault,
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(256)
+            .build()
+            .expect("client"),
+        tz2,
+        tz3,
+        level: AtomicUsize::new(0),
+    };
+
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let disk = tempfile::tempdir_in(&target).expect("a data dir on disk");
+    let shm = tempfile::tempdir_in("/dev/shm").expect("a data dir on tmpfs");
+    println!(
+        "# e2e, {} cores, {samples} latency samples and {signatures} signatures per row",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    // E2E_ONLY=latency,throughput,shared picks sections (all by default).
+    let only = std::env::var("E2E_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only.split(',').any(|s| s == name);
+    if wanted("latency") {
+        latency(&bench, disk.path(), shm.path(), samples).await;
+    }
+    if wanted("throughput") {
+        throughput(&bench, &target, signatures).await;
+    }
+    if wanted("shared") {
+        shared(&bench, &target, samples).await;
+    }
+}
+
+/// Alternating bare vault calls and signatures through `serve`.
+async fn latency(bench: &Bench, disk: &Path, shm: &Path, samples: usize) {
+    println!("\n## Latency: POST /keys/<pkh> vs the bare vault sign call, alternating\n");
+    println!(
+        "| vault latency | data dir | key | bare p50 | bare p99 | signer p50 | signer p99 | p50 × | p99 × | overhead p50 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let on_disk = Serve::start(&bench.emulator, disk, &[]);
+    let on_tmpfs = Serve::start(&bench.emulator, shm, &[]);
+    let mut level = 1;
+    for latency_ms in [0u64, 20] {
+        bench.emulator.set_latency(latency_ms).await;
+        for (place, serve) in [("disk", &on_disk), ("tmpfs", &on_tmpfs)] {
+            for (name, key) in [("tz2", &bench.tz2[0]), ("tz3", &bench.tz3)] {
+                let (mut bare, mut signed) = (Vec::new(), Vec::new());
+                let before = bench.emulator.counters().await;
+                for i in 0..samples + 20 {
+                    let b = bench.bare(key).await;
+                    let s = bench.signed(&serve.url, key, [1, 2, 3, 4], level).await;
+                    level += 1;
+                    if i >= 20 {
+                        bare.push(b);
+                        signed.push(s);
+                    }
+                }
+                let after = bench.emulator.counters().await;
+                let (b50, b99) = (percentile(&mut bare, 0.5), percentile(&mut bare, 0.99));
+                let (s50, s99) = (percentile(&mut signed, 0.5), percentile(&mut signed, 0.99));
+                println!(
+                    "| {latency_ms} ms | {place} | {name} | {} | {} | {} | {} | {:.3} | {:.3} | {} |",
+                    ms(b50),
+                    ms(b99),
+                    ms(s50),
+                    ms(s99),
+                    s50.as_secs_f64() / b50.as_secs_f64(),
+                    s99.as_secs_f64() / b99.as_secs_f64(),
+                    us(s50.saturating_sub(b50)),
+                );
+                // Each pair is one bare sign and one signer sign: the signer's own vault use.
+                let n = (samples + 20) as f64;
+                let vault_per_signature = (after.0 - before.0) as f64 / n - 1.0;
+                let tokens = after.1 - before.1;
+                assert!(
+                    (vault_per_signature - 1.0).abs() < 0.01 && tokens == 0,
+                    "vault sign requests per signature {vault_per_signature:.3}, token fetches {tokens}"
+                );
+            }
+        }
+    }
+    println!(
+        "\nVault sign requests per signature through serve: 1.00; token fetches while signing: 0 (emulator counters, every row)."
+    );
+}
+
+/// Signatures per second and serve's CPU per signature, by keys and concurrency (0 ms).
+async fn throughput(bench: &Bench, target: &Path, signatures: usize) {
+    bench.emulator.set_latency(0).await;
+    println!("\n## Throughput at vault latency 0 ms, data dir on disk\n");
+    println!(
+        "| keys | concurrency | bare vault sig/s | signer sig/s | serve CPU / signature | serve threads | serve peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for keys in [1usize, 64] {
+        for concurrency in [1usize, 8, 64] {
+            let dir = tempfile::tempdir_in(target).expect("data dir");
+            let serve = Serve::start(&bench.emulator, dir.path(), &[]);
+            let url = serve.url.as_str();
+            // Warm-up: every key's first signature (connections, the first mark of each slot).
+            for key in &bench.tz2[..keys] {
+                bench.signed(url, key, [0, 0, 0, 0], 1).await;
+            }
+            let bare = run_concurrently(concurrency, signatures, |_, _| async {
+                bench.bare(&bench.tz2[0]).await;
+            })
+            .await;
+            let cpu_before = serve.cpu();
+            // Worker w signs on its own (key, chain) slot at increasing levels: never refused.
+            let signed = run_concurrently(concurrency, signatures, |worker, i| async move {
+                let key = &bench.tz2[worker % keys];
+                let chain = [0, 0, 0, (worker / keys) as u8];
+                bench.signed(url, key, chain, 2 + i as i32).await;
+            })
+            .await;
+            let cpu = serve.cpu().saturating_sub(cpu_before);
+            let (threads, rss) = serve.threads_and_peak_rss();
+            println!(
+                "| {keys} | {concurrency} | {:.0} | {:.0} | {} | {threads} | {rss:.1} MiB |",
+                signatures as f64 / bare.as_secs_f64(),
+                signatures as f64 / signed.as_secs_f64(),
+                us(cpu / signatures as u32),
+            );
+        }
+    }
+}
+
+/// Runs `total` calls of `call(worker, nth call of that worker)` on `workers` tasks; the
+/// wall time.
+async fn run_concurrently<'a, F, Fut>(workers: usize, total: usize, call: F) -> Duration
+where
+    F: Fn(usize, usize) -> Fut + Sync + 'a,
+    Fut: std::future::Future<Output = ()> + 'a,
+{
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let tasks = (0..workers).map(|w| {
+        let (next, call) = (&next, &call);
+        async move {
+            let mut mine = 0;
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                call(w, mine).await;
+                mine += 1;
+            }
+        }
+    });
+    futures::future::join_all(tasks).await;
+    started.elapsed()
+}
+
+/// The shared store against local-only, alternating, vault at 20 ms.
+async fn shared(bench: &Bench, target: &Path, samples: usize) {
+    let Some(bin) = azurite::launcher() else {
+        println!("\n(shared watermarks: skipped, run `npm ci` in tests/clients/azurite)");
+        return;
+    };
+    let azurite = azurite::Azurite::start(bin, None);
+    azurite.create_container("marks").await;
+    bench.emulator.set_latency(20).await;
+    let (a, b) = (
+        tempfile::tempdir_in(target).expect("dir"),
+        tempfile::tempdir_in(target).expect("dir"),
+    );
+    let url = azurite.url("marks", "bench");
+    let local = Serve::start(&bench.emulator, a.path(), &[]);
+    let shared = Serve::start(&bench.emulator, b.path(), &["--shared-watermarks", &url]);
+    let (mut l, mut s) = (Vec::new(), Vec::new());
+    for i in 0..samples + 20 {
+        let level = 1 + i as i32;
+        let tl = bench
+            .signed(&local.url, &bench.tz2[1], [5, 5, 5, 5], level)
+            .await;
+        let ts = bench
+            .signed(&shared.url, &bench.tz2[2], [5, 5, 5, 5], level)
+            .await;
+        if i >= 20 {
+            l.push(tl);
+            s.push(ts);
+        }
+    }
+    let (l50, l99) = (percentile(&mut l, 0.5), percentile(&mut l, 0.99));
+    let (s50, s99) = (percentile(&mut s, 0.5), percentile(&mut s, 0.99));
+    println!("\n## Shared watermarks (Azurite on loopback), vault latency 20 ms, alternating\n");
+    println!("| signer | p50 | p99 | p50 × local | p99 × local |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| local files only | {} | {} | 1.000 | 1.000 |",
+        ms(l50),
+        ms(l99)
+    );
+    println!(
+        "| `--shared-watermarks` | {} | {} | {:.3} | {:.3} |",
+        ms(s50),
+        ms(s99),
+        s50.as_secs_f64() / l50.as_secs_f64(),
+        s99.as_secs_f64() / l99.as_secs_f64()
+    );
+}
