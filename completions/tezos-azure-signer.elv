@@ -44,7 +44,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --authorized-keys 'Public keys allowed to authenticate requests (octez format); with it, unauthenticated requests are refused'
             cand --tls-cert 'TLS certificate chain (PEM); serves HTTPS with --tls-key'
             cand --tls-key 'TLS private key (PEM)'
-            cand --metrics-address 'Address of the Prometheus `/metrics` and `/healthz` listener, or `off` for none'
+            cand --metrics-address 'Address of the `/metrics` (Prometheus), `/healthz` (liveness) and `/readyz` (readiness) listener, or `off` for none'
             cand --shared-watermarks 'Share high watermarks with other signers of the same keys through an Azure Blob Storage container: https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX], with a SAS token in the query string or, without one, the vault''s credential chain (the identity needs "Storage Blob Data Contributor" on the container). The local files stay the floor'
             cand --min-level 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)'
             cand --confirm 'Magic bytes (e.g. 0x03,0x05) whose requests the policy refuses are held for a person instead (`sign --pending` on this machine approves or rejects them)'

@@ -23,6 +23,7 @@ pub mod confirm;
 pub use keyvault_emulator as emulator;
 pub mod keyfile;
 pub mod keyring;
+pub mod latency;
 pub mod logging;
 pub mod policy;
 pub use private_fs;

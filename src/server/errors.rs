@@ -150,6 +150,56 @@ impl From<SignError> for ApiError {
     }
 }
 
+/// What the operator can do about a refusal, for its log line.
+pub fn refusal_hint(e: &SignError) -> &'static str {
+    match e {
+        SignError::UnknownKey(_) => {
+            "the vault has no enabled secp256k1/P-256 key with this pkh among those served: check --key and the vault's keys"
+        }
+        SignError::Decode(_) => {
+            "the client sent bytes that are not a Tezos signing request: check the baker's version and the magic byte"
+        }
+        SignError::MagicByteNotAllowed(_) => {
+            "this request kind is not allowed: add its magic byte to --magic-bytes if this signer should sign it"
+        }
+        SignError::PolicyRefused(_) => {
+            "the policy file refuses it: change --policy if this request should be signed"
+        }
+        SignError::MissingAuthentication | SignError::InvalidAuthentication => {
+            "the client must sign its requests with a key listed in --authorized-keys (octez-client's authentication key)"
+        }
+        SignError::Watermark(_)
+        | SignError::Store(StoreError::Shared(SharedError::Refused { .. })) => {
+            "a signature at or above this level and round was already released for this key: nothing to do if the baker retried; if another baker uses this key, stop one of them"
+        }
+        SignError::ChainLimit { .. } => {
+            "list this key's chains in the policy (chains = [...]) or raise --max-chains-per-key"
+        }
+        SignError::Vault(_) => {
+            "check the vault: that it answers from this host, the identity's \"Key Vault Crypto User\" role, and the key (the error says which)"
+        }
+        SignError::Store(StoreError::Shared(_)) => {
+            "check the storage account: that it answers from this host, the container, and the identity's \"Storage Blob Data Contributor\" role or the SAS token's expiry"
+        }
+        SignError::Store(_) => {
+            "check the data directory: free space, permissions, and that no other process uses it; nothing was signed"
+        }
+        SignError::Spending(_) => {
+            "check the data directory's spending ledger (spending_24h.json); nothing was signed"
+        }
+        SignError::RejectedByOperator | SignError::NotConfirmed(_) => {
+            "held requests are answered with `tezos-azure-signer sign --pending`"
+        }
+        SignError::Withdrawn {
+            reason: Withdrawn::ClientGone,
+            ..
+        } => "the client disconnected before the signature: nothing was signed",
+        SignError::Withdrawn { .. } => {
+            "the vault is slower than the requests arrive: check the vault's latency (tezos_azure_signer_vault_sign_duration_seconds) and --request-timeout"
+        }
+    }
+}
+
 /// A short stable label for metrics and logs (`decision=refused:<label>`).
 pub fn sign_error_label(e: &SignError) -> &'static str {
     match e {

@@ -1,7 +1,12 @@
-//! The metrics listener's routes: `GET /metrics` (Prometheus text) and `GET /healthz`.
+//! The metrics listener's routes: `GET /metrics` (Prometheus text), `GET /healthz` (liveness)
+//! and `GET /readyz` (readiness).
 //!
 //! Owns: readiness. Ready only when keys are loaded, the vault answers and the watermark store
-//! takes marks (a shared container answers); the checks are for [`HEALTH_CACHE`] so a tight probe loop cannot turn into billed vault calls.
+//! takes a write (a probe file in the data directory; and a probe blob in the shared
+//! container when configured), each within [`PROBE_TIMEOUT`]. The checks are cached for
+//! [`HEALTH_CACHE`], so a tight probe loop cannot turn into billed vault calls or writes; the
+//! result is also the `tezos_azure_signer_ready` gauge. Liveness only says the process
+//! answers: a vault outage must not get the signer restarted.
 //! Must never: expose anything but counters and a readiness verdict.
 
 use std::convert::Infallible;
@@ -16,14 +21,17 @@ use warp::reply::{Reply, Response};
 use super::SignerApi;
 use super::metrics::Metrics;
 
-/// How long a vault check result is reused.
+/// How long a readiness result is reused.
 pub const HEALTH_CACHE: Duration = Duration::from_secs(10);
+/// How long each readiness check (vault, store) may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Readiness with a cached vault check.
+/// Readiness with cached checks.
 pub struct Health {
     signer: Arc<dyn SignerApi>,
     cache: Mutex<Option<(Instant, Result<(), String>)>>,
     ttl: Duration,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Health {
@@ -32,33 +40,70 @@ impl Health {
             signer,
             cache: Mutex::new(None),
             ttl,
+            metrics: None,
         }
+    }
+
+    /// Also sets `metrics`' readiness gauge on every fresh check.
+    pub fn reporting_to(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// `Ok(number of keys)` when ready, else why not.
     pub async fn check(&self) -> Result<usize, String> {
         let keys = self.signer.known_keys().len();
-        if keys == 0 {
-            return Err("no keys loaded from the vault".to_string());
-        }
         let mut cache = self.cache.lock().await;
-        let vault = match cache.as_ref() {
+        let checks = match cache.as_ref() {
             Some((at, result)) if at.elapsed() < self.ttl => result.clone(),
             _ => {
-                let (vault, store) =
-                    tokio::join!(self.signer.check_vault(), self.signer.check_store());
-                let result = vault
-                    .map_err(|e| format!("vault check failed: {e}"))
-                    .and_then(|()| store.map_err(|e| format!("watermark store check failed: {e}")));
+                let result = self.fresh().await;
                 *cache = Some((Instant::now(), result.clone()));
                 result
             }
         };
-        vault.map(|()| keys)
+        let result = if keys == 0 {
+            Err("no keys loaded from the vault".to_string())
+        } else {
+            checks.map(|()| keys)
+        };
+        if let Some(m) = &self.metrics {
+            m.set_ready(result.is_ok());
+        }
+        result
+    }
+
+    async fn fresh(&self) -> Result<(), String> {
+        let timed = |what: &'static str| {
+            move |r: Result<Result<(), String>, tokio::time::error::Elapsed>| match r {
+                Ok(inner) => inner,
+                Err(_) => Err(format!(
+                    "{what} check gave no answer within {} s",
+                    PROBE_TIMEOUT.as_secs()
+                )),
+            }
+        };
+        let vault = async {
+            self.signer
+                .check_vault()
+                .await
+                .map_err(|e| format!("vault check failed: {e}"))
+        };
+        let store = async {
+            self.signer
+                .check_store()
+                .await
+                .map_err(|e| format!("watermark store check failed: {e}"))
+        };
+        let (vault, store) = tokio::join!(
+            tokio::time::timeout(PROBE_TIMEOUT, vault),
+            tokio::time::timeout(PROBE_TIMEOUT, store)
+        );
+        timed("vault")(vault).and_then(|()| timed("watermark store")(store))
     }
 }
 
-/// `/metrics` and `/healthz`; anything else is 404.
+/// `/metrics`, `/healthz` and `/readyz`; anything else is 404.
 pub fn routes(
     metrics: Arc<Metrics>,
     health: Arc<Health>,
@@ -74,7 +119,10 @@ pub fn routes(
             warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4")
                 .into_response()
         });
-    let health_route = warp::path!("healthz").and(warp::get()).then(move || {
+    let live_route = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| warp::reply::json(&serde_json::json!({"status": "alive"})).into_response());
+    let ready_route = warp::path!("readyz").and(warp::get()).then(move || {
         let health = health.clone();
         async move {
             match health.check().await {
@@ -93,7 +141,9 @@ pub fn routes(
         }
     });
     metrics_route
-        .or(health_route)
+        .or(live_route)
+        .unify()
+        .or(ready_route)
         .unify()
         .or(warp::any().map(|| StatusCode::NOT_FOUND.into_response()))
         .unify()
@@ -144,12 +194,17 @@ mod tests {
 
     #[tokio::test]
     async fn routes_answer_503_when_not_ready_and_serve_metrics() {
+        let metrics = Arc::new(Metrics::new());
         let filter = routes(
-            Arc::new(Metrics::new()),
-            Arc::new(Health::new(probe(0, true), HEALTH_CACHE)),
+            metrics.clone(),
+            Arc::new(Health::new(probe(0, true), HEALTH_CACHE).reporting_to(metrics.clone())),
         );
-        let res = warp::test::request().path("/healthz").reply(&filter).await;
+        let res = warp::test::request().path("/readyz").reply(&filter).await;
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(metrics.render().contains("tezos_azure_signer_ready 0"));
+        // Liveness does not depend on readiness.
+        let res = warp::test::request().path("/healthz").reply(&filter).await;
+        assert_eq!(res.status(), StatusCode::OK);
         let res = warp::test::request().path("/metrics").reply(&filter).await;
         assert_eq!(res.status(), StatusCode::OK);
         let text = String::from_utf8_lossy(res.body()).to_string();

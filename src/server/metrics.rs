@@ -1,6 +1,6 @@
 //! Prometheus metrics, in the text exposition format (version 0.0.4), written by hand.
 //!
-//! Owns: the counters, the vault latency histogram and their rendering. One [`Metrics`] value
+//! Owns: the counters, the latency histograms and their rendering. One [`Metrics`] value
 //! per server, shared by `Arc` (no global registry). Hand-written rather than a crate: the
 //! signer needs a handful of labelled counters and one histogram, and the text format is a
 //! stable, documented, tiny grammar; this keeps the dependency tree (and audit surface) of a
@@ -14,25 +14,13 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::watermark::shared::{LATENCY_BUCKETS as SHARED_BUCKETS, SharedStats};
-
-/// Upper bounds (seconds) of the vault latency histogram buckets.
-pub const LATENCY_BUCKETS: [f64; 12] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0,
-];
+use crate::latency::{BUCKETS, Histogram, Snapshot};
+use crate::watermark::shared::SharedStats;
 
 pub const PREFIX: &str = "tezos_azure_signer";
 
 /// Counters keyed by (request kind, pkh).
 type KindKeyCounts = BTreeMap<(String, String), u64>;
-
-#[derive(Default)]
-struct Histogram {
-    /// Cumulative counts are computed at render time; these are per-bucket counts.
-    buckets: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
 
 #[derive(Default)]
 struct Inner {
@@ -42,8 +30,9 @@ struct Inner {
     watermark_refusals: KindKeyCounts,
     refusals: BTreeMap<String, u64>,
     vault_errors: BTreeMap<String, u64>,
-    vault_latency: Histogram,
     keys_loaded: u64,
+    /// 1 when the last readiness check passed.
+    ready: u64,
     in_flight: i64,
     /// By listener (`api`, `metrics`).
     connections_open: BTreeMap<&'static str, i64>,
@@ -54,6 +43,12 @@ struct Inner {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// Whole sign requests, from the body read to the answer.
+    sign_requests: Histogram,
+    /// Vault sign calls of released signatures (retries and the verification included).
+    vault_latency: Histogram,
+    /// Durable reservations of new marks (local, and shared when configured).
+    watermark_writes: Histogram,
     /// The shared watermark store's counters, when `--shared-watermarks` is on.
     shared: OnceLock<Arc<SharedStats>>,
 }
@@ -99,15 +94,16 @@ impl Metrics {
         self.with(|m| *m.vault_errors.entry(error.to_string()).or_default() += 1);
     }
     pub fn vault_latency(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        self.with(|m| {
-            let h = &mut m.vault_latency;
-            if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
-                h.buckets[i] += 1;
-            }
-            h.count += 1;
-            h.sum += secs;
-        });
+        self.vault_latency.observe(d);
+    }
+    pub fn sign_request(&self, d: Duration) {
+        self.sign_requests.observe(d);
+    }
+    pub fn watermark_write(&self, d: Duration) {
+        self.watermark_writes.observe(d);
+    }
+    pub fn set_ready(&self, ready: bool) {
+        self.with(|m| m.ready = u64::from(ready));
     }
     pub fn set_keys_loaded(&self, n: usize) {
         self.with(|m| m.keys_loaded = n as u64);
@@ -159,18 +155,20 @@ impl Metrics {
             for (error, n) in &m.vault_errors {
                 let _ = writeln!(out, "{p}_vault_errors_total{{error=\"{}\"}} {n}", esc(error));
             }
-            let h = &m.vault_latency;
-            let name = format!("{p}_vault_sign_duration_seconds");
-            header(&mut out, &name, "histogram",
-                "Latency of vault sign calls (retries included) for released signatures.");
-            let mut cumulative = 0;
-            for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
-                cumulative += n;
-                let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+            let histograms = [
+                ("sign_request_duration_seconds", "Sign requests, from reading the body to the answer (refusals included).", &self.sign_requests),
+                ("vault_sign_duration_seconds", "Vault sign calls of released signatures (retries and the signature check included).", &self.vault_latency),
+                ("watermark_write_duration_seconds", "Durable reservations of new marks (journal write and fdatasync; and the shared container when configured).", &self.watermark_writes),
+            ];
+            for (name, help, h) in histograms {
+                render_histogram(&mut out, &format!("{p}_{name}"), help, &h.snapshot());
             }
-            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "{name}_sum {}", h.sum);
-            let _ = writeln!(out, "{name}_count {}", h.count);
+            header(&mut out, &format!("{p}_ready"), "gauge",
+                "1 when the last readiness check (/readyz) passed: keys loaded, vault answering, watermark store writable.");
+            let _ = writeln!(out, "{p}_ready {}", m.ready);
+            header(&mut out, &format!("{p}_build_info"), "gauge",
+                "Always 1; the labels say which build is running.");
+            let _ = writeln!(out, "{p}_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
             header(&mut out, &format!("{p}_keys_loaded"), "gauge",
                 "Vault keys the signer currently knows.");
             let _ = writeln!(out, "{p}_keys_loaded {}", m.keys_loaded);
@@ -199,17 +197,8 @@ impl Metrics {
 fn render_shared(out: &mut String, shared: &SharedStats) {
     let p = PREFIX;
     let snap = shared.snapshot();
-    let name = format!("{p}_shared_watermark_write_duration_seconds");
-    header(out, &name, "histogram",
-        "Latency of successful conditional writes of shared watermarks (retries included).");
-    let mut cumulative = 0;
-    for (bound, n) in SHARED_BUCKETS.iter().zip(&snap.buckets) {
-        cumulative += n;
-        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-    }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", snap.writes);
-    let _ = writeln!(out, "{name}_sum {}", snap.write_seconds);
-    let _ = writeln!(out, "{name}_count {}", snap.writes);
+    render_histogram(out, &format!("{p}_shared_watermark_write_duration_seconds"),
+        "Successful conditional writes of shared watermarks (retries included).", &snap.writes);
     header(out, &format!("{p}_shared_watermark_conflicts_total"), "counter",
         "Conditional writes of shared watermarks another signer got in first (lost races).");
     let _ = writeln!(out, "{p}_shared_watermark_conflicts_total {}", snap.conflicts);
@@ -218,6 +207,19 @@ fn render_shared(out: &mut String, shared: &SharedStats) {
     for (error, n) in &snap.errors {
         let _ = writeln!(out, "{p}_shared_watermark_errors_total{{error=\"{error}\"}} {n}");
     }
+}
+
+/// A histogram in the exposition format: cumulative buckets, `+Inf`, sum and count.
+fn render_histogram(out: &mut String, name: &str, help: &str, h: &Snapshot) {
+    header(out, name, "histogram", help);
+    let mut cumulative = 0;
+    for (bound, n) in BUCKETS.iter().zip(&h.buckets) {
+        cumulative += n;
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(out, "{name}_sum {}", h.sum_seconds);
+    let _ = writeln!(out, "{name}_count {}", h.count);
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -263,6 +265,7 @@ mod tests {
             "tezos_azure_signer_watermark_refusals_total{kind=\"attestation\",pkh=\"tz3Y\"} 1",
             "tezos_azure_signer_refusals_total{reason=\"watermark\"} 1",
             "tezos_azure_signer_vault_errors_total{error=\"deadline\"} 1",
+            "tezos_azure_signer_vault_sign_duration_seconds_bucket{le=\"0.0025\"} 0",
             "tezos_azure_signer_vault_sign_duration_seconds_bucket{le=\"0.005\"} 0",
             "tezos_azure_signer_vault_sign_duration_seconds_bucket{le=\"0.01\"} 1",
             "tezos_azure_signer_vault_sign_duration_seconds_bucket{le=\"0.25\"} 1",
@@ -278,6 +281,97 @@ mod tests {
                 text.lines().any(|l| l == line),
                 "missing {line:?} in\n{text}"
             );
+        }
+    }
+
+    /// Every family, each observed once, the shared store's included.
+    fn populated() -> Metrics {
+        let m = Metrics::new();
+        m.request("sign", 200);
+        m.signature("block", "tz2X", false);
+        m.signature("block", "tz2X", true);
+        m.watermark_refusal("attestation", "tz2X");
+        m.refusal("store");
+        m.vault_error("deadline");
+        m.vault_latency(Duration::from_millis(20));
+        m.sign_request(Duration::from_millis(21));
+        m.watermark_write(Duration::from_micros(130));
+        m.set_ready(true);
+        m.connection("api", 1);
+        m.connection_refused("api");
+        m.attach_shared(Arc::new(SharedStats::default()));
+        m
+    }
+
+    /// `name kind` of every `# TYPE` line.
+    fn families(text: &str) -> BTreeMap<String, String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_once(' '))
+            .map(|(n, k)| (n.to_string(), k.to_string()))
+            .collect()
+    }
+
+    /// Prometheus's naming conventions: one prefix, snake case, counters end in `_total`,
+    /// durations are histograms in seconds, no other units.
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        for (name, kind) in families(&populated().render()) {
+            assert!(name.starts_with("tezos_azure_signer_"), "{name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{name}"
+            );
+            match kind.as_str() {
+                "counter" => assert!(name.ends_with("_total"), "{name}"),
+                "histogram" => assert!(name.ends_with("_duration_seconds"), "{name}"),
+                "gauge" => assert!(!name.ends_with("_total"), "{name}"),
+                other => panic!("{name}: unexpected type {other}"),
+            }
+            for unit in ["_ms", "_milliseconds", "_micros", "_bytes_total"] {
+                assert!(!name.contains(unit), "{name}: use base units");
+            }
+        }
+    }
+
+    /// The shipped Grafana dashboard and alert rules use only metrics the signer exports.
+    #[test]
+    fn the_dashboard_and_alerts_use_existing_metrics() {
+        let exported = families(&populated().render());
+        let docs = [
+            (
+                "docs/monitoring/alerts.yml",
+                include_str!("../../docs/monitoring/alerts.yml"),
+            ),
+            (
+                "docs/monitoring/grafana-dashboard.json",
+                include_str!("../../docs/monitoring/grafana-dashboard.json"),
+            ),
+        ];
+        for (file, text) in docs {
+            let mut used = 0;
+            let mut rest = text;
+            while let Some(at) = rest.find("tezos_azure_signer_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| {
+                        name.strip_suffix(s)
+                            .filter(|base| exported.get(*base).is_some_and(|k| k == "histogram"))
+                    })
+                    .unwrap_or(&name);
+                assert!(
+                    exported.contains_key(family),
+                    "{file} uses {name}, which is not exported"
+                );
+                used += 1;
+            }
+            assert!(used >= 5, "{file} uses only {used} metrics");
         }
     }
 

@@ -21,6 +21,7 @@ pub mod health;
 pub mod held;
 pub mod listen;
 pub mod metrics;
+pub mod outcome;
 pub mod routes;
 pub mod run;
 pub mod tls;
@@ -155,6 +156,7 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub options: ApiOptions,
     pub inflight: InFlight,
+    pub request_ids: outcome::RequestIds,
 }
 
 /// Tracks sign tasks so shutdown can wait for them (including their watermark persistence).

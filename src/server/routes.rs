@@ -18,11 +18,10 @@ use warp::path::FullPath;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use super::errors::{ApiError, RequestError, sign_error_label, sign_status, vault_error_label};
+use super::errors::{ApiError, RequestError};
 use super::metrics::Metrics;
-use super::{AppState, SignContext, SignError, Signing};
+use super::{AppState, SignContext};
 use crate::tezos::{Pkh, Signature};
-use crate::watermark::{SharedError, StoreError};
 
 /// The whole API as one filter that never rejects: every request gets an answer.
 pub fn api(
@@ -49,16 +48,20 @@ struct Meta {
     content_length: Option<String>,
     transfer_encoding: Option<String>,
     peer: Option<super::connection::PeerAddr>,
+    /// The client's `X-Request-Id`, if it sent one.
+    request_id: Option<String>,
 }
 
 fn meta() -> impl Filter<Extract = (Meta,), Error = Rejection> + Clone {
     warp::header::optional::<String>("content-length")
         .and(warp::header::optional::<String>("transfer-encoding"))
         .and(warp::ext::optional::<super::connection::PeerAddr>())
-        .map(|content_length, transfer_encoding, peer| Meta {
+        .and(warp::header::optional::<String>("x-request-id"))
+        .map(|content_length, transfer_encoding, peer, request_id| Meta {
             content_length,
             transfer_encoding,
             peer,
+            request_id,
         })
 }
 
@@ -97,7 +100,10 @@ where
         content_length,
         transfer_encoding,
         peer,
+        request_id,
     } = meta;
+    // The id the log line and the answer carry, so a baker can find one request in the log.
+    let request_id = state.request_ids.accept_or_new(request_id.as_deref());
     let has_body = transfer_encoding.is_some()
         || content_length
             .as_deref()
@@ -114,6 +120,7 @@ where
                 body,
                 &mut body_read,
                 peer.map(|p| p.0),
+                &request_id,
             )
             .await;
             ("sign", result)
@@ -160,9 +167,12 @@ where
             warp::http::HeaderValue::from_static("close"),
         );
     }
+    if let Ok(id) = warp::http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", id);
+    }
     state.metrics.request(label, response.status().as_u16());
     if label != "sign" {
-        tracing::debug!(method = %method, path, status = response.status().as_u16(), "request");
+        tracing::debug!(method = %method, path, status = response.status().as_u16(), request_id, "request");
     }
     response
 }
@@ -224,6 +234,7 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<u8>, RequestError> {
 
 /// Signs the body's bytes. The body is read (within the limit) before anything else is
 /// checked, so a refusal leaves the connection usable; `body_read` says whether it was.
+#[allow(clippy::too_many_arguments)]
 async fn sign<S, B>(
     state: &AppState,
     pkh_text: &str,
@@ -232,6 +243,7 @@ async fn sign<S, B>(
     body: S,
     body_read: &mut bool,
     peer: Option<std::net::SocketAddr>,
+    request_id: &str,
 ) -> Result<Response, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
@@ -263,6 +275,7 @@ where
     };
     let confirm = state.options.confirm.clone();
     let sign_deadline = state.options.sign_deadline;
+    let request_id = request_id.to_string();
     let _cancel_on_drop = ctx.client_gone.clone().drop_guard();
     // A task, not an inline future: a client that disconnects or times out must not cancel
     // a signature between the vault call and the watermark persistence. Its log line and
@@ -281,7 +294,7 @@ where
             sign_deadline,
         )
         .await;
-        record(&metrics, &pkh, &signing, started);
+        super::outcome::record(&metrics, &pkh, &signing, started, &request_id);
         signing.result
     });
     let signed = task
@@ -305,61 +318,6 @@ impl InFlightGauge {
 impl Drop for InFlightGauge {
     fn drop(&mut self) {
         self.0.in_flight(-1);
-    }
-}
-
-/// The one log line and the metrics of a sign request, from the pipeline's own summary of it
-/// (`unknown` when the bytes did not decode).
-fn record(metrics: &Metrics, pkh: &Pkh, signing: &Signing, started: Instant) {
-    let pkh_text = pkh.to_string();
-    let summary = signing.request.as_ref();
-    let kind = summary.map_or("unknown", |s| s.kind.name());
-    let level = summary.and_then(|s| s.level);
-    let round = summary.and_then(|s| s.round);
-    let chain = summary.and_then(|s| s.chain).map(|c| c.to_string());
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match &signing.result {
-        Ok(signed) => {
-            metrics.signature(kind, &pkh_text, signed.replayed());
-            if let Some(latency) = signed.vault_latency {
-                metrics.vault_latency(latency);
-            }
-            let decision = if signed.replayed() {
-                "replayed"
-            } else {
-                "signed"
-            };
-            tracing::info!(
-                pkh = %pkh_text, kind, level, round, chain, decision,
-                vault_latency_ms = signed.vault_latency.map(|d| d.as_secs_f64() * 1000.0),
-                elapsed_ms, "sign request"
-            );
-        }
-        Err(e) => {
-            let reason = sign_error_label(e);
-            metrics.refusal(reason);
-            match e {
-                SignError::Watermark(_)
-                | SignError::Store(StoreError::Shared(SharedError::Refused { .. })) => {
-                    metrics.watermark_refusal(kind, &pkh_text)
-                }
-                SignError::Vault(v) => metrics.vault_error(vault_error_label(v)),
-                _ => {}
-            }
-            let status = sign_status(e);
-            let level_is_warn = matches!(
-                e,
-                SignError::Watermark(_) | SignError::Vault(_) | SignError::Store(_)
-            );
-            let decision = format!("refused:{reason}");
-            if level_is_warn {
-                tracing::warn!(pkh = %pkh_text, kind, level, round, chain, decision,
-                    status = status.as_u16(), error = %e, elapsed_ms, "sign request");
-            } else {
-                tracing::info!(pkh = %pkh_text, kind, level, round, chain, decision,
-                    status = status.as_u16(), error = %e, elapsed_ms, "sign request");
-            }
-        }
     }
 }
 

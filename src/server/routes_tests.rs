@@ -9,6 +9,7 @@ use super::*;
 use crate::server::SignerApi as _;
 use crate::server::metrics::Metrics;
 use crate::server::{ApiOptions, AppState, InFlight};
+use crate::signer::SignError;
 use crate::testing::StubSigner;
 use crate::tezos::{SecretKey, Signature};
 use crate::vault::VaultError;
@@ -30,6 +31,7 @@ fn state(signer: Arc<StubSigner>, known_keys: bool) -> Arc<AppState> {
             ..ApiOptions::default()
         },
         inflight: InFlight::default(),
+        request_ids: Default::default(),
     })
 }
 
@@ -395,4 +397,32 @@ async fn a_signature_whose_client_left_is_still_logged_and_counted() {
         text.contains("tezos_azure_signer_sign_in_flight 0"),
         "{text}"
     );
+}
+
+/// Every answer carries a request id the log line has too: the client's when it sent a plain
+/// one, a fresh one otherwise.
+#[tokio::test]
+async fn answers_carry_a_request_id() {
+    let st = state(fake(None), false);
+    let body = format!("\"{ATTESTATION}\"");
+    let sent = warp::test::request()
+        .method("POST")
+        .path(&format!("/keys/{TZ2}"))
+        .header("x-request-id", "baker-7")
+        .body(&body)
+        .reply(&api(st.clone()))
+        .await;
+    assert_eq!(sent.headers()["x-request-id"], "baker-7");
+    let fresh = warp::test::request()
+        .path(&format!("/keys/{TZ2}"))
+        .header("x-request-id", "two words")
+        .reply(&api(st.clone()))
+        .await;
+    let id = fresh.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(id.contains('-') && !id.contains(' '), "{id}");
+    let next = warp::test::request().path("/nowhere").reply(&api(st)).await;
+    assert_ne!(next.headers()["x-request-id"].to_str().unwrap(), id);
 }

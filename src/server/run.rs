@@ -55,6 +55,7 @@ impl Server {
             metrics: Arc::new(Metrics::new()),
             options,
             inflight: InFlight::default(),
+            request_ids: Default::default(),
         });
         Ok(Server {
             api,
@@ -87,9 +88,22 @@ impl Server {
             }
         };
         let metrics_task = self.metrics_listener.map(|listener| {
-            let health = Arc::new(Health::new(self.state.signer.clone(), HEALTH_CACHE));
+            let health = Arc::new(
+                Health::new(self.state.signer.clone(), HEALTH_CACHE)
+                    .reporting_to(self.state.metrics.clone()),
+            );
+            // The readiness gauge stays current even when nothing polls /readyz.
+            let refresher = {
+                let health = health.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let _ = health.check().await;
+                        tokio::time::sleep(HEALTH_CACHE).await;
+                    }
+                })
+            };
             let filter = super::health::routes(self.state.metrics.clone(), health);
-            tokio::spawn(listen::serve(
+            let listening = tokio::spawn(listen::serve(
                 listener,
                 None,
                 filter,
@@ -99,7 +113,8 @@ impl Server {
                     listener: "metrics",
                 },
                 stopped(),
-            ))
+            ));
+            (listening, refresher)
         });
         let api_task = tokio::spawn(listen::serve(
             self.api,
@@ -117,7 +132,8 @@ impl Server {
         self.state.inflight.close();
         let _ = stop_tx.send(true);
         let _ = api_task.await;
-        if let Some(task) = metrics_task {
+        if let Some((task, refresher)) = metrics_task {
+            refresher.abort();
             let _ = task.await;
         }
         // Sign tasks outlive their connections (a client disconnect cannot cancel them):

@@ -66,6 +66,9 @@ pub struct Signed {
     /// Time spent in the vault call; `None` when the stored signature of an identical earlier
     /// request was returned instead.
     pub vault_latency: Option<Duration>,
+    /// Time to make the new mark durable (it ran alongside the vault call); `None` when no
+    /// mark was written (unwatermarked kinds, replays).
+    pub watermark_latency: Option<Duration>,
 }
 
 impl Signed {

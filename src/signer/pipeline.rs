@@ -74,6 +74,7 @@ impl Signer {
             return Ok(Signed {
                 signature,
                 vault_latency: Some(latency),
+                watermark_latency: None,
             });
         };
 
@@ -108,6 +109,7 @@ impl Signer {
             return Ok(Signed {
                 signature: stored,
                 vault_latency: None,
+                watermark_latency: None,
             });
         }
         let (known_chain, chain_count) = self
@@ -129,7 +131,11 @@ impl Signer {
         // future is dropped; a signature leaves only once both succeeded.
         let store = Arc::clone(&self.store);
         let reservation = mark_req.reservation();
-        let reserving = tokio::spawn(async move { store.reserve(slot, reservation).await });
+        let reserving = tokio::spawn(async move {
+            let started = Instant::now();
+            let reserved = store.reserve(slot, reservation).await;
+            (reserved, started.elapsed())
+        });
         let signed = self.vault_sign(&entry, &mark_req.hash, ctx).await;
         // The reservation too must end by the deadline (a shared store is a network call).
         let reserved = match ctx.deadline {
@@ -141,9 +147,9 @@ impl Signer {
                     reason: ctx.expired(),
                 })?,
         };
-        reserved
-            .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?
-            .map_err(SignError::Store)?;
+        let (reserved, watermark_latency) =
+            reserved.map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
+        reserved.map_err(SignError::Store)?;
         let (signature, latency) = signed?;
         // Record the signature with the mark (an identical retry then gets it back), in memory
         // and in a task that owns the key lock: the reply does not wait for it. Losing it only
@@ -164,6 +170,7 @@ impl Signer {
         Ok(Signed {
             signature,
             vault_latency: Some(latency),
+            watermark_latency: Some(watermark_latency),
         })
     }
 

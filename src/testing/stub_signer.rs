@@ -115,6 +115,7 @@ impl SignerApi for StubSigner {
                 .map(|_| Signed {
                     signature: key.sign(data),
                     vault_latency: Some(delay.max(Duration::from_millis(1))),
+                    watermark_latency: None,
                 }),
         };
         self.finished.fetch_add(1, Ordering::SeqCst);

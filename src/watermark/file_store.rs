@@ -34,8 +34,18 @@ const MAX_BATCH: usize = 512;
 type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 enum Job {
-    Reserve { slot: Slot, mark: Mark, done: Reply },
-    Flush { done: Reply },
+    Reserve {
+        slot: Slot,
+        mark: Mark,
+        done: Reply,
+    },
+    Flush {
+        done: Reply,
+    },
+    /// Readiness: a durable write of a probe file in the data directory.
+    Probe {
+        done: Reply,
+    },
 }
 
 /// octez-signer's files and the reservation journal of a locked data directory.
@@ -173,6 +183,11 @@ impl MarkStore for FileStore {
     async fn flush(&self) -> Result<(), StoreError> {
         self.submit(|done| Job::Flush { done }).await
     }
+
+    /// Whether the directory takes a write now (full disk, read-only mount, lost lock).
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.submit(|done| Job::Probe { done }).await
+    }
 }
 
 /// The writer thread: batches of reservations, checkpoints when idle, a last one at the end.
@@ -182,13 +197,23 @@ fn write_loop(
     jobs: &mpsc::Receiver<Job>,
     commits: &std::sync::atomic::AtomicU64,
 ) {
+    // After a failed idle checkpoint (a full disk), the next try waits longer, up to a minute.
+    let mut retry_after = IDLE_CHECKPOINT;
+    let mut next_try = std::time::Instant::now();
     loop {
         let first = match jobs.recv_timeout(IDLE_CHECKPOINT) {
             Ok(job) => job,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let behind = lock(marks).is_dirty() || disk.journaled() > 0;
-                if let Err(e) = behind.then(|| checkpoint(marks, &mut disk)).transpose() {
-                    tracing::warn!(error = %e, "could not bring the watermark files up to date (the journal still holds every mark); retrying");
+                if behind && std::time::Instant::now() >= next_try {
+                    match checkpoint(marks, &mut disk) {
+                        Ok(()) => retry_after = IDLE_CHECKPOINT,
+                        Err(e) => {
+                            tracing::warn!(error = %e, retry_in_s = retry_after.as_secs_f64(), "could not bring the watermark files up to date; the journal still holds every mark (free space in the data directory)");
+                            next_try = std::time::Instant::now() + retry_after;
+                            retry_after = (retry_after * 4).min(Duration::from_secs(60));
+                        }
+                    }
                 }
                 continue;
             }
@@ -208,10 +233,18 @@ fn write_loop(
         }
         let mut reserves = Vec::with_capacity(batch.len());
         let mut flushes = Vec::new();
+        let mut probes = Vec::new();
         for job in batch {
             match job {
                 Job::Reserve { slot, mark, done } => reserves.push((slot, mark, done)),
                 Job::Flush { done } => flushes.push(done),
+                Job::Probe { done } => probes.push(done),
+            }
+        }
+        if !probes.is_empty() {
+            let result = disk.probe();
+            for done in probes {
+                let _ = done.send(result.as_ref().map(|_| ()).map_err(shared_error));
             }
         }
         if commit(marks, &mut disk, reserves) {

@@ -131,6 +131,9 @@ impl From<WriteError> for StoreError {
     }
 }
 
+/// The file the readiness probe writes in the data directory.
+pub const PROBE_FILE: &str = "readyz.probe";
+
 /// The high watermarks of one data directory, held exclusively by this process: the marks in
 /// memory, and the directory they are durable in.
 #[derive(Debug)]
@@ -335,6 +338,14 @@ impl Disk {
             return Ok(());
         }
         self.journal.reset()
+    }
+
+    /// Readiness: writes (temporary, fsync, rename, directory fsync) a small probe file, so
+    /// a full disk, a read-only mount or a lost lock shows before a signature needs a write.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        self.lock.still_holds()?;
+        write_durably(&self.dir, PROBE_FILE, b"ok\n", 0o600)?;
+        Ok(())
     }
 
     /// Marks in the journal since the last checkpoint.

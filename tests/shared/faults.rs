@@ -42,13 +42,25 @@ async fn storage_down_fails_closed_and_recovers_without_a_restart() {
             started.elapsed()
         );
     }
-    let health = http
-        .get(format!("{}/healthz", signer.metrics))
-        .send()
-        .await
-        .expect("healthz");
-    assert_eq!(health.status().as_u16(), 503);
-    let health = health.text().await.expect("body");
+    // Readiness notices within its 10 s cache: the container takes no probe write.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let health = loop {
+        let res = http
+            .get(format!("{}/readyz", signer.metrics))
+            .send()
+            .await
+            .expect("readyz");
+        let status = res.status().as_u16();
+        let body = res.text().await.expect("body");
+        if status == 503 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still ready during the outage: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     assert!(health.contains("watermark store check failed"), "{health}");
     let text = metrics_text(&http, &signer.metrics).await;
     assert!(

@@ -4,6 +4,7 @@
 
 mod serve_common;
 
+mod disk_faults;
 mod held;
 mod serve_defects;
 mod serve_e2e;

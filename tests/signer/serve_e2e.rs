@@ -39,7 +39,7 @@ async fn sixty_four_conflicting_requests_sign_exactly_once() {
     );
     assert!(metrics.lines().any(|l| l == refusals), "{metrics}");
     let health = http
-        .get(format!("{}/healthz", server.metrics))
+        .get(format!("{}/readyz", server.metrics))
         .send()
         .await
         .expect("healthz");

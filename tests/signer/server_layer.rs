@@ -187,7 +187,7 @@ async fn shutdown_finishes_in_flight_signatures_and_refuses_new_ones() {
     let signer = fake(Duration::from_millis(400));
     let (api, metrics, stop, task) = start(signer.clone(), None).await;
     let health = http()
-        .get(format!("{metrics}/healthz"))
+        .get(format!("{metrics}/readyz"))
         .send()
         .await
         .expect("healthz");

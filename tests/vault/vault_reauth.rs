@@ -77,7 +77,7 @@ async fn signing_recovers_with_one_new_token_after_a_revocation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readiness_read_recovers_after_a_revocation() {
-    // `check_vault` reads a served key: /healthz recovers by itself.
+    // `check_vault` reads a served key: /readyz recovers by itself.
     let (emu, _s, vault, key) = signing().await;
     emu.revoke_tokens();
     assert_eq!(vault.get_key("baker").await.unwrap(), key);

@@ -62,7 +62,8 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
-    /// Address of the Prometheus `/metrics` and `/healthz` listener, or `off` for none.
+    /// Address of the `/metrics` (Prometheus), `/healthz` (liveness) and `/readyz` (readiness)
+    /// listener, or `off` for none.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_METRICS_ADDRESS", value_name = "ADDRESS|off", default_value_t = MetricsListen::At(SocketAddr::from(([127, 0, 0, 1], 9583))))]
     pub metrics_address: MetricsListen,
     /// Answer `GET /known_keys` with the pkhs this signer serves.

@@ -1,5 +1,5 @@
 //! The blob container the shared marks live in: read one blob with its ETag, write one blob
-//! only if it is still what was read ([`Condition`]), and check the container answers.
+//! only if it is still what was read ([`Condition`]).
 //!
 //! Owns: the [`Blobs`] trait the shared store's compare-and-swap is written against, and its
 //! Azure implementation on Microsoft's `azure_storage_blob` client ([`AzureBlobs`]: one
@@ -85,8 +85,6 @@ pub trait Blobs: Send + Sync + 'static {
         body: Vec<u8>,
         condition: Condition,
     ) -> Result<String, BlobError>;
-    /// Whether the container answers (readiness).
-    async fn probe(&self) -> Result<(), BlobError>;
 }
 
 /// Azure Blob Storage through Microsoft's SDK.
@@ -179,14 +177,6 @@ impl Blobs for AzureBlobs {
                     Err(classify(&e))
                 }
             }
-        }
-    }
-
-    async fn probe(&self) -> Result<(), BlobError> {
-        match self.container.exists().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(BlobError::NoContainer),
-            Err(e) => Err(classify(&e)),
         }
     }
 }

@@ -116,6 +116,18 @@ impl SharedLocation {
     }
 }
 
+impl SharedLocation {
+    /// The readiness probe blob of signer `id`: `[<prefix>/].probes/<id>` (never a slot name:
+    /// slot names start with a chain id).
+    pub fn probe_name(&self, id: &str) -> String {
+        if self.prefix.is_empty() {
+            format!(".probes/{id}")
+        } else {
+            format!("{}/.probes/{id}", self.prefix)
+        }
+    }
+}
+
 /// Printable without the SAS signature.
 impl fmt::Display for SharedLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

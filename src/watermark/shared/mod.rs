@@ -31,19 +31,14 @@ pub use remote::{Raised, SharedError, SharedMarks};
 use super::rule::Mark;
 use super::seam::{FileStore, MarkStore, Slot};
 use super::store::StoreError;
+use crate::latency::{Histogram, Snapshot};
 use crate::tezos::{ChainId, Pkh, Signature};
-
-/// Upper bounds (seconds) of the storage latency histogram.
-pub const LATENCY_BUCKETS: [f64; 14] = [
-    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
 
 /// What the shared store did, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    writes: AtomicU64,
-    write_micros: AtomicU64,
+    /// Successful conditional writes (reservations, raises, probes), retries included.
+    pub writes: Histogram,
     conflicts: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -51,10 +46,7 @@ pub struct SharedStats {
 /// A copy of [`SharedStats`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SharedSnapshot {
-    /// Per-bucket (not cumulative) counts of successful writes, by [`LATENCY_BUCKETS`].
-    pub buckets: Vec<u64>,
-    pub writes: u64,
-    pub write_seconds: f64,
+    pub writes: Snapshot,
     /// Conditional writes another signer got in first.
     pub conflicts: u64,
     /// Failed storage requests, by error class.
@@ -63,13 +55,7 @@ pub struct SharedSnapshot {
 
 impl SharedStats {
     fn write(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        self.write_micros
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.writes.observe(took);
     }
     fn conflict(&self) {
         self.conflicts.fetch_add(1, Ordering::Relaxed);
@@ -85,13 +71,7 @@ impl SharedStats {
 
     pub fn snapshot(&self) -> SharedSnapshot {
         SharedSnapshot {
-            buckets: self
-                .buckets
-                .iter()
-                .map(|b| b.load(Ordering::Relaxed))
-                .collect(),
-            writes: self.writes.load(Ordering::Relaxed),
-            write_seconds: self.write_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            writes: self.writes.snapshot(),
             conflicts: self.conflicts.load(Ordering::Relaxed),
             errors: self
                 .errors
@@ -232,8 +212,11 @@ impl MarkStore for SharedStore {
         self.local.flush().await
     }
 
+    /// Both must take a write: the local directory and the container.
     async fn probe(&self) -> Result<(), StoreError> {
-        self.shared.probe().await.map_err(StoreError::Shared)
+        let (local, shared) = tokio::join!(self.local.probe(), self.shared.probe());
+        local?;
+        shared.map_err(StoreError::Shared)
     }
 }
 

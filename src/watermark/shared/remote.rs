@@ -83,6 +83,9 @@ pub struct SharedMarks {
     stats: Arc<SharedStats>,
     /// Set when a slot this signer had written was found gone: the container lost marks.
     lost_marks: AtomicBool,
+    /// This signer's readiness probe blob, and its last ETag.
+    probe_id: String,
+    probe_etag: Mutex<Option<String>>,
 }
 
 impl SharedMarks {
@@ -99,6 +102,8 @@ impl SharedMarks {
             known: Mutex::new(HashMap::new()),
             stats,
             lost_marks: AtomicBool::new(false),
+            probe_id: probe_id(),
+            probe_etag: Mutex::new(None),
         }
     }
 
@@ -242,12 +247,43 @@ impl SharedMarks {
         })
     }
 
-    /// Whether the container answers, within the budget.
+    /// Whether the container takes a conditional write now, within the budget: this signer's
+    /// own probe blob (`[<prefix>/].probes/<id>`), created or replaced like a mark.
     pub async fn probe(&self) -> Result<(), SharedError> {
         let deadline = Instant::now() + self.budget;
-        timed(deadline, self.blobs.probe())
-            .await
-            .map_err(|e| self.unavailable("checking the container", e))
+        let name = self.location.probe_name(&self.probe_id);
+        let body = b"{\"probe\":true}".to_vec();
+        let mut condition = match self
+            .probe_etag
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            Some(etag) => Condition::Matches(etag),
+            None => Condition::Absent,
+        };
+        for _ in 0..2 {
+            let result = timed(deadline, self.blobs.write(&name, body.clone(), condition)).await;
+            match result {
+                Ok(etag) => {
+                    *self.probe_etag.lock().unwrap_or_else(|p| p.into_inner()) = Some(etag);
+                    return Ok(());
+                }
+                // Ours, changed since (another process with the same id, or a lost ETag).
+                Err(BlobError::Conflict | BlobError::Missing) => {
+                    condition = match timed(deadline, self.blobs.read(&name)).await {
+                        Ok(Some((etag, _))) => Condition::Matches(etag),
+                        Ok(None) => Condition::Absent,
+                        Err(e) => return Err(self.unavailable("probing the container", e)),
+                    };
+                }
+                Err(e) => {
+                    self.stats.error(e.label());
+                    return Err(self.unavailable("probing the container with a write", e));
+                }
+            }
+        }
+        Err(self.unavailable("probing the container with a write", BlobError::Conflict))
     }
 
     async fn write(
@@ -335,6 +371,22 @@ impl SharedMarks {
             .unwrap_or_else(|p| p.into_inner())
             .remove(slot);
     }
+}
+
+/// A name for this process's probe blob: host name and process id (one blob per signer).
+fn probe_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(63)
+        .collect();
+    format!(
+        "{}-{}",
+        if host.is_empty() { "signer" } else { &host },
+        std::process::id()
+    )
 }
 
 /// (level, round) as the rule orders them (a mark without a round is round 0).

@@ -68,9 +68,6 @@ impl Blobs for MemoryBlobs {
         blobs.insert(name.to_string(), (v, body));
         Ok(format!("\"{v}\""))
     }
-    async fn probe(&self) -> Result<(), BlobError> {
-        self.up()
-    }
 }
 
 fn location() -> SharedLocation {
@@ -120,7 +117,7 @@ async fn the_usual_reservation_is_one_conditional_write_and_no_read() {
             .expect("move up");
     }
     assert_eq!(blobs.counts(), (0, 10), "each move is one If-Match write");
-    assert_eq!(a.stats().snapshot().writes, 10);
+    assert_eq!(a.stats().snapshot().writes.count, 10);
     assert_eq!(a.stats().snapshot().conflicts, 0);
 }
 

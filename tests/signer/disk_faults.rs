@@ -1,0 +1,144 @@
+//! The data directory on a small tmpfs (mounted by the test, as root; CI runs as root): a full
+//! disk and a read-only one. No signature is released whose mark is not durable, errors say
+//! what is wrong, readiness reports it, and the signer recovers when space returns.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::serve_common::{Serving, attestation, client, serve_dev, try_sign};
+
+/// A tmpfs of `size` mounted at a fresh directory, unmounted on drop.
+struct TinyFs {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TinyFs {
+    fn mount(size: &str) -> Option<TinyFs> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("fs");
+        std::fs::create_dir(&path).expect("mount point");
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the disk-fault tests need to mount a tmpfs (root) in CI"
+            );
+            eprintln!("SKIPPED: cannot mount a tmpfs (run as root for the disk-fault tests)");
+            return None;
+        }
+        Some(TinyFs { path, _dir: dir })
+    }
+
+    fn remount(&self, mode: &str) -> bool {
+        Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&self.path)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Fills the filesystem of `dir` with one file; returns it.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).expect("filler");
+    let chunk = vec![0u8; 64 * 1024];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.write_all(&[0u8; 512]);
+    let _ = f.flush();
+    path
+}
+
+async fn readyz(http: &reqwest::Client, metrics: &str) -> (u16, String) {
+    let res = http
+        .get(format!("{metrics}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    (res.status().as_u16(), res.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_keeps_marks_durable_and_reports_it() {
+    let Some(fs) = TinyFs::mount("8m") else {
+        return;
+    };
+    let data = fs.path.join("data");
+    let mut server = Serving::start(&data, &[]);
+    let http = client();
+    for level in 1..=3 {
+        let (status, body) = try_sign(&http, &server.url, &server.tz2, &attestation(level, 0, 1))
+            .await
+            .expect("answer");
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(readyz(&http, &server.metrics).await.0, 200);
+
+    let filler = fill(&fs.path);
+    // The journal is preallocated: a mark still becomes durable on a full disk, so signing
+    // goes on; the files cannot be rewritten, which readiness reports (after its cache).
+    let (status, body) = try_sign(&http, &server.url, &server.tz2, &attestation(10, 0, 1))
+        .await
+        .expect("answer");
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let (status, why) = readyz(&http, &server.metrics).await;
+    assert_eq!(status, 503, "{why}");
+    assert!(
+        why.contains("watermark store check failed") && why.contains("No space left"),
+        "{why}"
+    );
+
+    // A crash now: the mark of level 10 is in the journal only, and survives.
+    server.kill();
+    std::fs::remove_file(&filler).expect("free the space");
+    let server = Serving::start(&data, &[]);
+    let (status, body) = try_sign(&http, &server.url, &server.tz2, &attestation(10, 0, 2))
+        .await
+        .expect("answer");
+    assert_eq!(status, 409, "level 10 was signed before the crash: {body}");
+    let (status, body) = try_sign(&http, &server.url, &server.tz2, &attestation(11, 0, 2))
+        .await
+        .expect("answer");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(readyz(&http, &server.metrics).await.0, 200);
+}
+
+#[test]
+fn a_read_only_data_directory_stops_the_start_with_the_reason() {
+    let Some(fs) = TinyFs::mount("8m") else {
+        return;
+    };
+    let data = fs.path.join("data");
+    drop(Serving::start(&data, &[]));
+    assert!(fs.remount("ro"), "remount read-only");
+    let out = serve_dev(&data, "off").output().expect("run serve");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert!(
+        stderr.contains(&*data.to_string_lossy()),
+        "names the path: {stderr}"
+    );
+    assert!(fs.remount("rw"), "remount read-write");
+    drop(Serving::start(&data, &[]));
+}
