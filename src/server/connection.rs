@@ -19,6 +19,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
+
+/// Largest request head (the HTTP/1 buffer, the HTTP/2 header list), in bytes.
+const MAX_HEAD: usize = 64 * 1024;
 use tokio_util::sync::CancellationToken;
 use warp::http::Method;
 use warp::reply::{Reply, Response};
@@ -158,7 +161,10 @@ pub(super) async fn serve_connection<IO, S>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        // The same 64 KiB bound on a request head as HTTP/2's header list (hyper's default
+        // buffer is ~400 KB): a bigger head gets 431.
+        .max_buf_size(MAX_HEAD);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -169,7 +175,7 @@ pub(super) async fn serve_connection<IO, S>(
         ))
         .keep_alive_timeout(limits.header_timeout)
         .max_concurrent_streams(64)
-        .max_header_list_size(64 * 1024);
+        .max_header_list_size(MAX_HEAD as u32);
     let conn = builder
         .serve_connection(TokioIo::new(io), timed)
         .into_owned();

@@ -4,6 +4,7 @@
 
 mod serve_common;
 
+mod bad_input;
 mod disk_faults;
 mod held;
 mod serve_defects;
