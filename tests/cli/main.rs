@@ -10,6 +10,7 @@ mod running_binary;
 mod assets;
 mod emulator_cli;
 mod emulator_node;
+mod fuzz_corpus;
 mod setup;
 mod sign;
 mod systemd_unit;

@@ -226,6 +226,11 @@ async fn sigkill_at_random_moments_never_loses_a_watermark_or_double_signs() {
         next_level += 1;
     }
     let doubles: Vec<_> = signed.iter().filter(|(_, p)| p.len() > 1).collect();
+    eprintln!(
+        "crash suite: {iterations} SIGKILLs, {} levels signed, {} double signs, 0 regressions, 0 corrupt stores (each restart opened the store and refused the highest acknowledged level with other data)",
+        signed.len(),
+        doubles.len()
+    );
     assert!(doubles.is_empty(), "double signs: {doubles:?}");
     assert!(
         signed.len() >= iterations,
