@@ -15,8 +15,12 @@
 //! - Shared watermarks (Azurite, if `npm ci` was run in tests/clients/azurite): p50 with the
 //!   vault at 20 ms against a local-only signer in the same run.
 //!
+//! - Cold start with 100 keys (4 pages of the vault's listing) at 0 and 20 ms: time to
+//!   `listening` and to the first answered GET.
+//! - Soak: serve's threads and RSS after 10,000 and 100,000 signatures at concurrency 64.
+//!
 //! `E2E_SAMPLES` (default 500) latency samples per row, `E2E_SIGNATURES` (default 3000) per
-//! throughput row, `E2E_ONLY=latency,throughput,shared` to run some sections. Nothing leaves
+//! throughput row, `E2E_ONLY=latency,throughput,shared,coldstart,soak` to run some sections. Nothing leaves
 //! loopback.
 
 use std::io::{BufRead, BufReader};
@@ -353,6 +357,12 @@ async fn main() {
     if wanted("shared") {
         shared(&bench, &target, samples).await;
     }
+    if wanted("coldstart") {
+        cold_start(&bench, &target).await;
+    }
+    if wanted("soak") {
+        soak(&bench, &target).await;
+    }
 }
 
 /// Alternating bare vault calls and signatures through `serve`.
@@ -520,4 +530,73 @@ async fn shared(bench: &Bench, target: &Path, samples: usize) {
         s50.as_secs_f64() / l50.as_secs_f64(),
         s99.as_secs_f64() / l99.as_secs_f64()
     );
+}
+
+/// Time to `listening` and to the first answered GET with 100 keys in the vault.
+async fn cold_start(bench: &Bench, target: &Path) {
+    for i in 0..35u8 {
+        let secret = SecretKey::from_scalar(Curve::P256, &[i + 100; 32]).expect("scalar");
+        bench
+            .vault
+            .import_key(
+                &format!("bench-extra-{i}"),
+                &secret,
+                ImportOptions { software: true },
+            )
+            .await
+            .expect("import");
+    }
+    println!("\n## Cold start with 100 keys (4 pages of 25)\n");
+    println!("| vault latency | to `listening` | to the first answered GET |");
+    println!("|---|---|---|");
+    for latency_ms in [0u64, 20] {
+        bench.emulator.set_latency(latency_ms).await;
+        let dir = tempfile::tempdir_in(target).expect("dir");
+        let started = Instant::now();
+        let serve = Serve::start(&bench.emulator, dir.path(), &[]);
+        let listening = started.elapsed();
+        let url = format!("{}/keys/{}", serve.url, bench.tz2[0].pkh());
+        loop {
+            let res = bench.http.get(&url).send().await.expect("GET");
+            if res.status().is_success() {
+                break;
+            }
+        }
+        let answered = started.elapsed();
+        println!("| {latency_ms} ms | {} | {} |", ms(listening), ms(answered));
+    }
+    bench.emulator.set_latency(0).await;
+}
+
+/// Threads and memory after long runs: nothing may grow with the number of signatures.
+async fn soak(bench: &Bench, target: &Path) {
+    bench.emulator.set_latency(0).await;
+    println!("\n## Soak: 64 keys at concurrency 64, vault latency 0 ms\n");
+    println!("| signatures | serve threads | serve RSS | serve peak RSS |");
+    println!("|---|---|---|---|");
+    let dir = tempfile::tempdir_in(target).expect("dir");
+    let serve = Serve::start(&bench.emulator, dir.path(), &[]);
+    let url = serve.url.as_str();
+    let mut done = 0usize;
+    for (phase, checkpoint) in [10_000usize, 100_000].into_iter().enumerate() {
+        // Each phase on its own chain: every worker's levels start afresh.
+        let chain = [7, 7, 7, phase as u8];
+        run_concurrently(64, checkpoint - done, |worker, i| async move {
+            let key = &bench.tz2[worker % 64];
+            bench.signed(url, key, chain, 1 + i as i32).await;
+        })
+        .await;
+        done = checkpoint;
+        let (threads, peak) = serve.threads_and_peak_rss();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", serve.child.id())).expect("status");
+        let rss = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0;
+        println!("| {done} | {threads} | {rss:.1} MiB | {peak:.1} MiB |");
+    }
 }

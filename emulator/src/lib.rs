@@ -158,6 +158,29 @@ async fn bind_loopback(port: u16) -> anyhow::Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
+fn new_identity_header() -> String {
+    let mut secret = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut secret);
+    hex::encode(secret)
+}
+
+/// The identity endpoint's secret in `dir/identity_header` (created 0600 on first use).
+fn load_or_create_identity_header(dir: &Path) -> anyhow::Result<String> {
+    const NAME: &str = "identity_header";
+    let path = dir.join(NAME);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() == 32 => Ok(text.trim().to_string()),
+        Ok(_) => anyhow::bail!("{} is not a 32-digit identity secret", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let header = new_identity_header();
+            private_fs::write_durably(dir, NAME, header.as_bytes(), 0o600)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(header)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 impl Emulator {
     /// Generates or loads the TLS material and keys, binds the ports and starts serving.
     pub async fn start(config: EmulatorConfig) -> anyhow::Result<Emulator> {
@@ -182,8 +205,12 @@ impl Emulator {
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", config.identity_port))?;
         let identity_port = identity_listener.local_addr()?.port();
-        let mut secret = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut secret);
+        // With a state directory the identity endpoint's secret stays across restarts, as an
+        // App Service's does for its lifetime: clients started against it keep working.
+        let identity_header = match &config.state_dir {
+            Some(dir) => load_or_create_identity_header(dir)?,
+            None => new_identity_header(),
+        };
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             tokens: tokens::TokenStore::new(config.token_lifetime),
@@ -193,7 +220,7 @@ impl Emulator {
             client_id: config.client_id.clone(),
             client_secret: Zeroizing::new(config.client_secret.clone()),
             federated_token: Zeroizing::new(config.federated_token.clone()),
-            identity_header: hex::encode(secret),
+            identity_header,
             vault_url: format!("https://localhost:{port}"),
         });
         let (tx, rx) = watch::channel(false);

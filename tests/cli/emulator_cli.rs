@@ -34,13 +34,14 @@ fn print_env_output_can_be_evaluated_by_a_shell() {
 }
 
 #[test]
-fn state_dir_keeps_the_ca_and_ports_can_be_fixed() {
+fn state_dir_keeps_the_ca_the_identity_secret_and_ports_can_be_fixed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().to_str().expect("utf-8 path");
     let first = RunningBinary::start(&["--state-dir", state]);
     let ca_path = first.var("SSL_CERT_FILE").to_string();
     assert_eq!(std::path::Path::new(&ca_path), dir.path().join("ca.pem"));
     let ca = std::fs::read_to_string(&ca_path).expect("CA");
+    let identity_header = first.var("IDENTITY_HEADER").to_string();
     let port: u16 = first
         .var("AZURE_KEYVAULT_URI")
         .rsplit(':')
@@ -58,6 +59,11 @@ fn state_dir_keeps_the_ca_and_ports_can_be_fixed() {
         std::fs::read_to_string(second.var("SSL_CERT_FILE")).expect("CA"),
         ca
     );
+    // The identity endpoint's secret too: clients configured against the first run still
+    // get tokens.
+    assert_eq!(second.var("IDENTITY_HEADER"), identity_header);
+    let ephemeral = RunningBinary::start(&["--ephemeral"]);
+    assert_ne!(ephemeral.var("IDENTITY_HEADER"), identity_header);
 }
 
 #[test]

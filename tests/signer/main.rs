@@ -12,3 +12,4 @@ mod serve_e2e;
 mod serve_features;
 mod server_layer;
 mod taquito;
+mod vault_faults;

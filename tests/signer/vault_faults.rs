@@ -1,0 +1,266 @@
+//! Vault faults against the real binary: a throttling storm, 5xx, latency beyond the sign
+//! deadline, wrong signatures, and the vault (the emulator process) killed and brought back.
+//! The signer keeps answering (errors where it must), recovers by itself, and never releases
+//! a signature that does not verify.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tezos_azure_signer::tezos::{PublicKey, Signature, blake2b_256};
+
+use crate::serve_common::{attestation, client, preattestation, try_sign};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tezos-azure-signer");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The `emulator` subcommand on fixed ports with its state in a directory, so it can be killed
+/// and started again as the same vault (same CA, same keys).
+struct Vault {
+    child: Option<Child>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Vault {
+    fn start(state: &Path) -> Vault {
+        let args = vec![
+            "emulator".to_string(),
+            "--state-dir".into(),
+            state.to_string_lossy().into_owned(),
+            "--port".into(),
+            free_port().to_string(),
+            "--identity-port".into(),
+            free_port().to_string(),
+            "--print-env".into(),
+        ];
+        let mut vault = Vault {
+            child: None,
+            args,
+            env: Vec::new(),
+        };
+        vault.spawn();
+        vault
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(BIN)
+            .args(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("emulator starts");
+        let mut env = Vec::new();
+        for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+            let line = line.expect("line");
+            let (k, v) = line
+                .strip_prefix("export ")
+                .and_then(|l| l.split_once('='))
+                .expect("export line");
+            env.push((k.to_string(), v.trim_matches('\'').to_string()));
+        }
+        self.env = env;
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn var(&self, name: &str) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .expect("printed")
+    }
+
+    async fn faults(&self, faults: serde_json::Value) {
+        let ca = std::fs::read(self.var("SSL_CERT_FILE")).expect("CA");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca).expect("CA"))
+            .build()
+            .expect("client");
+        let res = http
+            .put(format!(
+                "{}/_emulator/faults",
+                self.var("AZURE_KEYVAULT_URI")
+            ))
+            .json(&faults)
+            .send()
+            .await
+            .expect("faults");
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+}
+
+impl Drop for Vault {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `serve` on `vault`; (child, API URL, metrics URL).
+fn serve(vault: &Vault, data: &Path) -> (Child, String, String) {
+    let mut child = Command::new(BIN)
+        .envs(vault.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("RUST_LOG", "error")
+        .args(["serve", "--port", "0", "--metrics-address", "127.0.0.1:0"])
+        .args([
+            "--sign-deadline",
+            "1s",
+            "--request-timeout",
+            "3s",
+            "--data-dir",
+        ])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut url, mut metrics) = (None, None);
+    while url.is_none() || metrics.is_none() {
+        let line = lines.next().expect("serve announces itself").expect("line");
+        if let Some(u) = line.strip_prefix("listening ") {
+            url = Some(u.trim().to_string());
+        } else if let Some(m) = line.strip_prefix("metrics ") {
+            metrics = Some(m.trim().trim_end_matches("/metrics").to_string());
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (child, url.expect("url"), metrics.expect("metrics"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signer_survives_vault_faults_and_never_releases_a_bad_signature() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut vault = Vault::start(&dir.path().join("vault"));
+    let key = dir.path().join("baker.sk");
+    std::fs::write(&key, tezos_azure_signer::testing::TZ2_SECRET).expect("key");
+    let out = Command::new(BIN)
+        .envs(vault.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(["import", "--name", "baker", "--software", "--key"])
+        .arg(&key)
+        .output()
+        .expect("import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut server, url, _metrics) = serve(&vault, &dir.path().join("data"));
+    let pkh = tezos_azure_signer::testing::TZ2;
+    let public: PublicKey = {
+        let body: serde_json::Value = client()
+            .get(format!("{url}/keys/{pkh}"))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("json");
+        body["public_key"]
+            .as_str()
+            .expect("pk")
+            .parse()
+            .expect("pk")
+    };
+    let http = client();
+    let mut level = 0;
+    // Signs `n` new levels; counts answers by status and checks every released signature.
+    let mut phase = async |n: usize, limit: Duration| -> std::collections::BTreeMap<u16, usize> {
+        let mut seen = std::collections::BTreeMap::new();
+        for _ in 0..n {
+            level += 1;
+            let hex = attestation(level, 0, 1);
+            let started = Instant::now();
+            let (status, body) = try_sign(&http, &url, pkh, &hex).await.expect("an answer");
+            assert!(
+                started.elapsed() < limit,
+                "answered in {:?}",
+                started.elapsed()
+            );
+            if status == 200 {
+                let sig: Signature = body["signature"]
+                    .as_str()
+                    .expect("sig")
+                    .parse()
+                    .expect("sig");
+                let digest = blake2b_256(&hex::decode(&hex).expect("hex"));
+                public
+                    .verify_digest(&digest, &sig)
+                    .unwrap_or_else(|e| panic!("released a bad signature at level {level}: {e}"));
+            } else {
+                assert!(body.get("signature").is_none(), "{body}");
+            }
+            *seen.entry(status).or_default() += 1;
+        }
+        seen
+    };
+    let quick = Duration::from_millis(2500);
+    assert_eq!(phase(5, quick).await.get(&200), Some(&5));
+
+    // A throttling storm (every other request 429, Retry-After 0): retried within the deadline.
+    vault
+        .faults(serde_json::json!({"throttle_every": 2, "retry_after_secs": 0}))
+        .await;
+    let storm = phase(20, quick).await;
+    assert!(storm.get(&200).copied().unwrap_or(0) >= 15, "{storm:?}");
+    // Half of the requests answered 5xx.
+    vault.faults(serde_json::json!({"error_rate": 0.5})).await;
+    let errors = phase(20, quick).await;
+    assert!(errors.get(&200).copied().unwrap_or(0) >= 5, "{errors:?}");
+    assert!(
+        errors.keys().all(|s| [200, 502, 503].contains(s)),
+        "{errors:?}"
+    );
+    // Every signature wrong: nothing is released, each request says why.
+    vault
+        .faults(serde_json::json!({"wrong_signature_rate": 1.0}))
+        .await;
+    let wrong = phase(5, quick).await;
+    assert_eq!(wrong.get(&502), Some(&5), "{wrong:?}");
+    // Slower than the sign deadline: 503 within the deadline, nothing released.
+    vault.faults(serde_json::json!({"latency_ms": 3000})).await;
+    let slow = phase(3, quick).await;
+    assert_eq!(slow.get(&503), Some(&3), "{slow:?}");
+    vault.faults(serde_json::json!({})).await;
+    assert_eq!(phase(3, quick).await.get(&200), Some(&3));
+
+    // The vault goes away: quick errors, no restart needed when it comes back.
+    vault.kill();
+    let down = phase(3, quick).await;
+    assert!(down.keys().all(|s| [502, 503].contains(s)), "{down:?}");
+    vault.spawn();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut probe_level = 1_000_000;
+    loop {
+        probe_level += 1;
+        // Preattestations: their own watermark, apart from the phases' attestations.
+        let hex = preattestation(probe_level, 0, 1);
+        let (status, body) = try_sign(&http, &url, pkh, &hex).await.expect("an answer");
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recovery after the vault came back: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(phase(5, quick).await.get(&200), Some(&5));
+    let _ = server.kill();
+    let _ = server.wait();
+}
