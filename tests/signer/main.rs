@@ -7,6 +7,7 @@ mod serve_common;
 mod bad_input;
 mod disk_faults;
 mod held;
+mod races;
 mod serve_defects;
 mod serve_e2e;
 mod serve_features;
