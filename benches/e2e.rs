@@ -578,7 +578,12 @@ async fn soak(bench: &Bench, target: &Path) {
     let serve = Serve::start(&bench.emulator, dir.path(), &[]);
     let url = serve.url.as_str();
     let mut done = 0usize;
-    for (phase, checkpoint) in [10_000usize, 100_000].into_iter().enumerate() {
+    // E2E_SOAK: the signature counts to report at (default 10,000 and 100,000).
+    let checkpoints: Vec<usize> = std::env::var("E2E_SOAK")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000]);
+    for (phase, checkpoint) in checkpoints.into_iter().enumerate() {
         // Each phase on its own chain: every worker's levels start afresh.
         let chain = [7, 7, 7, phase as u8];
         run_concurrently(64, checkpoint - done, |worker, i| async move {
