@@ -1,6 +1,7 @@
 //! The data directory on a small tmpfs (mounted by the test, as root; CI runs as root): a full
 //! disk and a read-only one. No signature is released whose mark is not durable, errors say
-//! what is wrong, readiness reports it, and the signer recovers when space returns.
+//! what is wrong, readiness reports it, and the signer recovers when space returns (without a
+//! restart).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,17 +109,75 @@ async fn a_full_disk_keeps_marks_durable_and_reports_it() {
         "{why}"
     );
 
-    // A crash now: the mark of level 10 is in the journal only, and survives.
+    // Once the journal is full, a new mark needs the files rewritten, which the full disk
+    // refuses: from then on nothing is signed, and the answer says so.
+    let mut level = 10;
+    let refused = loop {
+        level += 1;
+        let (status, body) = try_sign(&http, &server.url, &server.tz2, &attestation(level, 0, 1))
+            .await
+            .expect("answer");
+        if status != 200 {
+            break (status, body);
+        }
+        assert!(
+            level < 10 + 9000,
+            "still signing with a full disk and a full journal"
+        );
+    };
+    assert!(level > 8000, "refused after only {} marks", level - 10);
+    assert_eq!(refused.0, 500, "{}", refused.1);
+    assert!(
+        refused
+            .1
+            .get(0)
+            .and_then(|e| e["msg"].as_str())
+            .is_some_and(|m| m.contains("watermark store failure: no signature was released")),
+        "{}",
+        refused.1
+    );
+    // Space returns: the next request checkpoints and is signed, without a restart.
+    std::fs::remove_file(&filler).expect("free the space");
+    let (status, body) = try_sign(
+        &http,
+        &server.url,
+        &server.tz2,
+        &attestation(level + 1, 0, 1),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(status, 200, "{body}");
+    let filler = fill(&fs.path);
+    let (status, body) = try_sign(
+        &http,
+        &server.url,
+        &server.tz2,
+        &attestation(level + 2, 0, 1),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(status, 200, "{body}");
+
+    // A crash now: the last mark is in the journal only, and survives.
     server.kill();
     std::fs::remove_file(&filler).expect("free the space");
     let server = Serving::start(&data, &[]);
-    let (status, body) = try_sign(&http, &server.url, &server.tz2, &attestation(10, 0, 2))
+    let level = level + 2;
+    let (status, body) = try_sign(&http, &server.url, &server.tz2, &attestation(level, 0, 2))
         .await
         .expect("answer");
-    assert_eq!(status, 409, "level 10 was signed before the crash: {body}");
-    let (status, body) = try_sign(&http, &server.url, &server.tz2, &attestation(11, 0, 2))
-        .await
-        .expect("answer");
+    assert_eq!(
+        status, 409,
+        "level {level} was signed before the crash: {body}"
+    );
+    let (status, body) = try_sign(
+        &http,
+        &server.url,
+        &server.tz2,
+        &attestation(level + 1, 0, 2),
+    )
+    .await
+    .expect("answer");
     assert_eq!(status, 200, "{body}");
     assert_eq!(readyz(&http, &server.metrics).await.0, 200);
 }
