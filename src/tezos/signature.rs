@@ -38,6 +38,11 @@ pub enum VerifyError {
     Malformed,
 }
 
+/// libsecp256k1's verification context: built once (building it costs as much as a
+/// verification), read-only afterwards.
+static SECP256K1_VERIFY: std::sync::LazyLock<secp256k1::Secp256k1<secp256k1::VerifyOnly>> =
+    std::sync::LazyLock::new(secp256k1::Secp256k1::verification_only);
+
 impl Signature {
     pub fn from_raw(curve: Option<Curve>, raw: [u8; 64]) -> Self {
         Signature { raw, curve }
@@ -98,17 +103,29 @@ impl Signature {
         }
         match key {
             PublicKey::Secp256k1(pk) => {
-                let sig = k256::ecdsa::Signature::from_slice(&self.raw)
+                // The scalars' range (0 < r, s < n) as k256 checks it: a malformed signature
+                // is told apart from a wrong one.
+                k256::ecdsa::Signature::from_slice(&self.raw)
                     .map_err(|_| VerifyError::Malformed)?;
-                let vk = k256::ecdsa::VerifyingKey::from(pk);
-                if let Some(low) = sig.normalize_s() {
+                // libsecp256k1, the library octez verifies with, here too: the same answers,
+                // in about a quarter of k256's time on the signing path.
+                use k256::elliptic_curve::sec1::ToEncodedPoint;
+                let key = secp256k1::PublicKey::from_slice(pk.to_encoded_point(false).as_bytes())
+                    .map_err(|_| VerifyError::Malformed)?;
+                let sig = secp256k1::ecdsa::Signature::from_compact(&self.raw)
+                    .map_err(|_| VerifyError::Malformed)?;
+                let msg = secp256k1::Message::from_digest(*digest);
+                let ctx = &*SECP256K1_VERIFY;
+                let mut low = sig;
+                low.normalize_s();
+                if low != sig {
                     // libsecp256k1 (and so Octez) rejects high S even when the math checks out.
-                    return match vk.verify_prehash(digest, &low) {
+                    return match ctx.verify_ecdsa(msg, &low, &key) {
                         Ok(()) => Err(VerifyError::HighS),
                         Err(_) => Err(VerifyError::Invalid),
                     };
                 }
-                vk.verify_prehash(digest, &sig)
+                ctx.verify_ecdsa(msg, &sig, &key)
                     .map_err(|_| VerifyError::Invalid)
             }
             PublicKey::P256(pk) => {

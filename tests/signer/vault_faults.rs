@@ -112,8 +112,18 @@ impl Drop for Vault {
     }
 }
 
-/// `serve` on `vault`; (child, API URL, metrics URL).
-fn serve(vault: &Vault, data: &Path) -> (Child, String, String) {
+/// A child process killed when dropped (also when the test fails).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `serve` on `vault`; (process, API URL, metrics URL).
+fn serve(vault: &Vault, data: &Path) -> (Killed, String, String) {
     let mut child = Command::new(BIN)
         .envs(vault.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("RUST_LOG", "error")
@@ -140,7 +150,7 @@ fn serve(vault: &Vault, data: &Path) -> (Child, String, String) {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    (child, url.expect("url"), metrics.expect("metrics"))
+    (Killed(child), url.expect("url"), metrics.expect("metrics"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +170,7 @@ async fn the_signer_survives_vault_faults_and_never_releases_a_bad_signature() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (mut server, url, _metrics) = serve(&vault, &dir.path().join("data"));
+    let (server, url, _metrics) = serve(&vault, &dir.path().join("data"));
     let pkh = tezos_azure_signer::testing::TZ2;
     let public: PublicKey = {
         let body: serde_json::Value = client()
@@ -261,6 +271,5 @@ async fn the_signer_survives_vault_faults_and_never_releases_a_bad_signature() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(phase(5, quick).await.get(&200), Some(&5));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
