@@ -217,6 +217,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--retry-after', '--retry-after', [CompletionResultType]::ParameterName, 'Retry-After seconds sent with injected 429s')
             [CompletionResult]::new('--error-rate', '--error-rate', [CompletionResultType]::ParameterName, 'Fraction (0..1) of authenticated data-plane requests failing with 500')
             [CompletionResult]::new('--wrong-signature-rate', '--wrong-signature-rate', [CompletionResultType]::ParameterName, 'Fraction (0..1) of sign replies carrying a signature that does not verify')
+            [CompletionResult]::new('--malformed-signature-rate', '--malformed-signature-rate', [CompletionResultType]::ParameterName, 'Fraction (0..1) of sign replies whose value is malformed (63 or 65 bytes, r = 0, s out of range, not base64url; in turn)')
             [CompletionResult]::new('--token-lifetime-secs', '--token-lifetime-secs', [CompletionResultType]::ParameterName, 'Lifetime of minted access tokens (short values exercise clients'' token refresh)')
             [CompletionResult]::new('--tenant-id', '--tenant-id', [CompletionResultType]::ParameterName, 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token')
             [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Client id of the one app registered for the client-credentials flow')

@@ -200,6 +200,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --retry-after 'Retry-After seconds sent with injected 429s'
             cand --error-rate 'Fraction (0..1) of authenticated data-plane requests failing with 500'
             cand --wrong-signature-rate 'Fraction (0..1) of sign replies carrying a signature that does not verify'
+            cand --malformed-signature-rate 'Fraction (0..1) of sign replies whose value is malformed (63 or 65 bytes, r = 0, s out of range, not base64url; in turn)'
             cand --token-lifetime-secs 'Lifetime of minted access tokens (short values exercise clients'' token refresh)'
             cand --tenant-id 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token'
             cand --client-id 'Client id of the one app registered for the client-credentials flow'

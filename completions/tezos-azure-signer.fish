@@ -189,6 +189,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand em
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l retry-after -d 'Retry-After seconds sent with injected 429s' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l error-rate -d 'Fraction (0..1) of authenticated data-plane requests failing with 500' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l wrong-signature-rate -d 'Fraction (0..1) of sign replies carrying a signature that does not verify' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l malformed-signature-rate -d 'Fraction (0..1) of sign replies whose value is malformed (63 or 65 bytes, r = 0, s out of range, not base64url; in turn)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l token-lifetime-secs -d 'Lifetime of minted access tokens (short values exercise clients\' token refresh)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l tenant-id -d 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l client-id -d 'Client id of the one app registered for the client-credentials flow' -r

@@ -1,5 +1,5 @@
 //! Fault injection for the emulator: artificial latency, periodic throttling (429 with
-//! `Retry-After`), random 5xx errors and a rate of wrong signatures. It owns only the decision
+//! `Retry-After`), random 5xx errors and rates of wrong and of malformed signatures. It owns only the decision
 //! "should this request misbehave, and how"; it never touches key state or tokens.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +23,9 @@ pub struct Faults {
     pub error_rate: f64,
     /// Probability (0..=1) that a sign reply carries a signature that does not verify.
     pub wrong_signature_rate: f64,
+    /// Probability (0..=1) that a sign reply carries a malformed signature value, cycling
+    /// through [`Malformed`]'s kinds so that a run sees each of them.
+    pub malformed_signature_rate: f64,
 }
 
 impl Default for Faults {
@@ -33,6 +36,7 @@ impl Default for Faults {
             retry_after_secs: 1,
             error_rate: 0.0,
             wrong_signature_rate: 0.0,
+            malformed_signature_rate: 0.0,
         }
     }
 }
@@ -45,11 +49,61 @@ pub enum Injected {
     ServerError,
 }
 
+/// How a malformed sign reply is broken: each is something a faulty HSM, proxy or vault bug
+/// could return, and none may ever become a signature the signer releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// 63 bytes instead of 64.
+    Truncated,
+    /// 65 bytes instead of 64.
+    Overlong,
+    /// `r = 0`: 64 bytes, but not a valid ECDSA signature on any curve.
+    ZeroR,
+    /// `s` ≥ the group order (all ones): not a scalar.
+    SOutOfRange,
+    /// A `value` that is not base64url at all.
+    NotBase64,
+}
+
+impl Malformed {
+    pub const ALL: [Malformed; 5] = [
+        Malformed::Truncated,
+        Malformed::Overlong,
+        Malformed::ZeroR,
+        Malformed::SOutOfRange,
+        Malformed::NotBase64,
+    ];
+
+    /// The broken raw signature bytes, from a good 64-byte `r || s` (`None`: not base64url).
+    pub fn apply(self, good: &[u8; 64]) -> Option<Vec<u8>> {
+        match self {
+            Malformed::Truncated => Some(good[..63].to_vec()),
+            Malformed::Overlong => {
+                let mut v = good.to_vec();
+                v.push(0);
+                Some(v)
+            }
+            Malformed::ZeroR => {
+                let mut v = good.to_vec();
+                v[..32].fill(0);
+                Some(v)
+            }
+            Malformed::SOutOfRange => {
+                let mut v = good.to_vec();
+                v[32..].fill(0xff);
+                Some(v)
+            }
+            Malformed::NotBase64 => None,
+        }
+    }
+}
+
 /// Runtime holder of the active [`Faults`], shared by every connection.
 #[derive(Debug, Clone, Default)]
 pub struct FaultInjector {
     faults: Arc<RwLock<Faults>>,
     counter: Arc<AtomicU64>,
+    malformed: Arc<AtomicU64>,
 }
 
 impl FaultInjector {
@@ -57,6 +111,7 @@ impl FaultInjector {
         FaultInjector {
             faults: Arc::new(RwLock::new(faults)),
             counter: Arc::new(AtomicU64::new(0)),
+            malformed: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -74,6 +129,7 @@ impl FaultInjector {
             Err(poisoned) => *poisoned.into_inner() = faults,
         }
         self.counter.store(0, Ordering::SeqCst);
+        self.malformed.store(0, Ordering::SeqCst);
     }
 
     pub fn latency(&self) -> Option<Duration> {
@@ -101,6 +157,18 @@ impl FaultInjector {
     /// Whether this sign reply should carry a wrong signature.
     pub fn wrong_signature(&self) -> bool {
         chance(self.get().wrong_signature_rate)
+    }
+}
+
+impl FaultInjector {
+    /// Whether (and how) this sign reply should carry a malformed signature; the kinds come
+    /// in [`Malformed::ALL`]'s order.
+    pub fn malformed_signature(&self) -> Option<Malformed> {
+        if !chance(self.get().malformed_signature_rate) {
+            return None;
+        }
+        let n = self.malformed.fetch_add(1, Ordering::SeqCst) as usize;
+        Some(Malformed::ALL[n % Malformed::ALL.len()])
     }
 }
 
@@ -151,7 +219,15 @@ mod tests {
         });
         assert!((0..20).all(|_| f.next_request() == Injected::ServerError));
         assert!((0..20).all(|_| f.wrong_signature()));
+        f.set(Faults {
+            malformed_signature_rate: 1.0,
+            ..Faults::default()
+        });
+        let kinds: Vec<_> = (0..6).filter_map(|_| f.malformed_signature()).collect();
+        assert_eq!(kinds[..5], Malformed::ALL);
+        assert_eq!(kinds[5], Malformed::Truncated);
         f.set(Faults::default());
+        assert!((0..20).all(|_| f.malformed_signature().is_none()));
         assert!((0..20).all(|_| f.next_request() == Injected::None));
         assert!((0..20).all(|_| !f.wrong_signature()));
         assert_eq!(f.latency(), None);

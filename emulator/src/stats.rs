@@ -28,6 +28,8 @@ pub struct Stats {
     pub throttled: u64,
     pub server_errors: u64,
     pub wrong_signatures: u64,
+    /// Sign replies whose value was made malformed (`malformed_signature_rate`).
+    pub malformed_signatures: u64,
     /// secp256k1 signatures returned with a high S (s > n/2), as Azure does about half the time.
     pub high_s: u64,
     /// Tokens minted by the managed-identity endpoint / the client-credentials endpoint (client
@@ -55,6 +57,7 @@ pub struct Counters {
     pub throttled: AtomicU64,
     pub server_errors: AtomicU64,
     pub wrong_signatures: AtomicU64,
+    pub malformed_signatures: AtomicU64,
     pub high_s: AtomicU64,
     pub tokens_managed_identity: AtomicU64,
     pub tokens_client_credentials: AtomicU64,
@@ -83,6 +86,7 @@ impl Counters {
             throttled: g(&self.throttled),
             server_errors: g(&self.server_errors),
             wrong_signatures: g(&self.wrong_signatures),
+            malformed_signatures: g(&self.malformed_signatures),
             high_s: g(&self.high_s),
             tokens_managed_identity: g(&self.tokens_managed_identity),
             tokens_client_credentials: g(&self.tokens_client_credentials),

@@ -42,6 +42,10 @@ pub struct EmulatorArgs {
     /// Fraction (0..1) of sign replies carrying a signature that does not verify.
     #[arg(long, default_value_t = 0.0, value_name = "F", value_parser = rate)]
     pub wrong_signature_rate: f64,
+    /// Fraction (0..1) of sign replies whose value is malformed (63 or 65 bytes, r = 0,
+    /// s out of range, not base64url; in turn).
+    #[arg(long, default_value_t = 0.0, value_name = "F", value_parser = rate)]
+    pub malformed_signature_rate: f64,
     /// Lifetime of minted access tokens (short values exercise clients' token refresh).
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub token_lifetime_secs: u64,
@@ -100,6 +104,7 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
             retry_after_secs: args.retry_after,
             error_rate: args.error_rate,
             wrong_signature_rate: args.wrong_signature_rate,
+            malformed_signature_rate: args.malformed_signature_rate,
         },
         tenant_id: args.tenant_id,
         client_id: args.client_id,

@@ -1,7 +1,8 @@
 //! Vault faults against the real binary: a throttling storm, 5xx, latency beyond the sign
-//! deadline, wrong signatures, and the vault (the emulator process) killed and brought back.
-//! The signer keeps answering (errors where it must), recovers by itself, and never releases
-//! a signature that does not verify.
+//! deadline, wrong and malformed signatures, and the vault (the emulator process) killed and
+//! brought back. The signer keeps answering (errors where it must), recovers by itself, and
+//! never releases a signature that does not verify. And clients that leave while the
+//! reservation and the vault call are in flight change nothing.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -86,14 +87,19 @@ impl Vault {
             .expect("printed")
     }
 
-    async fn faults(&self, faults: serde_json::Value) {
+    /// An HTTP client that trusts the emulator's CA.
+    fn http(&self) -> reqwest::Client {
         let ca = std::fs::read(self.var("SSL_CERT_FILE")).expect("CA");
-        let http = reqwest::Client::builder()
+        reqwest::Client::builder()
             .no_proxy()
             .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca).expect("CA"))
             .build()
-            .expect("client");
-        let res = http
+            .expect("client")
+    }
+
+    async fn faults(&self, faults: serde_json::Value) {
+        let res = self
+            .http()
             .put(format!(
                 "{}/_emulator/faults",
                 self.var("AZURE_KEYVAULT_URI")
@@ -103,6 +109,22 @@ impl Vault {
             .await
             .expect("faults");
         assert!(res.status().is_success(), "{}", res.status());
+    }
+}
+
+impl Vault {
+    async fn stats(&self) -> serde_json::Value {
+        self.http()
+            .get(format!(
+                "{}/_emulator/stats",
+                self.var("AZURE_KEYVAULT_URI")
+            ))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats json")
     }
 }
 
@@ -153,11 +175,11 @@ fn serve(vault: &Vault, data: &Path) -> (Killed, String, String) {
     (Killed(child), url.expect("url"), metrics.expect("metrics"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_signer_survives_vault_faults_and_never_releases_a_bad_signature() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut vault = Vault::start(&dir.path().join("vault"));
-    let key = dir.path().join("baker.sk");
+/// The emulator in `dir` with the test tz2 key imported, and `serve` on it: (vault, server,
+/// API URL, the key's public key as the signer serves it).
+async fn signer_on_emulator(dir: &Path) -> (Vault, Killed, String, PublicKey) {
+    let vault = Vault::start(&dir.join("vault"));
+    let key = dir.join("baker.sk");
     std::fs::write(&key, tezos_azure_signer::testing::TZ2_SECRET).expect("key");
     let out = Command::new(BIN)
         .envs(vault.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -170,23 +192,107 @@ async fn the_signer_survives_vault_faults_and_never_releases_a_bad_signature() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (server, url, _metrics) = serve(&vault, &dir.path().join("data"));
+    let (server, url, _metrics) = serve(&vault, &dir.join("data"));
     let pkh = tezos_azure_signer::testing::TZ2;
-    let public: PublicKey = {
-        let body: serde_json::Value = client()
-            .get(format!("{url}/keys/{pkh}"))
-            .send()
-            .await
-            .expect("GET")
-            .json()
-            .await
-            .expect("json");
-        body["public_key"]
+    let body: serde_json::Value = client()
+        .get(format!("{url}/keys/{pkh}"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let public = body["public_key"]
+        .as_str()
+        .expect("pk")
+        .parse()
+        .expect("pk");
+    (vault, server, url, public)
+}
+
+/// Sends one sign request over a raw connection and closes it after `after`, before the
+/// answer (the vault is slower than that): the client has left mid-pipeline.
+async fn sign_and_leave(url: &str, pkh: &str, hex: &str, after: Duration) {
+    use tokio::io::AsyncWriteExt;
+    let addr = url.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let body = format!("\"{hex}\"");
+    let head = format!(
+        "POST /keys/{pkh} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.expect("write head");
+    tcp.write_all(body.as_bytes()).await.expect("write body");
+    tokio::time::sleep(after).await;
+    drop(tcp);
+}
+
+/// A client that leaves while its request's reservation and vault call are in flight changes
+/// nothing: the pipeline ends as it would have with the client there. After a vault success
+/// the identical request gets a valid signature and a different payload at that (level,
+/// round) is refused; after a vault failure behind the reservation, the same. The next level
+/// signs as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_leaving_mid_pipeline_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (vault, _server, url, public) = signer_on_emulator(dir.path()).await;
+    let pkh = tezos_azure_signer::testing::TZ2;
+    let http = client();
+    let signed_and_valid = async |hex: &str| {
+        let (status, body) = try_sign(&http, &url, pkh, hex).await.expect("an answer");
+        assert_eq!(status, 200, "{body}");
+        let sig: Signature = body["signature"]
             .as_str()
-            .expect("pk")
+            .expect("sig")
             .parse()
-            .expect("pk")
+            .expect("sig");
+        let digest = blake2b_256(&hex::decode(hex).expect("hex"));
+        public
+            .verify_digest(&digest, &sig)
+            .expect("a valid signature");
     };
+    let refused = async |hex: &str| {
+        let (status, body) = try_sign(&http, &url, pkh, hex).await.expect("an answer");
+        assert_eq!(
+            status, 409,
+            "a different payload at a reserved point: {body}"
+        );
+        assert!(body.get("signature").is_none(), "{body}");
+    };
+    // The vault takes 600 ms (inside the 1 s sign deadline); the client leaves after 150 ms.
+    for (level, vault_fails) in [(10, false), (20, true)] {
+        let faults = if vault_fails {
+            serde_json::json!({"latency_ms": 600, "error_rate": 1.0})
+        } else {
+            serde_json::json!({"latency_ms": 600})
+        };
+        vault.faults(faults).await;
+        let stats = vault.stats().await;
+        let hex = attestation(level, 0, 1);
+        sign_and_leave(&url, pkh, &hex, Duration::from_millis(150)).await;
+        // Let the abandoned pipeline finish (vault call, reservation, signature record).
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let after = vault.stats().await;
+        let reached =
+            after["requests"].as_u64().expect("n") - stats["requests"].as_u64().expect("n");
+        // A success is one vault request; a failure may be retried inside the deadline.
+        assert!(
+            reached == 1 || (vault_fails && reached >= 1),
+            "the abandoned request reached the vault {reached} times (level {level})"
+        );
+        vault.faults(serde_json::json!({})).await;
+        signed_and_valid(&hex).await;
+        refused(&attestation(level, 0, 2)).await;
+        signed_and_valid(&attestation(level + 1, 0, 2)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signer_survives_vault_faults_and_never_releases_a_bad_signature() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut vault, server, url, public) = signer_on_emulator(dir.path()).await;
+    let pkh = tezos_azure_signer::testing::TZ2;
     let http = client();
     let mut level = 0;
     // Signs `n` new levels; counts answers by status and checks every released signature.
@@ -242,6 +348,30 @@ async fn the_signer_survives_vault_faults_and_never_releases_a_bad_signature() {
         .await;
     let wrong = phase(5, quick).await;
     assert_eq!(wrong.get(&502), Some(&5), "{wrong:?}");
+    // Malformed signature values (63 and 65 bytes, r = 0, s out of range, not base64url, in
+    // turn, twice): a 502 that says the vault's answer was bad, never a signature.
+    vault
+        .faults(serde_json::json!({"malformed_signature_rate": 1.0}))
+        .await;
+    let before = vault.stats().await["malformed_signatures"]
+        .as_u64()
+        .expect("counter");
+    let malformed = phase(10, quick).await;
+    assert_eq!(malformed.get(&502), Some(&10), "{malformed:?}");
+    // The answer names the fault (a preattestation: its own watermark, apart from the phases').
+    let (status, body) = try_sign(&http, &url, pkh, &preattestation(500_000, 0, 1))
+        .await
+        .expect("an answer");
+    assert_eq!(status, 502, "{body}");
+    let message = body.to_string();
+    assert!(
+        message.contains("vault") && message.contains("signature"),
+        "a malformed vault signature must be named as such: {message}"
+    );
+    let after = vault.stats().await["malformed_signatures"]
+        .as_u64()
+        .expect("counter");
+    assert_eq!(after - before, 11, "the emulator broke every reply");
     // Slower than the sign deadline: 503 within the deadline, nothing released.
     vault.faults(serde_json::json!({"latency_ms": 3000})).await;
     let slow = phase(3, quick).await;

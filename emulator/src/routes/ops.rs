@@ -230,7 +230,15 @@ pub async fn sign(
             if high_s {
                 bump(&shared.counters.high_s);
             }
-            json_response(StatusCode::OK, &json!({"kid": kid, "value": b64url(&sig)}))
+            let value = match shared.faults.malformed_signature() {
+                None => b64url(&sig),
+                Some(kind) => {
+                    bump(&shared.counters.malformed_signatures);
+                    kind.apply(&sig)
+                        .map_or_else(|| "not*base64url!".to_string(), |v| b64url(&v))
+                }
+            };
+            json_response(StatusCode::OK, &json!({"kid": kid, "value": value}))
         }
         Err(e) => kv_error(
             StatusCode::INTERNAL_SERVER_ERROR,
