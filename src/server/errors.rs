@@ -8,7 +8,7 @@
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
-use crate::signer::{SignError, Withdrawn};
+use crate::signer::{SignError, Stage, Withdrawn};
 use crate::vault::VaultError;
 use crate::watermark::{SharedError, StoreError};
 
@@ -194,6 +194,26 @@ pub fn refusal_hint(e: &SignError) -> &'static str {
             reason: Withdrawn::ClientGone,
             ..
         } => "the client disconnected before the signature: nothing was signed",
+        SignError::Withdrawn {
+            reason:
+                Withdrawn::Late {
+                    waiting_for: Stage::Reservation,
+                    ..
+                },
+            ..
+        } => {
+            "the watermark reservation is slow: check the data directory's disk and, with --shared-watermarks, the storage account's latency (tezos_azure_signer_watermark_write_duration_seconds); nothing was signed"
+        }
+        SignError::Withdrawn {
+            reason:
+                Withdrawn::Late {
+                    waiting_for: Stage::Vault,
+                    ..
+                },
+            ..
+        } => {
+            "the vault answered after the request's deadline: check the vault's latency (tezos_azure_signer_vault_sign_duration_seconds) and --sign-deadline/--request-timeout; nothing was released"
+        }
         SignError::Withdrawn { .. } => {
             "the vault is slower than the requests arrive: check the vault's latency (tezos_azure_signer_vault_sign_duration_seconds) and --request-timeout"
         }
@@ -227,7 +247,7 @@ pub fn sign_error_label(e: &SignError) -> &'static str {
             ..
         } => "client_gone",
         SignError::Withdrawn {
-            reason: Withdrawn::Expired { .. },
+            reason: Withdrawn::Expired { .. } | Withdrawn::Late { .. },
             ..
         } => "expired",
     }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::errors::{refusal_hint, sign_error_label, sign_status, vault_error_label};
 use super::metrics::Metrics;
 use super::{SignError, Signing};
+use crate::signer::Withdrawn;
 use crate::tezos::Pkh;
 use crate::watermark::{SharedError, StoreError};
 
@@ -112,7 +113,13 @@ pub fn record(metrics: &Metrics, pkh: &Pkh, signing: &Signing, started: Instant,
             let decision = format!("refused:{reason}");
             if matches!(
                 e,
-                SignError::Watermark(_) | SignError::Vault(_) | SignError::Store(_)
+                SignError::Watermark(_)
+                    | SignError::Vault(_)
+                    | SignError::Store(_)
+                    | SignError::Withdrawn {
+                        reason: Withdrawn::Late { .. },
+                        ..
+                    }
             ) {
                 tracing::warn!(request_id, pkh = %pkh_text, kind, level, round, chain, decision,
                     status, error = %e, hint, elapsed_ms, "sign request");

@@ -19,7 +19,7 @@ use crate::tezos::{
 };
 use crate::vault::{Vault, VaultError};
 use crate::watermark::{MarkStore, StoreError, WatermarkError};
-pub use queue::{SignContext, Withdrawn};
+pub use queue::{SignContext, Stage, Withdrawn};
 
 mod pipeline;
 pub mod queue;

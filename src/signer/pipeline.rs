@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{SignContext, SignError, Signed, Signer};
+use super::{SignContext, SignError, Signed, Signer, Stage};
 use crate::keyring::KeyEntry;
 use crate::policy::spending::{Spend, SpendingError};
 use crate::tezos::{DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
@@ -144,7 +144,7 @@ impl Signer {
                 .await
                 .map_err(|_| SignError::Withdrawn {
                     pkh: *pkh,
-                    reason: ctx.expired(),
+                    reason: ctx.late(Stage::Reservation),
                 })?,
         };
         let (reserved, watermark_latency) =
@@ -191,7 +191,7 @@ impl Signer {
                 Err(_) => {
                     return Err(SignError::Withdrawn {
                         pkh: entry.key.pkh(),
-                        reason: ctx.expired(),
+                        reason: ctx.late(Stage::Vault),
                     });
                 }
             },

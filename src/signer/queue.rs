@@ -14,7 +14,8 @@ use std::time::Instant;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_util::sync::CancellationToken;
 
-/// Why a request left without reaching the vault.
+/// Why a request was given up without a signature: before it reached the vault, or (`Late`)
+/// when its time ran out during the vault call or the reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Withdrawn {
     #[error(
@@ -30,6 +31,28 @@ pub enum Withdrawn {
          requests: not signed"
     )]
     Expired { waited_ms: u64 },
+    #[error(
+        "the request's time ran out after {waited_ms} ms waiting for {waiting_for}: not signed"
+    )]
+    Late { waited_ms: u64, waiting_for: Stage },
+}
+
+/// The step a request was still waiting for when its time ran out (after it got the lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The vault's signature.
+    Vault,
+    /// The durable reservation of the new mark (the data directory, or the shared store).
+    Reservation,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Vault => "the vault's signature",
+            Stage::Reservation => "the watermark reservation",
+        })
+    }
 }
 
 /// What the caller knows about a request: until when its answer is still wanted, and a token
@@ -67,6 +90,14 @@ impl SignContext {
     pub fn expired(&self) -> Withdrawn {
         Withdrawn::Expired {
             waited_ms: self.started.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// The request's time ran out while it waited for `stage`.
+    pub fn late(&self, stage: Stage) -> Withdrawn {
+        Withdrawn::Late {
+            waited_ms: self.started.elapsed().as_millis() as u64,
+            waiting_for: stage,
         }
     }
 

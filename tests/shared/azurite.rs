@@ -97,6 +97,16 @@ impl Azurite {
         }
     }
 
+    /// Sends `signal` (e.g. `-STOP`, `-CONT`) to the running Azurite.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} {pid}");
+    }
+
     /// Starts it again on the same port (and folder).
     pub fn restart(&mut self) {
         self.stop();

@@ -1,5 +1,6 @@
 //! The container failing: stopped mid-stream (503s, nothing released, recovery without a
-//! restart), and restarted empty (no signature below any signer's local marks).
+//! restart), hung (SIGSTOP: answers within the deadline, nothing released), and restarted
+//! empty (no signature below any signer's local marks).
 
 use std::time::{Duration, Instant};
 
@@ -67,11 +68,18 @@ async fn storage_down_fails_closed_and_recovers_without_a_restart() {
         text.contains("tezos_azure_signer_shared_watermark_errors_total{error=\"unavailable\"}"),
         "{text}"
     );
+    // One line per refused request, with the id the baker can correlate and what to check.
+    let log = signer.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused:shared_store"))
+        .unwrap_or_else(|| panic!("no refusal line: {log}"));
+    assert!(line.contains("request_id="), "{line}");
     assert!(
-        signer.log_text().contains("shared watermark store failed"),
-        "{}",
-        signer.log_text()
+        line.contains("check the storage account"),
+        "the refusal says what to check: {line}"
     );
+    assert!(log.contains("shared watermark store failed"), "{log}");
 
     azurite.restart();
     // Azurite saves its state lazily: a SIGKILL may lose the container itself.
@@ -99,6 +107,72 @@ async fn storage_down_fails_closed_and_recovers_without_a_restart() {
         text.contains("tezos_azure_signer_shared_watermark_write_duration_seconds_count"),
         "{text}"
     );
+}
+
+/// The storage account stops answering without closing connections (Azurite frozen with
+/// SIGSTOP): each request still gets its 503 inside the deadline, nothing is released, the log
+/// line says the reservation is what was slow, and signing resumes when it thaws.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_storage_account_is_a_timely_503() {
+    let Some(bin) = launcher() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let azurite = Azurite::start(bin, None);
+    azurite.create_container("marks").await;
+    let vault = vault(dir.path());
+    let signer = SharedSigner::start(&vault, &dir.path().join("a"), &azurite.url("marks", ""));
+    let http = client();
+    let key = public_key(&http, &signer.url).await;
+    for level in 1..=5 {
+        let hex = attestation(level, 0, 1);
+        let (status, body) = try_sign(&http, &signer.url, KEY, &hex)
+            .await
+            .expect("answer");
+        assert_eq!(status, 200, "{body}");
+        assert_valid(&key, &hex, &body);
+    }
+    azurite.signal("-STOP");
+    for level in 6..=8 {
+        let started = Instant::now();
+        let (status, body) = try_sign(&http, &signer.url, KEY, &attestation(level, 0, 1))
+            .await
+            .expect("answer");
+        assert_eq!(status, 503, "level {level}: {body}");
+        assert!(body.get("signature").is_none(), "{body}");
+        // --request-timeout 2s, --sign-deadline 1s.
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "answered within the deadline: {:?}",
+            started.elapsed()
+        );
+    }
+    let log = signer.log_text();
+    assert!(
+        log.lines().any(
+            |l| (l.contains("refused:expired") && l.contains("watermark reservation"))
+                || l.contains("refused:shared_store")
+        ),
+        "the log says the storage was what failed: {log}"
+    );
+    azurite.signal("-CONT");
+    // The same signer signs again without a restart (above its local reservations).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut level = 8;
+    loop {
+        level += 1;
+        let hex = attestation(level, 0, 1);
+        let (status, body) = try_sign(&http, &signer.url, KEY, &hex)
+            .await
+            .expect("answer");
+        if status == 200 {
+            assert_valid(&key, &hex, &body);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recovery after the thaw: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

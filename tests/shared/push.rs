@@ -90,7 +90,7 @@ fn push_refuses_bad_urls_and_a_missing_container() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("plain http is allowed only with a SAS token"),
+            .contains("plain http is allowed only for a local emulator"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::azurite::{Azurite, launcher};
-use crate::serve_common::{attestation, client, try_sign};
+use crate::serve_common::{attestation, client, metrics_text, try_sign};
 use crate::signers::{KEY, SharedSigner, assert_valid, public_key, vault};
 
 /// 64 conflicting requests at one (level, round), split across both signers: exactly one
@@ -100,6 +100,14 @@ async fn a_stream_of_levels_to_both_signers_signs_one_payload_per_level() {
             signed
         })
     };
+    let conflicts = async |metrics: &str| -> u64 {
+        let text = metrics_text(&http, metrics).await;
+        text.lines()
+            .find_map(|l| l.strip_prefix("tezos_azure_signer_shared_watermark_conflicts_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("the conflicts counter")
+    };
+    let before = conflicts(&a.metrics).await + conflicts(&b.metrics).await;
     let (from_a, from_b) = tokio::join!(stream(a.url.clone(), 1), stream(b.url.clone(), 2));
     let (from_a, from_b) = (from_a.expect("a"), from_b.expect("b"));
     let both: Vec<_> = from_a.intersection(&from_b).collect();
@@ -112,6 +120,11 @@ async fn a_stream_of_levels_to_both_signers_signs_one_payload_per_level() {
         from_a.len(),
         from_b.len()
     );
+    // Lost races (a conditional write refused because the other signer moved the mark) are
+    // counted: the loser of a level held the ETag of an older mark.
+    let lost = conflicts(&a.metrics).await + conflicts(&b.metrics).await - before;
+    assert!(lost > 0, "1,000 contested levels and no conflict counted");
+    eprintln!("lost races counted over 1,000 contested levels: {lost}");
 }
 
 /// SIGKILL either signer at random moments of a stream (with replays): no (level, round) gets

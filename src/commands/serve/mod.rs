@@ -223,6 +223,13 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
         keys = signer.known_keys().len(),
         "signer ready"
     );
+    if signer.known_keys().is_empty() {
+        tracing::warn!(
+            "no keys loaded from the vault: every sign request is refused and /readyz answers \
+             503 until one is; check that the vault holds tz2/tz3 keys (`verify --vault-keys`), \
+             that they are enabled, and that --key names them"
+        );
+    }
     // Machine-readable lines on stdout (scripts and tests wait for them).
     println!("listening {url}");
     if let Some(m) = server.metrics_address() {

@@ -148,7 +148,10 @@ async fn a_request_whose_time_ran_out_is_not_signed_afterwards() {
     );
     assert!(matches!(
         withdrawn(late.await.unwrap()),
-        Withdrawn::Expired { .. }
+        Withdrawn::Late {
+            waiting_for: crate::signer::Stage::Vault,
+            ..
+        }
     ));
     let slot = crate::watermark::Slot {
         kind: ConsensusKind::Block,

@@ -32,10 +32,11 @@ pub enum LocationError {
     #[error("not a URL ({0}): expected https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]")]
     NotAUrl(String),
     #[error(
-        "{0}: plain http is allowed only with a SAS token in the query string (a bearer token \
-         is never sent unencrypted); use https"
+        "{0}: plain http is allowed only for a local emulator (127.0.0.1, ::1 or localhost) \
+         with a SAS token in the query string: no token is ever sent unencrypted over a \
+         network; use https"
     )]
-    PlainHttpWithoutSas(String),
+    PlainHttp(String),
     #[error("unsupported scheme {0:?}: use https")]
     Scheme(String),
     #[error("no container in the URL: expected https://ACCOUNT.blob.core.windows.net/CONTAINER")]
@@ -65,10 +66,16 @@ impl SharedLocation {
             Some(q) if q.split('&').any(|pair| pair.starts_with("sig=")) => true,
             Some(_) => return Err(LocationError::NotSas),
         };
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        };
         match url.scheme() {
             "https" => {}
-            "http" if sas => {}
-            "http" => return Err(LocationError::PlainHttpWithoutSas(redacted(&url))),
+            "http" if sas && loopback => {}
+            "http" => return Err(LocationError::PlainHttp(redacted(&url))),
             other => return Err(LocationError::Scheme(other.to_string())),
         }
         // Local stand-ins (an IP address or localhost) name the account in the path.
@@ -217,12 +224,25 @@ mod tests {
 
     #[test]
     fn refuses_what_could_leak_or_misroute() {
-        let cases: [(&str, LocationError); 7] = [
+        let cases: [(&str, LocationError); 10] = [
             (
                 "http://acct.blob.core.windows.net/marks",
-                LocationError::PlainHttpWithoutSas(
-                    "http://acct.blob.core.windows.net/marks".into(),
+                LocationError::PlainHttp("http://acct.blob.core.windows.net/marks".into()),
+            ),
+            // A SAS token is a secret too: never over plain http beyond loopback.
+            (
+                "http://acct.blob.core.windows.net/marks?sv=1&sig=SECRET",
+                LocationError::PlainHttp("http://acct.blob.core.windows.net/marks?<SAS>".into()),
+            ),
+            (
+                "http://10.0.0.5:10000/devstoreaccount1/marks?sig=SECRET",
+                LocationError::PlainHttp(
+                    "http://10.0.0.5:10000/devstoreaccount1/marks?<SAS>".into(),
                 ),
+            ),
+            (
+                "http://127.0.0.1:10000/devstoreaccount1/marks",
+                LocationError::PlainHttp("http://127.0.0.1:10000/devstoreaccount1/marks".into()),
             ),
             ("ftp://x/marks", LocationError::Scheme("ftp".into())),
             (
