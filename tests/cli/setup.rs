@@ -252,6 +252,37 @@ fn error_of(args: &[&str], env: &[(String, String)], data_dir: &Path) -> String 
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The log of a command that starts (exit status aside) until its stdout prints a line
+/// starting with `until`; the process is then killed.
+fn startup_log_of(args: &[&str], env: &[(String, String)], until: &str) -> String {
+    use std::io::{BufRead, Read};
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let started = stdout
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with(until));
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    assert!(started, "{args:?} never printed {until:?}:\n{log}");
+    log
+}
+
 fn split(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -333,7 +364,7 @@ fn every_setup_error_is_in_the_guide() {
         "http://acct.blob.core.windows.net/marks".into(),
     ]);
     cases.push((
-        "plain http is allowed only with a SAS token",
+        "plain http is allowed only for a local emulator",
         error_of(&split(&http_shared), &emu_env, &d),
     ));
     let mut bad_container = serve(&d);
@@ -380,6 +411,45 @@ fn every_setup_error_is_in_the_guide() {
             &d,
         ),
     ));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let mut busy_port = serve(&d);
+    busy_port.extend(["--port".into(), port]);
+    cases.push((
+        "cannot listen on",
+        error_of(&split(&busy_port), &emu_env, &d),
+    ));
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("file");
+    cases.push((
+        "cannot create the data directory",
+        error_of(&split(&serve(&file.join("data"))), &emu_env, &d),
+    ));
+    let with = |flag: &str, value: &Path| {
+        let mut args = serve(&d);
+        args.extend([flag.to_string(), value.to_string_lossy().into_owned()]);
+        error_of(&split(&args), &emu_env, &d)
+    };
+    let missing = dir.path().join("missing");
+    cases.push(("cannot read the policy file", with("--policy", &missing)));
+    let garbage = dir.path().join("garbage.toml");
+    std::fs::write(&garbage, "keys = [").expect("file");
+    cases.push(("invalid policy file", with("--policy", &garbage)));
+    cases.push((
+        "cannot read the authorized keys file",
+        with("--authorized-keys", &missing),
+    ));
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "").expect("file");
+    cases.push((
+        "the authorized keys file lists no key",
+        with("--authorized-keys", &empty),
+    ));
+    cases.push((
+        "no keys loaded from the vault",
+        startup_log_of(&split(&serve(&data("empty-vault"))), &emu_env, "listening"),
+    ));
+    drop(taken);
     for (fragment, stderr) in &cases {
         assert!(
             stderr.contains(fragment),
