@@ -31,6 +31,7 @@ pub struct Health {
     signer: Arc<dyn SignerApi>,
     cache: Mutex<Option<(Instant, Result<(), String>)>>,
     ttl: Duration,
+    probe_timeout: Duration,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -40,8 +41,15 @@ impl Health {
             signer,
             cache: Mutex::new(None),
             ttl,
+            probe_timeout: PROBE_TIMEOUT,
             metrics: None,
         }
+    }
+
+    /// Each check may take `timeout` instead of [`PROBE_TIMEOUT`].
+    pub fn with_probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_timeout = timeout;
+        self
     }
 
     /// Also sets `metrics`' readiness gauge on every fresh check.
@@ -74,13 +82,11 @@ impl Health {
     }
 
     async fn fresh(&self) -> Result<(), String> {
+        let limit = self.probe_timeout;
         let timed = |what: &'static str| {
             move |r: Result<Result<(), String>, tokio::time::error::Elapsed>| match r {
                 Ok(inner) => inner,
-                Err(_) => Err(format!(
-                    "{what} check gave no answer within {} s",
-                    PROBE_TIMEOUT.as_secs()
-                )),
+                Err(_) => Err(format!("{what} check gave no answer within {limit:?}")),
             }
         };
         let vault = async {
@@ -96,8 +102,8 @@ impl Health {
                 .map_err(|e| format!("watermark store check failed: {e}"))
         };
         let (vault, store) = tokio::join!(
-            tokio::time::timeout(PROBE_TIMEOUT, vault),
-            tokio::time::timeout(PROBE_TIMEOUT, store)
+            tokio::time::timeout(limit, vault),
+            tokio::time::timeout(limit, store)
         );
         timed("vault")(vault).and_then(|()| timed("watermark store")(store))
     }
@@ -175,6 +181,26 @@ mod tests {
             Health::new(probe(2, true), HEALTH_CACHE).check().await,
             Ok(2)
         );
+    }
+
+    /// A vault or store that never answers makes readiness fail after the probe timeout,
+    /// with a reason that says which, instead of hanging the probe.
+    #[tokio::test]
+    async fn a_hung_check_is_not_ready_within_the_probe_timeout() {
+        let p = probe(1, true);
+        p.set_checks_hang(true);
+        let health =
+            Health::new(p.clone(), Duration::ZERO).with_probe_timeout(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let why = health.check().await.expect_err("not ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(why, "vault check gave no answer within 50ms");
+        p.set_checks_hang(false);
+        assert_eq!(health.check().await, Ok(1));
     }
 
     #[tokio::test]

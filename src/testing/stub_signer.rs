@@ -19,6 +19,8 @@ pub struct StubSigner {
     fail_next: Mutex<Option<SignError>>,
     delay: Mutex<Duration>,
     vault_up: AtomicBool,
+    /// Readiness checks (vault and store) never answer: a hung dependency.
+    checks_hang: AtomicBool,
     /// The `authentication` of every sign request, in order.
     pub seen_auth: Mutex<Vec<Option<Signature>>>,
     /// Sign requests that finished (signed or refused after the delay).
@@ -39,6 +41,7 @@ impl StubSigner {
             fail_next: Mutex::new(None),
             delay: Mutex::new(Duration::ZERO),
             vault_up: AtomicBool::new(true),
+            checks_hang: AtomicBool::new(false),
             seen_auth: Mutex::new(Vec::new()),
             finished: AtomicUsize::new(0),
             vault_checks: AtomicUsize::new(0),
@@ -68,6 +71,17 @@ impl StubSigner {
 
     pub fn set_vault_up(&self, up: bool) {
         self.vault_up.store(up, Ordering::SeqCst);
+    }
+
+    /// From now on the readiness checks of the vault and the store never answer.
+    pub fn set_checks_hang(&self, hang: bool) {
+        self.checks_hang.store(hang, Ordering::SeqCst);
+    }
+
+    async fn hang_if_told(&self) {
+        if self.checks_hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
     }
 
     fn key(&self, pkh: &Pkh) -> Option<&SecretKey> {
@@ -123,10 +137,15 @@ impl SignerApi for StubSigner {
     }
     async fn check_vault(&self) -> Result<(), VaultError> {
         self.vault_checks.fetch_add(1, Ordering::SeqCst);
+        self.hang_if_told().await;
         if self.vault_up.load(Ordering::SeqCst) {
             Ok(())
         } else {
             Err(VaultError::Transport("connection refused".into()))
         }
+    }
+    async fn check_store(&self) -> Result<(), crate::watermark::StoreError> {
+        self.hang_if_told().await;
+        Ok(())
     }
 }
