@@ -18,6 +18,27 @@ async fn two_hundred_fifty_six_clients_over_a_thousand_levels() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Serving::start(dir.path(), &["--max-queue-per-key", "512"]);
     let next = Arc::new(AtomicI32::new(0));
+    // serve's thread count, sampled during the load: bounded whatever the number of waiting
+    // requests (one writer thread, no blocking task per waiter).
+    let pid = server.child.id();
+    let threads = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = {
+        let (threads, next) = (threads.clone(), next.clone());
+        tokio::spawn(async move {
+            while next.load(Ordering::SeqCst) < 4000 {
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                if let Some(n) = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Threads:"))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                {
+                    threads.fetch_max(n, Ordering::SeqCst);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+    };
     let mut tasks = Vec::new();
     for _ in 0..256 {
         let (next, url, pkh) = (next.clone(), server.url.clone(), server.tz2.clone());
@@ -47,11 +68,18 @@ async fn two_hundred_fifty_six_clients_over_a_thousand_levels() {
             }
         }
     }
+    sampler.await.expect("sampler");
+    let peak_threads = threads.load(Ordering::SeqCst);
     let doubles: Vec<_> = signed.iter().filter(|(_, p)| p.len() > 1).collect();
     eprintln!(
-        "races: 256 clients, 4000 requests over 1000 levels: {} levels signed, {} double signs, statuses {statuses:?}",
+        "races: 256 clients, 4000 requests over 1000 levels: {} levels signed, {} double signs, statuses {statuses:?}, serve's peak threads {peak_threads}",
         signed.len(),
         doubles.len()
+    );
+    assert!(peak_threads > 0, "sampled serve's threads");
+    assert!(
+        peak_threads <= 32,
+        "serve ran {peak_threads} threads for 256 clients: threads must not grow with waiters"
     );
     assert!(doubles.is_empty(), "two payloads signed at: {doubles:?}");
     // Every refusal is the watermark's; every level got its signature (the first request
