@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 # prints its own tables (latency ratios, throughput, CPU per signature, shared watermarks).
 if [ "${1:-}" = e2e ]; then
     echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(rustc --version)"
+    echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)," \
+        "disk data dir on $(findmnt -n -r -o FSTYPE,SOURCE --target target)"
     cargo bench --locked --bench e2e 2>target/bench-e2e.log || {
         tail -n 40 target/bench-e2e.log
         exit 1
