@@ -252,6 +252,50 @@ fn error_of(args: &[&str], env: &[(String, String)], data_dir: &Path) -> String 
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Disables `name` in the emulator with a managed-identity token, over the REST API (curl).
+fn disable_key(emu: &RunningBinary, name: &str) {
+    let curl = |args: &[&str]| -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail-with-body", "--noproxy", "*"])
+            .args(args)
+            .output()
+            .expect("curl (the tests need it)");
+        let body = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "curl {args:?}: {body} {:?}",
+            out.stderr
+        );
+        body
+    };
+    let token: serde_json::Value = serde_json::from_str(&curl(&[
+        "-H",
+        &format!("X-IDENTITY-HEADER: {}", emu.var("IDENTITY_HEADER")),
+        &format!(
+            "{}?resource=https://vault.azure.net&api-version=2019-08-01",
+            emu.var("IDENTITY_ENDPOINT")
+        ),
+    ]))
+    .expect("token json");
+    let token = token["access_token"].as_str().expect("access_token");
+    curl(&[
+        "--cacert",
+        emu.var("SSL_CERT_FILE"),
+        "-X",
+        "PATCH",
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"attributes":{"enabled":false}}"#,
+        &format!(
+            "{}/keys/{name}?api-version=7.5",
+            emu.var("AZURE_KEYVAULT_URI")
+        ),
+    ]);
+}
+
 /// The log of a command that starts (exit status aside) until its stdout prints a line
 /// starting with `until`; the process is then killed.
 fn startup_log_of(args: &[&str], env: &[(String, String)], until: &str) -> String {
@@ -410,6 +454,19 @@ fn every_setup_error_is_in_the_guide() {
             &[],
             &d,
         ),
+    ));
+    // A disabled vault key (disabled through the Key Vault REST API, as `az keyvault key
+    // set-attributes --enabled false` does).
+    let imported = Command::new(BIN)
+        .envs(emu_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(["import", "--name", "off", "--software", "--key", &key_arg])
+        .output()
+        .expect("import");
+    assert!(imported.status.success(), "{imported:?}");
+    disable_key(&emu, "off");
+    cases.push((
+        "cannot be used",
+        error_of(&["verify", "--vault-key", "off"], &emu_env, &d),
     ));
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port().to_string();

@@ -661,6 +661,40 @@ fn the_bad_input_catalogue() {
         failures.len(),
         failures.join("\n")
     );
+    // Nothing was signed but the cases that expect a signature: the two servers' counters of
+    // released signatures (and stored ones given back) add up to exactly those.
+    let expected = cases
+        .iter()
+        .filter(|c| c.status == 200 && c.msg.contains("signature"))
+        .count() as u64;
+    assert!(expected >= 2, "the catalogue has signable cases");
+    let released: u64 = [&plain, &authed]
+        .iter()
+        .map(|server| signatures_released(&server.metrics))
+        .sum();
+    assert_eq!(
+        released, expected,
+        "signatures released over the catalogue, against the cases that expect one"
+    );
+}
+
+/// `signatures_total` plus `replays_total` over every kind and key, from `metrics`'s text.
+fn signatures_released(metrics: &str) -> u64 {
+    let authority = metrics.trim_start_matches("http://");
+    let mut s = TcpStream::connect(authority).expect("connect to metrics");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines()
+        .filter(|l| {
+            l.starts_with("tezos_azure_signer_signatures_total{")
+                || l.starts_with("tezos_azure_signer_replays_total{")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Pipelined HTTP/1.1 requests are answered in order on one connection, and an HTTP/2
