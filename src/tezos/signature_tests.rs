@@ -125,6 +125,39 @@ proptest! {
         }
     }
 
+    /// OpenSSL's P-256 check (the signing path's) gives the p256 crate's answer for valid,
+    /// high-S, tampered, wrong-digest and out-of-range signatures.
+    #[test]
+    fn p256_openssl_agrees_with_the_p256_crate(seed in any::<[u8; 32]>(), digest in any::<[u8; 32]>(), tamper in 0usize..5, byte in 0usize..64) {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        let Ok(sk) = SecretKey::from_scalar(Curve::P256, &seed) else { return Ok(()) };
+        let PublicKey::P256(pk) = sk.public_key() else { unreachable!() };
+        let good = sk.sign_digest(&digest);
+        let mut raw = *good.raw();
+        let mut checked = digest;
+        match tamper {
+            0 => {}
+            1 => raw[byte] ^= 0x01,
+            2 => checked[byte % 32] ^= 0x80,
+            3 => raw[32..].copy_from_slice(&[0xff; 32]),
+            _ => {
+                let s: [u8; 32] = raw[32..].try_into().unwrap();
+                let n = hex_literal("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+                raw[32..].copy_from_slice(&negate(&s, &n));
+            }
+        }
+        let crate_says = p256::ecdsa::Signature::from_slice(&raw)
+            .map_err(|_| VerifyError::Malformed)
+            .and_then(|sig| {
+                p256::ecdsa::VerifyingKey::from(&pk)
+                    .verify_prehash(&checked, &sig)
+                    .map_err(|_| VerifyError::Invalid)
+            });
+        let ours = Signature::from_raw(Some(Curve::P256), raw).verify_with(&sk.public_key(), &checked);
+        prop_assert_eq!(ours, crate_says);
+        prop_assert_eq!(tamper == 0 || tamper == 4, ours.is_ok());
+    }
+
     #[test]
     fn signature_base58_round_trips(raw in any::<[u8; 64]>(), which in 0usize..4) {
         let curve = [None, Some(Curve::Secp256k1), Some(Curve::P256), Some(Curve::Ed25519)][which];
