@@ -186,6 +186,9 @@ async fn sigkill_either_signer_never_signs_two_payloads_at_one_point() {
                 }));
             }
             if step == kill_after {
+                // 0-3 ms after the step's requests left: the kill lands before a request
+                // arrives, during its reservation or vault call, or after its reply.
+                tokio::time::sleep(std::time::Duration::from_micros(next() % 3000)).await;
                 signers[victim].kill();
             }
             if step % 2 == 1 {
