@@ -64,15 +64,7 @@ impl Azurite {
     }
 
     fn spawn(&mut self) {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(["--blobHost", "127.0.0.1", "--blobPort"])
-            .arg(self.port.to_string())
-            .args(["--disableTelemetry", "--skipApiVersionCheck", "--silent"]);
-        match &self.location {
-            Some(dir) => cmd.arg("--location").arg(dir),
-            None => cmd.arg("--inMemoryPersistence"),
-        };
-        let child = cmd
+        let child = launch_command(&self.bin, self.port, self.location.as_deref())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -155,6 +147,35 @@ impl Azurite {
 impl Drop for Azurite {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The one way Azurite is started (tests and bench): on 127.0.0.1 only, and always with
+/// `--disableTelemetry` (otherwise it phones home; nothing may leave loopback).
+fn launch_command(bin: &Path, port: u16, location: Option<&Path>) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(["--blobHost", "127.0.0.1", "--blobPort"])
+        .arg(port.to_string())
+        .args(["--disableTelemetry", "--skipApiVersionCheck", "--silent"]);
+    match location {
+        Some(dir) => cmd.arg("--location").arg(dir),
+        None => cmd.arg("--inMemoryPersistence"),
+    };
+    cmd
+}
+
+#[cfg(test)]
+#[test]
+fn azurite_is_started_on_loopback_without_telemetry() {
+    for location in [None, Some(Path::new("/tmp/azurite"))] {
+        let cmd = launch_command(Path::new("azurite-blob"), 10000, location);
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args.iter().any(|a| a == "--disableTelemetry"), "{args:?}");
+        let host = args.iter().position(|a| a == "--blobHost").expect("a host");
+        assert_eq!(args[host + 1], "127.0.0.1", "{args:?}");
     }
 }
 

@@ -235,9 +235,9 @@ mod tests {
                 LocationError::PlainHttp("http://acct.blob.core.windows.net/marks?<SAS>".into()),
             ),
             (
-                "http://10.0.0.5:10000/devstoreaccount1/marks?sig=SECRET",
+                "http://192.0.2.5:10000/devstoreaccount1/marks?sig=SECRET",
                 LocationError::PlainHttp(
-                    "http://10.0.0.5:10000/devstoreaccount1/marks?<SAS>".into(),
+                    "http://192.0.2.5:10000/devstoreaccount1/marks?<SAS>".into(),
                 ),
             ),
             (
