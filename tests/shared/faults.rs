@@ -4,9 +4,30 @@
 
 use std::time::{Duration, Instant};
 
+use tezos_azure_signer::tezos::PublicKey;
+
 use crate::azurite::{Azurite, launcher};
 use crate::serve_common::{attestation, client, metrics_text, try_sign};
 use crate::signers::{KEY, SharedSigner, assert_valid, public_key, vault};
+
+/// `signer` signs an attestation (payload 1) at each of `levels`, each valid; returns the
+/// key's public key.
+async fn signs_levels(
+    http: &reqwest::Client,
+    signer: &SharedSigner,
+    levels: std::ops::RangeInclusive<i32>,
+) -> PublicKey {
+    let key = public_key(http, &signer.url).await;
+    for level in levels {
+        let hex = attestation(level, 0, 1);
+        let (status, body) = try_sign(http, &signer.url, KEY, &hex)
+            .await
+            .expect("answer");
+        assert_eq!(status, 200, "level {level}: {body}");
+        assert_valid(&key, &hex, &body);
+    }
+    key
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_down_fails_closed_and_recovers_without_a_restart() {
@@ -19,15 +40,7 @@ async fn storage_down_fails_closed_and_recovers_without_a_restart() {
     let vault = vault(dir.path());
     let signer = SharedSigner::start(&vault, &dir.path().join("a"), &azurite.url("marks", ""));
     let http = client();
-    let key = public_key(&http, &signer.url).await;
-    for level in 1..=20 {
-        let hex = attestation(level, 0, 1);
-        let (status, body) = try_sign(&http, &signer.url, KEY, &hex)
-            .await
-            .expect("answer");
-        assert_eq!(status, 200, "{body}");
-        assert_valid(&key, &hex, &body);
-    }
+    let key = signs_levels(&http, &signer, 1..=20).await;
 
     azurite.stop();
     for level in 21..=25 {
@@ -121,15 +134,7 @@ async fn a_hung_storage_account_is_a_timely_503() {
     let vault = vault(dir.path());
     let signer = SharedSigner::start(&vault, &dir.path().join("a"), &azurite.url("marks", ""));
     let http = client();
-    let key = public_key(&http, &signer.url).await;
-    for level in 1..=5 {
-        let hex = attestation(level, 0, 1);
-        let (status, body) = try_sign(&http, &signer.url, KEY, &hex)
-            .await
-            .expect("answer");
-        assert_eq!(status, 200, "{body}");
-        assert_valid(&key, &hex, &body);
-    }
+    let key = signs_levels(&http, &signer, 1..=5).await;
     azurite.signal("-STOP");
     for level in 6..=8 {
         let started = Instant::now();

@@ -8,9 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tezos_azure_signer::tezos::{PublicKey, Signature, blake2b_256};
+use tezos_azure_signer::tezos::PublicKey;
 
 use crate::running_binary::RunningBinary;
+pub use crate::serve_common::assert_valid;
+use crate::serve_common::import_test_key;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tezos-azure-signer");
 pub use tezos_azure_signer::testing::TZ2 as KEY;
@@ -18,20 +20,7 @@ pub use tezos_azure_signer::testing::TZ2 as KEY;
 /// A Key Vault emulator holding the test vectors' tz2 key.
 pub fn vault(dir: &Path) -> RunningBinary {
     let emu = RunningBinary::start(&["--ephemeral"]);
-    let key = dir.join("baker.sk");
-    std::fs::write(&key, tezos_azure_signer::testing::TZ2_SECRET).expect("write key");
-    let out = Command::new(BIN)
-        .envs(emu.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(["import", "--name", "baker", "--software", "--key"])
-        .arg(&key)
-        .output()
-        .expect("run import");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::remove_file(&key).expect("remove key");
+    import_test_key(&emu.env, dir, "baker");
     emu
 }
 
@@ -142,30 +131,5 @@ impl Drop for SharedSigner {
 
 /// The key's public key, from a signer.
 pub async fn public_key(client: &reqwest::Client, url: &str) -> PublicKey {
-    let body: serde_json::Value = client
-        .get(format!("{url}/keys/{KEY}"))
-        .send()
-        .await
-        .expect("get key")
-        .json()
-        .await
-        .expect("json");
-    body["public_key"]
-        .as_str()
-        .expect("public_key")
-        .parse()
-        .expect("public key")
-}
-
-/// Checks that `body` (a 200 answer) holds a valid signature of `hex` by `key`.
-pub fn assert_valid(key: &PublicKey, hex: &str, body: &serde_json::Value) -> Signature {
-    let sig: Signature = body["signature"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no signature in {body}"))
-        .parse()
-        .expect("signature");
-    let data = hex::decode(hex).expect("hex");
-    key.verify_digest(&blake2b_256(&data), &sig)
-        .unwrap_or_else(|e| panic!("invalid signature over {hex}: {e}"));
-    sig
+    crate::serve_common::public_key(client, url, KEY).await
 }

@@ -2,6 +2,9 @@
 //! bundled emulator, the real Azure SDK over TLS) under attack and under load, the HTTP layer
 //! over real sockets with an in-memory pipeline, and Taquito as a real client.
 
+#[path = "../cli/running_binary.rs"]
+#[allow(dead_code)]
+mod running_binary;
 mod serve_common;
 
 mod bad_input;

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use tezos_azure_signer::tezos::{PublicKey, Signature, blake2b_256};
 
-use crate::serve_common::{attestation, client, preattestation, try_sign};
+use crate::running_binary::RunningBinary;
+use crate::serve_common::{
+    assert_valid, attestation, client, import_test_key, preattestation, public_key, try_sign,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tezos-azure-signer");
 
@@ -26,7 +29,7 @@ fn free_port() -> u16 {
 /// The `emulator` subcommand on fixed ports with its state in a directory, so it can be killed
 /// and started again as the same vault (same CA, same keys).
 struct Vault {
-    child: Option<Child>,
+    running: Option<RunningBinary>,
     args: Vec<String>,
     env: Vec<(String, String)>,
 }
@@ -34,17 +37,15 @@ struct Vault {
 impl Vault {
     fn start(state: &Path) -> Vault {
         let args = vec![
-            "emulator".to_string(),
-            "--state-dir".into(),
+            "--state-dir".to_string(),
             state.to_string_lossy().into_owned(),
             "--port".into(),
             free_port().to_string(),
             "--identity-port".into(),
             free_port().to_string(),
-            "--print-env".into(),
         ];
         let mut vault = Vault {
-            child: None,
+            running: None,
             args,
             env: Vec::new(),
         };
@@ -53,38 +54,19 @@ impl Vault {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(BIN)
-            .args(&self.args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("emulator starts");
-        let mut env = Vec::new();
-        for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
-            let line = line.expect("line");
-            let (k, v) = line
-                .strip_prefix("export ")
-                .and_then(|l| l.split_once('='))
-                .expect("export line");
-            env.push((k.to_string(), v.trim_matches('\'').to_string()));
-        }
-        self.env = env;
-        self.child = Some(child);
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let running = RunningBinary::start(&args);
+        self.env = running.env.clone();
+        self.running = Some(running);
     }
 
+    /// Kills the emulator (dropping it kills and reaps the process).
     fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.running = None;
     }
 
-    fn var(&self, name: &str) -> String {
-        self.env
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .expect("printed")
+    fn var(&self, name: &str) -> &str {
+        self.running.as_ref().expect("the emulator runs").var(name)
     }
 
     /// An HTTP client that trusts the emulator's CA.
@@ -110,9 +92,7 @@ impl Vault {
             .expect("faults");
         assert!(res.status().is_success(), "{}", res.status());
     }
-}
 
-impl Vault {
     async fn stats(&self) -> serde_json::Value {
         self.http()
             .get(format!(
@@ -125,12 +105,6 @@ impl Vault {
             .json()
             .await
             .expect("stats json")
-    }
-}
-
-impl Drop for Vault {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
@@ -179,34 +153,9 @@ fn serve(vault: &Vault, data: &Path) -> (Killed, String, String) {
 /// API URL, the key's public key as the signer serves it).
 async fn signer_on_emulator(dir: &Path) -> (Vault, Killed, String, PublicKey) {
     let vault = Vault::start(&dir.join("vault"));
-    let key = dir.join("baker.sk");
-    std::fs::write(&key, tezos_azure_signer::testing::TZ2_SECRET).expect("key");
-    let out = Command::new(BIN)
-        .envs(vault.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(["import", "--name", "baker", "--software", "--key"])
-        .arg(&key)
-        .output()
-        .expect("import");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_test_key(&vault.env, dir, "baker");
     let (server, url, _metrics) = serve(&vault, &dir.join("data"));
-    let pkh = tezos_azure_signer::testing::TZ2;
-    let body: serde_json::Value = client()
-        .get(format!("{url}/keys/{pkh}"))
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("json");
-    let public = body["public_key"]
-        .as_str()
-        .expect("pk")
-        .parse()
-        .expect("pk");
+    let public = public_key(&client(), &url, tezos_azure_signer::testing::TZ2).await;
     (vault, server, url, public)
 }
 
@@ -242,15 +191,7 @@ async fn a_client_leaving_mid_pipeline_changes_nothing() {
     let signed_and_valid = async |hex: &str| {
         let (status, body) = try_sign(&http, &url, pkh, hex).await.expect("an answer");
         assert_eq!(status, 200, "{body}");
-        let sig: Signature = body["signature"]
-            .as_str()
-            .expect("sig")
-            .parse()
-            .expect("sig");
-        let digest = blake2b_256(&hex::decode(hex).expect("hex"));
-        public
-            .verify_digest(&digest, &sig)
-            .expect("a valid signature");
+        assert_valid(&public, hex, &body);
     };
     let refused = async |hex: &str| {
         let (status, body) = try_sign(&http, &url, pkh, hex).await.expect("an answer");

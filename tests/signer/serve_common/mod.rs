@@ -9,6 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use tezos_azure_signer::tezos::{PublicKey, Signature, blake2b_256};
+
 pub const CHAIN: [u8; 4] = [0x7a, 0x06, 0xa7, 0x70];
 /// A Tenderbake block at level 1331, round 0, no locked round (tests/vectors/requests.json).
 pub const BLOCK_VECTOR: &str = "117a06a77000000533010e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8000000005e9dcbb00442e9bc4583d4f9fa6ba422733f45d3a44397141a953d2237bf8df62e5046eef700000021000000010200000004000005330000000000000004ffffffff00000004000000004c7319284b55068bb7c4e0b9f8585729db7fb27ab4ca9cff2038a1fc324f650c000000000000000000000000000000000000000000000000000000000000000000000000101895ca000000000002";
@@ -240,4 +242,53 @@ pub async fn metrics_text(client: &reqwest::Client, metrics: &str) -> String {
         .text()
         .await
         .expect("metrics text")
+}
+
+/// Imports the test vectors' tz2 key as `name` (software) into the vault that `env` (an
+/// emulator's `--print-env` lines) points at, with the real binary's `import`.
+pub fn import_test_key(env: &[(String, String)], dir: &Path, name: &str) {
+    let key = dir.join(format!("{name}.sk"));
+    std::fs::write(&key, tezos_azure_signer::testing::TZ2_SECRET).expect("write key");
+    let out = Command::new(env!("CARGO_BIN_EXE_tezos-azure-signer"))
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(["import", "--name", name, "--software", "--key"])
+        .arg(&key)
+        .output()
+        .expect("run import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&key).expect("remove key");
+}
+
+/// `pkh`'s public key as the signer at `url` serves it.
+pub async fn public_key(client: &reqwest::Client, url: &str, pkh: &str) -> PublicKey {
+    let body: serde_json::Value = client
+        .get(format!("{url}/keys/{pkh}"))
+        .send()
+        .await
+        .expect("get key")
+        .json()
+        .await
+        .expect("json");
+    body["public_key"]
+        .as_str()
+        .expect("public_key")
+        .parse()
+        .expect("public key")
+}
+
+/// Checks that `body` (a 200 answer) holds a valid signature of `hex` by `key`.
+pub fn assert_valid(key: &PublicKey, hex: &str, body: &serde_json::Value) -> Signature {
+    let sig: Signature = body["signature"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no signature in {body}"))
+        .parse()
+        .expect("signature");
+    let data = hex::decode(hex).expect("hex");
+    key.verify_digest(&blake2b_256(&data), &sig)
+        .unwrap_or_else(|e| panic!("invalid signature over {hex}: {e}"));
+    sig
 }
