@@ -14,13 +14,15 @@
 //!   peak RSS.
 //! - Shared watermarks (Azurite, if `npm ci` was run in tests/clients/azurite): p50 with the
 //!   vault at 20 ms against a local-only signer in the same run.
+//! - Blocks, recorded before release, against attestations and the bare vault call, at 20 ms,
+//!   local and (with Azurite) shared.
 //!
 //! - Cold start with 100 keys (4 pages of the vault's listing) at 0 and 20 ms: time to
 //!   `listening` and to the first answered GET.
 //! - Soak: serve's threads and RSS after 10,000 and 100,000 signatures at concurrency 64.
 //!
 //! `E2E_SAMPLES` (default 500) latency samples per row, `E2E_SIGNATURES` (default 3000) per
-//! throughput row, `E2E_ONLY=latency,throughput,shared,coldstart,soak` to run some sections. Nothing leaves
+//! throughput row, `E2E_ONLY=latency,throughput,shared,blocks,coldstart,soak` to run some sections. Nothing leaves
 //! loopback.
 
 use std::io::{BufRead, BufReader};
@@ -31,6 +33,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use keyvault_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
+use tezos_azure_signer::testing::requests::block;
 use tezos_azure_signer::tezos::{Curve, SecretKey, blake2b_256};
 use tezos_azure_signer::vault::credentials::{AuthMode, CredentialEnv};
 use tezos_azure_signer::vault::{ImportOptions, Vault, VaultKey, VaultSettings};
@@ -248,7 +251,11 @@ impl Bench {
     }
 
     async fn signed(&self, url: &str, key: &VaultKey, chain: [u8; 4], level: i32) -> Duration {
-        let body = attestation(chain, level, 0);
+        self.request(url, key, attestation(chain, level, 0)).await
+    }
+
+    /// One sign request of `body` (hex) through `serve`: its wall time.
+    async fn request(&self, url: &str, key: &VaultKey, body: String) -> Duration {
         let started = Instant::now();
         let res = self
             .http
@@ -345,7 +352,7 @@ async fn main() {
         "# e2e, {} cores, {samples} latency samples and {signatures} signatures per row",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    // E2E_ONLY=latency,throughput,shared picks sections (all by default).
+    // E2E_ONLY=latency,throughput,shared,blocks picks sections (all by default).
     let only = std::env::var("E2E_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|s| s == name);
     if wanted("latency") {
@@ -356,6 +363,9 @@ async fn main() {
     }
     if wanted("shared") {
         shared(&bench, &target, samples).await;
+    }
+    if wanted("blocks") {
+        blocks(&bench, &target, samples).await;
     }
     if wanted("coldstart") {
         cold_start(&bench, &target).await;
@@ -530,6 +540,66 @@ async fn shared(bench: &Bench, target: &Path, samples: usize) {
         s50.as_secs_f64() / l50.as_secs_f64(),
         s99.as_secs_f64() / l99.as_secs_f64()
     );
+}
+
+/// Blocks, whose signature is recorded before release (one more journal write, and with
+/// `--shared-watermarks` one conditional blob write, after the vault call), against
+/// attestations (recorded after the reply) and the bare vault call, alternating, vault at
+/// 20 ms, data dir on disk.
+async fn blocks(bench: &Bench, target: &Path, samples: usize) {
+    bench.emulator.set_latency(20).await;
+    println!(
+        "
+## Blocks (recorded before release) vs attestations, vault latency 20 ms, alternating
+"
+    );
+    println!("| store | kind | p50 | p99 | p50 × bare | p99 × bare | p50 × attestation |");
+    println!("|---|---|---|---|---|---|---|");
+    let azurite = azurite::launcher().map(|bin| azurite::Azurite::start(bin, None));
+    if let Some(azurite) = &azurite {
+        azurite.create_container("blocks").await;
+    }
+    let mut stores = vec![("local", Vec::new())];
+    match &azurite {
+        Some(azurite) => stores.push(("shared", vec![azurite.url("blocks", "bench")])),
+        None => println!("(shared row skipped: run `npm ci` in tests/clients/azurite)"),
+    }
+    for (store, url) in stores {
+        let dir = tempfile::tempdir_in(target).expect("dir");
+        let extra: Vec<&str> = match url.first() {
+            Some(url) => vec!["--shared-watermarks", url],
+            None => vec![],
+        };
+        let serve = Serve::start(&bench.emulator, dir.path(), &extra);
+        let key = &bench.tz2[3];
+        let (mut bare, mut att, mut blk) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..samples + 20 {
+            let level = 1 + i as i32;
+            let b = bench.bare(key).await;
+            let a = bench.signed(&serve.url, key, [9, 9, 9, 9], level).await;
+            let k = bench
+                .request(&serve.url, key, block([9, 9, 9, 9], level, 0, 1))
+                .await;
+            if i >= 20 {
+                bare.push(b);
+                att.push(a);
+                blk.push(k);
+            }
+        }
+        let (b50, b99) = (percentile(&mut bare, 0.5), percentile(&mut bare, 0.99));
+        let (a50, a99) = (percentile(&mut att, 0.5), percentile(&mut att, 0.99));
+        let (k50, k99) = (percentile(&mut blk, 0.5), percentile(&mut blk, 0.99));
+        for (kind, p50, p99) in [("attestation", a50, a99), ("block", k50, k99)] {
+            println!(
+                "| {store} | {kind} | {} | {} | {:.3} | {:.3} | {:.3} |",
+                ms(p50),
+                ms(p99),
+                p50.as_secs_f64() / b50.as_secs_f64(),
+                p99.as_secs_f64() / b99.as_secs_f64(),
+                p50.as_secs_f64() / a50.as_secs_f64(),
+            );
+        }
+    }
 }
 
 /// Time to `listening` and to the first answered GET with 100 keys in the vault.

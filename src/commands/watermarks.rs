@@ -217,6 +217,7 @@ fn read_signatory(dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, Stri
                     round: Some(m.round.unwrap_or(0)),
                     hash,
                     signature: None,
+                    unreleased: false,
                 };
                 mark.validate_for(kind)
                     .map_err(|e| format!("{}: {pkh}: {e}", path.display()))?;

@@ -10,7 +10,7 @@ use warp::reply::{Reply, Response};
 
 use crate::signer::{SignError, Stage, Withdrawn};
 use crate::vault::VaultError;
-use crate::watermark::{SharedError, StoreError};
+use crate::watermark::{SharedError, StoreError, WatermarkError};
 
 /// Requests refused before they reach the signer (HTTP-level problems).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,7 +113,9 @@ pub fn sign_status(e: &SignError) -> StatusCode {
         | SignError::NotConfirmed(_) => StatusCode::FORBIDDEN,
         SignError::Withdrawn { .. } => StatusCode::SERVICE_UNAVAILABLE,
         SignError::Vault(v) => vault_status(v),
-        SignError::Store(StoreError::Shared(SharedError::Refused { .. })) => StatusCode::CONFLICT,
+        SignError::Store(StoreError::Shared(
+            SharedError::Refused { .. } | SharedError::ReservationLost { .. },
+        )) => StatusCode::CONFLICT,
         // Storage that may come back: the baker retries.
         SignError::Store(StoreError::Shared(_)) => StatusCode::SERVICE_UNAVAILABLE,
         SignError::Store(_) | SignError::Spending(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -168,6 +170,12 @@ pub fn refusal_hint(e: &SignError) -> &'static str {
         SignError::MissingAuthentication | SignError::InvalidAuthentication => {
             "the client must sign its requests with a key listed in --authorized-keys (octez-client's authentication key)"
         }
+        SignError::Watermark(WatermarkError::UnsignedBlock { .. }) => {
+            "the block's mark has no recorded signature and no proof that none was released (imported or pushed marks, or an older signer): it is never signed again; the baker moves on to the next round"
+        }
+        SignError::Store(StoreError::Shared(SharedError::ReservationLost { .. })) => {
+            "the shared container lost this block's reservation (emptied or restored): check the container and every signer's local marks; the block is not signed again"
+        }
         SignError::Watermark(_)
         | SignError::Store(StoreError::Shared(SharedError::Refused { .. })) => {
             "a signature at or above this level and round was already released for this key: nothing to do if the baker retried; if another baker uses this key, stop one of them"
@@ -203,6 +211,16 @@ pub fn refusal_hint(e: &SignError) -> &'static str {
             ..
         } => {
             "the watermark reservation is slow: check the data directory's disk and, with --shared-watermarks, the storage account's latency (tezos_azure_signer_watermark_write_duration_seconds); nothing was signed"
+        }
+        SignError::Withdrawn {
+            reason:
+                Withdrawn::Late {
+                    waiting_for: Stage::Record,
+                    ..
+                },
+            ..
+        } => {
+            "recording the block signature is slow: check the data directory's disk and, with --shared-watermarks, the storage account's latency; nothing was released, and the identical request gets the recorded signature once it is recorded"
         }
         SignError::Withdrawn {
             reason:

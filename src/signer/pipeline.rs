@@ -2,7 +2,10 @@
 //! decode → policy → (per-key queue and lock) watermark rule and chain cap → one vault
 //! signature, normalised and verified, and at the same time the durable reservation of the new
 //! mark (local files, and the shared container when configured), both within the request's
-//! deadline → reply.
+//! deadline → for a block, the record of its one signature (durable, and decided by the
+//! shared container's compare-and-swap) → reply. A (pre)attestation's signature is recorded
+//! after the reply; a block's before it, since two signatures of one block are a double bake
+//! (`watermark::rule`'s module doc).
 //!
 //! Owns: the order of those checks (octez's), and the guarantee that a watermarked signature
 //! is released only after its mark is on disk. Must never: sign twice at one (level, round)
@@ -15,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::{SignContext, SignError, Signed, Signer, Stage};
 use crate::keyring::KeyEntry;
 use crate::policy::spending::{Spend, SpendingError};
-use crate::tezos::{DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
+use crate::tezos::{ConsensusKind, DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
 use crate::vault;
 use crate::watermark::{self, Decision, MarkRequest, Slot, StoreError};
 
@@ -94,20 +97,8 @@ impl Signer {
         let decision = watermark::check(current.as_ref(), &mark_req, self.config.min_level)
             .map_err(SignError::Watermark)?;
         if let Decision::Replay(stored) = decision {
-            let key = &entry.key.public_key;
-            let stored = match stored.curve() {
-                None => stored.with_curve(key.curve()),
-                Some(_) => stored,
-            };
-            if key.verify_digest(&mark_req.hash, &stored).is_err() {
-                return Err(SignError::Store(StoreError::InvalidStoredSignature {
-                    kind: wm.kind,
-                    pkh: *pkh,
-                    level: wm.level,
-                }));
-            }
             return Ok(Signed {
-                signature: stored,
+                signature: verified_stored(&entry, &mark_req, stored)?,
                 vault_latency: None,
                 watermark_latency: None,
             });
@@ -138,39 +129,52 @@ impl Signer {
         });
         let signed = self.vault_sign(&entry, &mark_req.hash, ctx).await;
         // The reservation too must end by the deadline (a shared store is a network call).
-        let reserved = match ctx.deadline {
-            None => reserving.await,
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), reserving)
-                .await
-                .map_err(|_| SignError::Withdrawn {
-                    pkh: *pkh,
-                    reason: ctx.late(Stage::Reservation),
-                })?,
-        };
+        let reserved = bounded(ctx, pkh, Stage::Reservation, reserving).await?;
         let (reserved, watermark_latency) =
             reserved.map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
         reserved.map_err(SignError::Store)?;
         let (signature, latency) = signed?;
-        // Record the signature with the mark (an identical retry then gets it back), in memory
-        // and in a task that owns the key lock: the reply does not wait for it. Losing it only
-        // means an identical retry is signed again.
+        // Record the signature with the mark (an identical retry then gets it back), in a task
+        // that owns the key lock, so it completes even if this request is dropped.
         let store = Arc::clone(&self.store);
-        let (level, round, hash) = (mark_req.level, mark_req.round, mark_req.hash);
-        tokio::spawn(async move {
-            let recorded = store
-                .record_signature(slot, level, round, hash, signature)
-                .await;
+        let signed = mark_req.to_mark(signature);
+        let recording = tokio::spawn(async move {
+            let started = Instant::now();
+            let recorded = store.record_signature(slot, signed).await;
             // The store before the lock: whoever takes the key next finds the store free.
             drop(store);
             drop(guard);
-            if let Err(e) = recorded {
-                tracing::warn!(error = %e, "could not record a released signature with its mark; an identical retry will be signed again");
-            }
+            (recorded, started.elapsed())
         });
+        if wm.kind != ConsensusKind::Block {
+            // (Pre)attestations: the reply does not wait. Losing the record only means an
+            // identical retry is signed again, which is no double sign.
+            tokio::spawn(async move {
+                if let Ok((Err(e), _)) = recording.await {
+                    tracing::warn!(error = %e, "could not record a released signature with its mark; an identical retry will be signed again");
+                }
+            });
+            return Ok(Signed {
+                signature,
+                vault_latency: Some(latency),
+                watermark_latency: Some(watermark_latency),
+            });
+        }
+        // A block: recorded (durably, and in the shared container) before it leaves, and what
+        // leaves is the one signature recorded for it, perhaps another signer's.
+        let (recorded, record_latency) = bounded(ctx, pkh, Stage::Record, recording)
+            .await?
+            .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
+        let released = recorded.map_err(SignError::Store)?;
+        let signature = if released == signature {
+            signature
+        } else {
+            verified_stored(&entry, &mark_req, released)?
+        };
         Ok(Signed {
             signature,
             vault_latency: Some(latency),
-            watermark_latency: Some(watermark_latency),
+            watermark_latency: Some(watermark_latency + record_latency),
         })
     }
 
@@ -198,5 +202,46 @@ impl Signer {
         }
         .map_err(SignError::Vault)?;
         Ok((sig, started.elapsed()))
+    }
+}
+
+/// A signature the store holds for these very bytes (an identical retry's, or the one another
+/// signer recorded first for a block), checked against the key before it may leave.
+fn verified_stored(
+    entry: &KeyEntry,
+    req: &MarkRequest,
+    stored: Signature,
+) -> Result<Signature, SignError> {
+    let key = &entry.key.public_key;
+    let stored = match stored.curve() {
+        None => stored.with_curve(key.curve()),
+        Some(_) => stored,
+    };
+    key.verify_digest(&req.hash, &stored)
+        .map(|()| stored)
+        .map_err(|_| {
+            SignError::Store(StoreError::InvalidStoredSignature {
+                kind: req.kind,
+                pkh: entry.key.pkh(),
+                level: req.level,
+            })
+        })
+}
+
+/// A store step's task, awaited until the request's deadline (the task itself runs on).
+async fn bounded<T>(
+    ctx: &SignContext,
+    pkh: &Pkh,
+    stage: Stage,
+    task: tokio::task::JoinHandle<T>,
+) -> Result<Result<T, tokio::task::JoinError>, SignError> {
+    match ctx.deadline {
+        None => Ok(task.await),
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), task)
+            .await
+            .map_err(|_| SignError::Withdrawn {
+                pkh: *pkh,
+                reason: ctx.late(stage),
+            }),
     }
 }

@@ -44,6 +44,8 @@ pub enum Stage {
     Vault,
     /// The durable reservation of the new mark (the data directory, or the shared store).
     Reservation,
+    /// A block's signature, recorded (durably, and in the shared store) before it leaves.
+    Record,
 }
 
 impl std::fmt::Display for Stage {
@@ -51,6 +53,7 @@ impl std::fmt::Display for Stage {
         f.write_str(match self {
             Stage::Vault => "the vault's signature",
             Stage::Reservation => "the watermark reservation",
+            Stage::Record => "the block signature's record",
         })
     }
 }

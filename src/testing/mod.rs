@@ -5,6 +5,7 @@
 //! the HTTP layer without the pipeline.
 
 mod memory_vault;
+pub mod requests;
 mod stub_signer;
 
 pub use memory_vault::{MemoryVault, Mode};

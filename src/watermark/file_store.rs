@@ -24,7 +24,7 @@ use super::marks::Marks;
 use super::rule::Mark;
 use super::seam::{MarkStore, Slot};
 use super::store::{Disk, StoreError, WatermarkStore};
-use crate::tezos::{ChainId, Pkh, Signature};
+use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 /// The files are brought up to date after this long without a new mark.
 pub const IDLE_CHECKPOINT: Duration = Duration::from_millis(200);
@@ -168,16 +168,30 @@ impl MarkStore for FileStore {
         self.submit(|done| Job::Reserve { slot, mark, done }).await
     }
 
-    async fn record_signature(
-        &self,
-        slot: Slot,
-        level: i32,
-        round: Option<i32>,
-        hash: [u8; 32],
-        signature: Signature,
-    ) -> Result<(), StoreError> {
-        // Memory only: the next checkpoint writes it.
-        lock(&self.inner.marks).record_signature(slot, level, round, hash, signature)
+    /// A block's signature goes through the writer like a reservation (one journal record,
+    /// durable when this returns); any other kind's is kept in memory until the next
+    /// checkpoint.
+    async fn record_signature(&self, slot: Slot, signed: Mark) -> Result<Signature, StoreError> {
+        let signature = signed.signature.ok_or_else(|| {
+            StoreError::Unavailable("a signature to record without a signature".into())
+        })?;
+        if slot.kind == ConsensusKind::Block {
+            self.submit(|done| Job::Reserve {
+                slot,
+                mark: signed,
+                done,
+            })
+            .await?;
+        } else {
+            lock(&self.inner.marks).record_signature(
+                slot,
+                signed.level,
+                signed.round,
+                signed.hash,
+                signature,
+            )?;
+        }
+        Ok(signature)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
@@ -327,7 +341,8 @@ fn checkpoint(marks: &Mutex<Marks>, disk: &mut Disk) -> Result<(), StoreError> {
         lock(marks).mark_dirty(texts.into_iter().map(|(k, _)| k));
         return Err(e);
     }
-    disk.reset_journal()
+    let carried = lock(marks).unreleased();
+    disk.reset_journal(&carried)
 }
 
 /// The same failure for every request of a batch.
@@ -363,6 +378,7 @@ mod tests {
             round: Some(0),
             hash: [level as u8; 32],
             signature: None,
+            unreleased: false,
         }
     }
 

@@ -113,6 +113,7 @@ fn an_endorsement_write_keeps_the_older_attestation_entries_of_its_file() {
         round: None,
         hash: [0xdd; 32],
         signature: None,
+        unreleased: false,
     };
     s.persist(ConsensusKind::Endorsement, chain(), tz3(), legacy)
         .unwrap();
@@ -220,6 +221,7 @@ fn a_replaced_data_directory_stops_writes() {
         round: Some(0),
         hash: [1; 32],
         signature: None,
+        unreleased: false,
     };
     let err = s
         .persist(ConsensusKind::Block, chain(), tz2(), mark)

@@ -65,6 +65,9 @@ struct RawMark {
     hash: String,
     #[serde(default)]
     signature: Option<String>,
+    /// Shared blobs only (see [`Mark::unreleased`]); ignored in octez's files.
+    #[serde(default)]
+    unreleased: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -75,21 +78,32 @@ struct OutMark {
     hash: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<String>,
+    /// Written in shared blobs only, and only when true: octez's files keep octez's fields.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unreleased: bool,
 }
 
 impl OutMark {
+    /// The octez entry of `mark` (never with the `unreleased` field, which octez does not know).
     fn of(mark: &Mark) -> OutMark {
         OutMark {
             level: mark.level,
             round: mark.round,
             hash: hex::encode(mark.hash),
             signature: mark.signature.map(|s| s.to_string()),
+            unreleased: false,
         }
     }
 }
 
 impl RawMark {
+    /// The mark of an octez file entry: whatever it says, it proves nothing about release.
     fn into_mark(self) -> Result<Mark, String> {
+        self.into_record(false)
+    }
+
+    /// `honour_unreleased`: a shared blob, where only a reservation write sets the field.
+    fn into_record(self, honour_unreleased: bool) -> Result<Mark, String> {
         let hash = parse_hash(&self.hash)?;
         let signature = match self.signature {
             None => None,
@@ -98,28 +112,34 @@ impl RawMark {
                     .map_err(|e| format!("bad signature {s:?}: {e}"))?,
             ),
         };
+        let unreleased = honour_unreleased && self.unreleased && signature.is_none();
         let mark = Mark {
             level: self.level,
             round: self.round,
             hash,
             signature,
+            unreleased,
         };
         mark.validate().map_err(|e| e.to_string())?;
         Ok(mark)
     }
 }
 
-/// One mark alone, as octez writes a key's entry (`{"level":…,"round":…,"hash":…}`): the
-/// content of a shared-watermark blob.
+/// One mark alone, as octez writes a key's entry (`{"level":…,"round":…,"hash":…}`), plus
+/// `"unreleased":true` for an unsigned block reservation: the content of a shared-watermark
+/// blob.
 pub fn encode_record(mark: &Mark) -> String {
-    serde_json::to_string(&OutMark::of(mark))
-        .expect("a struct of integers and strings always serialises")
+    let out = OutMark {
+        unreleased: mark.unreleased && mark.signature.is_none(),
+        ..OutMark::of(mark)
+    };
+    serde_json::to_string(&out).expect("a struct of integers and strings always serialises")
 }
 
 /// Parses what [`encode_record`] writes (and octez's other spellings of an entry).
 pub fn parse_record(text: &[u8]) -> Result<Mark, String> {
     let raw: RawMark = serde_json::from_slice(text).map_err(|e| format!("invalid JSON: {e}"))?;
-    raw.into_mark()
+    raw.into_record(true)
 }
 
 /// Parses one file's contents. The error says which entry is wrong.
@@ -316,6 +336,7 @@ mod tests {
                     ][curve];
                     Signature::from_raw(curve, raw)
                 }),
+                unreleased: false,
             })
     }
 

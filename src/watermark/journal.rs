@@ -30,7 +30,13 @@ pub const CAPACITY: usize = 8192;
 
 const RECORD: usize = 256;
 const HEADER_SLOTS: usize = 2;
-const MAGIC: &[u8; 16] = b"tzaz-journal-v1\0";
+/// Version 1 records have no flags; version 2 adds one flag byte (see [`encode_record`]).
+/// Version 1 journals are read (their unsigned block reservations prove nothing: that version
+/// recorded block signatures after the reply) and replaced by a version 2 generation before
+/// anything is appended.
+const MAGIC_V1: &[u8; 16] = b"tzaz-journal-v1\0";
+const MAGIC: &[u8; 16] = b"tzaz-journal-v2\0";
+const VERSION: u8 = 2;
 
 /// The journal, open for appending.
 #[derive(Debug)]
@@ -38,6 +44,8 @@ pub struct Journal {
     file: File,
     path: PathBuf,
     generation: u64,
+    /// The record layout of `generation` (1 or 2).
+    version: u8,
     /// Which header slot holds `generation`.
     slot: usize,
     /// Records in the current generation.
@@ -93,14 +101,14 @@ impl Journal {
         }
         let mut bytes = vec![0u8; size];
         read_at_most(&file, &mut bytes).map_err(io("read"))?;
-        let headers: Vec<Option<u64>> = (0..HEADER_SLOTS)
+        let headers: Vec<Option<(u64, u8)>> = (0..HEADER_SLOTS)
             .map(|i| parse_header(&bytes[i * RECORD..(i + 1) * RECORD]))
             .collect();
-        let (slot, generation) = headers
+        let (slot, (generation, version)) = headers
             .iter()
             .enumerate()
             .filter_map(|(i, g)| g.map(|g| (i, g)))
-            .max_by_key(|(_, g)| *g)
+            .max_by_key(|(_, (g, _))| *g)
             .ok_or_else(|| StoreError::Corrupt {
                 path: path.clone(),
                 reason: "neither journal header is valid".into(),
@@ -108,7 +116,7 @@ impl Journal {
         let mut marks = Vec::new();
         for i in 0..CAPACITY {
             let at = (HEADER_SLOTS + i) * RECORD;
-            match parse_record(&bytes[at..at + RECORD], generation) {
+            match parse_record(&bytes[at..at + RECORD], generation, version) {
                 Some(Ok(m)) => marks.push(m),
                 Some(Err(reason)) => {
                     return Err(StoreError::Corrupt {
@@ -125,6 +133,7 @@ impl Journal {
                 file,
                 path,
                 generation,
+                version,
                 slot,
                 len,
             },
@@ -141,9 +150,15 @@ impl Journal {
         self.len == 0
     }
 
-    /// Room for `n` more records.
+    /// Whether the journal is in this version's layout (an older one is read, then reset
+    /// before anything is appended).
+    pub fn is_current(&self) -> bool {
+        self.version == VERSION
+    }
+
+    /// Room for `n` more records (never in an older layout: reset it first).
     pub fn has_room(&self, n: usize) -> bool {
-        self.len + n <= CAPACITY
+        self.version == VERSION && self.len + n <= CAPACITY
     }
 
     /// Appends `marks` with one write and one `fdatasync`; durable when it returns. The
@@ -176,6 +191,7 @@ impl Journal {
             .sync_data()
             .map_err(|source| self.io("fdatasync", source))?;
         self.generation = generation;
+        self.version = VERSION;
         self.slot = next;
         self.len = 0;
         Ok(())
@@ -241,11 +257,17 @@ fn header(generation: u64) -> [u8; RECORD] {
     h
 }
 
-fn parse_header(h: &[u8]) -> Option<u64> {
-    if &h[..16] != MAGIC || h[24..32] != checksum(&h[..24]) {
+/// The generation and layout version a header slot holds.
+fn parse_header(h: &[u8]) -> Option<(u64, u8)> {
+    let version = match &h[..16] {
+        m if m == MAGIC => VERSION,
+        m if m == MAGIC_V1 => 1,
+        _ => return None,
+    };
+    if h[24..32] != checksum(&h[..24]) {
         return None;
     }
-    Some(u64::from_le_bytes(h[16..24].try_into().ok()?))
+    Some((u64::from_le_bytes(h[16..24].try_into().ok()?), version))
 }
 
 fn kind_byte(kind: ConsensusKind) -> u8 {
@@ -258,8 +280,9 @@ fn kind_byte(kind: ConsensusKind) -> u8 {
 }
 
 /// `generation(8) kind(1) chain(4) pkh(21) level(4) has_round(1) round(4) hash(32)
-/// signature_tag(1) signature(64) checksum(8)`, zero-padded to 256 bytes. The signature tag:
-/// 0 none, 1 generic, 2 secp256k1, 3 P-256, 4 Ed25519.
+/// signature_tag(1) signature(64) flags(1) checksum(8)`, zero-padded to 256 bytes. The
+/// signature tag: 0 none, 1 generic, 2 secp256k1, 3 P-256, 4 Ed25519. Flags: bit 0,
+/// [`Mark::unreleased`]. (Version 1: no flags byte, the checksum at 140.)
 fn encode_record(generation: u64, slot: &Slot, mark: &Mark) -> [u8; RECORD] {
     let mut r = [0u8; RECORD];
     r[..8].copy_from_slice(&generation.to_le_bytes());
@@ -279,19 +302,30 @@ fn encode_record(generation: u64, slot: &Slot, mark: &Mark) -> [u8; RECORD] {
         };
         r[76..140].copy_from_slice(sig.raw());
     }
-    let sum = checksum(&r[..SUMMED]);
-    r[SUMMED..SUMMED + 8].copy_from_slice(&sum);
+    r[FLAGS] = u8::from(mark.unreleased && mark.signature.is_none());
+    let sum = checksum(&r[..summed(VERSION)]);
+    r[summed(VERSION)..summed(VERSION) + 8].copy_from_slice(&sum);
     r
 }
 
-/// The bytes a record's checksum covers.
-const SUMMED: usize = 140;
+/// Where a version 2 record keeps its flags.
+const FLAGS: usize = 140;
+
+/// The bytes a record's checksum covers (it follows them).
+fn summed(version: u8) -> usize {
+    if version == 1 { 140 } else { 141 }
+}
 
 /// `None`: the end of the generation (empty, torn or stale). `Some(Err)`: a record with a
 /// valid checksum that cannot be a mark (never written by this code).
-fn parse_record(r: &[u8], generation: u64) -> Option<Result<(Slot, Mark), String>> {
-    if r[SUMMED..SUMMED + 8] != checksum(&r[..SUMMED]) || r[..8] != generation.to_le_bytes() {
+fn parse_record(r: &[u8], generation: u64, version: u8) -> Option<Result<(Slot, Mark), String>> {
+    let summed = summed(version);
+    if r[summed..summed + 8] != checksum(&r[..summed]) || r[..8] != generation.to_le_bytes() {
         return None;
+    }
+    let flags = if version == 1 { 0 } else { r[FLAGS] };
+    if flags > 1 {
+        return Some(Err(format!("unknown flags {flags:#04x}")));
     }
     let int = |at: usize| i32::from_le_bytes(r[at..at + 4].try_into().expect("4 bytes"));
     let kind = match r[8] {
@@ -318,6 +352,7 @@ fn parse_record(r: &[u8], generation: u64) -> Option<Result<(Slot, Mark), String
         level: int(34),
         round: (r[38] == 1).then(|| int(39)),
         hash: r[43..75].try_into().expect("32 bytes"),
+        unreleased: flags & 1 == 1 && signature.is_none() && kind == ConsensusKind::Block,
         signature,
     };
     if let Err(e) = mark.validate_for(kind) {
@@ -344,6 +379,7 @@ mod tests {
             round,
             hash: [level as u8; 32],
             signature: None,
+            unreleased: false,
         }
     }
 
@@ -403,6 +439,54 @@ mod tests {
             Journal::open(dir.path()),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    /// The unreleased proof of a block reservation survives the journal; a version 1 journal
+    /// (whose block reservations may have been released: that version recorded block
+    /// signatures after the reply) is read without it, and replaced before any append.
+    #[test]
+    fn the_unreleased_proof_is_kept_and_an_older_journal_never_claims_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let reservation = Mark {
+            unreleased: true,
+            ..mark(20, Some(1))
+        };
+        let (mut j, _) = Journal::open(dir.path()).unwrap();
+        j.append(&[(slot(ConsensusKind::Block), reservation.clone())])
+            .unwrap();
+        drop(j);
+        let (_, read) = Journal::open(dir.path()).unwrap();
+        assert_eq!(
+            read,
+            vec![(slot(ConsensusKind::Block), reservation.clone())]
+        );
+
+        // The same record in version 1's layout, under a version 1 header.
+        let mut v1 = encode_record(1, &slot(ConsensusKind::Block), &reservation);
+        v1[FLAGS..].fill(0);
+        let sum = checksum(&v1[..140]);
+        v1[140..148].copy_from_slice(&sum);
+        let mut head = header(1);
+        head[..16].copy_from_slice(MAGIC_V1);
+        let sum = checksum(&head[..24]);
+        head[24..32].copy_from_slice(&sum);
+        let path = dir.path().join(JOURNAL_FILE);
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all_at(&head, 0).unwrap();
+        file.write_all_at(&[0; RECORD], RECORD as u64).unwrap();
+        file.write_all_at(&v1, (2 * RECORD) as u64).unwrap();
+        let (mut j, read) = Journal::open(dir.path()).unwrap();
+        assert_eq!(
+            read,
+            vec![(slot(ConsensusKind::Block), mark(20, Some(1)))],
+            "read, without the proof"
+        );
+        assert!(
+            !j.is_current() && !j.has_room(1),
+            "no append into version 1"
+        );
+        j.reset().unwrap();
+        assert!(j.is_current() && j.has_room(1));
     }
 
     #[test]

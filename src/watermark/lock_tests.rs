@@ -158,6 +158,7 @@ fn crash_writer_child() {
             round: Some(0),
             hash: [level as u8; 32],
             signature: Some(sk.sign(&level.to_be_bytes())),
+            unreleased: false,
         };
         store
             .persist(ConsensusKind::Block, chain, pkh, mark)

@@ -68,8 +68,10 @@ impl Marks {
     }
 
     /// Whether `mark` may become the mark of `slot`: valid for its kind and strictly above the
-    /// current one in (level, round). `Ok(false)`: it is the current reservation already (an
-    /// identical retry whose first signature was never recorded), nothing to write.
+    /// current one in (level, round), or the current reservation's signature (a block's,
+    /// recorded before release). `Ok(false)`: it is the current mark already (an identical
+    /// retry whose first signature was never recorded, or the same signature again), nothing
+    /// to write.
     pub fn check_new(&self, slot: &Slot, mark: &Mark) -> Result<bool, StoreError> {
         let Slot { kind, chain, pkh } = *slot;
         mark.validate_for(kind)
@@ -82,12 +84,14 @@ impl Marks {
         let Some(old) = self.get(kind, &chain, &pkh) else {
             return Ok(true);
         };
-        if old.signature.is_none()
-            && mark.signature.is_none()
-            && old.round.is_some()
-            && (old.level, old.round, old.hash) == (mark.level, mark.round, mark.hash)
-        {
-            return Ok(false);
+        if same_point(old, mark) {
+            match (old.signature, mark.signature) {
+                // A mark without a round is level-only: never reserved twice.
+                (None, None) if old.round.is_some() => return Ok(false),
+                (None, Some(_)) => return Ok(true),
+                (Some(a), Some(b)) if a == b => return Ok(false),
+                _ => {}
+            }
         }
         let from = (old.level, old.round.unwrap_or(0));
         let to = (mark.level, mark.round.unwrap_or(0));
@@ -117,10 +121,16 @@ impl Marks {
         self.dirty.insert(slot.kind);
     }
 
-    /// Raises `slot` to `mark` if it is above the current mark (replaying the journal at open).
+    /// Raises `slot` to `mark` if it is above the current mark, or completes the current
+    /// unsigned mark at the same point with the signature or the unreleased proof `mark` carries
+    /// (replaying the journal at open: the files lose the proof, the journal keeps it).
     pub fn raise(&mut self, slot: Slot, mark: Mark) -> bool {
         let higher = match self.get(slot.kind, &slot.chain, &slot.pkh) {
             None => true,
+            Some(old) if same_point(old, &mark) => {
+                old.signature.is_none()
+                    && (mark.signature.is_some() || (mark.unreleased && !old.unreleased))
+            }
             Some(old) => {
                 (mark.level, mark.round.unwrap_or(0)) > (old.level, old.round.unwrap_or(0))
             }
@@ -151,6 +161,7 @@ impl Marks {
             {
                 let mark = Mark {
                     signature: Some(signature),
+                    unreleased: false,
                     ..m.clone()
                 };
                 self.apply(slot, mark);
@@ -163,6 +174,30 @@ impl Marks {
                 level,
             }),
         }
+    }
+
+    /// The block reservations that prove nothing was released for them
+    /// ([`Mark::unreleased`]): octez's files cannot hold that proof, so the journal carries
+    /// them into each new generation.
+    pub fn unreleased(&self) -> Vec<(Slot, Mark)> {
+        let Some(file) = self.files.get(&ConsensusKind::Block) else {
+            return Vec::new();
+        };
+        file.marks
+            .iter()
+            .flat_map(|(chain, keys)| {
+                keys.iter()
+                    .filter(|(_, m)| m.unreleased && m.signature.is_none())
+                    .map(|(pkh, m)| {
+                        let slot = Slot {
+                            kind: ConsensusKind::Block,
+                            chain: *chain,
+                            pkh: *pkh,
+                        };
+                        (slot, m.clone())
+                    })
+            })
+            .collect()
     }
 
     /// The text of every dirty kind's file, now clean (mark them dirty again if the write
@@ -191,4 +226,9 @@ impl Marks {
         };
         self.files.get(&kind).unwrap_or(&NO_ENTRIES).render(extra)
     }
+}
+
+/// The same (level, round) and bytes.
+fn same_point(a: &Mark, b: &Mark) -> bool {
+    (a.level, a.round, a.hash) == (b.level, b.round, b.hash)
 }

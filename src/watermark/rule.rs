@@ -7,14 +7,28 @@
 //!
 //! One case goes beyond octez-signer's rule, for the signer's own reservations (a mark written
 //! before the vault call, without its signature yet): at the same level and round, a mark
-//! without a signature whose hash is the request's allows signing the same bytes again. The
+//! without a signature whose hash is the request's may allow signing the same bytes again. The
 //! signature of a reservation may never have been recorded (the vault call failed, or the
 //! process stopped before recording it), and an identical retry must not be refused forever.
-//! This is safe: the protocol punishes two consensus operations at one level and round only
-//! when their block payload hashes or their branches differ (protocol 025 `validate.ml`,
-//! `check_double_consensus_operation_evidence`; a block's double-baking evidence likewise needs
-//! two different headers); identical bytes signed twice with different ECDSA nonces are the same
-//! operation content, not a double sign. Every other case is octez's.
+//! Whether that is safe depends on the kind (docs/protocol.md §3):
+//!
+//! - **(Pre)attestations: yes.** The protocol punishes two consensus operations at one level
+//!   and round only when their block payload hashes or their branches differ (protocol 025
+//!   `validate.ml`, `check_double_consensus_operation_evidence`); identical bytes signed twice
+//!   with different ECDSA nonces are the same operation content, not a double sign. Their
+//!   signature is recorded after the reply, so an unsigned mark may well have been released.
+//! - **Blocks: only if nothing was released.** `check_double_baking_evidence` accepts any two
+//!   headers at one level and round with different hashes, and a block's hash covers its
+//!   signature: with Key Vault's random nonce, two signatures of one unsigned block *are* a
+//!   double bake. So a block signature is recorded (durably, and in the shared container)
+//!   before it leaves, and its reservation says so ([`Mark::unreleased`]): such a reservation
+//!   without a signature proves no signature left for it, and the same bytes may be signed
+//!   again (the store then keeps the first signature recorded and hands that one out). A block
+//!   mark without a signature that carries no such proof (imported from octez or Signatory
+//!   files, pushed, written by an older version that recorded after the reply) may stand for a
+//!   released block: the identical block is refused ([`WatermarkError::UnsignedBlock`]).
+//!
+//! Every other case is octez's.
 
 use crate::tezos::{ConsensusKind, Signature, WatermarkKey, blake2b_256};
 
@@ -30,6 +44,11 @@ pub struct Mark {
     pub round: Option<i32>,
     pub hash: [u8; 32],
     pub signature: Option<Signature>,
+    /// A block reservation made by a signer that records block signatures before releasing
+    /// them, with no signature recorded yet: proof that no signature left any signer for it.
+    /// Only ever true for an unsigned block mark; octez's files cannot express it, so marks
+    /// read from them (or imported, or pushed) never carry it.
+    pub unreleased: bool,
 }
 
 /// Why a mark can be neither stored nor loaded. The store checks every mark with
@@ -94,13 +113,15 @@ impl MarkRequest {
         }
     }
 
-    /// The reservation of this request: its mark before the signature exists.
+    /// The reservation of this request: its mark before the signature exists (for a block,
+    /// one that says nothing was released for it yet).
     pub fn reservation(&self) -> Mark {
         Mark {
             level: self.level,
             round: self.round,
             hash: self.hash,
             signature: None,
+            unreleased: self.kind == ConsensusKind::Block,
         }
     }
 
@@ -111,6 +132,7 @@ impl MarkRequest {
             round: self.round,
             hash: self.hash,
             signature: Some(signature),
+            unreleased: false,
         }
     }
 }
@@ -161,6 +183,15 @@ pub enum WatermarkError {
     /// Same as [`WatermarkError::DifferentData`] for a mark without a round (octez's wording).
     #[error("{kind} level {level} already signed with different data")]
     DifferentDataAtLevel { kind: ConsensusKind, level: i32 },
+    /// A block mark at this very point without a signature and without proof that none was
+    /// released (imported, pushed, or from an older signer): signing the same block again could
+    /// release a second signature of it, a double bake.
+    #[error(
+        "block level {level} and round {round} is marked without a recorded signature (imported, \
+         pushed or written by an older signer): the block may have been released already, and a \
+         second signature of it would be a double bake; refusing"
+    )]
+    UnsignedBlock { level: i32, round: i32 },
     /// The `--min-level` migration floor: nothing below it is signed until a mark exists there.
     #[error(
         "{kind} level {level} below the minimum level {floor} this signer was started with (--min-level)"
@@ -182,6 +213,7 @@ impl WatermarkError {
             | WatermarkError::DifferentData { kind, .. }
             | WatermarkError::DifferentDataAtLevel { kind, .. }
             | WatermarkError::BelowFloor { kind, .. } => *kind,
+            WatermarkError::UnsignedBlock { .. } => ConsensusKind::Block,
         }
     }
 }
@@ -259,7 +291,15 @@ fn check_mark(mark: &Mark, req: &MarkRequest) -> Result<Decision, WatermarkError
             match signature {
                 _ if mark_round > round => Err(round_not_above()),
                 // A reservation of these very bytes, its signature not recorded: sign again
-                // (see the module documentation for why this is no double sign).
+                // (see the module documentation for why this is no double sign), except a
+                // block that may have been released.
+                None if mark.hash == req.hash && kind == ConsensusKind::Block => {
+                    if mark.unreleased {
+                        Ok(Decision::Sign)
+                    } else {
+                        Err(WatermarkError::UnsignedBlock { level, round })
+                    }
+                }
                 None if mark.hash == req.hash => Ok(Decision::Sign),
                 None => Err(round_not_above()),
                 Some(sig) if mark.hash == req.hash => Ok(Decision::Replay(sig)),

@@ -22,6 +22,7 @@ fn mark(level: i32, round: Option<i32>, h: u8, s: Option<u8>) -> Mark {
         round,
         hash: hash(h),
         signature: s.map(sig),
+        unreleased: false,
     }
 }
 
@@ -138,14 +139,61 @@ fn rule_table() {
             Want::Sign,
         ),
         // Round but no signature (a reservation whose signature was never recorded): the same
-        // bytes may be signed again — identical bytes are no double sign (see rule.rs) — and
-        // anything else at that (level, round) is refused.
+        // (pre)attestation bytes may be signed again — identical bytes are no double sign (see
+        // rule.rs) — and anything else at that (level, round) is refused. The same block only
+        // when its reservation proves nothing was released: two signatures of one block are a
+        // double bake.
         (
-            "unsigned mark: same level and round, same bytes",
+            "unsigned mark: same level and round, same attestation bytes",
+            Some(mark(100, Some(2), 1, None)),
+            req(Attestation, 100, 2, 1),
+            None,
+            Want::Sign,
+        ),
+        (
+            "unsigned mark: same level and round, same preattestation bytes",
+            Some(mark(100, Some(2), 1, None)),
+            req(Preattestation, 100, 2, 1),
+            None,
+            Want::Sign,
+        ),
+        (
+            "unsigned block mark (imported, pushed, older signer): same block refused",
             Some(mark(100, Some(2), 1, None)),
             req(Block, 100, 2, 1),
             None,
+            Want::Refuse(
+                "block level 100 and round 2 is marked without a recorded signature (imported, \
+                 pushed or written by an older signer): the block may have been released \
+                 already, and a second signature of it would be a double bake; refusing",
+            ),
+        ),
+        (
+            "unreleased block reservation: same block signed again (nothing left)",
+            Some(Mark {
+                unreleased: true,
+                ..mark(100, Some(2), 1, None)
+            }),
+            req(Block, 100, 2, 1),
+            None,
             Want::Sign,
+        ),
+        (
+            "unreleased block reservation: other bytes refused",
+            Some(Mark {
+                unreleased: true,
+                ..mark(100, Some(2), 1, None)
+            }),
+            req(Block, 100, 2, 7),
+            None,
+            Want::Refuse("block level 100 and round 2 not above high watermark (100,2)"),
+        ),
+        (
+            "signed block: the one signature again",
+            Some(mark(100, Some(2), 1, Some(9))),
+            req(Block, 100, 2, 1),
+            None,
+            Want::Replay(9),
         ),
         (
             "unsigned mark: same level and round, other bytes",
@@ -345,6 +393,34 @@ proptest! {
                     }
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    /// A block is signed again at the point of its mark only from an unsigned reservation
+    /// that proves nothing was released; a signed block mark only ever replays its signature.
+    #[test]
+    fn a_block_point_is_signed_again_only_from_an_unreleased_reservation(
+        level in 0i32..4, round in 0i32..3, h in 0u8..2, signed in any::<bool>(),
+        unreleased in any::<bool>(), req_level in 0i32..4, req_round in 0i32..3, req_h in 0u8..2,
+    ) {
+        let stored = Mark {
+            unreleased: unreleased && !signed,
+            ..mark(level, Some(round), h, signed.then_some(9))
+        };
+        let r = req(ConsensusKind::Block, req_level, req_round, req_h);
+        let at_the_mark = (req_level, req_round) == (level, round);
+        match check(Some(&stored), &r, None) {
+            Ok(Decision::Sign) if at_the_mark => {
+                prop_assert!(stored.unreleased && req_h == h, "{stored:?} {r:?}");
+            }
+            Ok(Decision::Sign) => prop_assert!((req_level, req_round) > (level, round)),
+            Ok(Decision::Replay(s)) => {
+                prop_assert!(signed && at_the_mark && req_h == h);
+                prop_assert_eq!(s, sig(9));
+            }
+            Err(_) => prop_assert!((req_level, req_round) <= (level, round)),
         }
     }
 }

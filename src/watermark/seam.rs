@@ -6,7 +6,8 @@
 //! The trait is shaped for a store that reserves a mark before its signature exists: a
 //! [`Mark`] without a signature is a reservation (refusing everything at or below it but an
 //! identical retry, which octez-signer's files already express), and
-//! [`MarkStore::record_signature`] later adds the released signature to it.
+//! [`MarkStore::record_signature`] later adds the signature to it: after the reply for
+//! (pre)attestations, before it for blocks (see the rule's module doc).
 //! Must never: return from [`MarkStore::reserve`] before the mark is durable.
 
 use std::collections::BTreeSet;
@@ -39,17 +40,16 @@ pub trait MarkStore: Send + Sync + 'static {
     /// Makes `mark` the mark of `slot`, durably before returning. It must be strictly above
     /// the current one; its signature may be absent (a reservation).
     async fn reserve(&self, slot: Slot, mark: Mark) -> Result<(), StoreError>;
-    /// Adds the released `signature` to the current mark of `slot`, which must be the
-    /// reservation at `level`, `round` of the bytes hashing to `hash`. Need not be durable:
-    /// losing it only means an identical retry is signed again.
-    async fn record_signature(
-        &self,
-        slot: Slot,
-        level: i32,
-        round: Option<i32>,
-        hash: [u8; 32],
-        signature: Signature,
-    ) -> Result<(), StoreError>;
+    /// Adds the signature `signed` carries to the current mark of `slot`, which must be the
+    /// reservation at its level and round for the same bytes, and returns the signature that
+    /// may leave the process.
+    ///
+    /// For a block this is the record before release: durable when it returns, and with a
+    /// shared store the one signature the container ever accepts for that block, which may be
+    /// another signer's (recorded first): that one is returned, and `signed`'s is dropped. For
+    /// the other kinds it need not be durable (losing it only means an identical retry is
+    /// signed again, which is no double sign) and `signed`'s signature is returned.
+    async fn record_signature(&self, slot: Slot, signed: Mark) -> Result<Signature, StoreError>;
     /// Makes everything recorded so far durable (at a clean shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
     /// Whether the store can take marks now (readiness). A local store always can: its
@@ -89,6 +89,7 @@ mod tests {
             round: Some(0),
             hash: [7; 32],
             signature: None,
+            unreleased: false,
         };
         store
             .reserve(slot(), reserved.clone())
@@ -110,20 +111,17 @@ mod tests {
         assert_eq!(check(current.as_ref(), &same, None), Ok(Decision::Sign));
 
         let sig: Signature = SPSIG.parse().expect("sig");
-        let wrong = store
-            .record_signature(slot(), 100, Some(0), [8; 32], sig)
-            .await;
+        let wrong = store.record_signature(slot(), other.to_mark(sig)).await;
         assert!(
             matches!(wrong, Err(StoreError::NotAReservation { .. })),
             "{wrong:?}"
         );
-        store
-            .record_signature(slot(), 100, Some(0), [7; 32], sig)
+        let released = store
+            .record_signature(slot(), same.to_mark(sig))
             .await
             .expect("record");
-        let again = store
-            .record_signature(slot(), 100, Some(0), [7; 32], sig)
-            .await;
+        assert_eq!(released, sig);
+        let again = store.record_signature(slot(), same.to_mark(sig)).await;
         assert!(
             matches!(again, Err(StoreError::NotAReservation { .. })),
             "{again:?}"
@@ -143,6 +141,7 @@ mod tests {
             round: Some(0),
             hash: [1; 32],
             signature: None,
+            unreleased: false,
         };
         store
             .reserve(other_key, unrelated)
@@ -157,5 +156,80 @@ mod tests {
             Ok(Decision::Replay(sig))
         );
         assert_eq!(store.chains_of(&slot().pkh).await.expect("chains").len(), 1);
+    }
+
+    /// A block's signature is recorded before release: durable (journal) when
+    /// `record_signature` returns, so a restart right after it replays that signature; an
+    /// unsigned block reservation of this signer survives checkpoints and restarts as one
+    /// that may be signed again, while an unsigned block mark from octez's files is refused.
+    #[tokio::test]
+    async fn a_block_signature_is_durable_before_release_and_unreleased_survives_restarts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let block = Slot {
+            kind: ConsensusKind::Block,
+            ..slot()
+        };
+        let req = |level| MarkRequest {
+            kind: ConsensusKind::Block,
+            level,
+            round: Some(0),
+            hash: [level as u8; 32],
+        };
+        let sig: Signature = SPSIG.parse().expect("sig");
+        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("open"));
+        store
+            .reserve(block, req(10).reservation())
+            .await
+            .expect("reserve");
+        assert_eq!(
+            store
+                .record_signature(block, req(10).to_mark(sig))
+                .await
+                .expect("record"),
+            sig
+        );
+        // A restart replays it (the SIGKILL suites check it is durable before the reply).
+        drop(store);
+        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let current = store.load(&block).await.expect("load");
+        assert_eq!(
+            check(current.as_ref(), &req(10), None),
+            Ok(Decision::Replay(sig))
+        );
+        // Another reservation that never gets its signature (the vault call failed).
+        store
+            .reserve(block, req(11).reservation())
+            .await
+            .expect("reserve");
+        // A checkpoint (the files lose the proof; the journal carries it on).
+        store.flush().await.expect("flush");
+        drop(store);
+
+        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let current = store.load(&block).await.expect("load").expect("a mark");
+        assert!(
+            current.unreleased && current.signature.is_none(),
+            "{current:?}"
+        );
+        assert_eq!(check(Some(&current), &req(11), None), Ok(Decision::Sign));
+        assert!(store.flush().await.is_ok());
+        drop(store);
+        // The same bytes in octez's file alone (an import): refused.
+        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let current = store.load(&block).await.expect("load").expect("a mark");
+        assert!(current.unreleased, "a second restart keeps the proof");
+        drop(store);
+        std::fs::remove_file(dir.path().join(crate::watermark::journal::JOURNAL_FILE))
+            .expect("remove the journal");
+        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let current = store.load(&block).await.expect("load").expect("a mark");
+        assert!(!current.unreleased);
+        assert!(matches!(
+            check(Some(&current), &req(11), None),
+            Err(crate::watermark::WatermarkError::UnsignedBlock {
+                level: 11,
+                round: 0
+            })
+        ));
     }
 }

@@ -149,6 +149,9 @@ pub struct Disk {
     dir: PathBuf,
     lock: DirLock,
     journal: Journal,
+    /// Records the last reset carried into the journal's generation (unreleased block
+    /// reservations, see [`Disk::reset_journal`]): not behind the files.
+    carried: usize,
 }
 
 /// What [`WatermarkStore::open`] found in files of older octez-signer versions.
@@ -225,7 +228,12 @@ impl WatermarkStore {
         }
         let mut store = WatermarkStore {
             marks,
-            disk: Disk { dir, lock, journal },
+            disk: Disk {
+                dir,
+                lock,
+                journal,
+                carried: 0,
+            },
         };
         store.flush()?;
         Ok((store, migration))
@@ -271,23 +279,6 @@ impl WatermarkStore {
         Ok(())
     }
 
-    /// Adds `signature` to the mark of (kind, chain, key), which must be the one at `level`,
-    /// `round` for `hash` and carry no signature yet (a reservation). In memory only: the next
-    /// checkpoint carries it to the kind's file. Losing it in a crash only means that an
-    /// identical retry is signed again, which is no double sign (see the rule's module doc);
-    /// the reservation itself is what must be durable, and it already is.
-    pub fn record_signature(
-        &mut self,
-        slot: Slot,
-        level: i32,
-        round: Option<i32>,
-        hash: [u8; 32],
-        signature: crate::tezos::Signature,
-    ) -> Result<(), StoreError> {
-        self.marks
-            .record_signature(slot, level, round, hash, signature)
-    }
-
     /// A checkpoint: writes every file that is behind memory, then empties the journal.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         self.disk.checkpoint(&mut self.marks)
@@ -320,7 +311,7 @@ impl Disk {
             marks.mark_dirty(texts.into_iter().map(|(k, _)| k));
             return Err(e);
         }
-        self.reset_journal()
+        self.reset_journal(&marks.unreleased())
     }
 
     /// Writes each kind's file durably (owner-only, like the directory).
@@ -332,12 +323,30 @@ impl Disk {
         Ok(())
     }
 
-    /// Empties the journal (after the files hold everything it held).
-    pub fn reset_journal(&mut self) -> Result<(), StoreError> {
-        if self.journal.is_empty() {
+    /// Empties the journal (after the files hold everything it held), then writes `carried`
+    /// into the new generation: the unreleased block reservations ([`Mark::unreleased`]),
+    /// whose proof octez's files cannot hold. A crash between the two loses that proof, never a
+    /// mark: the identical block is then refused rather than signed (fail closed).
+    pub fn reset_journal(&mut self, carried: &[(Slot, Mark)]) -> Result<(), StoreError> {
+        // Nothing appended since the last reset (so the same reservations to carry).
+        if self.journal.is_current() && self.journal.len() == self.carried {
             return Ok(());
         }
-        self.journal.reset()
+        self.journal.reset()?;
+        self.carried = 0;
+        let room = carried.len().min(super::journal::CAPACITY / 2);
+        if room < carried.len() {
+            tracing::error!(
+                reservations = carried.len(),
+                kept = room,
+                "too many unreleased block reservations to carry: the rest will be refused if retried"
+            );
+        }
+        if room > 0 {
+            self.journal.append(&carried[..room])?;
+            self.carried = room;
+        }
+        Ok(())
     }
 
     /// Readiness: writes (temporary, fsync, rename, directory fsync) a small probe file, so
@@ -348,9 +357,10 @@ impl Disk {
         Ok(())
     }
 
-    /// Marks in the journal since the last checkpoint.
+    /// Marks in the journal since the last checkpoint (not counting the reservations carried
+    /// over, which the files already hold).
     pub fn journaled(&self) -> usize {
-        self.journal.len()
+        self.journal.len() - self.carried
     }
 }
 

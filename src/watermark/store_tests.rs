@@ -36,6 +36,7 @@ fn mark(level: i32, round: i32, h: u8, sig: &str) -> Mark {
         round: Some(round),
         hash: [h; 32],
         signature: Some(sig.parse::<Signature>().unwrap()),
+        unreleased: false,
     }
 }
 
@@ -489,7 +490,7 @@ mod persisted_marks_load_back {
             kind in proptest::sample::select(ConsensusKind::ALL.to_vec()),
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let candidate = Mark { level, round, hash: [7; 32], signature: None };
+            let candidate = Mark { level, round, hash: [7; 32], signature: None, unreleased: false };
             let persisted = {
                 let mut s = WatermarkStore::open(dir.path()).unwrap();
                 s.persist(kind, chain(MAINNET), pkh(TZ2), candidate.clone())
@@ -534,4 +535,39 @@ mod persisted_marks_load_back {
                 .exists()
         );
     }
+}
+
+/// A block's signature completes its reservation durably (the journal), so a process killed
+/// right after (no checkpoint, no clean stop) still replays it; the reservation keeps its
+/// unreleased proof across the same kind of stop.
+#[test]
+fn a_block_signature_completes_its_reservation_durably() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kind, on, key) = (ConsensusKind::Block, chain(MAINNET), pkh(TZ2));
+    let reservation = Mark {
+        signature: None,
+        unreleased: true,
+        ..mark(30, 0, 3, SPSIG)
+    };
+    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    s.persist(kind, on, key, reservation.clone()).unwrap();
+    // The same reservation again is nothing to write; other bytes at that point are refused.
+    s.persist(kind, on, key, reservation.clone()).unwrap();
+    let other = Mark {
+        hash: [4; 32],
+        ..reservation.clone()
+    };
+    assert!(s.persist(kind, on, key, other).is_err());
+    drop(s); // no checkpoint: only the journal holds it
+    let s = WatermarkStore::open(dir.path()).unwrap();
+    assert_eq!(s.get(kind, &on, &key), Some(&reservation));
+    drop(s);
+
+    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    s.persist(kind, on, key, mark(30, 0, 3, SPSIG)).unwrap();
+    // The signature is set once: another one for the same bytes is refused.
+    assert!(s.persist(kind, on, key, mark(30, 0, 3, &p2sig())).is_err());
+    drop(s);
+    let s = WatermarkStore::open(dir.path()).unwrap();
+    assert_eq!(s.get(kind, &on, &key), Some(&mark(30, 0, 3, SPSIG)));
 }

@@ -10,6 +10,37 @@
 //! restored from an old backup); the container then refuses what another signer already
 //! passed. At open, and whenever a slot this signer wrote is found gone, the local marks are
 //! written back to every slot where the container is missing or lower.
+//!
+//! Blocks get one signature, ever, among all signers (docs/protocol.md §3). Every signer
+//! records a block's signature in the container before releasing it, and releases only the
+//! signature the container holds:
+//!
+//! 1. *Reserve.* A block reservation is written with `"unreleased": true` (the local rule and
+//!    the container's both let it through); a signer that finds the same bytes reserved there
+//!    already writes nothing. An unsigned mark for the same bytes *without* that proof
+//!    (pushed from imported marks, or written by an older version, which recorded after the
+//!    reply) may stand for a released block: refused.
+//! 2. *Sign.* Each signer that got through asks its vault (at the same time as step 1).
+//! 3. *Record* ([`SharedMarks::record_block`]): a conditional write (`If-Match` the ETag of
+//!    the unsigned reservation) fills in the signature. Azure applies one conditional write per
+//!    ETag, so exactly one signer's fill succeeds; the others get 412, read the blob again,
+//!    find the signature and return *it*, dropping their own. A blob that moved past the block,
+//!    lost its proof, or vanished (an emptied container) means nobody can know what was
+//!    released: refused.
+//! 4. *Release.* The winning signature is recorded locally (journal, fdatasync), then leaves.
+//!
+//! Interleavings: a signature leaves a signer only after step 3 returned it, and step 3
+//! returns either the fill that succeeded or the signature found in the blob; the blob's
+//! signature at a (level, round, hash) is set once (a fill needs the ETag of the unsigned
+//! state, and marks never go back down), so every released signature is that one. A crash
+//! before step 3 released nothing (the reservation stays unreleased and is signed again
+//! through the same CAS); a crash after it left the signature in the container, where the
+//! next identical request finds it. `tests.rs` runs two signers through every interleaving of
+//! reserve / sign / record / crash steps (a property test), and tests/shared runs two real
+//! signers on Azurite. The one case outside the guarantee is a container emptied or restored
+//! from a backup by hand: then each signer's local marks are its only floor.
+//! Pushing local marks (`watermarks push`, the write-back above) never writes the unreleased
+//! proof: only a reservation may assert it.
 //! Must never: release a signature whose mark is not in the container, or lower a shared mark.
 
 pub mod blobs;
@@ -32,7 +63,7 @@ use super::rule::Mark;
 use super::seam::{FileStore, MarkStore, Slot};
 use super::store::StoreError;
 use crate::latency::{Histogram, Snapshot};
-use crate::tezos::{ChainId, Pkh, Signature};
+use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 /// What the shared store did, for `/metrics`.
 #[derive(Debug, Default)]
@@ -193,19 +224,24 @@ impl MarkStore for SharedStore {
         shared.map_err(StoreError::Shared)
     }
 
-    async fn record_signature(
-        &self,
-        slot: Slot,
-        level: i32,
-        round: Option<i32>,
-        hash: [u8; 32],
-        signature: Signature,
-    ) -> Result<(), StoreError> {
-        // Locally only: the shared mark's reservation is what keeps other signers out; an
-        // identical retry on another signer signs the same bytes again, which is safe.
-        self.local
-            .record_signature(slot, level, round, hash, signature)
+    /// A block: the container's compare-and-swap decides which signature is the block's
+    /// ([`SharedMarks::record_block`]), then that one is recorded locally (durably); only then
+    /// may it leave. Other kinds: locally only (the shared reservation is what keeps other
+    /// signers out, and an identical (pre)attestation signed again elsewhere is no double sign).
+    async fn record_signature(&self, slot: Slot, signed: Mark) -> Result<Signature, StoreError> {
+        if slot.kind != ConsensusKind::Block {
+            return self.local.record_signature(slot, signed).await;
+        }
+        let winner = self
+            .shared
+            .record_block(slot, &signed)
             .await
+            .map_err(StoreError::Shared)?;
+        let signed = Mark {
+            signature: Some(winner),
+            ..signed
+        };
+        self.local.record_signature(slot, signed).await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use super::SharedStats;
 use super::blobs::{BlobError, Blobs, Condition};
 use super::location::SharedLocation;
+use crate::tezos::{ConsensusKind, Signature};
 use crate::watermark::format::{encode_record, parse_record};
-use crate::watermark::rule::{Mark, MarkRequest, WatermarkError, check};
+use crate::watermark::rule::{Decision, Mark, MarkRequest, WatermarkError, check};
 use crate::watermark::seam::Slot;
 
 /// Conditional writes tried for one reservation before giving up (each lost race means
@@ -50,6 +51,14 @@ pub enum SharedError {
          signer keeps moving it. Check that two bakers are not fighting over one key"
     )]
     Contended { blob: String, tries: usize },
+    /// The block reservation this signer wrote is no longer the blob's mark, and nothing
+    /// above it says what was released: no signature may leave.
+    #[error(
+        "the block reservation in {blob} is gone (the container was emptied or restored): \
+         cannot tell whether another signer released this block, so this signature is not \
+         released"
+    )]
+    ReservationLost { blob: String },
 }
 
 /// What this signer last saw of a slot's blob.
@@ -143,7 +152,12 @@ impl SharedMarks {
                 }) => {
                     if same_point(current, mark) {
                         // The same bytes at the same point are reserved already (an identical
-                        // retry, here or on another signer): nothing to move.
+                        // retry, here or on another signer): nothing to move. A block's mark
+                        // must also prove nothing was released, or carry its signature.
+                        if slot.kind == ConsensusKind::Block {
+                            check(Some(current), &request, None)
+                                .map_err(|reason| SharedError::Refused { slot, reason })?;
+                        }
                         return Ok(());
                     }
                     check(Some(current), &request, None)
@@ -192,11 +206,95 @@ impl SharedMarks {
         })
     }
 
+    /// Records `signed`'s signature as the one signature of its block, over the unsigned
+    /// reservation of the same bytes in the container, and returns the signature that may be
+    /// released: `signed`'s if this write filled the reservation, or the one another signer
+    /// recorded first. Refuses (nothing may be released) when the blob moved past the block,
+    /// holds no proof that nothing was released, or lost the reservation. See the module
+    /// documentation of [`super`] for the argument.
+    pub async fn record_block(&self, slot: Slot, signed: &Mark) -> Result<Signature, SharedError> {
+        let deadline = Instant::now() + self.budget;
+        let name = self.location.blob_name(&slot);
+        let request = MarkRequest {
+            kind: slot.kind,
+            level: signed.level,
+            round: signed.round,
+            hash: signed.hash,
+        };
+        let mut known = match self.cached(&slot) {
+            Some(known) => known,
+            None => self.read(&slot, &name, deadline).await?,
+        };
+        let mut backoff = Duration::from_millis(20);
+        for _ in 0..MAX_TRIES {
+            let Known::At {
+                etag,
+                mark: current,
+            } = &known
+            else {
+                return Err(SharedError::ReservationLost { blob: name });
+            };
+            if !same_point(current, signed) {
+                // Above the block (another point was signed since) or below it (the blob was
+                // restored): either way nobody can say what was released for it.
+                check(Some(current), &request, None)
+                    .map_err(|reason| SharedError::Refused { slot, reason })?;
+                return Err(SharedError::ReservationLost { blob: name });
+            }
+            match check(Some(current), &request, None) {
+                Ok(Decision::Replay(first)) => return Ok(first),
+                Ok(Decision::Sign) => {}
+                Err(reason) => return Err(SharedError::Refused { slot, reason }),
+            }
+            match self
+                .write(&name, signed, Condition::Matches(etag.clone()), deadline)
+                .await
+            {
+                Ok(etag) => {
+                    let signature = signed
+                        .signature
+                        .ok_or(SharedError::ReservationLost { blob: name.clone() })?;
+                    self.remember(
+                        slot,
+                        Known::At {
+                            etag,
+                            mark: signed.clone(),
+                        },
+                    );
+                    return Ok(signature);
+                }
+                Err(BlobError::Conflict | BlobError::Missing) => {
+                    self.stats.conflict();
+                    known = self.read(&slot, &name, deadline).await?;
+                }
+                Err(e) if e.is_transient() && Instant::now() + backoff < deadline => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                Err(error) => {
+                    self.forget(&slot);
+                    return Err(self.unavailable("recording a block signature", error));
+                }
+            }
+        }
+        self.forget(&slot);
+        Err(SharedError::Contended {
+            blob: name,
+            tries: MAX_TRIES,
+        })
+    }
+
     /// Raises the shared mark of `slot` to `mark` unless it is as high already (seeding a
-    /// container from the local marks; never lowers one).
+    /// container from the local marks; never lowers one). The unreleased proof of a block
+    /// reservation is never pushed: only a reservation write may assert it. A signature for
+    /// the shared mark's own unsigned bytes is filled in.
     pub async fn raise_to(&self, slot: Slot, mark: &Mark) -> Result<Raised, SharedError> {
         let deadline = Instant::now() + self.budget;
         let name = self.location.blob_name(&slot);
+        let mark = &Mark {
+            unreleased: false,
+            ..mark.clone()
+        };
         let mut known = self.read(&slot, &name, deadline).await?;
         for _ in 0..MAX_TRIES {
             let (condition, created) = match &known {
@@ -209,7 +307,10 @@ impl SharedMarks {
                     if have > want {
                         return Ok(Raised::Kept);
                     }
-                    if have == want {
+                    let fills = current.hash == mark.hash
+                        && current.signature.is_none()
+                        && mark.signature.is_some();
+                    if have == want && !fills {
                         return Ok(if current.hash == mark.hash {
                             Raised::Kept
                         } else {

@@ -98,6 +98,7 @@ fn mark(level: i32, round: i32, hash: u8) -> Mark {
         round: Some(round),
         hash: [hash; 32],
         signature: None,
+        unreleased: false,
     }
 }
 
@@ -290,3 +291,6 @@ async fn the_local_marks_are_the_floor_and_are_written_back_when_lost() {
     assert!(names.contains(&location().blob_name(&other)), "{names:?}");
     store.probe().await.expect("probe");
 }
+
+#[path = "block_tests.rs"]
+mod blocks;
