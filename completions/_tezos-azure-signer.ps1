@@ -147,7 +147,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, signed or reserved')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, and signed, reserved or unreleased')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Raise this directory''s marks to another signer''s, never lowering one')
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -190,7 +190,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             break
         }
         'tezos-azure-signer;watermarks;help' {
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, signed or reserved')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, and signed, reserved or unreleased')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Raise this directory''s marks to another signer''s, never lowering one')
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -256,7 +256,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             break
         }
         'tezos-azure-signer;help;watermarks' {
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, signed or reserved')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every mark: chain, key, kind, level, round, and signed, reserved or unreleased')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Raise this directory''s marks to another signer''s, never lowering one')
             [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one')
             break

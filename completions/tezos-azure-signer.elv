@@ -139,7 +139,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand show 'Every mark: chain, key, kind, level, round, signed or reserved'
+            cand show 'Every mark: chain, key, kind, level, round, and signed, reserved or unreleased'
             cand import 'Raise this directory''s marks to another signer''s, never lowering one'
             cand push 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -178,7 +178,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tezos-azure-signer;watermarks;help'= {
-            cand show 'Every mark: chain, key, kind, level, round, signed or reserved'
+            cand show 'Every mark: chain, key, kind, level, round, and signed, reserved or unreleased'
             cand import 'Raise this directory''s marks to another signer''s, never lowering one'
             cand push 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -233,7 +233,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
         &'tezos-azure-signer;help;sign'= {
         }
         &'tezos-azure-signer;help;watermarks'= {
-            cand show 'Every mark: chain, key, kind, level, round, signed or reserved'
+            cand show 'Every mark: chain, key, kind, level, round, and signed, reserved or unreleased'
             cand import 'Raise this directory''s marks to another signer''s, never lowering one'
             cand push 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory''s marks, raising each slot that is missing or lower there, never lowering one'
         }

@@ -40,7 +40,7 @@ pub struct WatermarksArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
-    /// Every mark: chain, key, kind, level, round, signed or reserved.
+    /// Every mark: chain, key, kind, level, round, and signed, reserved or unreleased.
     Show {
         /// One JSON object on stdout.
         #[arg(long)]
@@ -130,7 +130,7 @@ fn show(store: &WatermarkStore, json: bool) {
                     "kind": kind.name(),
                     "level": m.level,
                     "round": m.round,
-                    "state": if m.signature.is_some() { "signed" } else { "reserved" },
+                    "state": state(m),
                 })
             })
             .collect();
@@ -142,15 +142,23 @@ fn show(store: &WatermarkStore, json: bool) {
     }
     for (kind, chain, pkh, m) in rows {
         let round = m.round.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
-        let state = if m.signature.is_some() {
-            "signed"
-        } else {
-            "reserved"
-        };
+        let state = state(m);
         println!(
             "{chain}  {pkh}  {kind:<14}  level {:>9}  round {round:>3}  {state}",
             m.level
         );
+    }
+}
+
+/// `signed`; `unreleased` (a block reservation of this signer whose signature was never
+/// recorded, so never released: the same block may be signed again); or `reserved` (no
+/// signature recorded: an identical (pre)attestation may be signed again, an identical block
+/// is refused).
+fn state(m: &Mark) -> &'static str {
+    match (m.signature, m.unreleased) {
+        (Some(_), _) => "signed",
+        (None, true) => "unreleased",
+        (None, false) => "reserved",
     }
 }
 
