@@ -11,6 +11,7 @@ mod serve_common;
 mod azurite;
 mod signers;
 
+mod blocks;
 mod faults;
 mod push;
 mod races;

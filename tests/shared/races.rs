@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::azurite::{Azurite, launcher};
-use crate::serve_common::{attestation, client, metrics_text, try_sign};
+use crate::serve_common::{attestation, block, client, metrics_text, try_sign};
 use crate::signers::{KEY, SharedSigner, assert_valid, public_key, vault};
 
 /// 64 conflicting requests at one (level, round), split across both signers: exactly one
@@ -128,7 +128,11 @@ async fn a_stream_of_levels_to_both_signers_signs_one_payload_per_level() {
 }
 
 /// SIGKILL either signer at random moments of a stream (with replays): no (level, round) gets
-/// two payloads signed, counted over every signature any signer released.
+/// two payloads signed, counted over every signature any signer released. Blocks too: at every
+/// (level, round) both signers are sent the identical block, and the last block of each cycle
+/// is sent to both again after the restart; among every block signature released, at most one
+/// distinct signature per (level, round) (issue 16: a second signature of an identical block is
+/// a second valid block, slashable double baking).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_either_signer_never_signs_two_payloads_at_one_point() {
     let Some(bin) = launcher() else { return };
@@ -149,6 +153,22 @@ async fn sigkill_either_signer_never_signs_two_payloads_at_one_point() {
     let key = public_key(&http, &signers[0].url).await;
     // (level, round) → payloads released.
     let mut released: BTreeMap<(i32, i32), BTreeSet<u8>> = BTreeMap::new();
+    // (level, round) → block signatures released (one block per point, identical bytes).
+    let mut blocks: BTreeMap<(i32, i32), BTreeSet<String>> = BTreeMap::new();
+    let (mut blocks_answered, mut blocks_refused, mut blocks_unanswered) = (0usize, 0usize, 0usize);
+    let mut record_block =
+        |l: i32, r: i32, hex: &str, answer: Option<(u16, serde_json::Value)>| match answer {
+            Some((200, body)) => {
+                let sig = assert_valid(&key, hex, &body).to_string();
+                blocks.entry((l, r)).or_default().insert(sig);
+                blocks_answered += 1;
+            }
+            Some((status, body)) => {
+                assert!(body.get("signature").is_none(), "{status} {body}");
+                blocks_refused += 1;
+            }
+            None => blocks_unanswered += 1,
+        };
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {
         rng ^= rng << 13;
@@ -173,13 +193,25 @@ async fn sigkill_either_signer_never_signs_two_payloads_at_one_point() {
                     } else {
                         10 * (step as u8 % 2)
                     };
+                // Both signers' bakers ask for the same block at this (level, round).
+                let hex = block(level, round, 9);
+                let (h, u) = (http.clone(), url.clone());
+                tasks.push(tokio::spawn(async move {
+                    (
+                        level,
+                        round,
+                        None,
+                        hex.clone(),
+                        try_sign(&h, &u, KEY, &hex).await,
+                    )
+                }));
                 let hex = attestation(level, round, payload);
                 let (http, url) = (http.clone(), url.clone());
                 tasks.push(tokio::spawn(async move {
                     (
                         level,
                         round,
-                        payload,
+                        Some(payload),
                         hex.clone(),
                         try_sign(&http, &url, KEY, &hex).await,
                     )
@@ -197,18 +229,48 @@ async fn sigkill_either_signer_never_signs_two_payloads_at_one_point() {
         }
         for t in tasks {
             let (l, r, payload, hex, answer) = t.await.expect("task");
+            let Some(payload) = payload else {
+                record_block(l, r, &hex, answer);
+                continue;
+            };
             if let Some((200, body)) = answer {
                 assert_valid(&key, &hex, &body);
                 released.entry((l, r)).or_default().insert(payload);
             }
         }
         signers[victim].restart();
+        // The cycle's last block, identical, to both signers again after the restart.
+        let hex = block(level - 1, 1, 9);
+        let replays = signers.iter().map(|s| {
+            let (http, url, hex) = (http.clone(), s.url.clone(), hex.clone());
+            tokio::spawn(async move { try_sign(&http, &url, KEY, &hex).await })
+        });
+        for t in replays.collect::<Vec<_>>() {
+            record_block(level - 1, 1, &hex, t.await.expect("task"));
+        }
         if cycle % 25 == 0 {
             eprintln!("cycle {cycle}: {} points signed", released.len());
         }
     }
+    let block_doubles: Vec<_> = blocks.iter().filter(|(_, s)| s.len() > 1).collect();
+    println!(
+        "shared SIGKILL suite: {cycles} kills; attestations: {} points signed; blocks: {blocks_answered} answered, {blocks_refused} refused, {blocks_unanswered} unanswered, {} points signed, {} with two or more distinct signatures",
+        released.len(),
+        blocks.len(),
+        block_doubles.len()
+    );
     let doubles: Vec<_> = released.iter().filter(|(_, p)| p.len() > 1).collect();
     assert!(doubles.is_empty(), "two payloads signed at: {doubles:?}");
+    assert!(
+        block_doubles.is_empty(),
+        "{} (level, round) got two different block signatures: {block_doubles:?}",
+        block_doubles.len()
+    );
+    assert!(
+        blocks.len() > cycles,
+        "the stream signed blocks: {}",
+        blocks.len()
+    );
     assert!(
         released.len() > cycles,
         "the stream signed something: {}",

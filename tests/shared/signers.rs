@@ -19,7 +19,15 @@ pub use tezos_azure_signer::testing::TZ2 as KEY;
 
 /// A Key Vault emulator holding the test vectors' tz2 key.
 pub fn vault(dir: &Path) -> RunningBinary {
-    let emu = RunningBinary::start(&["--ephemeral"]);
+    vault_with(dir, &[])
+}
+
+/// A Key Vault emulator holding the test vectors' tz2 key, with more `emulator` flags (e.g.
+/// `--latency-ms 10`).
+pub fn vault_with(dir: &Path, extra: &[&str]) -> RunningBinary {
+    let mut args = vec!["--ephemeral"];
+    args.extend_from_slice(extra);
+    let emu = RunningBinary::start(&args);
     import_test_key(&emu.env, dir, "baker");
     emu
 }

@@ -8,8 +8,10 @@ mod running_binary;
 mod serve_common;
 
 mod bad_input;
+mod block_kill;
 mod disk_faults;
 mod held;
+mod imported_blocks;
 mod races;
 mod serve_defects;
 mod serve_e2e;
