@@ -51,9 +51,9 @@ pub enum Command {
 /// The process: parse the command line, set up logging, run the command, return its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::logging::init(cli.global.verbose, cli.global.log_format);
+    let lost_log_lines = crate::logging::init(cli.global.verbose, cli.global.log_format);
     match cli.command {
-        Command::Serve(args) => commands::serve::run(&cli.global, args),
+        Command::Serve(args) => commands::serve::run(&cli.global, args, lost_log_lines),
         Command::Verify(args) => commands::verify::run(&cli.global, args),
         Command::Import(args) => commands::import::run(&cli.global, args),
         Command::Sign(args) => commands::sign::run(&cli.global, args),

@@ -17,6 +17,7 @@ use crate::tezos::base58;
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
 use crate::watermark::Slot;
 use crate::watermark::format::KindMarks;
+use crate::watermark::marks::Marks;
 use crate::watermark::shared::{self, AzureBlobs, SharedLocation, SharedMarks};
 use crate::watermark::{Mark, StoreError, WatermarkStore};
 
@@ -81,25 +82,25 @@ pub fn run(global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let mut store = match WatermarkStore::open(&dir) {
-        Ok(s) => s,
-        Err(e @ StoreError::Locked { .. }) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(3);
-        }
-    };
     let outcome = match args.action {
-        Action::Show { json } => {
-            show(&store, json);
-            Ok(())
-        }
-        Action::Import { from, dir } => import(&mut store, from, &dir),
+        // Read-only: never writes a mark file or the journal.
+        Action::Show { json } => match WatermarkStore::inspect(&dir) {
+            Ok(marks) => {
+                show(&marks, json);
+                Ok(())
+            }
+            Err(e) => return open_failed(&e),
+        },
+        Action::Import { from, dir: source } => match WatermarkStore::open(&dir) {
+            Ok(mut store) => import(&mut store, from, &source),
+            Err(e) => return open_failed(&e),
+        },
         Action::Push { url, vault } => {
-            return match push(&store, &url, &vault.settings(global)) {
+            let marks = match WatermarkStore::inspect(&dir) {
+                Ok(marks) => marks,
+                Err(e) => return open_failed(&e),
+            };
+            return match push(&marks, &url, &vault.settings(global)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -117,8 +118,17 @@ pub fn run(global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
     }
 }
 
-fn show(store: &WatermarkStore, json: bool) {
-    let mut rows: Vec<_> = store.entries().collect();
+/// A data directory held by a running `serve` exits 1; any other failure to read it, 3.
+fn open_failed(e: &StoreError) -> ExitCode {
+    eprintln!("error: {e}");
+    match e {
+        StoreError::Locked { .. } => ExitCode::from(1),
+        _ => ExitCode::from(3),
+    }
+}
+
+fn show(marks: &Marks, json: bool) {
+    let mut rows: Vec<_> = marks.entries().collect();
     rows.sort_by_key(|(kind, chain, pkh, _)| (chain.to_string(), pkh.to_string(), *kind));
     if json {
         let marks: Vec<_> = rows
@@ -165,8 +175,10 @@ fn state(m: &Mark) -> &'static str {
 /// The marks of `source` in `dir`, by kind.
 fn read_source(source: Source, dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, String> {
     match source {
-        // octez-signer's files of every version, read as the store reads its own.
-        Source::Octez => crate::watermark::files::read_all(dir)
+        // octez-signer's files of every version, read as the store reads its own (an unknown
+        // `*_high_watermarks` file is refused, as serve refuses it).
+        Source::Octez => crate::watermark::files::check_names(dir)
+            .and_then(|()| crate::watermark::files::read_all(dir))
             .map(|d| d.marks)
             .map_err(|e| e.to_string()),
         Source::Signatory => read_signatory(dir),
@@ -200,8 +212,10 @@ fn read_signatory(dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, Stri
         let chain: ChainId = chain
             .parse()
             .map_err(|e| format!("{}: not a chain id: {e}", path.display()))?;
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        // A regular file only (never a FIFO, a device or a link), of bounded size.
+        let text = crate::watermark::files::read_text(&path)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{} disappeared while it was read", path.display()))?;
         let raw: BTreeMap<String, BTreeMap<String, SignatoryMark>> =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for (pkh, kinds) in raw {
@@ -240,39 +254,18 @@ fn read_signatory(dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, Stri
 
 fn import(store: &mut WatermarkStore, from: Source, dir: &Path) -> Result<(), String> {
     let marks = read_source(from, dir)?;
-    let (mut raised, mut kept) = (0usize, 0usize);
-    for (kind, chains) in marks {
-        for (chain, keys) in chains {
-            for (pkh, mark) in keys {
-                let higher = match store.get(kind, &chain, &pkh) {
-                    None => true,
-                    Some(have) => {
-                        (mark.level, mark.round.unwrap_or(0))
-                            > (have.level, have.round.unwrap_or(0))
-                    }
-                };
-                if !higher {
-                    kept += 1;
-                    continue;
-                }
-                store
-                    .persist(kind, chain, pkh, mark)
-                    .map_err(|e| e.to_string())?;
-                raised += 1;
-            }
-        }
-    }
+    let (raised, kept) = store.import(marks).map_err(|e| e.to_string())?;
     println!("{raised} marks raised, {kept} already as high or higher (never lowered)");
     Ok(())
 }
 
 /// Raises the container's slots to this directory's marks (never lowering one).
 fn push(
-    store: &WatermarkStore,
+    marks: &Marks,
     location: &SharedLocation,
     settings: &crate::vault::VaultSettings,
 ) -> Result<(), String> {
-    let marks: Vec<(Slot, Mark)> = store
+    let marks: Vec<(Slot, Mark)> = marks
         .entries()
         .map(|(kind, chain, pkh, m)| (Slot { kind, chain, pkh }, m.clone()))
         .collect();

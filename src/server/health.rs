@@ -5,8 +5,9 @@
 //! takes a write (a probe file in the data directory; and a probe blob in the shared
 //! container when configured), each within [`PROBE_TIMEOUT`]. The checks are cached for
 //! [`HEALTH_CACHE`], so a tight probe loop cannot turn into billed vault calls or writes; the
-//! result is also the `tezos_azure_signer_ready` gauge. Liveness only says the process
-//! answers: a vault outage must not get the signer restarted.
+//! result is also the `tezos_azure_signer_ready` gauge. Liveness says the process answers and
+//! its signing path's workers run (a dead watermark writer never comes back, so a supervisor
+//! should restart the process); a vault outage must not get the signer restarted.
 //! Must never: expose anything but counters and a readiness verdict.
 
 use std::convert::Infallible;
@@ -125,9 +126,19 @@ pub fn routes(
             warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4")
                 .into_response()
         });
-    let live_route = warp::path!("healthz")
-        .and(warp::get())
-        .map(|| warp::reply::json(&serde_json::json!({"status": "alive"})).into_response());
+    let for_live = health.clone();
+    let live_route = warp::path!("healthz").and(warp::get()).map(move || {
+        if for_live.signer.alive() {
+            warp::reply::json(&serde_json::json!({"status": "alive"})).into_response()
+        } else {
+            let body = serde_json::json!({
+                "status": "dead",
+                "reason": "the watermark writer thread has stopped: nothing can be signed until the signer restarts",
+            });
+            warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE)
+                .into_response()
+        }
+    });
     let ready_route = warp::path!("readyz").and(warp::get()).then(move || {
         let health = health.clone();
         async move {

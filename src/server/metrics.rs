@@ -51,6 +51,8 @@ pub struct Metrics {
     watermark_writes: Histogram,
     /// The shared watermark store's counters, when `--shared-watermarks` is on.
     shared: OnceLock<Arc<SharedStats>>,
+    /// Log lines stderr did not take (the process's logger).
+    lost_log_lines: OnceLock<crate::logging::LostLines>,
 }
 
 impl Metrics {
@@ -111,6 +113,10 @@ impl Metrics {
     /// Renders the shared watermark store's counters too.
     pub fn attach_shared(&self, stats: Arc<SharedStats>) {
         let _ = self.shared.set(stats);
+    }
+    /// Renders the count of log lines stderr did not take.
+    pub fn attach_lost_log_lines(&self, lost: crate::logging::LostLines) {
+        let _ = self.lost_log_lines.set(lost);
     }
     pub fn in_flight(&self, delta: i64) {
         self.with(|m| m.in_flight += delta);
@@ -185,6 +191,10 @@ impl Metrics {
             for (listener, n) in &m.connections_refused {
                 let _ = writeln!(out, "{p}_connections_refused_total{{listener=\"{listener}\"}} {n}");
             }
+            header(&mut out, &format!("{p}_log_lines_lost_total"), "counter",
+                "Log lines stderr did not take (a full disk, a closed pipe): dropped, never a stop.");
+            let lost = self.lost_log_lines.get().map_or(0, crate::logging::LostLines::count);
+            let _ = writeln!(out, "{p}_log_lines_lost_total {lost}");
             if let Some(shared) = self.shared.get() {
                 render_shared(&mut out, shared);
             }

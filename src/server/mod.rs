@@ -67,6 +67,10 @@ pub trait SignerApi: Send + Sync + 'static {
     /// A clean stop, after the last signature (the real signer writes what it recorded in
     /// memory). Doubles can keep the default.
     async fn close(&self) {}
+    /// Whether the signing path's workers still run (liveness). Doubles can keep the default.
+    fn alive(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait]
@@ -102,6 +106,9 @@ impl SignerApi for crate::signer::Signer {
     }
     async fn check_store(&self) -> Result<(), crate::watermark::StoreError> {
         crate::signer::Signer::check_store(self).await
+    }
+    fn alive(&self) -> bool {
+        crate::signer::Signer::alive(self)
     }
     async fn close(&self) {
         if let Err(e) = crate::signer::Signer::shutdown(self).await {

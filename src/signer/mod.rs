@@ -242,6 +242,11 @@ impl Signer {
         }
     }
 
+    /// Whether the signing path's workers run (the watermark writer thread).
+    pub fn alive(&self) -> bool {
+        self.store.alive()
+    }
+
     /// Whether the watermark store can take marks (the shared container answers).
     pub async fn check_store(&self) -> Result<(), StoreError> {
         self.store.probe().await

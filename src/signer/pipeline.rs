@@ -122,14 +122,25 @@ impl Signer {
         // future is dropped; a signature leaves only once both succeeded.
         let store = Arc::clone(&self.store);
         let reservation = mark_req.reservation();
-        let reserving = tokio::spawn(async move {
+        let mut reserving = tokio::spawn(async move {
             let started = Instant::now();
             let reserved = store.reserve(slot, reservation).await;
             (reserved, started.elapsed())
         });
         let signed = self.vault_sign(&entry, &mark_req.hash, ctx).await;
         // The reservation too must end by the deadline (a shared store is a network call).
-        let reserved = bounded(ctx, pkh, Stage::Reservation, reserving).await?;
+        let reserved = match bounded(ctx, pkh, Stage::Reservation, &mut reserving).await {
+            Ok(reserved) => reserved,
+            Err(late) => {
+                // The reservation runs on: the key stays locked until it ends, so the next
+                // request for this key never races it into the store.
+                tokio::spawn(async move {
+                    let _ = reserving.await;
+                    drop(guard);
+                });
+                return Err(late);
+            }
+        };
         let (reserved, watermark_latency) =
             reserved.map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
         reserved.map_err(SignError::Store)?;
@@ -138,7 +149,7 @@ impl Signer {
         // that owns the key lock, so it completes even if this request is dropped.
         let store = Arc::clone(&self.store);
         let signed = mark_req.to_mark(signature);
-        let recording = tokio::spawn(async move {
+        let mut recording = tokio::spawn(async move {
             let started = Instant::now();
             let recorded = store.record_signature(slot, signed).await;
             // The store before the lock: whoever takes the key next finds the store free.
@@ -162,7 +173,7 @@ impl Signer {
         }
         // A block: recorded (durably, and in the shared container) before it leaves, and what
         // leaves is the one signature recorded for it, perhaps another signer's.
-        let (recorded, record_latency) = bounded(ctx, pkh, Stage::Record, recording)
+        let (recorded, record_latency) = bounded(ctx, pkh, Stage::Record, &mut recording)
             .await?
             .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
         let released = recorded.map_err(SignError::Store)?;
@@ -233,7 +244,7 @@ async fn bounded<T>(
     ctx: &SignContext,
     pkh: &Pkh,
     stage: Stage,
-    task: tokio::task::JoinHandle<T>,
+    task: &mut tokio::task::JoinHandle<T>,
 ) -> Result<Result<T, tokio::task::JoinError>, SignError> {
     match ctx.deadline {
         None => Ok(task.await),

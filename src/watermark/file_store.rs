@@ -46,6 +46,9 @@ enum Job {
     Probe {
         done: Reply,
     },
+    /// A writer that dies (tests of liveness).
+    #[cfg(test)]
+    Die,
 }
 
 /// octez-signer's files and the reservation journal of a locked data directory.
@@ -202,6 +205,12 @@ impl MarkStore for FileStore {
     async fn probe(&self) -> Result<(), StoreError> {
         self.submit(|done| Job::Probe { done }).await
     }
+
+    fn alive(&self) -> bool {
+        lock(&self.inner.writer)
+            .as_ref()
+            .is_some_and(|writer| !writer.is_finished())
+    }
 }
 
 /// The writer thread: batches of reservations, checkpoints when idle, a last one at the end.
@@ -253,6 +262,8 @@ fn write_loop(
                 Job::Reserve { slot, mark, done } => reserves.push((slot, mark, done)),
                 Job::Flush { done } => flushes.push(done),
                 Job::Probe { done } => probes.push(done),
+                #[cfg(test)]
+                Job::Die => panic!("the writer thread dies (test)"),
             }
         }
         if !probes.is_empty() {
@@ -354,6 +365,7 @@ fn shared_error(e: &StoreError) -> StoreError {
             source: io::Error::new(source.kind(), source.to_string()),
         },
         StoreError::DirectoryReplaced { dir } => StoreError::DirectoryReplaced { dir: dir.clone() },
+        StoreError::JournalReplaced { path } => StoreError::JournalReplaced { path: path.clone() },
         other => StoreError::Unavailable(other.to_string()),
     }
 }
@@ -434,5 +446,25 @@ mod tests {
         // A regression is refused by the writer, and the caller hears why.
         let err = store.reserve(slot(1), mark(6)).await.unwrap_err();
         assert!(matches!(err, StoreError::Regression { .. }), "{err}");
+    }
+
+    /// A writer thread that dies is seen: the store says so (liveness), and every later
+    /// reservation fails at once instead of waiting.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_writer_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(WatermarkStore::open(dir.path()).unwrap());
+        assert!(store.alive());
+        let died = store.submit(|_| Job::Die).await;
+        assert!(matches!(died, Err(StoreError::Unavailable(_))), "{died:?}");
+        for _ in 0..100 {
+            if !store.alive() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!store.alive());
+        let err = store.reserve(slot(1), mark(1)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
     }
 }

@@ -72,6 +72,23 @@ pub fn check_names(dir: &Path) -> Result<(), StoreError> {
 /// link (dangling or not) or anything but a regular file is refused.
 pub fn read(dir: &Path, name: &str) -> Result<Option<KindMarks>, StoreError> {
     let path = dir.join(name);
+    let Some(text) = read_text(&path)? else {
+        return Ok(None);
+    };
+    format::parse(&text)
+        .map(Some)
+        .map_err(|reason| StoreError::Corrupt { path, reason })
+}
+
+/// The largest watermark file read (about a million entries): a bigger one is refused rather
+/// than read into memory.
+pub const MAX_FILE: u64 = 256 << 20;
+
+/// The text of a watermark file, `None` if it does not exist. Only a regular file, never
+/// through a link, never a FIFO or a device (which could block or never end), at most
+/// [`MAX_FILE`] bytes.
+pub fn read_text(path: &Path) -> Result<Option<String>, StoreError> {
+    let path = path.to_path_buf();
     match fs::symlink_metadata(&path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -87,26 +104,38 @@ pub fn read(dir: &Path, name: &str) -> Result<Option<KindMarks>, StoreError> {
                 what: describe(&meta.file_type()),
             });
         }
+        Ok(meta) if meta.len() > MAX_FILE => {
+            return Err(StoreError::Corrupt {
+                path,
+                reason: format!("{} bytes, more than a watermark file holds", meta.len()),
+            });
+        }
         Ok(_) => {}
     }
     let mut bytes = Vec::new();
     OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(&path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
+        // Bounded even if the file grows while it is read.
+        .and_then(|f| f.take(MAX_FILE + 1).read_to_end(&mut bytes))
         .map_err(|source| StoreError::Io {
             op: "read",
             path: path.clone(),
             source,
         })?;
-    let text = String::from_utf8(bytes).map_err(|_| StoreError::Corrupt {
-        path: path.clone(),
-        reason: "not UTF-8 text".into(),
-    })?;
-    format::parse(&text)
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(StoreError::Corrupt {
+            path,
+            reason: "it grew past the size a watermark file holds while it was read".into(),
+        });
+    }
+    String::from_utf8(bytes)
         .map(Some)
-        .map_err(|reason| StoreError::Corrupt { path, reason })
+        .map_err(|_| StoreError::Corrupt {
+            path,
+            reason: "not UTF-8 text".into(),
+        })
 }
 
 /// A temporary file means a write was interrupted before its rename: the target still holds

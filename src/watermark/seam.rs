@@ -57,6 +57,11 @@ pub trait MarkStore: Send + Sync + 'static {
     async fn probe(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Whether the store's workers still run. A dead writer never comes back, so liveness
+    /// (`/healthz`) reports it and a supervisor restarts the process.
+    fn alive(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
@@ -219,8 +224,12 @@ mod tests {
         let current = store.load(&block).await.expect("load").expect("a mark");
         assert!(current.unreleased, "a second restart keeps the proof");
         drop(store);
-        std::fs::remove_file(dir.path().join(crate::watermark::journal::JOURNAL_FILE))
-            .expect("remove the journal");
+        for name in [
+            crate::watermark::journal::JOURNAL_FILE,
+            crate::watermark::journal::ID_FILE,
+        ] {
+            std::fs::remove_file(dir.path().join(name)).expect("remove the journal");
+        }
         let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
         let current = store.load(&block).await.expect("load").expect("a mark");
         assert!(!current.unreleased);

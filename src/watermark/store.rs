@@ -8,13 +8,13 @@
 //! file that cannot be read or parsed stops [`WatermarkStore::open`], and a mark that would go
 //! backwards is refused.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::files;
-use super::format::file_name;
+use super::format::{KindMarks, file_name};
 use super::journal::Journal;
 use super::lock::DirLock;
 use super::marks::Marks;
@@ -116,6 +116,22 @@ pub enum StoreError {
         pkh: Pkh,
         reason: InvalidMark,
     },
+    #[error(
+        "the reservation journal {} is damaged: {reason}. It may hold acknowledged marks that \
+         are in no other file, so the signer refuses to start rather than sign below them; it \
+         is never reset automatically. Restore the data directory from a backup; or, knowing \
+         the last level and round this signer released for each key (the baker's logs, the \
+         chain), move marks.journal and journal.id aside and start with --min-level above them",
+        path.display()
+    )]
+    JournalDamaged { path: PathBuf, reason: String },
+    #[error(
+        "the reservation journal {} was deleted, renamed or replaced while this signer wrote \
+         it: marks written now would reach no file a restart reads. Restart the signer (it \
+         refuses to start if marks are missing)",
+        path.display()
+    )]
+    JournalReplaced { path: PathBuf },
     /// The shared store (`--shared-watermarks`) refused or failed.
     #[error(transparent)]
     Shared(super::shared::SharedError),
@@ -215,8 +231,20 @@ impl WatermarkStore {
         // Durably in the current files before anything is signed: the marks stay even if the
         // older file is later rewritten or removed.
         marks.mark_dirty(raised_kinds);
-        let (journal, reserved) = Journal::open(&dir)?;
-        let replayed = reserved
+        let (journal, recovery) = Journal::open(&dir)?;
+        if recovery.repaired > 0 {
+            tracing::warn!(
+                records = recovery.repaired,
+                "journal records with one damaged copy were read from their mirror (check the disk)"
+            );
+        }
+        if recovery.torn_tail {
+            tracing::warn!(
+                "the journal ends with a record torn in both copies: an append interrupted by a crash, never acknowledged"
+            );
+        }
+        let replayed = recovery
+            .marks
             .into_iter()
             .filter(|(slot, mark)| marks.raise(*slot, mark.clone()))
             .count();
@@ -237,6 +265,25 @@ impl WatermarkStore {
         };
         store.flush()?;
         Ok((store, migration))
+    }
+
+    /// The marks of `dir` as [`WatermarkStore::open`] would load them, without writing a mark
+    /// file or the journal (read-only commands): under the directory lock, so no `serve`
+    /// writes meanwhile. A directory that does not exist holds no marks.
+    pub fn inspect(dir: impl AsRef<Path>) -> Result<Marks, StoreError> {
+        let dir = dir.as_ref();
+        if !dir.exists() {
+            return Ok(Marks::default());
+        }
+        files::check_permissions(dir)?;
+        let _lock = DirLock::acquire(dir)?;
+        files::check_names(dir)?;
+        let files::DirMarks { marks, carried, .. } = files::read_all(dir)?;
+        let mut marks = Marks::new(marks, carried);
+        for (slot, mark) in Journal::read(dir)?.marks {
+            marks.raise(slot, mark);
+        }
+        Ok(marks)
     }
 
     /// The current mark for (kind, chain, key), if any.
@@ -277,6 +324,35 @@ impl WatermarkStore {
         let [(slot, mark)] = batch;
         self.marks.apply(slot, mark);
         Ok(())
+    }
+
+    /// Raises this directory's marks to `marks` wherever they are higher (never lowering one),
+    /// then writes the files (a checkpoint) before returning, so octez-signer reads them at
+    /// once: one durable write per kind, whatever the number of marks. Returns how many marks
+    /// were raised and how many were kept (already as high). On an error nothing is written
+    /// (the raised marks live only in this value, which the caller drops).
+    pub fn import(
+        &mut self,
+        marks: BTreeMap<ConsensusKind, KindMarks>,
+    ) -> Result<(usize, usize), StoreError> {
+        let (mut raised, mut kept) = (0, 0);
+        for (kind, chains) in marks {
+            for (chain, keys) in chains {
+                for (pkh, mark) in keys {
+                    let slot = Slot { kind, chain, pkh };
+                    match self.marks.check_new(&slot, &mark) {
+                        Ok(true) => {
+                            self.marks.apply(slot, mark);
+                            raised += 1;
+                        }
+                        Ok(false) | Err(StoreError::Regression { .. }) => kept += 1,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        self.flush()?;
+        Ok((raised, kept))
     }
 
     /// A checkpoint: writes every file that is behind memory, then empties the journal.
@@ -353,6 +429,7 @@ impl Disk {
     /// a full disk, a read-only mount or a lost lock shows before a signature needs a write.
     pub fn probe(&self) -> Result<(), StoreError> {
         self.lock.still_holds()?;
+        self.journal.still_ours()?;
         write_durably(&self.dir, PROBE_FILE, b"ok\n", 0o600)?;
         Ok(())
     }

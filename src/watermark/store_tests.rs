@@ -571,3 +571,71 @@ fn a_block_signature_completes_its_reservation_durably() {
     let s = WatermarkStore::open(dir.path()).unwrap();
     assert_eq!(s.get(kind, &on, &key), Some(&mark(30, 0, 3, SPSIG)));
 }
+
+/// A journal that cannot be fully read stops the store before anything is written: neither
+/// opening (serve, import) nor inspecting (`watermarks show`) rewrites or resets it.
+#[test]
+fn a_damaged_journal_stops_the_store_and_is_left_as_it_was() {
+    use crate::watermark::journal::JOURNAL_FILE;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    for level in 1..=5 {
+        s.persist(
+            ConsensusKind::Attestation,
+            chain(MAINNET),
+            pkh(TZ2),
+            mark(level, 0, level as u8, SPSIG),
+        )
+        .unwrap();
+    }
+    drop(s); // no checkpoint: the journal alone holds levels 1 to 5
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut bytes = fs::read(&path).unwrap();
+    // Both copies of the second record (slots start after two 256-byte headers; the mirror
+    // after 8,192 slots).
+    for at in [3 * 256 + 40, (2 + 8192 + 1) * 256 + 40] {
+        bytes[at] ^= 0x01;
+    }
+    fs::write(&path, &bytes).unwrap();
+    for _ in 0..2 {
+        let err = WatermarkStore::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::JournalDamaged { .. }), "{err}");
+        let err = WatermarkStore::inspect(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::JournalDamaged { .. }), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), bytes, "the journal was rewritten");
+    }
+}
+
+/// `inspect` reads what `open` would, writing nothing: no journal or identity file appears
+/// in a directory that has none, and an existing one is not reset.
+#[test]
+fn inspecting_writes_nothing() {
+    use crate::watermark::journal::{ID_FILE, JOURNAL_FILE};
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(file_name(ConsensusKind::Block)),
+        format!(
+            "{{\"{MAINNET}\": {{\"{TZ2}\": {{\"level\": 7, \"round\": 0, \"hash\": \"{}\"}}}}}}",
+            "ab".repeat(32)
+        ),
+    )
+    .unwrap();
+    let marks = WatermarkStore::inspect(dir.path()).unwrap();
+    assert_eq!(marks.entries().count(), 1);
+    assert!(!dir.path().join(JOURNAL_FILE).exists());
+    assert!(!dir.path().join(ID_FILE).exists());
+
+    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    s.persist(
+        ConsensusKind::Attestation,
+        chain(MAINNET),
+        pkh(TZ2),
+        mark(9, 0, 9, SPSIG),
+    )
+    .unwrap();
+    drop(s);
+    let before = fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
+    let marks = WatermarkStore::inspect(dir.path()).unwrap();
+    assert_eq!(marks.entries().count(), 2);
+    assert_eq!(fs::read(dir.path().join(JOURNAL_FILE)).unwrap(), before);
+}

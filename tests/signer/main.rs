@@ -12,6 +12,8 @@ mod block_kill;
 mod disk_faults;
 mod held;
 mod imported_blocks;
+mod journal_moved;
+mod logging;
 mod races;
 mod serve_defects;
 mod serve_e2e;

@@ -104,26 +104,34 @@ impl DevVault {
     }
 
     /// The human-friendly banner: demo pkhs and a curl example.
+    /// (Written to stdout; a closed stdout is ignored, never a stop.)
     pub fn print_banner(&self, url: &str, data_dir: &Path) {
-        println!();
-        println!(
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
             "Development mode: Key Vault emulator at {} (state in {})",
             self.emulator.vault_url(),
             data_dir.join("emulator").display()
         );
         for (name, pkh) in &self.demo {
-            println!("  demo key {name}: {pkh}");
+            let _ = writeln!(out, "  demo key {name}: {pkh}");
         }
         if let Some((_, pkh)) = self.demo.first() {
-            println!();
-            println!("Try:");
-            println!("  curl -s {url}/keys/{pkh}");
-            println!(
+            let _ = writeln!(out);
+            let _ = writeln!(out, "Try:");
+            let _ = writeln!(out, "  curl -s {url}/keys/{pkh}");
+            let _ = writeln!(
+                out,
                 "  curl -s -X POST -H 'Content-Type: application/json' --data '\"{EXAMPLE_ATTESTATION}\"' {url}/keys/{pkh}"
             );
-            println!("Point a baker at it:  octez-client import secret key baker {url}/{pkh}");
+            let _ = writeln!(
+                out,
+                "Point a baker at it:  octez-client import secret key baker {url}/{pkh}"
+            );
         }
-        println!();
+        let _ = writeln!(out);
     }
 
     pub async fn shutdown(self) {

@@ -7,6 +7,7 @@
 //! Must never: start serving when the store cannot be read (no silent reset), or exit before
 //! in-flight signatures are persisted.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::auth::AuthorizedKeys;
 use crate::commands::GlobalArgs;
 use crate::confirm::Confirmations;
 use crate::confirm::socket::ConfirmSocket;
+use crate::logging::LostLines;
 use crate::policy::spending::SpendingLedger;
 use crate::policy::{MagicBytes, Policy, PolicyRules};
 use crate::server::held::Confirm;
@@ -71,7 +73,7 @@ pub enum ServeError {
     ConfirmSocket(std::io::Error),
 }
 
-pub fn run(global: &GlobalArgs, args: ServeArgs) -> ExitCode {
+pub fn run(global: &GlobalArgs, args: ServeArgs, lost_log_lines: LostLines) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,7 +84,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(global, args)) {
+    match runtime.block_on(serve(global, args, lost_log_lines)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
             eprintln!("error: stopped with signatures still in flight after the drain timeout");
@@ -130,7 +132,11 @@ fn signer_config(args: &ServeArgs) -> Result<SignerConfig, ServeError> {
 }
 
 /// Returns whether every in-flight signature finished before exit.
-async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError> {
+async fn serve(
+    global: &GlobalArgs,
+    args: ServeArgs,
+    lost_log_lines: LostLines,
+) -> Result<bool, ServeError> {
     // Before anything else: a SIGTERM/SIGINT during startup then shuts down gracefully once
     // the server runs, instead of killing the process by the default disposition.
     let termination = TerminationSignal::register();
@@ -210,6 +216,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
     if let Some(stats) = shared_stats {
         server.metrics().attach_shared(stats);
     }
+    server.metrics().attach_lost_log_lines(lost_log_lines);
     let bound = server.api_address().map_err(|source| ServeError::Bind {
         address: api_address.to_string(),
         source,
@@ -230,10 +237,12 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> Result<bool, ServeError>
              that they are enabled, and that --key names them"
         );
     }
-    // Machine-readable lines on stdout (scripts and tests wait for them).
-    println!("listening {url}");
+    // Machine-readable lines on stdout (scripts and tests wait for them); a closed stdout
+    // must not stop the signer.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening {url}");
     if let Some(m) = server.metrics_address() {
-        println!("metrics http://{m}/metrics");
+        let _ = writeln!(stdout, "metrics http://{m}/metrics");
     }
     #[cfg(feature = "emulator")]
     if let Some(dev) = &dev {
@@ -272,7 +281,8 @@ async fn open_store(
         location.clone(),
         settings.sign_deadline,
         Arc::new(SharedStats::default()),
-    );
+    )
+    .probing_as(&args.resolved_data_dir()?);
     let store = SharedStore::open(local, shared).await?;
     let stats = store.stats();
     tracing::info!(location = %location, sas = location.uses_sas(), "shared watermarks on");

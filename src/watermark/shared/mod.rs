@@ -248,6 +248,10 @@ impl MarkStore for SharedStore {
         self.local.flush().await
     }
 
+    fn alive(&self) -> bool {
+        self.local.alive()
+    }
+
     /// Both must take a write: the local directory and the container.
     async fn probe(&self) -> Result<(), StoreError> {
         let (local, shared) = tokio::join!(self.local.probe(), self.shared.probe());

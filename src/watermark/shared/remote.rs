@@ -120,6 +120,16 @@ impl SharedMarks {
         &self.location
     }
 
+    /// Names the readiness probe's blob after this host and `data_dir` (a signer's identity:
+    /// one data directory is one signer), so restarts reuse one blob instead of leaving one
+    /// per process in the container.
+    pub fn probing_as(mut self, data_dir: &std::path::Path) -> SharedMarks {
+        let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        let digest = crate::tezos::blake2b_256(dir.as_os_str().as_encoded_bytes());
+        self.probe_id = format!("{}-{}", host_name(), hex::encode(&digest[..8]));
+        self
+    }
+
     pub fn stats(&self) -> &Arc<SharedStats> {
         &self.stats
     }
@@ -143,7 +153,10 @@ impl SharedMarks {
         };
         let mut known = self.cached(&slot);
         let mut backoff = Duration::from_millis(20);
-        for _ in 0..MAX_TRIES {
+        // Lost races count towards MAX_TRIES; transient failures are bounded by the deadline
+        // alone (a storage outage is reported as one, not as a fight between signers).
+        let mut conflicts = 0;
+        while conflicts < MAX_TRIES {
             let condition = match &known {
                 None | Some(Known::Absent) => Condition::Absent,
                 Some(Known::At {
@@ -177,6 +190,7 @@ impl SharedMarks {
                     return Ok(());
                 }
                 Err(BlobError::Conflict | BlobError::Missing) => {
+                    conflicts += 1;
                     // With nothing cached this is the first look at the slot, not a lost race.
                     if known.is_some() {
                         self.stats.conflict();
@@ -226,7 +240,10 @@ impl SharedMarks {
             None => self.read(&slot, &name, deadline).await?,
         };
         let mut backoff = Duration::from_millis(20);
-        for _ in 0..MAX_TRIES {
+        // Lost races count towards MAX_TRIES; transient failures are bounded by the deadline
+        // alone (a storage outage is reported as one, not as a fight between signers).
+        let mut conflicts = 0;
+        while conflicts < MAX_TRIES {
             let Known::At {
                 etag,
                 mark: current,
@@ -264,6 +281,7 @@ impl SharedMarks {
                     return Ok(signature);
                 }
                 Err(BlobError::Conflict | BlobError::Missing) => {
+                    conflicts += 1;
                     self.stats.conflict();
                     known = self.read(&slot, &name, deadline).await?;
                 }
@@ -296,7 +314,10 @@ impl SharedMarks {
             ..mark.clone()
         };
         let mut known = self.read(&slot, &name, deadline).await?;
-        for _ in 0..MAX_TRIES {
+        // Lost races count towards MAX_TRIES; transient failures are bounded by the deadline
+        // alone (a storage outage is reported as one, not as a fight between signers).
+        let mut conflicts = 0;
+        while conflicts < MAX_TRIES {
             let (condition, created) = match &known {
                 Known::Absent => (Condition::Absent, true),
                 Known::At {
@@ -336,6 +357,7 @@ impl SharedMarks {
                     });
                 }
                 Err(BlobError::Conflict | BlobError::Missing) => {
+                    conflicts += 1;
                     self.stats.conflict();
                     known = self.read(&slot, &name, deadline).await?;
                 }
@@ -474,8 +496,13 @@ impl SharedMarks {
     }
 }
 
-/// A name for this process's probe blob: host name and process id (one blob per signer).
+/// A name for this process's probe blob: host name and process id.
 fn probe_id() -> String {
+    format!("{}-{}", host_name(), std::process::id())
+}
+
+/// The host name, as a blob name may carry it ("signer" when there is none).
+fn host_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let host: String = host
         .trim()
@@ -483,11 +510,11 @@ fn probe_id() -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .take(63)
         .collect();
-    format!(
-        "{}-{}",
-        if host.is_empty() { "signer" } else { &host },
-        std::process::id()
-    )
+    if host.is_empty() {
+        "signer".into()
+    } else {
+        host
+    }
 }
 
 /// (level, round) as the rule orders them (a mark without a round is round 0).

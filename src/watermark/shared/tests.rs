@@ -192,6 +192,27 @@ async fn storage_failures_fail_closed_within_the_budget_and_recover() {
     a.probe().await.expect("ready again");
 }
 
+/// A storage outage longer than the tries a lost race gets is still reported as an outage,
+/// not as two signers fighting over the mark.
+#[tokio::test]
+async fn a_long_outage_is_an_outage_not_a_fight() {
+    let blobs = Arc::new(MemoryBlobs::default());
+    let dyn_blobs: Arc<dyn Blobs> = blobs.clone();
+    let a = SharedMarks::new(
+        dyn_blobs,
+        location(),
+        Duration::from_millis(2500),
+        Arc::new(SharedStats::default()),
+    );
+    a.reserve(slot(), &mark(1, 0, 1)).await.expect("up");
+    blobs.down.store(true, Ordering::SeqCst);
+    let got = a.reserve(slot(), &mark(2, 0, 1)).await;
+    assert!(
+        matches!(got, Err(SharedError::Unavailable { .. })),
+        "{got:?}"
+    );
+}
+
 #[tokio::test]
 async fn an_unreadable_shared_mark_refuses_everything() {
     let blobs = Arc::new(MemoryBlobs::default());
