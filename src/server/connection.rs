@@ -28,6 +28,7 @@ use warp::reply::{Reply, Response};
 
 use super::errors::{ApiError, RequestError};
 use super::listen::Limits;
+use super::unserved::Ticket;
 
 /// The client's address, in every request's extensions (held requests show it).
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +106,7 @@ pub(super) async fn serve_connection<IO, S>(
     limits: Limits,
     stop: CancellationToken,
     peer: std::net::SocketAddr,
+    ticket: Ticket,
 ) where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     S: hyper::service::Service<
@@ -119,10 +121,14 @@ pub(super) async fn serve_connection<IO, S>(
 {
     let activity = Activity::new();
     let timeout = limits.request_timeout;
+    let evicted = ticket.evicted.clone();
+    let ticket = Arc::new(ticket);
     let timed = {
         let activity = Arc::clone(&activity);
         hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(PeerAddr(peer));
+            // A request began: this connection is no longer one a full listener may close.
+            ticket.served();
             let busy = activity.begin();
             let call = match refuse_target(&req) {
                 Some(refusal) => Err(refusal),
@@ -156,6 +162,7 @@ pub(super) async fn serve_connection<IO, S>(
             _ => return,
         },
         () = stop.cancelled() => return,
+        () = evicted.cancelled() => return,
     }
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -195,6 +202,8 @@ pub(super) async fn serve_connection<IO, S>(
                 conn.as_mut().graceful_shutdown();
                 closing = Some(Instant::now());
             }
+            // Evicted before its first request began (see `super::unserved`).
+            () = evicted.cancelled() => return,
             () = tokio::time::sleep(tick) => match closing {
                 // Closing: once nothing is in progress (and the peer had a moment to see the
                 // close), drop the connection rather than wait for the peer to agree.

@@ -4,7 +4,9 @@
 //!
 //! Owns: the listener's limits ([`Limits`], the same for HTTP/1 and HTTP/2), the TLS handshake
 //! time limit, a cap on open connections (beyond it a new connection is closed at once, and the
-//! cap is lowered to fit the file-descriptor limit), backing off when accept fails, and the
+//! cap is lowered to fit the file-descriptor limit; when it is reached the connection that has
+//! waited longest without a request is closed to make room, see [`super::unserved`]), backing
+//! off when accept fails, and the
 //! shutdown: when `shutdown` resolves it stops accepting, tells every connection to close (idle
 //! ones at once, others after their current request), waits at most `drain_timeout`, and
 //! returns. Must never: spin on a failing accept, let connections pile up past the cap, or keep
@@ -25,6 +27,7 @@ use warp::Filter;
 use warp::reply::Response;
 
 use super::metrics::Metrics;
+use super::unserved::Unserved;
 
 /// Limits of one listener.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +66,9 @@ pub struct Observer {
     pub listener: &'static str,
 }
 
+/// How long a new connection waits for the slot of the connection evicted for it.
+const EVICTION_WAIT: Duration = Duration::from_millis(500);
+
 /// File descriptors kept back from the connection cap: watermark files, the vault's and the
 /// token endpoint's connections, logs, the other listener's own reserve.
 const RESERVED_FDS: usize = 64;
@@ -85,6 +91,7 @@ pub async fn serve<F>(
         observer.listener,
     )));
     let stop = CancellationToken::new();
+    let unserved = Arc::new(Unserved::default());
     let mut connections = JoinSet::new();
     let mut accept_failures = 0u32;
     let mut refusal_logged: Option<Instant> = None;
@@ -112,7 +119,21 @@ pub async fn serve<F>(
                 }
             },
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            // Full: close the connection that has waited longest without a request (a
+            // slowloris one, typically) and take its slot once it is free. Waiting here, not
+            // in a task of its own, also paces a flood: the kernel's backlog holds the others.
+            Err(_) if unserved.evict_oldest() => {
+                observer.metrics.connection_evicted(observer.listener);
+                tokio::time::timeout(EVICTION_WAIT, Arc::clone(&slots).acquire_owned())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            Err(_) => None,
+        };
+        let Some(slot) = slot else {
             observer.metrics.connection_refused(observer.listener);
             if refusal_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                 refusal_logged = Some(Instant::now());
@@ -128,19 +149,21 @@ pub async fn serve<F>(
         let acceptor = acceptor.clone();
         let stop = stop.clone();
         let observer = observer.clone();
+        let ticket = unserved.enter();
         connections.spawn(async move {
             let _open = OpenConnection::new(observer, slot);
             let Some(acceptor) = acceptor else {
-                return super::connection::serve_connection(stream, service, limits, stop, peer).await;
+                return super::connection::serve_connection(stream, service, limits, stop, peer, ticket).await;
             };
             let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
             tokio::select! {
                 h = handshake => match h {
-                    Ok(Ok(tls)) => super::connection::serve_connection(tls, service, limits, stop, peer).await,
+                    Ok(Ok(tls)) => super::connection::serve_connection(tls, service, limits, stop, peer, ticket).await,
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 },
                 () = stop.cancelled() => {}
+                () = ticket.evicted.cancelled() => {}
             }
         });
     }

@@ -37,6 +37,7 @@ struct Inner {
     /// By listener (`api`, `metrics`).
     connections_open: BTreeMap<&'static str, i64>,
     connections_refused: BTreeMap<&'static str, u64>,
+    connections_evicted: BTreeMap<&'static str, u64>,
 }
 
 /// All metrics of one server.
@@ -129,6 +130,10 @@ impl Metrics {
     pub fn connection_refused(&self, listener: &'static str) {
         self.with(|m| *m.connections_refused.entry(listener).or_default() += 1);
     }
+    /// A connection of `listener` that had sent no request, closed to make room for a new one.
+    pub fn connection_evicted(&self, listener: &'static str) {
+        self.with(|m| *m.connections_evicted.entry(listener).or_default() += 1);
+    }
 
     /// The exposition text.
     pub fn render(&self) -> String {
@@ -190,6 +195,11 @@ impl Metrics {
                 "Connections closed at once because --max-connections were open, by listener.");
             for (listener, n) in &m.connections_refused {
                 let _ = writeln!(out, "{p}_connections_refused_total{{listener=\"{listener}\"}} {n}");
+            }
+            header(&mut out, &format!("{p}_connections_evicted_total"), "counter",
+                "Connections that had sent no request, closed at the cap to make room for a new one, by listener.");
+            for (listener, n) in &m.connections_evicted {
+                let _ = writeln!(out, "{p}_connections_evicted_total{{listener=\"{listener}\"}} {n}");
             }
             header(&mut out, &format!("{p}_log_lines_lost_total"), "counter",
                 "Log lines stderr did not take (a full disk, a closed pipe): dropped, never a stop.");

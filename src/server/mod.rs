@@ -25,6 +25,7 @@ pub mod outcome;
 pub mod routes;
 pub mod run;
 pub mod tls;
+mod unserved;
 
 pub use crate::signer::{SignContext, SignError, Signed, Signing};
 

@@ -45,9 +45,9 @@ impl Server {
         options: ApiOptions,
         limits: Limits,
     ) -> std::io::Result<Server> {
-        let api = TcpListener::bind(api_address).await?;
+        let api = listen_on(api_address)?;
         let metrics_listener = match metrics_address {
-            Some(a) => Some(TcpListener::bind(a).await?),
+            Some(a) => Some(listen_on(a)?),
             None => None,
         };
         let state = Arc::new(AppState {
@@ -207,4 +207,17 @@ impl TerminationSignal {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// A listening socket with a backlog of 1,024 (std's and tokio's `bind` use 128): under a
+/// flood of connections the kernel queues new clients instead of dropping their SYNs, which
+/// would cost a legitimate client a one-second retransmission.
+fn listen_on(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(1024)
 }

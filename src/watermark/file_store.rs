@@ -4,13 +4,18 @@
 //! takes all that are waiting (a lone one is not delayed), checks each against the marks,
 //! makes them durable together with one journal write and one fdatasync, applies them in
 //! memory and answers each. Readers (the rule's `load`, the chain cap) only take the marks'
-//! lock for a lookup, never during I/O. The writer also checkpoints: it rewrites the
-//! octez-format files that are behind memory when the journal is full, after
-//! [`IDLE_CHECKPOINT`] without writes, on [`MarkStore::flush`] and when the store is dropped.
-//! One thread, whatever the number of keys or waiting requests.
+//! lock for a lookup, never during I/O. The octez-format files that are behind memory are
+//! rewritten (a checkpoint) after [`IDLE_CHECKPOINT`] without writes by a second thread, the
+//! checkpointer, which also runs the readiness probes: on a slow disk their fsyncs never hold
+//! up a reservation, which costs one journal write of its own. The writer starts the new
+//! journal generation once a checkpoint's files are durable and nothing was appended
+//! meanwhile (otherwise the next idle checkpoint tries again). Only a full journal (8,192
+//! marks since the last checkpoint), [`MarkStore::flush`] and the end checkpoint on the
+//! writer itself, waiting for the one in flight. Two threads, whatever the number of keys or
+//! waiting requests.
 //! Must never: answer a reservation before it is durable, or apply a mark that is not.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::io;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,7 +28,7 @@ use tokio::sync::oneshot;
 use super::marks::Marks;
 use super::rule::Mark;
 use super::seam::{MarkStore, Slot};
-use super::store::{Disk, StoreError, WatermarkStore};
+use super::store::{Disk, Files, StoreError, WatermarkStore};
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 /// The files are brought up to date after this long without a new mark.
@@ -46,9 +51,28 @@ enum Job {
     Probe {
         done: Reply,
     },
+    /// The checkpointer finished writing the files of the snapshot it was given.
+    Checkpointed {
+        kinds: Vec<ConsensusKind>,
+        result: Result<(), StoreError>,
+    },
+    /// The store is dropped: a last checkpoint, then the threads end.
+    Stop,
     /// A writer that dies (tests of liveness).
     #[cfg(test)]
     Die,
+    /// The checkpointer sleeps this long before its next work (tests of a slow disk).
+    #[cfg(test)]
+    Stall(Duration),
+}
+
+/// What the checkpointer thread does beside the writer.
+enum Work {
+    /// Write these files (a snapshot of the marks), then report [`Job::Checkpointed`].
+    Files(Vec<(ConsensusKind, String)>),
+    Probe(Reply),
+    #[cfg(test)]
+    Stall(Duration),
 }
 
 /// octez-signer's files and the reservation journal of a locked data directory.
@@ -75,7 +99,9 @@ impl Drop for Inner {
     /// The last clone: the writer checkpoints and ends, and the directory lock is released
     /// before this returns (so the directory can be opened again at once).
     fn drop(&mut self) {
-        drop(lock(&self.jobs).take());
+        if let Some(jobs) = lock(&self.jobs).take() {
+            let _ = jobs.send(Job::Stop);
+        }
         if let Some(writer) = lock(&self.writer).take() {
             let _ = writer.join();
         }
@@ -96,9 +122,28 @@ impl FileStore {
         let for_writer = Arc::clone(&marks);
         let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counted = Arc::clone(&commits);
+        let for_checkpointer = tx.clone();
         let writer = std::thread::Builder::new()
             .name("watermarks".into())
-            .spawn(move || write_loop(&for_writer, disk, &rx, &counted))
+            .spawn(move || {
+                let files = disk.files();
+                let (work, todo) = mpsc::channel();
+                let checkpointer = std::thread::Builder::new()
+                    .name("checkpoints".into())
+                    .spawn(move || checkpoint_loop(&files, &todo, &for_checkpointer))
+                    .expect("spawn the checkpoint thread");
+                Writer {
+                    marks: &for_writer,
+                    disk,
+                    jobs: &rx,
+                    deferred: VecDeque::new(),
+                    work,
+                    in_flight: None,
+                    commits: &counted,
+                }
+                .run();
+                let _ = checkpointer.join();
+            })
             .expect("spawn the watermark writer thread");
         FileStore {
             inner: Arc::new(Inner {
@@ -213,147 +258,234 @@ impl MarkStore for FileStore {
     }
 }
 
-/// The writer thread: batches of reservations, checkpoints when idle, a last one at the end.
-fn write_loop(
-    marks: &Mutex<Marks>,
-    mut disk: Disk,
-    jobs: &mpsc::Receiver<Job>,
-    commits: &std::sync::atomic::AtomicU64,
-) {
-    // After a failed idle checkpoint (a full disk), the next try waits longer, up to a minute.
-    let mut retry_after = IDLE_CHECKPOINT;
-    let mut next_try = std::time::Instant::now();
-    loop {
-        let first = match jobs.recv_timeout(IDLE_CHECKPOINT) {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let behind = lock(marks).is_dirty() || disk.journaled() > 0;
-                if behind && std::time::Instant::now() >= next_try {
-                    match checkpoint(marks, &mut disk) {
-                        Ok(()) => retry_after = IDLE_CHECKPOINT,
-                        Err(e) => {
-                            tracing::warn!(error = %e, retry_in_s = retry_after.as_secs_f64(), "could not bring the watermark files up to date; the journal still holds every mark (free space in the data directory)");
-                            next_try = std::time::Instant::now() + retry_after;
-                            retry_after = (retry_after * 4).min(Duration::from_secs(60));
+/// The writer thread: the journal's only writer. It takes the reservations waiting at each
+/// moment and makes them durable together; files are written beside it by the checkpointer.
+struct Writer<'a> {
+    marks: &'a Mutex<Marks>,
+    disk: Disk,
+    jobs: &'a mpsc::Receiver<Job>,
+    /// Jobs that arrived while a checkpoint was awaited, served next.
+    deferred: VecDeque<Job>,
+    work: mpsc::Sender<Work>,
+    /// A checkpoint being written by the checkpointer: how many marks were appended since
+    /// its snapshot (the files it writes lack them).
+    in_flight: Option<usize>,
+    commits: &'a std::sync::atomic::AtomicU64,
+}
+
+impl Writer<'_> {
+    fn run(mut self) {
+        // After a failed idle checkpoint (a full disk), the next try waits longer, up to a
+        // minute.
+        let mut retry_after = IDLE_CHECKPOINT;
+        let mut next_try = std::time::Instant::now();
+        loop {
+            let first = match self.deferred.pop_front() {
+                Some(job) => job,
+                None => match self.jobs.recv_timeout(IDLE_CHECKPOINT) {
+                    Ok(job) => job,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let behind = lock(self.marks).is_dirty() || self.disk.journaled() > 0;
+                        if behind
+                            && self.in_flight.is_none()
+                            && std::time::Instant::now() >= next_try
+                        {
+                            self.start_checkpoint();
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return self.stop(),
+                },
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match self
+                    .deferred
+                    .pop_front()
+                    .map(Ok)
+                    .unwrap_or_else(|| self.jobs.try_recv())
+                {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let mut reserves = Vec::with_capacity(batch.len());
+            let mut flushes = Vec::new();
+            for job in batch {
+                match job {
+                    Job::Reserve { slot, mark, done } => reserves.push((slot, mark, done)),
+                    Job::Flush { done } => flushes.push(done),
+                    // Beside the journal: a slow probe never holds up a reservation.
+                    Job::Probe { done } => {
+                        let _ = self.work.send(Work::Probe(done));
+                    }
+                    Job::Checkpointed { kinds, result } => {
+                        match self.finish_checkpoint(kinds, result) {
+                            Ok(()) => retry_after = IDLE_CHECKPOINT,
+                            Err(e) => {
+                                tracing::warn!(error = %e, retry_in_s = retry_after.as_secs_f64(), "could not bring the watermark files up to date; the journal still holds every mark (free space in the data directory)");
+                                next_try = std::time::Instant::now() + retry_after;
+                                retry_after = (retry_after * 4).min(Duration::from_secs(60));
+                            }
                         }
                     }
+                    Job::Stop => return self.stop(),
+                    #[cfg(test)]
+                    Job::Die => panic!("the writer thread dies (test)"),
+                    #[cfg(test)]
+                    Job::Stall(d) => {
+                        let _ = self.work.send(Work::Stall(d));
+                    }
                 }
-                continue;
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                if let Err(e) = checkpoint(marks, &mut disk) {
-                    tracing::error!(error = %e, "could not write the watermark files at the end (the journal holds every mark; the next start writes them)");
+            if self.commit(reserves) {
+                self.commits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            if !flushes.is_empty() {
+                let result = self.checkpoint_now();
+                for done in flushes {
+                    let _ = done.send(result.as_ref().map(|_| ()).map_err(shared_error));
                 }
-                return;
-            }
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let mut reserves = Vec::with_capacity(batch.len());
-        let mut flushes = Vec::new();
-        let mut probes = Vec::new();
-        for job in batch {
-            match job {
-                Job::Reserve { slot, mark, done } => reserves.push((slot, mark, done)),
-                Job::Flush { done } => flushes.push(done),
-                Job::Probe { done } => probes.push(done),
-                #[cfg(test)]
-                Job::Die => panic!("the writer thread dies (test)"),
-            }
-        }
-        if !probes.is_empty() {
-            let result = disk.probe();
-            for done in probes {
-                let _ = done.send(result.as_ref().map(|_| ()).map_err(shared_error));
-            }
-        }
-        if commit(marks, &mut disk, reserves) {
-            commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        if !flushes.is_empty() {
-            let result = checkpoint(marks, &mut disk);
-            for done in flushes {
-                let _ = done.send(result.as_ref().map(|_| ()).map_err(shared_error));
             }
         }
     }
-}
 
-/// Checks each reservation, makes the accepted ones durable with one journal write, applies
-/// them, and answers every one. Returns whether it wrote the journal.
-fn commit(marks: &Mutex<Marks>, disk: &mut Disk, reserves: Vec<(Slot, Mark, Reply)>) -> bool {
-    let mut accepted = Vec::with_capacity(reserves.len());
-    let mut replies = Vec::with_capacity(reserves.len());
-    {
-        let marks = lock(marks);
-        let mut seen = HashSet::new();
-        for (slot, mark, done) in reserves {
-            if !seen.insert(slot) {
-                // The pipeline's per-key lock never sends two marks of one slot at once.
-                let _ = done.send(Err(StoreError::Unavailable(
-                    "two reservations of one watermark at once".into(),
-                )));
-                continue;
-            }
-            match marks.check_new(&slot, &mark) {
-                Ok(true) => {
-                    accepted.push((slot, mark));
-                    replies.push(done);
+    /// Hands a snapshot of the files that are behind to the checkpointer.
+    fn start_checkpoint(&mut self) {
+        let texts = lock(self.marks).take_dirty();
+        self.in_flight = Some(0);
+        let _ = self.work.send(Work::Files(texts));
+    }
+
+    /// The checkpointer's files are durable (or failed). The journal starts a new generation
+    /// only if nothing was appended since the snapshot: a mark appended meanwhile is in the
+    /// journal alone, and carrying it into the new generation would leave a crash window where
+    /// it is in neither (the next idle checkpoint covers it). Unreleased block reservations
+    /// are carried as [`Disk::reset_journal`] says.
+    fn finish_checkpoint(
+        &mut self,
+        kinds: Vec<ConsensusKind>,
+        result: Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let appended_since = self.in_flight.take().unwrap_or_default();
+        if let Err(e) = result {
+            lock(self.marks).mark_dirty(kinds);
+            return Err(e);
+        }
+        if appended_since > 0 {
+            return Ok(());
+        }
+        let carried = lock(self.marks).unreleased();
+        self.disk.reset_journal(&carried)
+    }
+
+    /// A checkpoint that must be complete when it returns (a full journal, a flush, the
+    /// end): waits for the one in flight, then writes what is behind on this thread.
+    fn checkpoint_now(&mut self) -> Result<(), StoreError> {
+        while self.in_flight.is_some() {
+            match self.jobs.recv() {
+                Ok(Job::Checkpointed { kinds, result }) => {
+                    if let Err(e) = self.finish_checkpoint(kinds, result) {
+                        tracing::warn!(error = %e, "a checkpoint failed; writing the files again");
+                    }
                 }
-                Ok(false) => {
+                Ok(job) => self.deferred.push_back(job),
+                Err(_) => self.in_flight = None,
+            }
+        }
+        let mut marks = lock(self.marks);
+        self.disk.checkpoint(&mut marks)
+    }
+
+    /// The last checkpoint; the checkpointer ends once its channel closes.
+    fn stop(mut self) {
+        if let Err(e) = self.checkpoint_now() {
+            tracing::error!(error = %e, "could not write the watermark files at the end (the journal holds every mark; the next start writes them)");
+        }
+    }
+
+    /// Checks each reservation, makes the accepted ones durable with one journal write,
+    /// applies them, and answers every one. Returns whether it wrote the journal.
+    fn commit(&mut self, reserves: Vec<(Slot, Mark, Reply)>) -> bool {
+        let mut accepted = Vec::with_capacity(reserves.len());
+        let mut replies = Vec::with_capacity(reserves.len());
+        {
+            let marks = lock(self.marks);
+            let mut seen = HashSet::new();
+            for (slot, mark, done) in reserves {
+                if !seen.insert(slot) {
+                    // The pipeline's per-key lock never sends two marks of one slot at once.
+                    let _ = done.send(Err(StoreError::Unavailable(
+                        "two reservations of one watermark at once".into(),
+                    )));
+                    continue;
+                }
+                match marks.check_new(&slot, &mark) {
+                    Ok(true) => {
+                        accepted.push((slot, mark));
+                        replies.push(done);
+                    }
+                    Ok(false) => {
+                        let _ = done.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(e));
+                    }
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return false;
+        }
+        let durable = if self.disk.has_room(accepted.len()) {
+            Ok(())
+        } else {
+            self.checkpoint_now()
+        }
+        .and_then(|()| self.disk.append(&accepted));
+        match durable {
+            Ok(()) => {
+                if let Some(since) = &mut self.in_flight {
+                    *since += accepted.len();
+                }
+                let mut marks = lock(self.marks);
+                for (slot, mark) in accepted {
+                    marks.apply(slot, mark);
+                }
+                drop(marks);
+                for done in replies {
                     let _ = done.send(Ok(()));
                 }
-                Err(e) => {
-                    let _ = done.send(Err(e));
+                true
+            }
+            Err(e) => {
+                for done in replies {
+                    let _ = done.send(Err(shared_error(&e)));
                 }
+                false
             }
-        }
-    }
-    if accepted.is_empty() {
-        return false;
-    }
-    let durable = if disk.has_room(accepted.len()) {
-        Ok(())
-    } else {
-        checkpoint(marks, disk)
-    }
-    .and_then(|()| disk.append(&accepted));
-    match durable {
-        Ok(()) => {
-            let mut marks = lock(marks);
-            for (slot, mark) in accepted {
-                marks.apply(slot, mark);
-            }
-            drop(marks);
-            for done in replies {
-                let _ = done.send(Ok(()));
-            }
-            true
-        }
-        Err(e) => {
-            for done in replies {
-                let _ = done.send(Err(shared_error(&e)));
-            }
-            false
         }
     }
 }
 
-/// Writes the files behind memory (never holding the marks' lock during I/O), then empties
-/// the journal. Only the writer thread appends, so the files then hold every journal record.
-fn checkpoint(marks: &Mutex<Marks>, disk: &mut Disk) -> Result<(), StoreError> {
-    let texts = lock(marks).take_dirty();
-    if let Err(e) = disk.write_files(&texts) {
-        lock(marks).mark_dirty(texts.into_iter().map(|(k, _)| k));
-        return Err(e);
+/// The checkpointer thread: writes snapshots of the files and probes, never touching the
+/// journal, so a slow disk's fsyncs there never hold up a reservation.
+fn checkpoint_loop(files: &Files, todo: &mpsc::Receiver<Work>, writer: &mpsc::Sender<Job>) {
+    for work in todo {
+        match work {
+            Work::Files(texts) => {
+                let result = files.write(&texts);
+                let kinds = texts.into_iter().map(|(kind, _)| kind).collect();
+                let _ = writer.send(Job::Checkpointed { kinds, result });
+            }
+            Work::Probe(done) => {
+                let _ = done.send(files.probe());
+            }
+            #[cfg(test)]
+            Work::Stall(d) => std::thread::sleep(d),
+        }
     }
-    let carried = lock(marks).unreleased();
-    disk.reset_journal(&carried)
 }
 
 /// The same failure for every request of a batch.
@@ -466,5 +598,47 @@ mod tests {
         assert!(!store.alive());
         let err = store.reserve(slot(1), mark(1)).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    }
+
+    /// A slow disk: while the checkpointer is stuck in a checkpoint's (or a probe's) fsyncs,
+    /// reservations still cost one journal write of their own; the checkpoint and the probe
+    /// finish later, and every mark is there after a restart.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_checkpoint_or_probe_never_holds_up_a_reservation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(WatermarkStore::open(dir.path()).unwrap());
+        store.reserve(slot(1), mark(1)).await.unwrap();
+        let stall = Duration::from_secs(2);
+        let _ = store.submit(|_| Job::Stall(stall)).await;
+        // An idle checkpoint and a readiness probe queue up behind the stalled disk.
+        tokio::time::sleep(IDLE_CHECKPOINT * 2).await;
+        let probing = {
+            let store = store.clone();
+            tokio::spawn(async move { store.probe().await })
+        };
+        let started = std::time::Instant::now();
+        let mut slowest = Duration::ZERO;
+        for level in 2..=30 {
+            let one = std::time::Instant::now();
+            store.reserve(slot(1), mark(level)).await.unwrap();
+            slowest = slowest.max(one.elapsed());
+        }
+        assert!(
+            started.elapsed() < stall / 2,
+            "29 reservations took {:?} behind a stalled checkpoint",
+            started.elapsed()
+        );
+        assert!(slowest < Duration::from_millis(200), "{slowest:?}");
+        probing
+            .await
+            .unwrap()
+            .expect("the probe finishes once the disk answers");
+        drop(store);
+        let reopened = WatermarkStore::open(dir.path()).unwrap();
+        let s = slot(1);
+        assert_eq!(
+            reopened.get(s.kind, &s.chain, &s.pkh).map(|m| m.level),
+            Some(30)
+        );
     }
 }

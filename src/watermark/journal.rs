@@ -270,11 +270,14 @@ impl Journal {
     /// away or replaced under a running signer, its writes would reach no file a restart
     /// reads): checked before every write, and by the readiness probe.
     pub fn still_ours(&self) -> Result<(), StoreError> {
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(m) if (m.dev(), m.ino()) == self.inode => Ok(()),
-            _ => Err(StoreError::JournalReplaced {
-                path: self.path.clone(),
-            }),
+        self.watch().check()
+    }
+
+    /// What [`Journal::still_ours`] checks, for another thread (the readiness probe).
+    pub fn watch(&self) -> JournalWatch {
+        JournalWatch {
+            path: self.path.clone(),
+            inode: self.inode,
         }
     }
 
@@ -283,6 +286,24 @@ impl Journal {
             op,
             path: self.path.clone(),
             source,
+        }
+    }
+}
+
+/// The journal's path and the (device, inode) it must still name.
+#[derive(Debug, Clone)]
+pub struct JournalWatch {
+    path: PathBuf,
+    inode: (u64, u64),
+}
+
+impl JournalWatch {
+    pub fn check(&self) -> Result<(), StoreError> {
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if (m.dev(), m.ino()) == self.inode => Ok(()),
+            _ => Err(StoreError::JournalReplaced {
+                path: self.path.clone(),
+            }),
         }
     }
 }

@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::files;
 use super::format::{KindMarks, file_name};
-use super::journal::Journal;
+use super::journal::{Journal, JournalWatch};
 use super::lock::DirLock;
 use super::marks::Marks;
 use super::rule::{InvalidMark, Mark};
@@ -162,12 +163,41 @@ pub struct WatermarkStore {
 /// reservation journal.
 #[derive(Debug)]
 pub struct Disk {
-    dir: PathBuf,
-    lock: DirLock,
+    files: Files,
     journal: Journal,
     /// Records the last reset carried into the journal's generation (unreleased block
     /// reservations, see [`Disk::reset_journal`]): not behind the files.
     carried: usize,
+}
+
+/// The octez-format files and the probe file of the locked data directory: what a checkpoint
+/// or a readiness probe writes, on any thread (the journal stays its writer's).
+#[derive(Debug, Clone)]
+pub struct Files {
+    dir: PathBuf,
+    lock: Arc<DirLock>,
+    journal: JournalWatch,
+}
+
+impl Files {
+    /// Writes each kind's file durably (owner-only, like the directory).
+    pub fn write(&self, texts: &[(ConsensusKind, String)]) -> Result<(), StoreError> {
+        for (kind, text) in texts {
+            self.lock.still_holds()?;
+            write_durably(&self.dir, file_name(*kind), text.as_bytes(), 0o600)?;
+        }
+        Ok(())
+    }
+
+    /// Readiness: writes (temporary, fsync, rename, directory fsync) a small probe file, so
+    /// a full disk, a read-only mount or a lost lock shows before a signature needs a write;
+    /// and checks that the journal is still the directory's.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        self.lock.still_holds()?;
+        self.journal.check()?;
+        write_durably(&self.dir, PROBE_FILE, b"ok\n", 0o600)?;
+        Ok(())
+    }
 }
 
 /// What [`WatermarkStore::open`] found in files of older octez-signer versions.
@@ -257,8 +287,11 @@ impl WatermarkStore {
         let mut store = WatermarkStore {
             marks,
             disk: Disk {
-                dir,
-                lock,
+                files: Files {
+                    dir,
+                    lock: Arc::new(lock),
+                    journal: journal.watch(),
+                },
                 journal,
                 carried: 0,
             },
@@ -375,8 +408,18 @@ impl Disk {
 
     /// Makes `batch` durable with one write and one fdatasync of the journal.
     pub fn append(&mut self, batch: &[(Slot, Mark)]) -> Result<(), StoreError> {
-        self.lock.still_holds()?;
+        self.files.lock.still_holds()?;
         self.journal.append(batch)
+    }
+
+    /// The files side, for a thread that checkpoints and probes beside the journal's writer.
+    pub fn files(&self) -> Files {
+        self.files.clone()
+    }
+
+    /// Records in the journal's current generation.
+    pub fn journal_len(&self) -> usize {
+        self.journal.len()
     }
 
     /// Writes the files `marks` has ahead of them (marked dirty again on failure), then resets
@@ -392,17 +435,14 @@ impl Disk {
 
     /// Writes each kind's file durably (owner-only, like the directory).
     pub fn write_files(&self, texts: &[(ConsensusKind, String)]) -> Result<(), StoreError> {
-        for (kind, text) in texts {
-            self.lock.still_holds()?;
-            write_durably(&self.dir, file_name(*kind), text.as_bytes(), 0o600)?;
-        }
-        Ok(())
+        self.files.write(texts)
     }
 
     /// Empties the journal (after the files hold everything it held), then writes `carried`
     /// into the new generation: the unreleased block reservations ([`Mark::unreleased`]),
     /// whose proof octez's files cannot hold. A crash between the two loses that proof, never a
-    /// mark: the identical block is then refused rather than signed (fail closed).
+    /// mark (the files hold every mark when this is called): the identical block is then
+    /// refused rather than signed (fail closed).
     pub fn reset_journal(&mut self, carried: &[(Slot, Mark)]) -> Result<(), StoreError> {
         // Nothing appended since the last reset (so the same reservations to carry).
         if self.journal.is_current() && self.journal.len() == self.carried {
@@ -425,13 +465,9 @@ impl Disk {
         Ok(())
     }
 
-    /// Readiness: writes (temporary, fsync, rename, directory fsync) a small probe file, so
-    /// a full disk, a read-only mount or a lost lock shows before a signature needs a write.
+    /// Readiness: see [`Files::probe`].
     pub fn probe(&self) -> Result<(), StoreError> {
-        self.lock.still_holds()?;
-        self.journal.still_ours()?;
-        write_durably(&self.dir, PROBE_FILE, b"ok\n", 0o600)?;
-        Ok(())
+        self.files.probe()
     }
 
     /// Marks in the journal since the last checkpoint (not counting the reservations carried

@@ -19,5 +19,6 @@ mod serve_defects;
 mod serve_e2e;
 mod serve_features;
 mod server_layer;
+mod slowloris;
 mod taquito;
 mod vault_faults;
