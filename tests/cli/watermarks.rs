@@ -229,9 +229,9 @@ fn imports_read_only_regular_files_and_refuse_unknown_ones() {
 
 /// 20,000 marks are imported with one durable write per kind, not one per mark: well under a
 /// second in a release build (the README's figure); this debug build of the tests is held to
-/// 5 s (it was 16-30 s with one journal write per mark).
+/// 10 s, a margin for a loaded CI machine (it was 16-30 s with one journal write per mark).
 #[test]
-fn twenty_thousand_marks_import_in_under_a_second() {
+fn twenty_thousand_marks_import_with_one_write_per_kind() {
     use tezos_azure_signer::tezos::{Pkh, PkhKind};
     let dir = tempfile::tempdir().expect("tempdir");
     let (sig, data) = (dir.path().join("signatory"), dir.path().join("data"));
@@ -275,7 +275,7 @@ fn twenty_thousand_marks_import_in_under_a_second() {
         String::from_utf8_lossy(&out.stdout)
     );
     println!("20,000 marks imported in {took:?}");
-    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
     let file = std::fs::read_to_string(data.join("attestation_high_watermarks")).expect("file");
     assert_eq!(file.matches("\"level\": 100").count(), 20_000);
 }
