@@ -9,7 +9,7 @@
 //! Must never: evict a connection with a request in progress or already served.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
@@ -26,6 +26,8 @@ pub struct Unserved {
 pub struct Ticket {
     list: Arc<Unserved>,
     id: u64,
+    /// Set once the connection left the list: later requests skip its lock.
+    left: AtomicBool,
     /// Cancelled when the connection is evicted: it closes at once.
     pub evicted: CancellationToken,
 }
@@ -43,6 +45,7 @@ impl Unserved {
         Ticket {
             list: Arc::clone(self),
             id,
+            left: AtomicBool::new(false),
             evicted,
         }
     }
@@ -64,7 +67,9 @@ impl Unserved {
 impl Ticket {
     /// The connection's first request began: it is no longer evictable.
     pub fn served(&self) {
-        self.list.waiting().remove(&self.id);
+        if !self.left.swap(true, Ordering::Relaxed) {
+            self.list.waiting().remove(&self.id);
+        }
     }
 }
 

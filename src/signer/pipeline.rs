@@ -149,22 +149,21 @@ impl Signer {
         // that owns the key lock, so it completes even if this request is dropped.
         let store = Arc::clone(&self.store);
         let signed = mark_req.to_mark(signature);
+        let block = wm.kind == ConsensusKind::Block;
         let mut recording = tokio::spawn(async move {
             let started = Instant::now();
             let recorded = store.record_signature(slot, signed).await;
             // The store before the lock: whoever takes the key next finds the store free.
             drop(store);
             drop(guard);
+            if let (false, Err(e)) = (block, &recorded) {
+                tracing::warn!(error = %e, "could not record a released signature with its mark; an identical retry will be signed again");
+            }
             (recorded, started.elapsed())
         });
-        if wm.kind != ConsensusKind::Block {
+        if !block {
             // (Pre)attestations: the reply does not wait. Losing the record only means an
             // identical retry is signed again, which is no double sign.
-            tokio::spawn(async move {
-                if let Ok((Err(e), _)) = recording.await {
-                    tracing::warn!(error = %e, "could not record a released signature with its mark; an identical retry will be signed again");
-                }
-            });
             return Ok(Signed {
                 signature,
                 vault_latency: Some(latency),

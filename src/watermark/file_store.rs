@@ -394,8 +394,15 @@ impl Writer<'_> {
                 Err(_) => self.in_flight = None,
             }
         }
-        let mut marks = lock(self.marks);
-        self.disk.checkpoint(&mut marks)
+        // The marks' lock only to render and to read the reservations to carry, never during
+        // the writes: the rule's lookups on the signing path go on meanwhile.
+        let texts = lock(self.marks).take_dirty();
+        if let Err(e) = self.disk.write_files(&texts) {
+            lock(self.marks).mark_dirty(texts.into_iter().map(|(kind, _)| kind));
+            return Err(e);
+        }
+        let carried = lock(self.marks).unreleased();
+        self.disk.reset_journal(&carried)
     }
 
     /// The last checkpoint; the checkpointer ends once its channel closes.

@@ -251,6 +251,14 @@ impl Journal {
     /// Starts a new, empty generation (after a checkpoint made every record redundant).
     pub fn reset(&mut self) -> Result<(), StoreError> {
         self.still_ours()?;
+        if self.version != VERSION {
+            // Version 1's records, in another layout, would read as damaged copies: clear them
+            // (the files hold every mark before a reset).
+            let records = record_at(0, false);
+            self.file
+                .write_all_at(&vec![0u8; file_size(VERSION) - records], records as u64)
+                .map_err(|source| self.io("write", source))?;
+        }
         let next = (self.slot + 1) % HEADER_SLOTS;
         let generation = self.generation + 1;
         self.file
@@ -999,12 +1007,14 @@ mod tests {
         head[24..32].copy_from_slice(&sum);
         let mut file = vec![0u8; file_size(1)];
         file[..RECORD].copy_from_slice(&head);
-        file[record_at(0, false)..record_at(0, false) + RECORD].copy_from_slice(&v1);
+        for i in 0..2 {
+            file[record_at(i, false)..record_at(i, false) + RECORD].copy_from_slice(&v1);
+        }
         std::fs::write(old.path().join(JOURNAL_FILE), file).unwrap();
         let (mut j, read) = Journal::open(old.path()).unwrap();
         assert_eq!(
             read.marks,
-            vec![(slot(ConsensusKind::Block), mark(20, Some(1)))],
+            vec![(slot(ConsensusKind::Block), mark(20, Some(1))); 2],
             "read, without the proof"
         );
         assert!(
@@ -1018,6 +1028,11 @@ mod tests {
         let (j, read) = Journal::open(old.path()).unwrap();
         assert!(j.is_current());
         assert_eq!(read.marks, marks(1..=1));
+        assert_eq!(
+            (read.repaired, read.torn_tail),
+            (0, false),
+            "no trace of version 1's records"
+        );
     }
 
     #[test]

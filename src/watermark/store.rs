@@ -417,11 +417,6 @@ impl Disk {
         self.files.clone()
     }
 
-    /// Records in the journal's current generation.
-    pub fn journal_len(&self) -> usize {
-        self.journal.len()
-    }
-
     /// Writes the files `marks` has ahead of them (marked dirty again on failure), then resets
     /// the journal, whose every record those files now hold.
     pub fn checkpoint(&mut self, marks: &mut Marks) -> Result<(), StoreError> {
