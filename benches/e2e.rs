@@ -38,6 +38,8 @@ use tezos_azure_signer::tezos::{Curve, SecretKey, blake2b_256};
 use tezos_azure_signer::vault::credentials::{AuthMode, CredentialEnv};
 use tezos_azure_signer::vault::{ImportOptions, Vault, VaultKey, VaultSettings};
 
+// Azurite only through `azurite::Azurite::start`: 127.0.0.1 and `--disableTelemetry`, nothing
+// leaves loopback.
 #[path = "../tests/shared/azurite.rs"]
 #[allow(dead_code)]
 mod azurite;

@@ -21,6 +21,14 @@ fn watermarks(data: &Path, args: &[&str]) -> std::process::Output {
         .expect("run watermarks")
 }
 
+/// `watermarks import --from <source> <dir>` into `data`.
+fn import(data: &Path, source: &str, dir: &Path) -> std::process::Output {
+    watermarks(
+        data,
+        &["import", "--from", source, dir.to_str().expect("utf-8")],
+    )
+}
+
 fn octez_file(pkh: &str, level: i32, round: Option<i32>) -> String {
     let round = round
         .map(|r| format!(r#""round": {r}, "#))
@@ -70,10 +78,7 @@ fn octez_files_of_every_version_are_imported_and_never_lower_a_mark() {
         octez_file(TZ3, 300, Some(2)),
     )
     .expect("w");
-    let out = watermarks(
-        &data,
-        &["import", "--from", "octez", octez.to_str().expect("utf-8")],
-    );
+    let out = import(&data, "octez", &octez);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -103,10 +108,7 @@ fn octez_files_of_every_version_are_imported_and_never_lower_a_mark() {
         octez_file(TZ2, 100, Some(0)),
     )
     .expect("w");
-    let out = watermarks(
-        &data,
-        &["import", "--from", "octez", octez.to_str().expect("utf-8")],
-    );
+    let out = import(&data, "octez", &octez);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 marks raised"));
     assert_eq!(level_of(&marks(&data), "block", TZ2), Some(500));
 }
@@ -128,15 +130,7 @@ fn signatory_watermarks_are_imported() {
         file,
     )
     .expect("w");
-    let out = watermarks(
-        &data,
-        &[
-            "import",
-            "--from",
-            "signatory",
-            sig.to_str().expect("utf-8"),
-        ],
-    );
+    let out = import(&data, "signatory", &sig);
     assert!(
         out.status.success(),
         "{}",
@@ -177,15 +171,7 @@ fn imports_read_only_regular_files_and_refuse_unknown_ones() {
     let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success());
     let started = std::time::Instant::now();
-    let out = watermarks(
-        &data,
-        &[
-            "import",
-            "--from",
-            "signatory",
-            sig.to_str().expect("utf-8"),
-        ],
-    );
+    let out = import(&data, "signatory", &sig);
     assert_eq!(out.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not a regular file")
@@ -196,15 +182,7 @@ fn imports_read_only_regular_files_and_refuse_unknown_ones() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     std::fs::remove_file(&fifo).expect("rm");
     std::os::unix::fs::symlink("/dev/zero", &fifo).expect("link");
-    let out = watermarks(
-        &data,
-        &[
-            "import",
-            "--from",
-            "signatory",
-            sig.to_str().expect("utf-8"),
-        ],
-    );
+    let out = import(&data, "signatory", &sig);
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -215,10 +193,7 @@ fn imports_read_only_regular_files_and_refuse_unknown_ones() {
     let octez = dir.path().join("octez");
     std::fs::create_dir(&octez).expect("mkdir");
     std::fs::write(octez.join("baking_high_watermarks"), "{}").expect("w");
-    let out = watermarks(
-        &data,
-        &["import", "--from", "octez", octez.to_str().expect("utf-8")],
-    );
+    let out = import(&data, "octez", &octez);
     assert_eq!(out.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("baking_high_watermarks"),
@@ -254,15 +229,7 @@ fn twenty_thousand_marks_import_with_one_write_per_kind() {
     )
     .expect("w");
     let started = std::time::Instant::now();
-    let out = watermarks(
-        &data,
-        &[
-            "import",
-            "--from",
-            "signatory",
-            sig.to_str().expect("utf-8"),
-        ],
-    );
+    let out = import(&data, "signatory", &sig);
     let took = started.elapsed();
     assert!(
         out.status.success(),

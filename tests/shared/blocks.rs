@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+// Azurite only through `Azurite::start`: 127.0.0.1 and `--disableTelemetry`, nothing
+// leaves loopback.
 use crate::azurite::{Azurite, launcher};
 use crate::serve_common::{block, client, try_sign};
 use crate::signers::{KEY, SharedSigner, assert_valid, public_key, vault_with};

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use tezos_azure_signer::tezos::PublicKey;
 
+// Azurite only through `Azurite::start`: 127.0.0.1 and `--disableTelemetry`, nothing
+// leaves loopback.
 use crate::azurite::{Azurite, launcher};
 use crate::serve_common::{attestation, client, metrics_text, try_sign};
 use crate::signers::{KEY, SharedSigner, assert_valid, public_key, vault};

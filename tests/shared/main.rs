@@ -8,6 +8,7 @@ mod running_binary;
 #[path = "../signer/serve_common/mod.rs"]
 mod serve_common;
 
+// Azurite is started only by `azurite::Azurite::start`: 127.0.0.1, `--disableTelemetry`.
 mod azurite;
 mod signers;
 

@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+// Azurite only through `Azurite::start`: 127.0.0.1 and `--disableTelemetry`, nothing
+// leaves loopback.
 use crate::azurite::{Azurite, launcher};
 use crate::serve_common::{attestation, client, try_sign};
 use crate::signers::{KEY, SharedSigner, vault};
