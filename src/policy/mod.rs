@@ -27,6 +27,7 @@ pub use fields::FieldRules;
 
 mod fields;
 pub mod spending;
+pub mod value;
 
 use crate::tezos::operation::decode_contents;
 use crate::tezos::{

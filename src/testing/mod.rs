@@ -4,6 +4,7 @@
 //! signs, and [`StubSigner`], a [`crate::server::SignerApi`] that signs locally, for testing
 //! the HTTP layer without the pipeline.
 
+pub mod forge;
 mod memory_vault;
 pub mod requests;
 mod stub_signer;
