@@ -24,7 +24,8 @@ fn every_kind_that_moves_value_is_counted() {
         storage_limit: 1_000,
     };
     // (what, batch, total mutez, everything, outflows, controls)
-    let rows: Vec<(&str, Vec<Vec<u8>>, Option<u128>, bool, usize, usize)> = vec![
+    type Row = (&'static str, Vec<Vec<u8>>, Option<u128>, bool, usize, usize);
+    let rows: Vec<Row> = vec![
         (
             "plain transfer",
             vec![forge::transaction(TZ1, CHEAP, 5 * TEZ, OTHER, None)],
@@ -196,9 +197,9 @@ fn the_controls_name_what_they_hand_over() {
     assert_eq!(e.controls[1].index(), 2);
 }
 
-/// Every Taquito-forged manager operation: the model's total equals fee + storage_limit × 250
-/// + amount/balance (+ increase_paid_storage amount × 250), read from the forger's input (a
-/// ticket's amount is tickets, not tez: its input field is `ticket_amount`).
+/// Every Taquito-forged manager operation: the model's total equals fee, plus storage_limit
+/// × 250, plus amount or balance (increase_paid_storage: amount × 250), read from the forger's
+/// input (a ticket's amount is tickets, not tez: its input field is `ticket_amount`).
 #[test]
 fn taquito_vectors_agree_with_their_input() {
     let v: serde_json::Value =
