@@ -14,14 +14,15 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::{Confirmations, HeldView};
+use crate::tezos::Pkh;
 
 /// One line from `sign --pending`.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
     List,
-    Approve { hash: String },
-    Reject { hash: String },
+    Approve { pkh: String, hash: String },
+    Reject { pkh: String, hash: String },
 }
 
 /// One line back.
@@ -88,16 +89,26 @@ async fn connection(stream: UnixStream, set: Arc<Confirmations>) {
     while let Ok(Some(line)) = lines.next_line().await {
         let reply = match serde_json::from_str::<Command>(&line) {
             Ok(Command::List) => Reply::Held { held: set.list() },
-            Ok(Command::Approve { hash }) => {
-                let answered = set.answer(&hash, true);
-                tracing::info!(hash, answered, "held request approved by the operator");
-                Reply::Answered { answered }
-            }
-            Ok(Command::Reject { hash }) => {
-                let answered = set.answer(&hash, false);
-                tracing::info!(hash, answered, "held request rejected by the operator");
-                Reply::Answered { answered }
-            }
+            Ok(Command::Approve { pkh, hash }) => match pkh.parse::<Pkh>() {
+                Ok(pkh) => {
+                    let answered = set.answer(&pkh, &hash, true);
+                    tracing::info!(%pkh, hash, answered, "held request approved by the operator");
+                    Reply::Answered { answered }
+                }
+                Err(e) => Reply::Error {
+                    error: format!("bad key {pkh:?}: {e}"),
+                },
+            },
+            Ok(Command::Reject { pkh, hash }) => match pkh.parse::<Pkh>() {
+                Ok(pkh) => {
+                    let answered = set.answer(&pkh, &hash, false);
+                    tracing::info!(%pkh, hash, answered, "held request rejected by the operator");
+                    Reply::Answered { answered }
+                }
+                Err(e) => Reply::Error {
+                    error: format!("bad key {pkh:?}: {e}"),
+                },
+            },
             Err(e) => Reply::Error {
                 error: format!("not a command: {e}"),
             },
@@ -157,7 +168,10 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        let set = Arc::new(Confirmations::new(std::time::Duration::from_secs(5)));
+        let set = Arc::new(Confirmations::new(
+            std::time::Duration::from_secs(5),
+            super::super::HeldLimits::default(),
+        ));
         let server = tokio::spawn(socket.serve(set));
         // Two clients at once both get answers.
         let mut a = ConfirmClient::connect(dir.path()).await.expect("a");
@@ -167,7 +181,11 @@ mod tests {
             Ok(Reply::Held { .. })
         ));
         assert!(matches!(
-            b.call(&Command::Approve { hash: "x".into() }).await,
+            b.call(&Command::Approve {
+                pkh: "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt".into(),
+                hash: "x".into()
+            })
+            .await,
             Ok(Reply::Answered { answered: 0 })
         ));
         server.abort();

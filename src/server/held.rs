@@ -46,7 +46,10 @@ pub async fn sign_or_hold(
     }
     tracing::info!(%pkh, reason = %why, "request held for operator confirmation (sign --pending)");
     let answer = tokio::select! {
-        a = confirm.set.hold(*pkh, data, peer, why.to_string()) => a,
+        a = confirm.set.hold(*pkh, data, peer, why.to_string()) => match a {
+            Ok(a) => a,
+            Err(_) => return first,
+        },
         () = ctx.client_gone.cancelled() => return first,
     };
     let result = match answer {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use crate::auth::AuthorizedKeys;
 use crate::commands::GlobalArgs;
-use crate::confirm::Confirmations;
 use crate::confirm::socket::ConfirmSocket;
+use crate::confirm::{Confirmations, HeldLimits};
 use crate::logging::LostLines;
 use crate::policy::spending::SpendingLedger;
 use crate::policy::{MagicBytes, Policy, PolicyRules};
@@ -184,7 +184,10 @@ async fn serve(
     let confirm = if args.confirm.is_empty() {
         None
     } else {
-        let set = Arc::new(Confirmations::new(args.confirm_timeout));
+        let set = Arc::new(Confirmations::new(
+            args.confirm_timeout,
+            HeldLimits::default(),
+        ));
         let socket = ConfirmSocket::bind(&data_dir).map_err(ServeError::ConfirmSocket)?;
         tracing::info!(socket = %socket.path().display(), "held requests are answered with `sign --pending`");
         tokio::spawn(socket.serve(Arc::clone(&set)));

@@ -55,21 +55,22 @@ pub struct SignArgs {
     pub blind: bool,
     /// Answer the requests a running `serve --confirm` holds (same machine, its data
     /// directory): each is shown decoded, you approve or reject it. New ones appear as they come.
-    #[arg(long, conflicts_with_all = ["key", "hex", "file", "blind", "yes"])]
+    #[arg(long, conflicts_with_all = ["hex", "file", "blind", "yes"])]
     pub pending: bool,
     /// With --pending: print the held requests and exit.
     #[arg(long, requires = "pending", conflicts_with_all = ["approve", "reject"])]
     pub list: bool,
-    /// With --pending: approve the held request with this hash, without a prompt.
+    /// With --pending and --key PKH: approve that key's held request with this hash, without
+    /// a prompt.
     #[arg(
         long,
         value_name = "HASH",
-        requires = "pending",
+        requires_all = ["pending", "key"],
         conflicts_with = "reject"
     )]
     pub approve: Option<String>,
-    /// With --pending: reject the held request with this hash, without a prompt.
-    #[arg(long, value_name = "HASH", requires = "pending")]
+    /// With --pending and --key PKH: reject that key's held request with this hash.
+    #[arg(long, value_name = "HASH", requires_all = ["pending", "key"])]
     pub reject: Option<String>,
     /// Data directory of the high watermarks (the same default as `serve`).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_DATA_DIR", value_name = "DIR")]

@@ -56,17 +56,24 @@ async fn call(client: &mut ConfirmClient, command: &Command) -> Result<Reply, (u
         .map_err(|e| (3, format!("the signer stopped answering: {e}")))
 }
 
-async fn answer(client: &mut ConfirmClient, hash: &str, approve: bool) -> Result<(), (u8, String)> {
+async fn answer(
+    client: &mut ConfirmClient,
+    pkh: &str,
+    hash: &str,
+    approve: bool,
+) -> Result<(), (u8, String)> {
+    let (pkh, hash) = (pkh.to_string(), hash.to_string());
     let command = if approve {
-        Command::Approve { hash: hash.into() }
+        Command::Approve { pkh, hash }
     } else {
-        Command::Reject { hash: hash.into() }
+        Command::Reject { pkh, hash }
     };
     match call(client, &command).await? {
         Reply::Answered { answered } if answered > 0 => Ok(()),
         Reply::Answered { .. } => Err((
             1,
-            format!("no held request with hash {hash} (answered, expired, or its client left)"),
+            "no held request of that key with that hash (answered, expired, or its client left)"
+                .to_string(),
         )),
         Reply::Error { error } => Err((3, error)),
         Reply::Held { .. } => Err((3, "unexpected reply from the signer".into())),
@@ -84,11 +91,12 @@ async fn pending(global: &GlobalArgs, args: &SignArgs) -> Result<(), (u8, String
             ),
         )
     })?;
+    let key = args.key.as_deref().unwrap_or_default();
     if let Some(hash) = &args.approve {
-        return answer(&mut client, hash, true).await;
+        return answer(&mut client, key, hash, true).await;
     }
     if let Some(hash) = &args.reject {
-        return answer(&mut client, hash, false).await;
+        return answer(&mut client, key, hash, false).await;
     }
     let list = |reply: Reply| match reply {
         Reply::Held { held } => Ok(held),
@@ -132,7 +140,7 @@ async fn pending(global: &GlobalArgs, args: &SignArgs) -> Result<(), (u8, String
                 .default(false)
                 .interact_on(&dialoguer::console::Term::stderr())
                 .map_err(|e| (3, format!("cannot ask on the terminal: {e}")))?;
-            match answer(&mut client, &view.hash, approve).await {
+            match answer(&mut client, &view.pkh, &view.hash, approve).await {
                 Ok(()) => eprintln!("{}", if approve { "approved" } else { "rejected" }),
                 Err((_, e)) => eprintln!("{e}"),
             }
