@@ -16,14 +16,20 @@
 //! chains = ["NetXdQprcVkpaWU"]                    # optional; absent = any chain
 //! ```
 //! Chains restrict requests that name one (blocks and consensus operations); generic
-//! operations and Michelson data carry no chain id.
+//! operations and Michelson data carry no chain id. Generic operations are further bounded by
+//! their value at risk ([`value`], [`fields`]): `[keys.X.spending]` and `[keys.X.allow]`, in
+//! docs/watermarks-policy-auth.md.
+//!
+//! With `serve --confirm`, the verdict is [`Decision::Allow`], [`Decision::Hold`] (a person
+//! may approve what the rules refused) or [`Decision::Refuse`] (never held: what cannot be
+//! decoded or counted, authentication payloads).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-pub use fields::FieldRules;
+pub use fields::{FieldRules, Grants};
 
 mod fields;
 pub mod spending;
@@ -33,6 +39,7 @@ use crate::tezos::operation::decode_contents;
 use crate::tezos::{
     ChainId, DecodeError, MagicByte, OperationKind, Pkh, RequestKind, SigningRequest, tez,
 };
+use value::Exposure;
 
 /// Why a request is refused by the policy. Formatted only when shown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,27 +79,38 @@ pub enum PolicyRefusal {
         limit: u128,
     },
     #[error(
-        "operation {index} breaks max_amount for key {pkh}: {} is above {}",
-        tez::format(*amount), tez::format(*limit)
+        "the request breaks max_per_request for key {pkh}: its value at risk (amounts, \
+         balances, fees and storage burns) is {}, above {}",
+        tez::format(*total), tez::format(*limit)
     )]
-    MaxAmount {
-        pkh: Pkh,
-        index: usize,
-        amount: u128,
-        limit: u128,
-    },
+    MaxPerRequest { pkh: Pkh, total: u128, limit: u128 },
     #[error(
-        "operation {index} breaks destinations for key {pkh}: {destination} is not an allowed \
-         destination"
+        "the request's value at risk cannot be counted for key {pkh} (a sum overflows): refused"
+    )]
+    Uncountable { pkh: Pkh },
+    #[error(
+        "operation {index} ({kind}) breaks destinations for key {pkh}: it sends value to \
+         {destination}, which is not an allowed destination"
     )]
     Destination {
         pkh: Pkh,
         index: usize,
+        kind: OperationKind,
         destination: String,
     },
     #[error(
-        "the batch breaks max_total_24h for key {pkh}: {} already sent in the last 24 hours, \
-         {} more would pass the limit of {}",
+        "operation {index} is {what}, which hands over control of funds: key {pkh} may sign it \
+         only if the policy names it (`{grant}` under [keys.<key>.allow])"
+    )]
+    NotGranted {
+        pkh: Pkh,
+        index: usize,
+        what: String,
+        grant: String,
+    },
+    #[error(
+        "the request breaks max_total_24h for key {pkh}: {} already at risk in the last 24 \
+         hours, {} more would pass the limit of {}",
         tez::format(*spent), tez::format(*amount), tez::format(*limit)
     )]
     MaxTotal24h {
@@ -103,12 +121,47 @@ pub enum PolicyRefusal {
     },
 }
 
+impl PolicyRefusal {
+    /// Whether a person may approve what this refused (`serve --confirm`): not what cannot be
+    /// decoded or counted, nor an authentication payload.
+    pub fn holdable(&self) -> bool {
+        !matches!(
+            self,
+            PolicyRefusal::Authentication { .. }
+                | PolicyRefusal::Undecodable { .. }
+                | PolicyRefusal::Unchecked { .. }
+                | PolicyRefusal::Uncountable { .. }
+        )
+    }
+}
+
+/// A request's value at risk to count against its key's rolling 24-hour limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charge {
+    /// Mutez.
+    pub amount: u128,
+    /// Mutez: `max_total_24h`.
+    pub limit: u128,
+}
+
 /// What the policy allows, and what it asks of the pipeline before the vault is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Verdict {
-    /// (amount, limit) in mutez: the batch's transactions to count against the key's rolling
-    /// 24-hour limit.
-    pub spend: Option<(u128, u128)>,
+    /// The value at risk to count against the key's rolling 24-hour limit, when it has one.
+    pub charge: Option<Charge>,
+}
+
+/// The policy's verdict on one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow(Verdict),
+    /// Refused by the rules, but `--confirm` covers it: a person may approve it. Once
+    /// approved, `charge` is counted like an allowed request's.
+    Hold {
+        reason: PolicyRefusal,
+        charge: Option<Charge>,
+    },
+    Refuse(PolicyRefusal),
 }
 
 fn names(kinds: &[OperationKind]) -> String {
@@ -222,6 +275,25 @@ impl KeyRule {
         }
     }
 
+    /// The 24-hour charge of a batch with this exposure, when the key has a 24-hour limit.
+    fn charge(&self, exposure: &Exposure) -> Option<Charge> {
+        let limit = self.fields.max_total_24h?;
+        Some(Charge {
+            amount: exposure.total().unwrap_or(u128::MAX),
+            limit,
+        })
+    }
+
+    /// What a person's approval of `req` costs against the 24-hour limit (its value at risk),
+    /// whatever the rules said of it.
+    fn charge_of(&self, req: &SigningRequest) -> Option<Charge> {
+        let SigningRequest::Generic(op) = req else {
+            return None;
+        };
+        let ops = decode_contents(&op.contents).ok()?;
+        self.charge(&Exposure::of(&ops))
+    }
+
     /// Checks `req` for the key `pkh`.
     pub fn check(&self, pkh: &Pkh, req: &SigningRequest) -> Result<Verdict, PolicyRefusal> {
         let pkh = *pkh;
@@ -252,12 +324,11 @@ impl KeyRule {
                     allowed: self.generic.iter().copied().collect(),
                 });
             }
-            self.fields.check(&pkh, &ops)?;
-            if let Some(limit) = self.fields.max_total_24h {
-                return Ok(Verdict {
-                    spend: Some((FieldRules::transferred(&ops), limit)),
-                });
-            }
+            let exposure = Exposure::of(&ops);
+            self.fields.check(&pkh, &ops, &exposure)?;
+            return Ok(Verdict {
+                charge: self.charge(&exposure),
+            });
         }
         Ok(Verdict::default())
     }
@@ -290,8 +361,15 @@ struct RawRule {
     /// Tez, the largest fee of one generic operation.
     #[serde(default)]
     max_fee: Option<String>,
+    /// Bounds on the value at risk.
     #[serde(default)]
-    transaction: Option<fields::RawTransactionRules>,
+    spending: Option<fields::RawSpending>,
+    /// The older spelling of `spending`.
+    #[serde(default)]
+    transaction: Option<fields::RawSpending>,
+    /// Operations that hand over control of funds, named explicitly.
+    #[serde(default)]
+    allow: Option<fields::RawGrants>,
 }
 
 impl PolicyRules {
@@ -332,7 +410,11 @@ impl PolicyRules {
     pub fn rule_for(&self, pkh: &Pkh, name: Option<&str>) -> Option<&KeyRule> {
         self.keys
             .get(&pkh.to_string())
-            .or_else(|| name.and_then(|n| self.keys.get(n)))
+            // A vault key *named* like a pkh must not take that key's section.
+            .or_else(|| {
+                name.filter(|n| n.parse::<Pkh>().is_err())
+                    .and_then(|n| self.keys.get(n))
+            })
             .or(self.default.as_ref())
     }
 }
@@ -396,13 +478,25 @@ fn convert_rule(section: &str, raw: RawRule) -> Result<KeyRule, PolicyError> {
                 .collect::<Result<BTreeSet<_>, _>>()
         })
         .transpose()?;
-    let fields = FieldRules::from_raw(raw.max_fee, raw.transaction).map_err(&invalid)?;
+    let spending = match (raw.spending, raw.transaction) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "both [spending] and [transaction]: keep [spending] ([transaction] is its older \
+                 name, and its max_amount is now max_per_request)"
+                    .into(),
+            ));
+        }
+        (a, b) => a.or(b),
+    };
+    let fields = FieldRules::from_raw(raw.max_fee, spending, raw.allow).map_err(&invalid)?;
     if !fields.is_empty() && !kinds.contains(&RequestKind::Generic) {
         return Err(invalid(
-            "max_fee and [transaction] rules apply to generic operations: \"generic\" is not among the kinds"
+            "max_fee, [spending] and [allow] apply to generic operations: \"generic\" is not \
+             among the kinds"
                 .into(),
         ));
     }
+    check_grants(&generic, &fields.grants).map_err(&invalid)?;
     Ok(KeyRule {
         kinds,
         generic,
@@ -411,16 +505,111 @@ fn convert_rule(section: &str, raw: RawRule) -> Result<KeyRule, PolicyError> {
     })
 }
 
+/// A kind that hands over control of funds needs its grant, and a grant its kind: an older
+/// file that allows `update_consensus_key` or `drain_delegate` by kind alone is refused here
+/// with the line to add.
+fn check_grants(generic: &BTreeSet<OperationKind>, grants: &Grants) -> Result<(), String> {
+    let pairs = [
+        (
+            OperationKind::UpdateConsensusKey,
+            !grants.consensus_keys.is_empty(),
+            "update_consensus_key hands the key's funds to the new key once active: name the \
+             public keys it may switch to, `consensus_keys = [\"p2pk…\"]` under [allow]",
+            "allow.consensus_keys",
+        ),
+        (
+            OperationKind::DrainDelegate,
+            !grants.drain_to.is_empty(),
+            "drain_delegate sends the delegate's whole balance: name where it may go, \
+             `drain_to = [\"tz1…\"]` under [allow]",
+            "allow.drain_to",
+        ),
+        (
+            OperationKind::TransferTicket,
+            !grants.ticket_to.is_empty(),
+            "transfer_ticket moves tickets whose worth is not in tez: name where they may go, \
+             `ticket_to = [\"KT1…\"]` under [allow]",
+            "allow.ticket_to",
+        ),
+        (
+            OperationKind::Transaction,
+            grants.delegate_parameters || !grants.contract_calls.is_empty(),
+            "",
+            "allow.delegate_parameters and allow.contract_calls",
+        ),
+    ];
+    for (kind, granted, missing, field) in pairs {
+        let allowed = generic.contains(&kind);
+        if allowed && !granted && !missing.is_empty() {
+            return Err(missing.into());
+        }
+        if !allowed && granted {
+            return Err(format!(
+                "{field} is set but {} is not among the generic kinds",
+                kind.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The signer's whole policy: magic bytes plus, optionally, the per-key rules.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Policy {
     pub magic_bytes: MagicBytes,
     pub rules: Option<PolicyRules>,
+    /// `--confirm`: magic bytes whose refused requests a person may approve (0x03, 0x05).
+    pub confirm: BTreeSet<u8>,
 }
 
 impl Policy {
     pub fn new(magic_bytes: MagicBytes, rules: Option<PolicyRules>) -> Self {
-        Policy { magic_bytes, rules }
+        Policy {
+            magic_bytes,
+            rules,
+            confirm: BTreeSet::new(),
+        }
+    }
+
+    /// With `--confirm`: these magic bytes pass the whitelist, and what the rules refuse of
+    /// them may be approved by a person.
+    pub fn confirming(mut self, magic_bytes: &[u8]) -> Self {
+        self.confirm = magic_bytes.iter().copied().collect();
+        self.magic_bytes.0.extend(magic_bytes);
+        self
+    }
+
+    /// The verdict on `req` for key `pkh` (vault name `name`): allowed, held for a person
+    /// (`--confirm` covers its magic byte and a person may approve what refused it), or
+    /// refused.
+    pub fn decide(&self, pkh: &Pkh, name: Option<&str>, req: &SigningRequest) -> Decision {
+        match self.check(pkh, name, req) {
+            Ok(verdict) => Decision::Allow(verdict),
+            Err(reason) if reason.holdable() && self.holds(req.magic_byte().byte()) => {
+                let charge = self
+                    .rules
+                    .as_ref()
+                    .and_then(|r| r.rule_for(pkh, name))
+                    .and_then(|rule| rule.charge_of(req));
+                Decision::Hold { reason, charge }
+            }
+            Err(reason) => Decision::Refuse(reason),
+        }
+    }
+
+    /// Whether some key has a 24-hour limit (then the spending log must not go missing).
+    pub fn has_24h_limit(&self) -> bool {
+        self.rules.as_ref().is_some_and(|r| {
+            r.default
+                .iter()
+                .chain(r.keys.values())
+                .any(|rule| rule.fields.max_total_24h.is_some())
+        })
+    }
+
+    /// Whether a refusal of a request with this magic byte may wait for a person.
+    pub fn holds(&self, magic_byte: u8) -> bool {
+        self.confirm.contains(&magic_byte)
     }
 
     pub fn magic_byte_allowed(&self, byte: u8) -> bool {
@@ -445,5 +634,7 @@ impl Policy {
     }
 }
 
+#[cfg(test)]
+mod grant_tests;
 #[cfg(test)]
 mod tests;

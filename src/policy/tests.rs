@@ -291,7 +291,9 @@ fn decisions() {
 #[test]
 fn field_rules_accept_what_they_allow_and_name_the_rule_they_refuse_by() {
     let rule = |extra: &str| {
-        let extra = extra.replace("[transaction]", &format!("[keys.\"{TZ2}\".transaction]"));
+        let extra = extra
+            .replace("[transaction]", &format!("[keys.\"{TZ2}\".transaction]"))
+            .replace("[spending]", &format!("[keys.\"{TZ2}\".spending]"));
         let text = format!(
             "[keys.\"{TZ2}\"]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\n{extra}"
         );
@@ -307,13 +309,19 @@ fn field_rules_accept_what_they_allow_and_name_the_rule_they_refuse_by() {
             "max_fee = \"0.000986\"",
             Err("operation 1 breaks max_fee for key"),
         ),
+        // The older spelling: max_amount now bounds the request's whole value at risk,
+        // 987 (fee) + 1,405 × 250 (storage) + 10 (amount) = 352,247 mutez.
         (
-            "[transaction]\nmax_amount = \"0.00001\"",
+            "[transaction]\nmax_amount = \"0.352247\"",
             Ok(Verdict::default()),
         ),
         (
-            "[transaction]\nmax_amount = \"0.000009\"",
-            Err("breaks max_amount"),
+            "[transaction]\nmax_amount = \"0.352246\"",
+            Err("breaks max_per_request"),
+        ),
+        (
+            "[spending]\nmax_per_request = \"0.352246\"",
+            Err("its value at risk (amounts, balances, fees and storage burns) is 0.352247 ꜩ"),
         ),
         (
             "[transaction]\ndestinations = [\"tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx\"]",
@@ -324,9 +332,16 @@ fn field_rules_accept_what_they_allow_and_name_the_rule_they_refuse_by() {
             Err("breaks destinations for key"),
         ),
         (
+            "[spending]\ndestinations = [\"tz1ddb9NMYHZi5UzPdzTZMYQQZoMub195zgv\"]",
+            Err("it sends value to tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx"),
+        ),
+        (
             "[transaction]\nmax_total_24h = \"1\"",
             Ok(Verdict {
-                spend: Some((10, 1_000_000)),
+                charge: Some(Charge {
+                    amount: 352_247,
+                    limit: 1_000_000,
+                }),
             }),
         ),
     ];

@@ -111,7 +111,11 @@ pub fn sign_status(e: &SignError) -> StatusCode {
         SignError::ChainLimit { .. }
         | SignError::RejectedByOperator
         | SignError::NotConfirmed(_) => StatusCode::FORBIDDEN,
-        SignError::Withdrawn { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        SignError::Withdrawn { .. } | SignError::HoldRefused(_) => StatusCode::SERVICE_UNAVAILABLE,
+        // The shared budget's container may come back, like the shared marks'.
+        SignError::Spending(crate::policy::spending::SpendingError::Shared { .. }) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         SignError::Vault(v) => vault_status(v),
         SignError::Store(StoreError::Shared(
             SharedError::Refused { .. } | SharedError::ReservationLost { .. },
@@ -193,10 +197,13 @@ pub fn refusal_hint(e: &SignError) -> &'static str {
             "check the data directory: free space, permissions, and that no other process uses it; nothing was signed"
         }
         SignError::Spending(_) => {
-            "check the data directory's spending ledger (spending_24h.json); nothing was signed"
+            "check the spending ledger (spending.log in the data directory, and with --shared-watermarks the container's .spending/ blobs); nothing was signed"
         }
         SignError::RejectedByOperator | SignError::NotConfirmed(_) => {
             "held requests are answered with `tezos-azure-signer sign --pending`"
+        }
+        SignError::HoldRefused(_) => {
+            "too many requests wait for a person: answer them with `tezos-azure-signer sign --pending`; nothing was signed"
         }
         SignError::Withdrawn {
             reason: Withdrawn::ClientGone,
@@ -256,6 +263,7 @@ pub fn sign_error_label(e: &SignError) -> &'static str {
         SignError::ChainLimit { .. } => "chain_limit",
         SignError::RejectedByOperator => "rejected_by_operator",
         SignError::NotConfirmed(_) => "not_confirmed",
+        SignError::HoldRefused(_) => "held_full",
         SignError::Withdrawn {
             reason: Withdrawn::QueueFull { .. },
             ..

@@ -18,7 +18,6 @@ use crate::vault::VaultError;
 pub mod connection;
 pub mod errors;
 pub mod health;
-pub mod held;
 pub mod listen;
 pub mod metrics;
 pub mod outcome;
@@ -129,8 +128,6 @@ pub struct ApiOptions {
     /// signature: a little less than the request time limit, so that no request is signed
     /// after its client was answered that it timed out.
     pub sign_deadline: Duration,
-    /// `--confirm`: requests held for a person instead of refused.
-    pub confirm: Option<Arc<held::Confirm>>,
 }
 
 /// What the request time limit keeps back for the watermark write after the vault call.
@@ -153,7 +150,6 @@ impl Default for ApiOptions {
             sign_deadline: ApiOptions::sign_deadline_within(
                 listen::Limits::default().request_timeout,
             ),
-            confirm: None,
         }
     }
 }

@@ -271,10 +271,8 @@ where
         started,
         deadline: Some(started + state.options.sign_deadline),
         client_gone: tokio_util::sync::CancellationToken::new(),
-        confirmed: false,
+        peer,
     };
-    let confirm = state.options.confirm.clone();
-    let sign_deadline = state.options.sign_deadline;
     let request_id = request_id.to_string();
     let _cancel_on_drop = ctx.client_gone.clone().drop_guard();
     // A task, not an inline future: a client that disconnects or times out must not cancel
@@ -283,17 +281,9 @@ where
     let task = tokio::spawn(async move {
         let _guard = guard;
         let _gauge = InFlightGauge::enter(metrics.clone());
-        let signing = super::held::sign_or_hold(
-            signer.as_ref(),
-            confirm.as_deref(),
-            &pkh,
-            &data,
-            authentication.as_ref(),
-            &ctx,
-            peer,
-            sign_deadline,
-        )
-        .await;
+        let signing = signer
+            .sign_within(&pkh, &data, authentication.as_ref(), &ctx)
+            .await;
         super::outcome::record(&metrics, &pkh, &signing, started, &request_id);
         signing.result
     });

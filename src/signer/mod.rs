@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::AuthorizedKeys;
+use crate::confirm::{Confirmations, HoldRefused};
 use crate::keyring::{KeyEntry, Keyring};
 use crate::policy::spending::{SpendingError, SpendingLedger};
 use crate::policy::{Policy, PolicyRefusal};
@@ -21,6 +22,7 @@ use crate::vault::{Vault, VaultError};
 use crate::watermark::{MarkStore, StoreError, WatermarkError};
 pub use queue::{SignContext, Stage, Withdrawn};
 
+mod admit;
 mod pipeline;
 pub mod queue;
 
@@ -42,6 +44,8 @@ pub struct SignerConfig {
     pub max_chains_per_key: usize,
     /// Where the policy's rolling 24-hour totals are counted (the data directory's ledger).
     pub spending: Option<Arc<SpendingLedger>>,
+    /// `--confirm`: where held requests wait for a person (the policy says which).
+    pub confirm: Option<Arc<Confirmations>>,
 }
 
 impl Default for SignerConfig {
@@ -55,6 +59,7 @@ impl Default for SignerConfig {
             max_queue_per_key: 64,
             max_chains_per_key: 4,
             spending: None,
+            confirm: None,
         }
     }
 }
@@ -110,6 +115,9 @@ pub enum SignError {
     /// A held request (`serve --confirm`) the operator refused.
     #[error("rejected by the operator")]
     RejectedByOperator,
+    /// Too many requests already wait for a person.
+    #[error(transparent)]
+    HoldRefused(HoldRefused),
     /// A held request nobody answered in time.
     #[error("not confirmed within {} s", .0.as_secs())]
     NotConfirmed(Duration),

@@ -1,5 +1,6 @@
 //! The signing pipeline, step by step: key known → magic byte allowed → authentication →
-//! decode → policy → (per-key queue and lock) watermark rule and chain cap → one vault
+//! decode → policy (for unwatermarked requests: a person's approval when held, and the
+//! 24-hour charge, in [`super::admit`]) → (per-key queue and lock) watermark rule and chain cap → one vault
 //! signature, normalised and verified, and at the same time the durable reservation of the new
 //! mark (local files, and the shared container when configured), both within the request's
 //! deadline → for a block, the record of its one signature (durable, and decided by the
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::{SignContext, SignError, Signed, Signer, Stage};
 use crate::keyring::KeyEntry;
-use crate::policy::spending::{Spend, SpendingError};
+use crate::policy::Decision as Verdict;
 use crate::tezos::{ConsensusKind, DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
 use crate::vault;
 use crate::watermark::{self, Decision, MarkRequest, Slot, StoreError};
@@ -48,38 +49,24 @@ impl Signer {
             }
         }
         let request = parsed.map_err(SignError::Decode)?;
-        let verdict = if ctx.confirmed {
-            crate::policy::Verdict::default()
-        } else {
-            self.config
-                .policy
-                .check(pkh, Some(&entry.key.name), &request)?
-        };
+        let decision = self
+            .config
+            .policy
+            .decide(pkh, Some(&entry.key.name), &request);
         let Some(wm) = request.watermark_key() else {
+            let ctx = self.admit(pkh, data, decision, ctx).await?;
             ctx.still_wanted().map_err(withdrawn)?;
-            if let Some((amount, limit)) = verdict.spend {
-                // Counted durably before the vault is asked: a signature is never released
-                // for an amount the 24-hour total does not hold.
-                let ledger = self.config.spending.as_ref().ok_or_else(|| {
-                    SignError::Spending(SpendingError::Unavailable(
-                        "max_total_24h needs the data directory's spending ledger".into(),
-                    ))
-                })?;
-                ledger
-                    .count(pkh, amount, limit)
-                    .await
-                    .map_err(|e| match e {
-                        Spend::Refused(r) => SignError::PolicyRefused(r),
-                        Spend::Failed(f) => SignError::Spending(f),
-                    })?;
-            }
-            let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data), ctx).await?;
+            let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data), &ctx).await?;
             return Ok(Signed {
                 signature,
                 vault_latency: Some(latency),
                 watermark_latency: None,
             });
         };
+        // Consensus requests are never held (`--confirm` covers 0x03 and 0x05 only).
+        if let Verdict::Hold { reason, .. } | Verdict::Refuse(reason) = decision {
+            return Err(reason.into());
+        }
 
         // Check → sign → persist for this key runs under its lock, end to end.
         let guard = entry

@@ -65,9 +65,8 @@ pub struct SignContext {
     pub started: Instant,
     pub deadline: Option<Instant>,
     pub client_gone: CancellationToken,
-    /// A person approved this very request (`serve --confirm`): the policy, which had refused
-    /// it, is not asked again. Every other check still applies.
-    pub confirmed: bool,
+    /// The client's address (held requests are capped per address).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl SignContext {
@@ -77,7 +76,7 @@ impl SignContext {
             started: Instant::now(),
             deadline: None,
             client_gone: CancellationToken::new(),
-            confirmed: false,
+            peer: None,
         }
     }
 

@@ -5,10 +5,12 @@
 //! the HTTP layer without the pipeline.
 
 pub mod forge;
+mod memory_blobs;
 mod memory_vault;
 pub mod requests;
 mod stub_signer;
 
+pub use memory_blobs::MemoryBlobs;
 pub use memory_vault::{MemoryVault, Mode};
 pub use stub_signer::StubSigner;
 

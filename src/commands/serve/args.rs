@@ -80,19 +80,31 @@ pub struct ServeArgs {
     /// watermarks cannot be imported: set it above the last level that signer signed).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_MIN_LEVEL", value_name = "N")]
     pub min_level: Option<i32>,
-    /// Magic bytes (e.g. 0x03,0x05) whose requests the policy refuses are held for a person
-    /// instead (`sign --pending` on this machine approves or rejects them).
+    /// Magic bytes (0x03 and/or 0x05) whose requests the policy refuses are held for a person
+    /// instead (`sign --pending` on this machine approves or rejects them). What cannot be
+    /// decoded or counted is refused, never held.
     #[arg(
         long,
         env = "TEZOS_AZURE_SIGNER_CONFIRM",
         value_delimiter = ',',
-        value_parser = crate::policy::parse_magic_byte,
+        value_parser = parse_confirm_byte,
         value_name = "MAGIC_BYTES"
     )]
     pub confirm: Vec<u8>,
+    /// Start although the 24-hour spending log is missing from a data directory that has
+    /// signed before under a max_total_24h: the totals begin from zero (deliberately).
+    #[arg(long)]
+    pub reset_spending: bool,
     /// How long a held request waits for its answer.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_CONFIRM_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = crate::commands::args::parse_duration)]
     pub confirm_timeout: std::time::Duration,
+    /// Requests that may wait for a person at once (--confirm); more are refused at once (503).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_MAX_HELD", value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_held: u32,
+    /// Requests from one client address that may wait for a person at once (--confirm); more
+    /// from it are refused at once (503).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_MAX_HELD_PER_CLIENT", value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_held_per_client: u32,
     /// Requests that may wait for one key while it signs; more are refused at once (503).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_MAX_QUEUE_PER_KEY", value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_queue_per_key: u32,
@@ -128,6 +140,19 @@ pub struct ServeArgs {
     pub dev_latency_ms: u64,
     #[command(flatten)]
     pub vault: crate::commands::VaultArgs,
+}
+
+/// `--confirm` covers generic operations (0x03) and Michelson data (0x05) only: blocks and
+/// consensus operations cannot wait for a person, and authentication payloads are never
+/// signed.
+fn parse_confirm_byte(s: &str) -> Result<u8, String> {
+    match crate::policy::parse_magic_byte(s)? {
+        b @ (0x03 | 0x05) => Ok(b),
+        b => Err(format!(
+            "0x{b:02x} cannot be confirmed by a person: --confirm takes 0x03 (operations) and \
+             0x05 (Michelson data)"
+        )),
+    }
 }
 
 impl ServeArgs {

@@ -17,14 +17,13 @@ use crate::commands::GlobalArgs;
 use crate::confirm::socket::ConfirmSocket;
 use crate::confirm::{Confirmations, HeldLimits};
 use crate::logging::LostLines;
-use crate::policy::spending::SpendingLedger;
+use crate::policy::spending::{SharedBudget, SpendingLedger};
 use crate::policy::{MagicBytes, Policy, PolicyRules};
-use crate::server::held::Confirm;
 use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, SignerApi, tls};
 use crate::signer::{Signer, SignerConfig};
 use crate::vault::Vault;
-use crate::watermark::shared::{AzureBlobs, SharedMarks, SharedStats, SharedStore};
+use crate::watermark::shared::{AzureBlobs, Blobs, SharedMarks, SharedStats, SharedStore};
 use crate::watermark::{FileStore, MarkStore, SharedError, StoreError, WatermarkStore};
 
 pub use args::ServeArgs;
@@ -117,11 +116,9 @@ fn signer_config(args: &ServeArgs) -> Result<SignerConfig, ServeError> {
     };
     Ok(SignerConfig {
         // What --confirm covers passes the whitelist: the policy then decides, and what it
-        // refuses is held for a person.
-        policy: Policy::new(
-            MagicBytes::new(args.magic_bytes.iter().chain(&args.confirm).copied()),
-            rules,
-        ),
+        // refuses (and a person may approve) is held for a person.
+        policy: Policy::new(MagicBytes::new(args.magic_bytes.iter().copied()), rules)
+            .confirming(&args.confirm),
         authorized_keys,
         key_filter: args.keys.clone(),
         min_level: args.min_level,
@@ -148,12 +145,21 @@ async fn serve(
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,
     };
+    // Before the store opens (it creates the journal): has this directory signed before?
+    let spending_must_exist = SpendingLedger::must_exist(
+        &data_dir,
+        config.policy.has_24h_limit(),
+        args.reset_spending,
+    );
     // The store lock before the vault: a second process on this data dir stops here.
     let store = WatermarkStore::open(&data_dir)?;
-    let config = SignerConfig {
-        spending: Some(Arc::new(SpendingLedger::open(&data_dir)?)),
-        ..config
-    };
+    let (spending, found) = SpendingLedger::open(&data_dir, spending_must_exist)?;
+    if args.reset_spending {
+        tracing::warn!(
+            ?found,
+            "--reset-spending: a missing spending log was allowed to start from zero"
+        );
+    }
 
     #[cfg(feature = "emulator")]
     let dev = if args.dev {
@@ -177,29 +183,37 @@ async fn serve(
     #[cfg(not(feature = "emulator"))]
     let vault: Arc<dyn Vault> = open_vault(global, &args)?;
 
-    let (store, shared_stats) = open_store(global, &args, store).await?;
-    let signer = Signer::new(vault, store, config).await?;
-    let signer: Arc<dyn SignerApi> = Arc::new(signer);
-    let limits = args.limits();
+    let (store, shared_stats, shared_budget) = open_store(global, &args, store).await?;
+    let spending = match shared_budget {
+        Some(budget) => spending.with_shared(budget),
+        None => spending,
+    };
     let confirm = if args.confirm.is_empty() {
         None
     } else {
         let set = Arc::new(Confirmations::new(
             args.confirm_timeout,
-            HeldLimits::default(),
+            HeldLimits {
+                total: args.max_held as usize,
+                per_client: args.max_held_per_client as usize,
+            },
         ));
         let socket = ConfirmSocket::bind(&data_dir).map_err(ServeError::ConfirmSocket)?;
         tracing::info!(socket = %socket.path().display(), "held requests are answered with `sign --pending`");
         tokio::spawn(socket.serve(Arc::clone(&set)));
-        Some(Arc::new(Confirm {
-            set,
-            magic_bytes: args.confirm.clone(),
-        }))
+        Some(set)
     };
+    let config = SignerConfig {
+        spending: Some(Arc::new(spending)),
+        confirm,
+        ..config
+    };
+    let signer = Signer::new(vault, store, config).await?;
+    let signer: Arc<dyn SignerApi> = Arc::new(signer);
+    let limits = args.limits();
     let options = ApiOptions {
         known_keys: args.known_keys,
         sign_deadline: ApiOptions::sign_deadline_within(args.request_timeout),
-        confirm,
         ..ApiOptions::default()
     };
     let api_address = args.api_address();
@@ -261,14 +275,22 @@ async fn serve(
 
 /// The local files, and with `--shared-watermarks` the container on top of them (seeded with
 /// the local marks before anything is signed).
+/// The mark store, its shared container's statistics, and the shared 24-hour budget in the
+/// same container (with `--shared-watermarks`).
+type Stores = (
+    Arc<dyn MarkStore>,
+    Option<Arc<SharedStats>>,
+    Option<SharedBudget>,
+);
+
 async fn open_store(
     global: &GlobalArgs,
     args: &ServeArgs,
     store: WatermarkStore,
-) -> Result<(Arc<dyn MarkStore>, Option<Arc<SharedStats>>), ServeError> {
+) -> Result<Stores, ServeError> {
     let local = FileStore::new(store);
     let Some(location) = &args.shared_watermarks else {
-        return Ok((Arc::new(local), None));
+        return Ok((Arc::new(local), None, None));
     };
     let settings = args.vault.settings(global);
     let (credential, options) = crate::vault::azure_access(&settings, !location.uses_sas())?;
@@ -279,8 +301,10 @@ async fn open_store(
             error: e,
         }))
     })?;
+    let blobs: Arc<dyn Blobs> = Arc::new(blobs);
+    let budget = SharedBudget::new(Arc::clone(&blobs), location.clone());
     let shared = SharedMarks::new(
-        Arc::new(blobs),
+        blobs,
         location.clone(),
         settings.sign_deadline,
         Arc::new(SharedStats::default()),
@@ -289,7 +313,7 @@ async fn open_store(
     let store = SharedStore::open(local, shared).await?;
     let stats = store.stats();
     tracing::info!(location = %location, sas = location.uses_sas(), "shared watermarks on");
-    Ok((Arc::new(store), Some(stats)))
+    Ok((Arc::new(store), Some(stats), Some(budget)))
 }
 
 fn open_vault(global: &GlobalArgs, args: &ServeArgs) -> Result<Arc<dyn Vault>, ServeError> {

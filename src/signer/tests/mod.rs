@@ -2,6 +2,7 @@
 //! chains and keys, concurrency, and re-discovery.
 
 mod check;
+mod held;
 mod prop;
 mod queue;
 mod rediscovery;

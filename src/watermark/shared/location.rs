@@ -135,6 +135,18 @@ impl SharedLocation {
     }
 }
 
+impl SharedLocation {
+    /// The 24-hour spending blob of key `pkh`: `[<prefix>/].spending/<pkh>` (never a slot
+    /// name: slot names start with a chain id).
+    pub fn spending_name(&self, pkh: &crate::tezos::Pkh) -> String {
+        if self.prefix.is_empty() {
+            format!(".spending/{pkh}")
+        } else {
+            format!("{}/.spending/{pkh}", self.prefix)
+        }
+    }
+}
+
 /// Printable without the SAS signature.
 impl fmt::Display for SharedLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
