@@ -16,3 +16,4 @@ mod blocks;
 mod faults;
 mod push;
 mod races;
+mod spending;

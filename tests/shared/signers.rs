@@ -40,12 +40,24 @@ pub struct SharedSigner {
     data_dir: PathBuf,
     shared: String,
     vault_env: Vec<(String, String)>,
+    /// More `serve` arguments (a policy file, magic bytes).
+    extra: Vec<String>,
     /// stderr (the log), kept for assertions.
     pub log: PathBuf,
 }
 
 impl SharedSigner {
     pub fn start(vault: &RunningBinary, data_dir: &Path, shared: &str) -> SharedSigner {
+        SharedSigner::start_with(vault, data_dir, shared, &[])
+    }
+
+    /// [`SharedSigner::start`] with more `serve` arguments.
+    pub fn start_with(
+        vault: &RunningBinary,
+        data_dir: &Path,
+        shared: &str,
+        extra: &[&str],
+    ) -> SharedSigner {
         let mut signer = SharedSigner {
             child: None,
             url: String::new(),
@@ -53,6 +65,7 @@ impl SharedSigner {
             data_dir: data_dir.to_path_buf(),
             shared: shared.to_string(),
             vault_env: vault.env.clone(),
+            extra: extra.iter().map(ToString::to_string).collect(),
             log: data_dir.with_extension("log"),
         };
         signer.spawn().unwrap_or_else(|e| panic!("{e}"));
@@ -75,6 +88,7 @@ impl SharedSigner {
             .arg(&self.data_dir)
             .arg("--shared-watermarks")
             .arg(&self.shared)
+            .args(&self.extra)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
