@@ -8,9 +8,11 @@
 //! the timeout); one whose client left is dropped. Must never: release a request nobody
 //! approved, or lose an answer.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -67,19 +69,34 @@ pub enum HoldRefused {
     ClientFull { client: IpAddr, held: usize },
 }
 
-/// One held request as `sign --pending` sees it.
+/// How many of a request's first bytes a listing shows ([`HeldView::preview`]).
+pub const PREVIEW_BYTES: usize = 64;
+
+/// One held request as `sign --pending` sees it. A listing carries a preview of the bytes
+/// only (a listing stays small whatever is held); `get` one request for its whole bytes.
+/// Every field but the hash and the key may be missing (a signer of another version).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HeldView {
     pub hash: String,
     pub pkh: String,
+    #[serde(default)]
     pub client: Option<String>,
+    #[serde(default)]
     pub waited_ms: u64,
     /// How many identical requests (same key, same bytes) wait for this one answer.
     #[serde(default = "one")]
     pub waiting: usize,
-    /// The request's bytes, hex, magic byte first.
-    pub bytes: String,
+    /// The size of the request's bytes.
+    #[serde(default)]
+    pub size: usize,
+    /// The first [`PREVIEW_BYTES`] of the request, hex, magic byte first.
+    #[serde(default)]
+    pub preview: String,
+    /// The request's whole bytes, hex, magic byte first: only in the answer to `get`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<String>,
     /// Why the policy did not allow it by itself.
+    #[serde(default)]
     pub reason: String,
 }
 
@@ -90,13 +107,56 @@ fn one() -> usize {
 #[derive(Debug)]
 struct Held {
     id: u64,
-    hash: String,
+    hash: Arc<str>,
     pkh: Pkh,
     client: Option<SocketAddr>,
     since: Instant,
-    bytes: Vec<u8>,
-    reason: String,
+    /// Shared, so that `get` copies a pointer under the lock, not the bytes.
+    bytes: Arc<[u8]>,
+    reason: Arc<str>,
     answer: oneshot::Sender<Answer>,
+}
+
+/// What a listing copies of one held request under the lock: a bounded amount, whatever
+/// the request's size; everything else is done after the lock is released.
+struct Copied {
+    hash: Arc<str>,
+    pkh: Pkh,
+    client: Option<SocketAddr>,
+    since: Instant,
+    size: usize,
+    preview: Vec<u8>,
+    reason: Arc<str>,
+    bytes: Option<Arc<[u8]>>,
+}
+
+impl Copied {
+    fn of(h: &Held, whole: bool) -> Copied {
+        Copied {
+            hash: Arc::clone(&h.hash),
+            pkh: h.pkh,
+            client: h.client,
+            since: h.since,
+            size: h.bytes.len(),
+            preview: h.bytes[..h.bytes.len().min(PREVIEW_BYTES)].to_vec(),
+            reason: Arc::clone(&h.reason),
+            bytes: whole.then(|| Arc::clone(&h.bytes)),
+        }
+    }
+
+    fn view(self, now: Instant) -> HeldView {
+        HeldView {
+            hash: self.hash.to_string(),
+            pkh: self.pkh.to_string(),
+            client: self.client.map(|c| c.to_string()),
+            waited_ms: now.saturating_duration_since(self.since).as_millis() as u64,
+            waiting: 1,
+            size: self.size,
+            preview: hex::encode(&self.preview),
+            bytes: self.bytes.map(hex::encode),
+            reason: self.reason.to_string(),
+        }
+    }
 }
 
 /// The held requests of one server.
@@ -149,6 +209,10 @@ impl Confirmations {
     ) -> Result<Answer, HoldRefused> {
         let (tx, rx) = oneshot::channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // Hashed and copied before the lock: under it, only the counts and a push.
+        let hash: Arc<str> = request_hash(bytes).into();
+        let bytes: Arc<[u8]> = bytes.into();
+        let reason: Arc<str> = reason.into();
         {
             let mut held = self.lock();
             if held.len() >= self.limits.total {
@@ -168,11 +232,11 @@ impl Confirmations {
             }
             held.push(Held {
                 id,
-                hash: request_hash(bytes),
+                hash,
                 pkh,
                 client,
                 since: Instant::now(),
-                bytes: bytes.to_vec(),
+                bytes,
                 reason,
                 answer: tx,
             });
@@ -191,7 +255,7 @@ impl Confirmations {
         let mut held = self.lock();
         let (answered, kept): (Vec<Held>, Vec<Held>) = held
             .drain(..)
-            .partition(|h| h.hash == hash && h.pkh == *pkh);
+            .partition(|h| &*h.hash == hash && h.pkh == *pkh);
         *held = kept;
         let n = answered.len();
         for h in answered {
@@ -204,27 +268,38 @@ impl Confirmations {
         n
     }
 
-    /// What is held now, one entry per (key, bytes), oldest first.
+    /// What is held now, one entry per (key, bytes), oldest first, each with a preview of
+    /// its bytes only. The lock is held just long enough to copy a bounded part of each.
     pub fn list(&self) -> Vec<HeldView> {
-        let held = self.lock();
+        let copied: Vec<Copied> = self.lock().iter().map(|h| Copied::of(h, false)).collect();
+        let now = Instant::now();
         let mut views: Vec<HeldView> = Vec::new();
-        for h in held.iter() {
-            let pkh = h.pkh.to_string();
-            if let Some(v) = views.iter_mut().find(|v| v.hash == h.hash && v.pkh == pkh) {
-                v.waiting += 1;
-                continue;
+        let mut at: HashMap<(Arc<str>, Pkh), usize> = HashMap::new();
+        for c in copied {
+            match at.entry((Arc::clone(&c.hash), c.pkh)) {
+                Entry::Occupied(i) => views[*i.get()].waiting += 1,
+                Entry::Vacant(slot) => {
+                    slot.insert(views.len());
+                    views.push(c.view(now));
+                }
             }
-            views.push(HeldView {
-                hash: h.hash.clone(),
-                pkh,
-                client: h.client.map(|c| c.to_string()),
-                waited_ms: h.since.elapsed().as_millis() as u64,
-                waiting: 1,
-                bytes: hex::encode(&h.bytes),
-                reason: h.reason.clone(),
-            });
         }
         views
+    }
+
+    /// The oldest held request of key `pkh` with these bytes (`hash`), whole bytes included;
+    /// `None` when nothing holds them any more.
+    pub fn get(&self, pkh: &Pkh, hash: &str) -> Option<HeldView> {
+        let (first, waiting) = {
+            let held = self.lock();
+            let mut matching = held.iter().filter(|h| &*h.hash == hash && h.pkh == *pkh);
+            let first = Copied::of(matching.next()?, true);
+            (first, 1 + matching.count())
+        };
+        Some(HeldView {
+            waiting,
+            ..first.view(Instant::now())
+        })
     }
 }
 
@@ -235,6 +310,7 @@ mod tests {
     use super::*;
 
     const TZ2: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";
+    const TZ3: &str = "tz3Lfm6CyfSTZ7EgMckptZZGiPxzs9GK59At";
 
     #[tokio::test]
     async fn answers_go_by_the_bytes_and_every_held_request_gets_its_own() {
@@ -270,6 +346,170 @@ mod tests {
         assert!(
             set.list().is_empty(),
             "answered and expired requests are gone"
+        );
+    }
+
+    /// Spawns a task holding `bytes` for `pkh` from `client`; waits until it is listed.
+    async fn held_by(
+        set: &Arc<Confirmations>,
+        pkh: Pkh,
+        bytes: Vec<u8>,
+        client: Option<SocketAddr>,
+    ) -> tokio::task::JoinHandle<Result<Answer, HoldRefused>> {
+        let before: usize = set.list().iter().map(|v| v.waiting).sum();
+        let task = {
+            let set = Arc::clone(set);
+            tokio::spawn(async move { set.hold(pkh, &bytes, client, "policy".into()).await })
+        };
+        while set.list().iter().map(|v| v.waiting).sum::<usize>() == before {
+            if task.is_finished() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        task
+    }
+
+    #[tokio::test]
+    async fn the_same_bytes_for_two_keys_are_two_requests_answered_apart() {
+        let set = Arc::new(Confirmations::new(
+            Duration::from_secs(60),
+            HeldLimits::default(),
+        ));
+        let a: Pkh = TZ2.parse().expect("pkh");
+        let b: Pkh = TZ3.parse().expect("pkh");
+        let for_a = held_by(&set, a, vec![3, 7], None).await;
+        let for_b = held_by(&set, b, vec![3, 7], None).await;
+        let again_a = held_by(&set, a, vec![3, 7], None).await;
+        let views = set.list();
+        assert_eq!(views.len(), 2, "one per (key, bytes): {views:?}");
+        assert_eq!((views[0].pkh.as_str(), views[0].waiting), (TZ2, 2));
+        assert_eq!((views[1].pkh.as_str(), views[1].waiting), (TZ3, 1));
+        assert_eq!(views[0].hash, views[1].hash);
+
+        assert_eq!(set.answer(&a, &request_hash(&[3, 7]), true), 2);
+        assert_eq!(for_a.await.expect("join"), Ok(Answer::Approved));
+        assert_eq!(again_a.await.expect("join"), Ok(Answer::Approved));
+        assert!(!for_b.is_finished(), "the other key's request waits on");
+        let views = set.list();
+        assert_eq!(views.len(), 1);
+        assert_eq!(views[0].pkh, TZ3);
+        assert_eq!(set.answer(&b, &request_hash(&[3, 7]), false), 1);
+        assert_eq!(for_b.await.expect("join"), Ok(Answer::Rejected));
+    }
+
+    #[tokio::test]
+    async fn holding_beyond_the_limits_is_refused_at_once_naming_the_flag() {
+        let set = Arc::new(Confirmations::new(
+            Duration::from_secs(60),
+            HeldLimits {
+                total: 3,
+                per_client: 2,
+            },
+        ));
+        let pkh: Pkh = TZ2.parse().expect("pkh");
+        let (x, y, z) = (
+            SocketAddr::from(([10, 0, 0, 1], 1000)),
+            SocketAddr::from(([10, 0, 0, 1], 2000)),
+            SocketAddr::from(([10, 0, 0, 2], 1000)),
+        );
+        let x1 = held_by(&set, pkh, vec![3, 1], Some(x)).await;
+        // Another port of the same address is the same client.
+        let y1 = held_by(&set, pkh, vec![3, 2], Some(y)).await;
+        let refused = set
+            .hold(pkh, &[3, 3], Some(x), "policy".into())
+            .await
+            .expect_err("a third from one client");
+        assert_eq!(
+            refused,
+            HoldRefused::ClientFull {
+                client: x.ip(),
+                held: 2
+            }
+        );
+        assert!(
+            refused.to_string().contains("--max-held-per-client"),
+            "{refused}"
+        );
+        let z1 = held_by(&set, pkh, vec![3, 4], Some(z)).await;
+        for client in [Some(z), None] {
+            let refused = set
+                .hold(pkh, &[3, 5], client, "policy".into())
+                .await
+                .expect_err("the set is full");
+            assert_eq!(refused, HoldRefused::Full { held: 3 });
+            assert!(refused.to_string().contains("--max-held:"), "{refused}");
+        }
+        assert_eq!(set.list().len(), 3, "refusals hold nothing");
+        // An answer makes room again.
+        assert_eq!(set.answer(&pkh, &request_hash(&[3, 1]), false), 1);
+        assert_eq!(x1.await.expect("join"), Ok(Answer::Rejected));
+        let x2 = held_by(&set, pkh, vec![3, 6], Some(x)).await;
+        assert_eq!(set.list().len(), 3);
+        for t in [y1, z1, x2] {
+            t.abort();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_carries_a_preview_and_get_the_whole_request() {
+        let set = Arc::new(Confirmations::new(
+            Duration::from_secs(60),
+            HeldLimits::default(),
+        ));
+        let pkh: Pkh = TZ2.parse().expect("pkh");
+        let other: Pkh = TZ3.parse().expect("pkh");
+        let big: Vec<u8> = std::iter::once(3)
+            .chain((0..30_000).map(|i| i as u8))
+            .collect();
+        let hash = request_hash(&big);
+        let tasks = [
+            held_by(&set, pkh, big.clone(), None).await,
+            held_by(&set, pkh, big.clone(), None).await,
+        ];
+        let views = set.list();
+        assert_eq!(views.len(), 1);
+        let v = &views[0];
+        assert_eq!(
+            (v.size, v.waiting, v.hash.as_str()),
+            (big.len(), 2, hash.as_str())
+        );
+        assert_eq!(v.preview, hex::encode(&big[..PREVIEW_BYTES]));
+        assert_eq!(v.bytes, None);
+        let listed = serde_json::to_string(&views).expect("json");
+        assert!(listed.len() < 1024, "{} bytes listed", listed.len());
+
+        let whole = set.get(&pkh, &hash).expect("held");
+        assert_eq!(whole.bytes, Some(hex::encode(&big)));
+        assert_eq!((whole.size, whole.waiting), (big.len(), 2));
+        assert_eq!(whole.preview, v.preview);
+        assert_eq!(
+            set.get(&other, &hash),
+            None,
+            "another key holds nothing of it"
+        );
+        assert_eq!(set.get(&pkh, &request_hash(&[3])), None);
+        for t in tasks {
+            t.abort();
+        }
+    }
+
+    #[test]
+    fn a_view_from_another_version_still_reads() {
+        // An older signer listed the whole bytes and no size or preview.
+        let old: HeldView = serde_json::from_str(
+            r#"{"hash":"h","pkh":"tz2x","client":null,"waited_ms":5,"bytes":"0301","reason":"r"}"#,
+        )
+        .expect("an older view");
+        assert_eq!((old.waiting, old.size), (1, 0));
+        assert_eq!(old.bytes.as_deref(), Some("0301"));
+        let bare: HeldView =
+            serde_json::from_str(r#"{"hash":"h","pkh":"tz2x","new_field":[1]}"#).expect("bare");
+        assert_eq!(bare.preview, "");
+        assert!(
+            !serde_json::to_string(&bare)
+                .expect("json")
+                .contains("bytes")
         );
     }
 

@@ -22,17 +22,38 @@ pub struct Pty {
 }
 
 impl Pty {
-    pub fn spawn(mut cmd: Command) -> Pty {
+    pub fn spawn(cmd: Command) -> Pty {
+        Pty::open(cmd, None)
+    }
+
+    /// On a terminal of `cols` columns and `rows` rows (what the program learns from
+    /// TIOCGWINSZ).
+    pub fn spawn_sized(cmd: Command, cols: u16, rows: u16) -> Pty {
+        Pty::open(
+            cmd,
+            Some(libc::winsize {
+                ws_row: rows,
+                ws_col: cols,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            }),
+        )
+    }
+
+    fn open(mut cmd: Command, size: Option<libc::winsize>) -> Pty {
         let (mut master, mut slave) = (-1, -1);
-        // SAFETY: openpty writes two new descriptors into the given ints; the other
-        // arguments may be null.
+        let size_ptr = size
+            .as_ref()
+            .map_or(std::ptr::null(), |s| s as *const libc::winsize);
+        // SAFETY: openpty writes two new descriptors into the given ints; the name and
+        // termios arguments may be null, the window size is null or points to a live struct.
         let rc = unsafe {
             libc::openpty(
                 &mut master,
                 &mut slave,
                 std::ptr::null_mut(),
                 std::ptr::null(),
-                std::ptr::null(),
+                size_ptr,
             )
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
@@ -78,6 +99,63 @@ impl Pty {
 
     pub fn screen(&self) -> String {
         String::from_utf8_lossy(&self.seen).into_owned()
+    }
+
+    /// The last `rows` rows a terminal `cols` wide shows now: what was written, with long
+    /// lines wrapped, `\r` returning to the row's start, escape sequences (colours, cursor
+    /// visibility) dropped except "erase to the end of the row".
+    pub fn rows(&self, cols: usize, rows: usize) -> Vec<String> {
+        let mut screen: Vec<Vec<char>> = vec![Vec::new()];
+        let mut col = 0;
+        let mut chars = self
+            .screen()
+            .chars()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .peekable();
+        while let Some(c) = chars.next() {
+            let row = screen.len() - 1;
+            match c {
+                '\n' => {
+                    screen.push(Vec::new());
+                    col = 0;
+                }
+                '\r' => col = 0,
+                '\u{1b}' => {
+                    if chars.next_if_eq(&'[').is_none() {
+                        chars.next();
+                        continue;
+                    }
+                    // CSI: parameters, then one final byte in @..~.
+                    let mut last = None;
+                    while let Some(c) = chars.next() {
+                        if ('@'..='~').contains(&c) {
+                            last = Some(c);
+                            break;
+                        }
+                    }
+                    if last == Some('K') {
+                        screen[row].truncate(col);
+                    }
+                }
+                c if c.is_control() => {}
+                c => {
+                    if col == cols {
+                        screen.push(Vec::new());
+                        col = 0;
+                    }
+                    let row = screen.len() - 1;
+                    if col < screen[row].len() {
+                        screen[row][col] = c;
+                    } else {
+                        screen[row].push(c);
+                    }
+                    col += 1;
+                }
+            }
+        }
+        let from = screen.len().saturating_sub(rows);
+        screen[from..].iter().map(|r| r.iter().collect()).collect()
     }
 
     /// Reads the screen until it contains `text` (30 s limit).

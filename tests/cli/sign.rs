@@ -7,8 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use tezos_azure_signer::testing::forge;
 use tezos_azure_signer::testing::{TZ2, TZ2_SECRET};
-use tezos_azure_signer::tezos::{PublicKey, Signature, blake2b_256};
+use tezos_azure_signer::tezos::{Pkh, PkhKind, PublicKey, Signature, blake2b_256};
 
 use crate::pty::Pty;
 use crate::running_binary::{RunningBinary, serve_dev_on};
@@ -104,7 +105,8 @@ fn a_transaction_is_shown_decoded_then_signed_with_yes() {
     for shown in [
         &format!("Signing with {TZ2} (vault key baker)"),
         "branch: BKpbfCvh777DQHnXjU2sqHvVUNZ7dBAdqEfKkdw8EGSkD9LSYXb",
-        "1 operation, total amount 0.000407 ꜩ, total fee 0.000033 ꜩ",
+        "total amount 0.000407 ꜩ, total fee 0.000033 ꜩ",
+        "value at risk: 14256232.77969 ꜩ, plus what the warnings above can move",
         "transaction: 0.000407 ꜩ to KT1DieU51jzXLerQx5AqMCiLC1SsCeM8yRat, entrypoint action",
         "parameters (review carefully):",
         "{ UNIT }",
@@ -191,6 +193,96 @@ fn the_person_confirms_declines_or_presses_enter_for_no() {
             assert!(screen.contains("you declined"), "{screen}");
             assert!(!screen.contains("spsig1"), "{screen}");
         }
+    }
+}
+
+const KT1: &str = "KT1RJ6PbjHpwc3M5rw5s2Nbmefwbuwbdxton";
+
+/// What an 80×24 terminal shows while `sign` asks about `hex`: its last 24 rows (the prompt
+/// is the last), and they all in one string (wrapped lines whole again). Then the person
+/// says no.
+fn screen_at_the_prompt(emu: &RunningBinary, data: &Path, hex: &str) -> (String, String) {
+    let mut pty = Pty::spawn_sized(sign_cmd(emu, data, &[hex]), 80, 24);
+    pty.expect("Sign this with");
+    pty.wait_for_key_input();
+    let rows = pty.rows(80, 24);
+    pty.type_text("n\r");
+    assert_eq!(pty.wait(), 1, "{}", pty.screen());
+    let (text, rows) = (rows.concat(), rows.join("\n"));
+    assert!(text.contains("Sign this with"), "{rows}");
+    (text, rows)
+}
+
+/// A 5,000 ꜩ contract call whose string parameter is 20,000 spaces and then a fake summary of
+/// a small transfer: at the prompt the screen names the 5,000 ꜩ and the KT1, and the fake
+/// is nowhere (shortened away, and the real summary comes last).
+#[test]
+fn a_padded_fake_summary_cannot_take_the_place_of_the_real_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    let fake = format!(
+        "{}1 operation, total amount 0.5 ꜩ, total fee 0.001 ꜩ\n\
+         1. transaction: 0.5 ꜩ to tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx",
+        " ".repeat(20_000)
+    );
+    let op = forge::transaction(
+        TZ2,
+        forge::CHEAP,
+        5_000_000_000,
+        KT1,
+        Some(("default", forge::string(&fake))),
+    );
+    let hex = hex::encode(forge::request(&[op]));
+    let (text, rows) = screen_at_the_prompt(&emu, &dir.path().join("data"), &hex);
+    for shown in [
+        &format!("to {KT1}: 5000 ꜩ (operation 1)"),
+        "total amount 5000 ꜩ, total fee 0.001 ꜩ",
+        "value at risk: 5000.001 ꜩ",
+        &format!("operation 1: a call of {KT1}%default"),
+        "--full shows all",
+    ] {
+        assert!(
+            text.contains(shown),
+            "missing {shown:?} at the prompt:\n{rows}"
+        );
+    }
+    for fake in ["total amount 0.5", "0.5 ꜩ to tz1"] {
+        assert!(!text.contains(fake), "{fake:?} at the prompt:\n{rows}");
+    }
+}
+
+/// One 5,000 ꜩ transfer and 250 one-mutez transfers (251 destinations): the real total is on
+/// the screen at the prompt, not scrolled away with the first lines.
+#[test]
+fn a_long_batch_cannot_scroll_its_total_off_the_screen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = emulator_with_baker(dir.path());
+    let mut ops = vec![forge::transaction(
+        TZ2,
+        forge::CHEAP,
+        5_000_000_000,
+        KT1,
+        None,
+    )];
+    for n in 0..250u64 {
+        let mut hash = [9u8; 20];
+        hash[..8].copy_from_slice(&n.to_be_bytes());
+        let to = Pkh::new(PkhKind::Tz1, hash).to_string();
+        ops.push(forge::transaction(TZ2, forge::CHEAP, 1, &to, None));
+    }
+    let hex = hex::encode(forge::request(&ops));
+    let (text, rows) = screen_at_the_prompt(&emu, &dir.path().join("data"), &hex);
+    for shown in [
+        &format!("to {KT1}: 5000 ꜩ (operation 1)"),
+        "and 243 more destinations: 0.000243 ꜩ in 243 operations",
+        &format!("key {TZ2}, 251 operations"),
+        "total amount 5000.00025 ꜩ, total fee 0.251 ꜩ, maximum storage burn 0 ꜩ",
+        "value at risk: 5000.25125 ꜩ",
+    ] {
+        assert!(
+            text.contains(shown),
+            "missing {shown:?} at the prompt:\n{rows}"
+        );
     }
 }
 
@@ -330,6 +422,9 @@ fn sign_pending_shows_held_requests_and_the_person_approves() {
         .env_remove("RUST_LOG");
     let mut pty = Pty::spawn(cmd);
     pty.expect("delegation: withdraw (no delegate)");
+    // The summary, last, right above the prompt.
+    pty.expect("no destination: nothing is sent to anyone");
+    pty.expect("value at risk: ");
     pty.expect("Approve");
     pty.wait_for_key_input();
     pty.type_text("y");

@@ -11,6 +11,7 @@ mod bad_input;
 mod block_kill;
 mod disk_faults;
 mod held;
+mod held_bounds;
 mod imported_blocks;
 mod journal_moved;
 mod logging;

@@ -21,6 +21,7 @@ use crate::watermark::{FileStore, StoreError, WatermarkStore};
 
 mod pending;
 pub mod show;
+mod summary;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -45,6 +46,10 @@ pub struct SignArgs {
     /// Sign without asking (scripts). What would be shown is still printed on stderr.
     #[arg(long)]
     pub yes: bool,
+    /// Show long Michelson strings and bytes whole (with --pending too); without it they are
+    /// shortened to their start, length and blake2b-256 hash.
+    #[arg(long)]
+    pub full: bool,
     /// Print one JSON object on stdout: the decoded request, the signature and the signed
     /// operation ready for injection.
     #[arg(long)]
@@ -252,8 +257,8 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     let shown = parsed
         .as_ref()
         .map_err(DecodeError::to_string)
-        .and_then(|req| show::request(&pkh, req, global.verbose > 0).map_err(|e| e.to_string()));
-    let summary = match &shown {
+        .and_then(|req| show::request(&pkh, req, options(global, args)).map_err(|e| e.to_string()));
+    let why = match &shown {
         Ok(s) => {
             for line in &s.lines {
                 eprintln!("  {}", screen_safe(line));
@@ -262,8 +267,7 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
         }
         Err(e) => Some(e.clone()),
     };
-    let summary = summary.map(|why| screen_safe(&why));
-    if let Some(why) = summary {
+    if let Some(why) = why.map(|why| screen_safe(&why)) {
         if !args.blind {
             return Err(SignFailure::Undecodable(why));
         }
@@ -272,6 +276,12 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
             "  blake2b-256 of the whole payload: {} (compare it on another screen)",
             bs58::encode(blake2b_256(&bytes)).into_string()
         );
+    }
+    // Last, right above the prompt: nothing shown before can push it off the screen.
+    if let Ok(s) = &shown {
+        for line in &s.summary {
+            eprintln!("{}", screen_safe(line));
+        }
     }
     confirm(args, &pkh)?;
 
@@ -305,18 +315,102 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     Ok(())
 }
 
-/// A line as it may reach a terminal: control characters escaped (a hostile payload must
-/// not move the cursor or rewrite what was shown).
-pub(super) fn screen_safe(line: &str) -> String {
-    line.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
+/// What to show of a request: `-v` and `--full`.
+fn options(global: &GlobalArgs, args: &SignArgs) -> show::Options {
+    show::Options {
+        verbose: global.verbose > 0,
+        full: args.full,
+    }
+}
+
+/// Characters a terminal does not show as themselves: Unicode 16.0's general categories Cc
+/// (controls), Cf (format: bidi embeddings, overrides and isolates U+202A–U+202E and
+/// U+2066–U+2069, marks U+200E/F and U+061C, zero-width U+200B–U+200D, U+2060–U+2064, the
+/// byte order mark U+FEFF, tags U+E0001–U+E007F…), Zl (U+2028) and Zp (U+2029), plus the
+/// other invisible default-ignorable characters (combining grapheme joiner, Hangul fillers,
+/// variation selectors). Sorted, inclusive ranges; a hand table rather than a Unicode crate:
+/// these categories change little and rarely, and a missed one only shows raw.
+const HIDDEN: &[(u32, u32)] = &[
+    (0x0000, 0x001f),
+    (0x007f, 0x009f),
+    (0x00ad, 0x00ad),
+    (0x034f, 0x034f),
+    (0x0600, 0x0605),
+    (0x061c, 0x061c),
+    (0x06dd, 0x06dd),
+    (0x070f, 0x070f),
+    (0x0890, 0x0891),
+    (0x08e2, 0x08e2),
+    (0x115f, 0x1160),
+    (0x17b4, 0x17b5),
+    (0x180b, 0x180f),
+    (0x200b, 0x200f),
+    (0x2028, 0x202e),
+    (0x2060, 0x206f),
+    (0x3164, 0x3164),
+    (0xfe00, 0xfe0f),
+    (0xfeff, 0xfeff),
+    (0xffa0, 0xffa0),
+    (0xfff9, 0xfffb),
+    (0x110bd, 0x110bd),
+    (0x110cd, 0x110cd),
+    (0x13430, 0x1343f),
+    (0x1bca0, 0x1bca3),
+    (0x1d173, 0x1d17a),
+    (0xe0001, 0xe0001),
+    (0xe0020, 0xe007f),
+    (0xe0100, 0xe01ef),
+];
+
+/// A character that must not reach a terminal raw.
+fn hidden(c: char) -> bool {
+    let c = u32::from(c);
+    HIDDEN
+        .binary_search_by(|&(lo, hi)| {
+            if hi < c {
+                std::cmp::Ordering::Less
+            } else if lo > c {
+                std::cmp::Ordering::Greater
             } else {
-                vec![c]
+                std::cmp::Ordering::Equal
             }
         })
-        .collect()
+        .is_ok()
+}
+
+/// A line as it may reach a terminal: every control, format, line or paragraph separator and
+/// invisible character escaped (`\n`, `\u{1b}`, `\u{202e}`): a hostile payload must not
+/// move the cursor, reorder what is shown (bidi overrides) or hide text.
+pub(super) fn screen_safe(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        if !hidden(c) {
+            out.push(c);
+        } else if c.is_ascii() {
+            out.extend(c.escape_default());
+        } else {
+            out.extend(c.escape_unicode());
+        }
+    }
+    out
+}
+
+/// JSON text as it may reach a terminal: the same characters as [`screen_safe`] written as
+/// JSON escapes (`\u202e`), which stays the same JSON (serde_json escapes only U+0000–U+001F,
+/// `"` and `\`, and these characters only occur inside strings).
+fn json_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if hidden(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn print_result(
@@ -339,15 +433,70 @@ fn print_result(
         op.extend_from_slice(signature.raw());
         hex::encode(op)
     });
-    println!(
-        "{}",
-        serde_json::json!({
-            "pkh": key.pkh().to_string(),
-            "key": key.name,
-            "kind": req.map(|r| r.kind().name()),
-            "decoded": decoded,
-            "signature": signature.to_string(),
-            "signed_operation": signed,
-        })
-    );
+    let json = serde_json::json!({
+        "pkh": key.pkh().to_string(),
+        "key": key.name,
+        "kind": req.map(|r| r.kind().name()),
+        "decoded": decoded,
+        "signature": signature.to_string(),
+        "signed_operation": signed,
+    });
+    println!("{}", json_safe(&json.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hidden_table_is_sorted_and_covers_every_control() {
+        assert!(HIDDEN.windows(2).all(|w| w[0].1 < w[1].0));
+        assert!(HIDDEN.iter().all(|(lo, hi)| lo <= hi));
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            if c.is_control() {
+                assert!(hidden(c), "{c:?}");
+            }
+        }
+        for c in ['a', ' ', '~', 'ꜩ', 'é', '—', '…', '─', '\u{a0}'] {
+            assert!(!hidden(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn bidi_zero_width_and_separators_are_escaped_on_screen() {
+        for (raw, shown) in [
+            ("a\u{202e}b", "a\\u{202e}b"),
+            (
+                "\u{202a}\u{202b}\u{202c}\u{202d}",
+                "\\u{202a}\\u{202b}\\u{202c}\\u{202d}",
+            ),
+            (
+                "\u{2066}\u{2067}\u{2068}\u{2069}",
+                "\\u{2066}\\u{2067}\\u{2068}\\u{2069}",
+            ),
+            ("\u{200e}\u{200f}\u{61c}", "\\u{200e}\\u{200f}\\u{61c}"),
+            (
+                "\u{200b}\u{200c}\u{200d}\u{feff}",
+                "\\u{200b}\\u{200c}\\u{200d}\\u{feff}",
+            ),
+            ("line\u{2028}para\u{2029}", "line\\u{2028}para\\u{2029}"),
+            ("\u{ad}\u{2060}\u{e0041}", "\\u{ad}\\u{2060}\\u{e0041}"),
+            (
+                "\u{1b}[2J\n\r\t\u{7f}\u{85}",
+                "\\u{1b}[2J\\n\\r\\t\\u{7f}\\u{85}",
+            ),
+            ("5000 ꜩ to tz1…", "5000 ꜩ to tz1…"),
+        ] {
+            assert_eq!(screen_safe(raw), shown);
+        }
+    }
+
+    #[test]
+    fn json_output_escapes_the_same_characters_and_stays_the_same_json() {
+        let value = serde_json::json!({ "s": "x\u{202e}\u{7f}\u{e0041}ꜩ\n" });
+        let safe = json_safe(&value.to_string());
+        assert_eq!(safe, r#"{"s":"x\u202e\u007f\udb40\udc41ꜩ\n"}"#);
+        let back: serde_json::Value = serde_json::from_str(&safe).expect("JSON");
+        assert_eq!(back, value);
+    }
 }

@@ -1,23 +1,39 @@
-//! What `sign` shows a person before anything is signed: a summary (signer, branch, number of
-//! operations, total amount, total fee, maximum storage burn), then each operation with its
-//! kind and fields, Michelson for parameters, code and storage (after a "review carefully"
-//! line), and warnings where an operation moves more than it seems to.
+//! What `sign` shows a person before anything is signed: each operation with its kind and
+//! fields, Michelson for parameters, code and storage (after a "review carefully" line), and
+//! warnings where an operation moves more than it seems to; then, last, a short fixed summary
+//! ([`super::summary`]) that no detail above can push off the screen.
+//!
+//! Long Michelson strings and bytes (and failing_noop messages) are shortened to their start,
+//! length and blake2b-256 hash unless `--full`, and every character of a string outside
+//! printable ASCII is escaped (`summary::Render`).
 //!
 //! Owns: turning decoded requests into lines of text. Pure: no I/O, no prompt.
 
+use super::summary::{self, Notes, Render};
+use crate::policy::value::MUTEZ_PER_STORAGE_BYTE;
 use crate::tezos::base58;
 use crate::tezos::micheline::Micheline;
 use crate::tezos::operation::{Body, Destination, Operation, OperationKind};
 use crate::tezos::{BlockHeader, ConsensusOperation, Pkh, SigningRequest};
 
-/// Mainnet's storage cost: what one byte of storage burns, in mutez.
-pub const MUTEZ_PER_STORAGE_BYTE: u128 = 250;
-
 use crate::tezos::tez::format as tez;
+
+/// How much to show.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Counters and gas limits too (`-v`).
+    pub verbose: bool,
+    /// Long strings and bytes whole (`--full`).
+    pub full: bool,
+}
 
 /// What the screen shows for one request, and whether it could be decoded.
 pub struct Shown {
+    /// The details, operation by operation.
     pub lines: Vec<String>,
+    /// The fixed summary, to print last, right above the prompt: the key, what is signed,
+    /// the value at risk, every destination (bounded) and the warnings.
+    pub summary: Vec<String>,
     /// Something in the request could not be decoded field by field.
     pub opaque: bool,
     /// The same request as JSON (octez's for operations, Micheline JSON for data), for
@@ -80,55 +96,51 @@ fn consensus(req: &SigningRequest) -> Vec<String> {
     }
 }
 
-fn michelson(lines: &mut Vec<String>, label: &str, m: &Micheline) {
+fn michelson(lines: &mut Vec<String>, render: &mut Render, label: &str, m: &Micheline) {
     lines.push(format!("     {label} (review carefully):"));
-    lines.push(format!("       {}", m.to_michelson()));
+    lines.push(format!("       {}", render.michelson(m)));
 }
 
-/// The lines for a batch of generic operations signed by `signer`.
-pub fn operations(signer: &Pkh, branch: &[u8; 32], ops: &[Operation], verbose: bool) -> Shown {
-    let total_amount: u128 = ops
-        .iter()
-        .map(|o| match &o.body {
-            Body::Transaction { amount, .. } => *amount,
-            Body::Origination { balance, .. } => *balance,
-            _ => 0,
-        })
-        .sum();
-    let total_fee: u128 = ops
-        .iter()
-        .filter_map(|o| o.manager.as_ref())
-        .map(|m| m.fee)
-        .sum();
-    let burn: u128 = ops
-        .iter()
-        .filter_map(|o| o.manager.as_ref())
-        .map(|m| m.storage_limit.saturating_mul(MUTEZ_PER_STORAGE_BYTE))
-        .sum();
-    let mut lines = vec![
-        format!("branch: {}", base58::encode(base58::BLOCK_HASH, branch)),
-        format!(
-            "{} operation{}, total amount {}, total fee {}, maximum storage burn {}",
-            ops.len(),
-            if ops.len() == 1 { "" } else { "s" },
-            tez(total_amount),
-            tez(total_fee),
-            tez(burn)
-        ),
-    ];
+/// The lines for a batch of generic operations signed by `signer`: the details, and the
+/// summary to print last.
+pub fn operations(signer: &Pkh, branch: &[u8; 32], ops: &[Operation], options: Options) -> Shown {
+    let mut render = Render::new(options.full);
+    let mut lines = vec![format!(
+        "branch: {}",
+        base58::encode(base58::BLOCK_HASH, branch)
+    )];
     let mut opaque = false;
     for (i, op) in ops.iter().enumerate() {
         opaque |= matches!(op.body, Body::Opaque { .. });
-        operation(&mut lines, i + 1, op, signer, verbose);
+        operation(&mut lines, i + 1, op, signer, &mut render, options.verbose);
     }
     Shown {
         lines,
+        summary: summary::batch(signer, ops, &render.notes),
         opaque,
         json: crate::tezos::operation::batch_json(branch, ops),
     }
 }
 
-fn operation(lines: &mut Vec<String>, n: usize, op: &Operation, signer: &Pkh, verbose: bool) {
+/// What `increase_paid_storage` of `amount` bytes burns.
+fn paid_storage_burn(amount: &crate::tezos::zarith::Zarith) -> String {
+    match amount
+        .to_u128()
+        .and_then(|a| a.checked_mul(MUTEZ_PER_STORAGE_BYTE))
+    {
+        Some(burn) => tez(burn),
+        None => "more than can be counted".into(),
+    }
+}
+
+fn operation(
+    lines: &mut Vec<String>,
+    n: usize,
+    op: &Operation,
+    signer: &Pkh,
+    render: &mut Render,
+    verbose: bool,
+) {
     let head = match &op.body {
         Body::Transaction {
             amount,
@@ -190,8 +202,9 @@ fn operation(lines: &mut Vec<String>, n: usize, op: &Operation, signer: &Pkh, ve
             amount,
             destination,
         } => format!(
-            "increase_paid_storage: {amount} bytes for {}",
-            base58::encode(base58::KT1, destination)
+            "increase_paid_storage: {amount} bytes for {}, burns {}",
+            base58::encode(base58::KT1, destination),
+            paid_storage_burn(amount)
         ),
         Body::RegisterGlobalConstant { .. } => "register_global_constant".into(),
         Body::TransferTicket {
@@ -236,7 +249,7 @@ fn operation(lines: &mut Vec<String>, n: usize, op: &Operation, signer: &Pkh, ve
         Body::FailingNoop { message } => format!(
             "failing_noop: {} bytes (can never be included in a block): {}",
             message.len(),
-            String::from_utf8_lossy(message).escape_debug()
+            render.message(message)
         ),
         Body::Opaque { bytes } => format!(
             "{}: {} bytes whose fields this signer does not decode",
@@ -276,15 +289,15 @@ fn operation(lines: &mut Vec<String>, n: usize, op: &Operation, signer: &Pkh, ve
         Body::Transaction {
             parameters: Some(p),
             ..
-        } => michelson(lines, "parameters", &p.value),
+        } => michelson(lines, render, "parameters", &p.value),
         Body::Origination { code, storage, .. } => {
-            michelson(lines, "code", code);
-            michelson(lines, "storage", storage);
+            michelson(lines, render, "code", code);
+            michelson(lines, render, "storage", storage);
         }
-        Body::RegisterGlobalConstant { value } => michelson(lines, "value", value),
+        Body::RegisterGlobalConstant { value } => michelson(lines, render, "value", value),
         Body::TransferTicket { contents, ty, .. } => {
-            michelson(lines, "ticket type", ty);
-            michelson(lines, "ticket contents", contents);
+            michelson(lines, render, "ticket type", ty);
+            michelson(lines, render, "ticket contents", contents);
         }
         _ => {}
     }
@@ -294,33 +307,49 @@ fn operation(lines: &mut Vec<String>, n: usize, op: &Operation, signer: &Pkh, ve
 pub fn request(
     signer: &Pkh,
     req: &SigningRequest,
-    verbose: bool,
+    options: Options,
 ) -> Result<Shown, crate::tezos::DecodeError> {
     match req {
         SigningRequest::Generic(g) => {
             let ops = crate::tezos::operation::decode_contents(&g.contents)?;
-            Ok(operations(signer, &g.branch, &ops, verbose))
+            Ok(operations(signer, &g.branch, &ops, options))
         }
         SigningRequest::MichelsonData(data) => {
             let m = crate::tezos::micheline::decode(data, 1)?;
+            let mut render = Render::new(options.full);
+            let lines = vec![
+                "Michelson data (review carefully):".into(),
+                format!("  {}", render.michelson(&m)),
+            ];
+            let what = format!(
+                "Michelson data (0x05), {} bytes, blake2b-256 {}: what it authorizes is up to \
+                 the contract that checks it",
+                data.len(),
+                summary::hash(data)
+            );
             Ok(Shown {
-                lines: vec![
-                    "Michelson data (review carefully):".into(),
-                    format!("  {}", m.to_michelson()),
-                ],
+                lines,
+                summary: summary::single(signer, &what, &render.notes),
                 opaque: false,
                 json: m.to_json(),
             })
         }
         SigningRequest::Authentication(_) => Ok(Shown {
             lines: vec!["an authentication payload (0x04)".into()],
+            summary: summary::single(
+                signer,
+                "an authentication payload (0x04)",
+                &Notes::default(),
+            ),
             opaque: true,
             json: serde_json::Value::Null,
         }),
         other => {
             let s = other.summary();
+            let lines = consensus(other);
             Ok(Shown {
-                lines: consensus(other),
+                summary: summary::single(signer, &lines.join("; "), &Notes::default()),
+                lines,
                 opaque: false,
                 json: serde_json::json!({
                     "chain": s.chain.map(|c| c.to_string()),
@@ -335,9 +364,11 @@ pub fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tezos::operation::{ManagerHeader, Parameters};
+    use crate::testing::forge;
+    use crate::tezos::operation::{ManagerHeader, Parameters, decode_contents};
 
     const ME: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";
+    const KT1: &str = "KT1RJ6PbjHpwc3M5rw5s2Nbmefwbuwbdxton";
 
     fn me() -> Pkh {
         ME.parse().expect("pkh")
@@ -359,8 +390,15 @@ mod tests {
         }
     }
 
+    /// The details, then the summary, as the screen shows them.
     fn shown(ops: &[Operation]) -> String {
-        operations(&me(), &[0; 32], ops, false).lines.join("\n")
+        let s = operations(&me(), &[0; 32], ops, Options::default());
+        [s.lines, s.summary].concat().join("\n")
+    }
+
+    /// Forged operations decoded back.
+    fn decoded(ops: &[Vec<u8>]) -> Vec<Operation> {
+        decode_contents(&forge::request(ops)[33..]).expect("decodes")
     }
 
     #[test]
@@ -377,12 +415,15 @@ mod tests {
             managed(OperationKind::Transaction, 500, 157, tx(250_000)),
         ]);
         assert!(
-            text.contains(
-                "2 operations, total amount 1.75 ꜩ, total fee 0.0015 ꜩ, maximum storage burn 0.06425 ꜩ"
-            ),
+            text.contains(&format!(
+                "key {ME}, 2 operations\n\
+                 total amount 1.75 ꜩ, total fee 0.0015 ꜩ, maximum storage burn 0.06425 ꜩ\n\
+                 value at risk: 1.81575 ꜩ"
+            )),
             "{text}"
         );
         assert!(text.contains("1. transaction: 1.5 ꜩ to tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx"));
+        assert!(text.contains("to tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx: 1.75 ꜩ (2 operations)"));
         assert!(!text.contains("counter"), "counter only with -v");
     }
 
@@ -430,5 +471,33 @@ mod tests {
             text.contains("WARNING: this moves the delegate's whole spendable balance"),
             "{text}"
         );
+        assert!(
+            text.contains("value at risk: EVERYTHING the delegate can spend"),
+            "{text}"
+        );
+    }
+
+    /// 4·10⁹ bytes at 250 mutez each burn 1,000,000 ꜩ: in the operation's line and in the
+    /// summary's maximum storage burn.
+    #[test]
+    fn increase_paid_storage_shows_what_it_burns() {
+        let ops = decoded(&[forge::increase_paid_storage(
+            ME,
+            forge::CHEAP,
+            4_000_000_000,
+            KT1,
+        )]);
+        let text = shown(&ops);
+        assert!(
+            text.contains(&format!(
+                "1. increase_paid_storage: 4000000000 bytes for {KT1}, burns 1000000 ꜩ"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("total fee 0.001 ꜩ, maximum storage burn 1000000 ꜩ"),
+            "{text}"
+        );
+        assert!(text.contains("value at risk: 1000000.001 ꜩ"), "{text}");
     }
 }

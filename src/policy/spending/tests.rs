@@ -170,6 +170,7 @@ async fn the_cost_per_spend_is_flat_at_100_000_entries() {
     let empty = open(empty_dir.path());
     let base = fifty_spends(&empty).await;
     let at_100k = fifty_spends(&full).await;
+    eprintln!("50 spends: {base:?} on an empty log, {at_100k:?} at 100,000 entries");
     assert!(
         at_100k < base * 4 + std::time::Duration::from_millis(200),
         "50 spends: {at_100k:?} at 100,000 entries against {base:?} at none"
