@@ -107,12 +107,8 @@ impl Pty {
     pub fn rows(&self, cols: usize, rows: usize) -> Vec<String> {
         let mut screen: Vec<Vec<char>> = vec![Vec::new()];
         let mut col = 0;
-        let mut chars = self
-            .screen()
-            .chars()
-            .collect::<Vec<_>>()
-            .into_iter()
-            .peekable();
+        let text = self.screen();
+        let mut chars = text.chars().peekable();
         while let Some(c) = chars.next() {
             let row = screen.len() - 1;
             match c {
@@ -127,13 +123,7 @@ impl Pty {
                         continue;
                     }
                     // CSI: parameters, then one final byte in @..~.
-                    let mut last = None;
-                    while let Some(c) = chars.next() {
-                        if ('@'..='~').contains(&c) {
-                            last = Some(c);
-                            break;
-                        }
-                    }
+                    let last = chars.by_ref().find(|c| ('@'..='~').contains(c));
                     if last == Some('K') {
                         screen[row].truncate(col);
                     }

@@ -1,12 +1,15 @@
 //! `sign`: one-off signing after a person has seen what the bytes mean and said yes.
 //!
 //! Owns: reading the request (hex argument, file or stdin), showing it decoded on stderr
-//! ([`show`]), the confirmation (default No; `--yes` for scripts; no terminal and no `--yes`
-//! is a refusal), and the signature on stdout. Consensus payloads go through the same
-//! watermark store, rule and locking as `serve` (the data directory's lock: a running `serve`
-//! makes `sign` refuse them, naming it). Exit codes: 0 signed; 1 refused (by the person, the
-//! watermark, undecodable bytes without `--blind`, no terminal); 2 usage; 3 vault or input
-//! error. Must never sign what was not shown, or print a signature that does not verify.
+//! ([`show`]: the details, then last, right above the prompt, a fixed summary no detail can
+//! push off the screen; long strings shortened unless `--full`; every character that a
+//! terminal does not show as itself escaped, [`screen_safe`]), the confirmation (default
+//! No; `--yes` for scripts; no terminal and no `--yes` is a refusal), and the signature on
+//! stdout. Consensus payloads go through the same watermark store, rule and locking as
+//! `serve` (the data directory's lock: a running `serve` makes `sign` refuse them, naming
+//! it). Exit codes: 0 signed; 1 refused (by the person, the watermark, undecodable bytes
+//! without `--blind`, no terminal); 2 usage; 3 vault or input error. Must never sign what
+//! was not shown, or print a signature that does not verify.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
