@@ -402,7 +402,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__serve)
-            opts="-v -h --address --port --data-dir --magic-bytes --key --policy --authorized-keys --tls-cert --tls-key --metrics-address --known-keys --shared-watermarks --min-level --confirm --confirm-timeout --max-queue-per-key --max-chains-per-key --max-connections --idle-timeout --header-timeout --request-timeout --dev --dev-latency-ms --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
+            opts="-v -h --address --port --data-dir --magic-bytes --key --policy --authorized-keys --tls-cert --tls-key --metrics-address --known-keys --shared-watermarks --min-level --confirm --reset-spending --confirm-timeout --max-held --max-held-per-client --max-queue-per-key --max-chains-per-key --max-connections --idle-timeout --header-timeout --request-timeout --dev --dev-latency-ms --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -461,6 +461,14 @@ _tezos__azure__signer() {
                     return 0
                     ;;
                 --confirm-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-held)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-held-per-client)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -524,7 +532,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__sign)
-            opts="-v -h --key --file --yes --json --blind --pending --list --approve --reject --data-dir --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
+            opts="-v -h --key --file --yes --full --json --blind --pending --list --approve --reject --data-dir --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

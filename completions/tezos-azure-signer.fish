@@ -49,8 +49,10 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand se
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l metrics-address -d 'Address of the `/metrics` (Prometheus), `/healthz` (liveness) and `/readyz` (readiness) listener, or `off` for none' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l shared-watermarks -d 'Share high watermarks with other signers of the same keys through an Azure Blob Storage container: https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX], with a SAS token in the query string or, without one, the vault\'s credential chain (the identity needs "Storage Blob Data Contributor" on the container). The local files stay the floor' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l min-level -d 'Refuse every watermarked request below this level (migration from a signer whose watermarks cannot be imported: set it above the last level that signer signed)' -r
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l confirm -d 'Magic bytes (e.g. 0x03,0x05) whose requests the policy refuses are held for a person instead (`sign --pending` on this machine approves or rejects them)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l confirm -d 'Magic bytes (0x03 and/or 0x05) whose requests the policy refuses are held for a person instead (`sign --pending` on this machine approves or rejects them). What cannot be decoded or counted is refused, never held' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l confirm-timeout -d 'How long a held request waits for its answer' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-held -d 'Requests that may wait for a person at once (--confirm); more are refused at once (503)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-held-per-client -d 'Requests from one client address that may wait for a person at once (--confirm); more from it are refused at once (503)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-queue-per-key -d 'Requests that may wait for one key while it signs; more are refused at once (503)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-chains-per-key -d 'Chains one key may hold watermarks on; a request for another chain is refused (403)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l max-connections -d 'Open connections served at once (API and metrics each); further ones are closed at once. Lowered to fit the file-descriptor limit' -r
@@ -70,6 +72,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand se
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l known-keys -d 'Answer `GET /known_keys` with the pkhs this signer serves'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l reset-spending -d 'Start although the 24-hour spending log is missing from a data directory that has signed before under a max_total_24h: the totals begin from zero (deliberately)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l dev -d 'Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and tz3 key on first run, and serve them through the production code path'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -117,8 +120,8 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand im
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l key -d 'The vault key to sign with: its pkh or its vault name' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l file -d 'Read the hex from this file' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l approve -d 'With --pending: approve the held request with this hash, without a prompt' -r
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l reject -d 'With --pending: reject the held request with this hash, without a prompt' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l approve -d 'With --pending and --key PKH: approve that key\'s held request with this hash, without a prompt' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l reject -d 'With --pending and --key PKH: reject that key\'s held request with this hash' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
 managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'
@@ -132,6 +135,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand si
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l yes -d 'Sign without asking (scripts). What would be shown is still printed on stderr'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l full -d 'Show long Michelson strings and bytes whole (with --pending too); without it they are shortened to their start, length and blake2b-256 hash'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l json -d 'Print one JSON object on stdout: the decoded request, the signature and the signed operation ready for injection'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l blind -d 'Also offer to sign bytes that cannot be decoded, showing the base58 blake2b-256 hash of the whole payload for comparison on another screen'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l pending -d 'Answer the requests a running `serve --confirm` holds (same machine, its data directory): each is shown decoded, you approve or reject it. New ones appear as they come'

@@ -208,9 +208,8 @@ async fn read_line<R: AsyncBufRead + Unpin>(read: &mut R, max: usize) -> std::io
 
 fn execute(line: &[u8], set: &Confirmations) -> Reply {
     let key = |pkh: &str| {
-        pkh.parse::<Pkh>().map_err(|e| Reply::Error {
-            error: format!("bad key {pkh:?}: {e}"),
-        })
+        pkh.parse::<Pkh>()
+            .map_err(|e| format!("bad key {pkh:?}: {e}"))
     };
     match serde_json::from_slice::<Command>(line) {
         Ok(Command::List) => Reply::Held { held: set.list() },
@@ -218,7 +217,7 @@ fn execute(line: &[u8], set: &Confirmations) -> Reply {
             Ok(pkh) => Reply::Request {
                 request: set.get(&pkh, &hash),
             },
-            Err(e) => e,
+            Err(error) => Reply::Error { error },
         },
         Ok(Command::Approve { pkh, hash }) => match key(&pkh) {
             Ok(pkh) => {
@@ -226,7 +225,7 @@ fn execute(line: &[u8], set: &Confirmations) -> Reply {
                 tracing::info!(%pkh, hash, answered, "held request approved by the operator");
                 Reply::Answered { answered }
             }
-            Err(e) => e,
+            Err(error) => Reply::Error { error },
         },
         Ok(Command::Reject { pkh, hash }) => match key(&pkh) {
             Ok(pkh) => {
@@ -234,7 +233,7 @@ fn execute(line: &[u8], set: &Confirmations) -> Reply {
                 tracing::info!(%pkh, hash, answered, "held request rejected by the operator");
                 Reply::Answered { answered }
             }
-            Err(e) => e,
+            Err(error) => Reply::Error { error },
         },
         Err(e) => Reply::Error {
             error: format!("not a command: {e}"),

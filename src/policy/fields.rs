@@ -96,8 +96,9 @@ fn addresses(field: &str, list: Vec<String>) -> Result<BTreeSet<String>, String>
 impl Grants {
     fn from_raw(raw: RawGrants) -> Result<Grants, String> {
         for k in &raw.consensus_keys {
-            if !(k.starts_with("sppk") || k.starts_with("p2pk") || k.starts_with("edpk"))
-                && !k.starts_with("BLpk")
+            if !["sppk", "p2pk", "edpk", "BLpk"]
+                .iter()
+                .any(|p| k.starts_with(p))
             {
                 return Err(format!("allow.consensus_keys: {k:?} is not a public key"));
             }

@@ -43,7 +43,8 @@ fn every_way_value_leaves_is_bounded_or_named() {
         fee,
         storage_limit: 0,
     };
-    let rows: Vec<(&str, Vec<Vec<u8>>, Result<(), &str>)> = vec![
+    type Row = (&'static str, Vec<Vec<u8>>, Result<(), &'static str>);
+    let rows: Vec<Row> = vec![
         (
             "a transfer within the limits",
             vec![forge::transaction(TZ2, CHEAP, 50 * TEZ, FRIEND, None)],
@@ -113,7 +114,7 @@ fn every_way_value_leaves_is_bounded_or_named() {
                 FRIEND,
                 Some(("transfer", forge::string("x"))),
             )],
-            Err(&"a call of tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx%transfer"),
+            Err("a call of tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx%transfer"),
         ),
         (
             "a consensus key not listed",
@@ -129,7 +130,6 @@ fn every_way_value_leaves_is_bounded_or_named() {
         }
     }
     // Named in the policy, the call and the key pass.
-    let named = policy(&format!("contract_calls = [\"{KT1}%transfer\"]"));
     let text = format!(
         "[keys.\"{TZ2}\"]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\n\
          [keys.\"{TZ2}\".allow]\ncontract_calls = [\"{KT1}%transfer\"]\n"
@@ -154,18 +154,15 @@ fn every_way_value_leaves_is_bounded_or_named() {
         Some(("update_operators", forge::unit())),
     )];
     assert!(check(&calls, &other).is_err(), "another entrypoint");
-    drop(named);
 }
 
 #[test]
 fn the_24_hour_charge_is_the_whole_value_at_risk() {
-    let text = format!(
-        "[default]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\n\
-         [default.spending]\nmax_total_24h = \"250\"\n"
-    );
+    let text = "[default]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\n\
+                [default.spending]\nmax_total_24h = \"250\"\n";
     let p = Policy::new(
         MagicBytes::new([0x03]),
-        Some(PolicyRules::parse(&text).expect("p")),
+        Some(PolicyRules::parse(text).expect("p")),
     );
     let v = check(
         &p,
@@ -225,13 +222,11 @@ fn a_vault_key_named_like_another_keys_pkh_does_not_take_its_section() {
 
 #[test]
 fn what_a_person_may_approve_is_held_and_what_cannot_be_counted_is_refused() {
-    let text = format!(
-        "[default]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\n\
-         [default.spending]\nmax_per_request = \"1\"\nmax_total_24h = \"2\"\n"
-    );
+    let text = "[default]\nkinds = [\"generic\"]\ngeneric = [\"transaction\"]\n\
+                [default.spending]\nmax_per_request = \"1\"\nmax_total_24h = \"2\"\n";
     let p = Policy::new(
         MagicBytes::new([0x03]),
-        Some(PolicyRules::parse(&text).expect("p")),
+        Some(PolicyRules::parse(text).expect("p")),
     )
     .confirming(&[0x03]);
     let pkh: Pkh = TZ2.parse().expect("pkh");

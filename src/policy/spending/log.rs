@@ -135,10 +135,7 @@ impl SpendLog {
             path: self.dir.join(FILE),
             source: e,
         })?;
-        self.windows
-            .entry(*pkh)
-            .or_insert_with(Window::new)
-            .push(at, mutez);
+        self.windows.entry(*pkh).or_default().push(at, mutez);
         self.newest = at;
         self.lines += 1;
         let live: usize = self.windows.values().map(Window::len).sum();
@@ -217,10 +214,7 @@ fn parse(text: &str) -> Result<(BTreeMap<Pkh, Window>, bool), String> {
         let at: u64 = at.parse().map_err(|_| bad())?;
         let pkh: Pkh = pkh.parse().map_err(|_| bad())?;
         let mutez: u128 = mutez.parse().map_err(|_| bad())?;
-        windows
-            .entry(pkh)
-            .or_insert_with(Window::new)
-            .push(at, mutez);
+        windows.entry(pkh).or_default().push(at, mutez);
     }
     Ok((windows, torn))
 }
@@ -255,7 +249,7 @@ fn read_old(dir: &Path) -> Result<Option<BTreeMap<Pkh, Window>>, SpendingError> 
             })
             .collect::<Result<_, _>>()?;
         list.sort_unstable();
-        let w: &mut Window = windows.entry(pkh).or_insert_with(Window::new);
+        let w: &mut Window = windows.entry(pkh).or_default();
         for (at, m) in list {
             w.push(at, m);
         }
