@@ -43,6 +43,8 @@ use tezos_azure_signer::vault::{ImportOptions, Vault, VaultKey, VaultSettings};
 #[path = "../tests/shared/azurite.rs"]
 #[allow(dead_code)]
 mod azurite;
+#[path = "../tests/support/skip.rs"]
+mod skip;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tezos-azure-signer");
 

@@ -6,6 +6,8 @@
 
 mod pty;
 mod running_binary;
+#[path = "../support/skip.rs"]
+mod skip;
 
 mod assets;
 mod emulator_cli;

@@ -11,6 +11,8 @@ mod serve_common;
 // Azurite is started only by `azurite::Azurite::start`: 127.0.0.1, `--disableTelemetry`.
 mod azurite;
 mod signers;
+#[path = "../support/skip.rs"]
+mod skip;
 
 mod blocks;
 mod faults;

@@ -6,6 +6,8 @@
 #[allow(dead_code)]
 mod running_binary;
 mod serve_common;
+#[path = "../support/skip.rs"]
+mod skip;
 
 mod bad_input;
 mod block_kill;
