@@ -22,11 +22,18 @@ pub fn wall_clock() -> u64 {
 }
 
 /// One key's spends in time order, with their running sum (O(1) per spend, amortised).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     entries: VecDeque<(u64, u128)>,
     /// `None` once a sum overflowed: nothing more fits.
     sum: Option<u128>,
+}
+
+impl Default for Window {
+    /// Empty, summing to 0.
+    fn default() -> Window {
+        Window::new()
+    }
 }
 
 impl Window {
@@ -113,6 +120,7 @@ mod tests {
         assert_eq!(w.spent(), None);
         assert!(!w.fits(0, u128::MAX));
         // An entry at u64::MAX never expires (saturating), so it never wraps to "old".
+        assert_eq!(Window::default().spent(), Some(0), "empty sums to 0");
         let mut far = Window::new();
         far.push(u64::MAX, 5);
         far.expire(2_000_000_000);
