@@ -34,6 +34,9 @@ pub fn request_hash(bytes: &[u8]) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     Approved,
+    /// Approved with an identical request (same key, same bytes) answered first: the same
+    /// operation, whose value that first request counts (once).
+    ApprovedCopy,
     Rejected,
     TimedOut,
 }
@@ -77,6 +80,9 @@ pub const PREVIEW_BYTES: usize = 64;
 /// Every field but the hash and the key may be missing (a signer of another version).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HeldView {
+    /// The held request's number in this signer (the oldest of identical ones).
+    #[serde(default)]
+    pub id: u64,
     pub hash: String,
     pub pkh: String,
     #[serde(default)]
@@ -120,6 +126,7 @@ struct Held {
 /// What a listing copies of one held request under the lock: a bounded amount, whatever
 /// the request's size; everything else is done after the lock is released.
 struct Copied {
+    id: u64,
     hash: Arc<str>,
     pkh: Pkh,
     client: Option<SocketAddr>,
@@ -133,6 +140,7 @@ struct Copied {
 impl Copied {
     fn of(h: &Held, whole: bool) -> Copied {
         Copied {
+            id: h.id,
             hash: Arc::clone(&h.hash),
             pkh: h.pkh,
             client: h.client,
@@ -146,6 +154,7 @@ impl Copied {
 
     fn view(self, now: Instant) -> HeldView {
         HeldView {
+            id: self.id,
             hash: self.hash.to_string(),
             pkh: self.pkh.to_string(),
             client: self.client.map(|c| c.to_string()),
@@ -258,11 +267,11 @@ impl Confirmations {
             .partition(|h| &*h.hash == hash && h.pkh == *pkh);
         *held = kept;
         let n = answered.len();
-        for h in answered {
-            let _ = h.answer.send(if approve {
-                Answer::Approved
-            } else {
-                Answer::Rejected
+        for (i, h) in answered.into_iter().enumerate() {
+            let _ = h.answer.send(match (approve, i) {
+                (true, 0) => Answer::Approved,
+                (true, _) => Answer::ApprovedCopy,
+                (false, _) => Answer::Rejected,
             });
         }
         n
@@ -389,7 +398,7 @@ mod tests {
 
         assert_eq!(set.answer(&a, &request_hash(&[3, 7]), true), 2);
         assert_eq!(for_a.await.expect("join"), Ok(Answer::Approved));
-        assert_eq!(again_a.await.expect("join"), Ok(Answer::Approved));
+        assert_eq!(again_a.await.expect("join"), Ok(Answer::ApprovedCopy));
         assert!(!for_b.is_finished(), "the other key's request waits on");
         let views = set.list();
         assert_eq!(views.len(), 1);

@@ -217,15 +217,13 @@ impl FieldRules {
                     grant,
                 })?;
         }
+        if exposure.everything && (self.max_per_request.is_some() || self.max_total_24h.is_some()) {
+            return Err(PolicyRefusal::Everything { pkh });
+        }
         if let Some(allowed) = &self.destinations {
+            // Every operation that sends value, a granted drain or ticket included.
             for out in &exposure.outflows {
-                // A granted drain or ticket names its destination in its own grant.
-                let granted_elsewhere = exposure.controls.iter().any(|c| {
-                    c.index() == out.index
-                        && matches!(c, Control::Drain { .. } | Control::Ticket { .. })
-                });
-                let listed = out.to.as_ref().is_some_and(|to| allowed.contains(to));
-                if !listed && !granted_elsewhere {
+                if !out.to.as_ref().is_some_and(|to| allowed.contains(to)) {
                     return Err(PolicyRefusal::Destination {
                         pkh,
                         index: out.index,

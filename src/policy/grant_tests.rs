@@ -94,9 +94,9 @@ fn every_way_value_leaves_is_bounded_or_named() {
             ),
         ),
         (
-            "a drain to drain_to",
+            "a drain to drain_to, while max_per_request is set",
             vec![forge::drain_delegate(TZ2, TZ2, FRIEND)],
-            Ok(()),
+            Err("no max_per_request or max_total_24h can bound it"),
         ),
         (
             "a ticket anywhere else",
@@ -154,6 +154,27 @@ fn every_way_value_leaves_is_bounded_or_named() {
         Some(("update_operators", forge::unit())),
     )];
     assert!(check(&calls, &other).is_err(), "another entrypoint");
+}
+
+/// A granted drain passes only where no number bounds the key, and only to an address on
+/// both lists; a granted ticket too must go where `destinations` allows.
+#[test]
+fn drains_and_tickets_also_obey_destinations() {
+    let text = format!(
+        "[default]\nkinds = [\"generic\"]\ngeneric = [\"drain_delegate\", \"transfer_ticket\"]\n\
+         [default.spending]\ndestinations = [\"{FRIEND}\"]\n\
+         [default.allow]\ndrain_to = [\"{FRIEND}\", \"{TZ3}\"]\nticket_to = [\"{KT1}\"]\n"
+    );
+    let p = Policy::new(
+        MagicBytes::new([0x03]),
+        Some(PolicyRules::parse(&text).expect("p")),
+    );
+    assert!(check(&p, &[forge::drain_delegate(TZ2, TZ2, FRIEND)]).is_ok());
+    let msg = check(&p, &[forge::drain_delegate(TZ2, TZ2, TZ3)]).expect_err("not a destination");
+    assert!(msg.contains("breaks destinations"), "{msg}");
+    let msg = check(&p, &[forge::transfer_ticket(TZ2, CHEAP, KT1, 1, KT1)])
+        .expect_err("not a destination");
+    assert!(msg.contains("breaks destinations"), "{msg}");
 }
 
 #[test]
@@ -272,4 +293,30 @@ fn what_a_person_may_approve_is_held_and_what_cannot_be_counted_is_refused() {
         Decision::Refuse(_)
     ));
     assert!(!p.holds(0x11));
+}
+
+/// With `--confirm` but no policy file (or a rule without "generic"), every 0x03 and 0x05 is
+/// refused by kind, which a person may approve: only what decodes in full and can be counted
+/// is held; junk, kinds known by name only and undecodable Michelson are refused.
+#[test]
+fn only_what_can_be_shown_and_counted_is_held_whatever_refused_it() {
+    let p = Policy::new(MagicBytes::default(), None).confirming(&[0x03, 0x05]);
+    let pkh: Pkh = TZ2.parse().expect("pkh");
+    let held = |bytes: &[u8]| {
+        let req = SigningRequest::parse(bytes).expect("parses");
+        matches!(p.decide(&pkh, None, &req), Decision::Hold { .. })
+    };
+    let transfer = forge::transaction(TZ2, CHEAP, TEZ, FRIEND, None);
+    assert!(held(&forge::request(&[transfer])));
+    let mut junk = vec![0x03];
+    junk.extend([0u8; 32]);
+    junk.extend([0xfa, 0, 0, 0]);
+    assert!(!held(&junk), "an unknown tag");
+    let mut opaque = vec![0x03];
+    opaque.extend([0u8; 32]);
+    opaque.extend(hex::decode("c9").expect("hex"));
+    opaque.extend([0u8; 40]);
+    assert!(!held(&opaque), "a kind known by name only");
+    assert!(held(&[0x05, 0x03, 0x0b]), "Unit");
+    assert!(!held(&[0x05, 0xff, 0x00]), "not Micheline");
 }

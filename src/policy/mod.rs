@@ -12,7 +12,7 @@
 //!
 //! [keys."tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt"]   # or a vault key name: [keys.baker-1]
 //! kinds = ["block", "preattestation", "attestation", "generic"]
-//! generic = ["reveal", "delegation", "update_consensus_key"]  # required with "generic"
+//! generic = ["reveal", "delegation"]             # required with "generic"
 //! chains = ["NetXdQprcVkpaWU"]                    # optional; absent = any chain
 //! ```
 //! Chains restrict requests that name one (blocks and consensus operations); generic
@@ -88,6 +88,12 @@ pub enum PolicyRefusal {
         "the request's value at risk cannot be counted for key {pkh} (a sum overflows): refused"
     )]
     Uncountable { pkh: Pkh },
+    #[error(
+        "the request has a drain_delegate for key {pkh}, which can move the delegate's whole \
+         balance: no max_per_request or max_total_24h can bound it, so it is refused while \
+         either is set"
+    )]
+    Everything { pkh: Pkh },
     #[error(
         "operation {index} ({kind}) breaks destinations for key {pkh}: it sends value to \
          {destination}, which is not an allowed destination"
@@ -276,12 +282,15 @@ impl KeyRule {
     }
 
     /// The 24-hour charge of a batch with this exposure, when the key has a 24-hour limit.
+    /// A drain (approved by a person) takes the whole day's budget.
     fn charge(&self, exposure: &Exposure) -> Option<Charge> {
         let limit = self.fields.max_total_24h?;
-        Some(Charge {
-            amount: exposure.total().unwrap_or(u128::MAX),
-            limit,
-        })
+        let amount = match exposure.total() {
+            Some(_) if exposure.everything => limit,
+            Some(total) => total,
+            None => u128::MAX,
+        };
+        Some(Charge { amount, limit })
     }
 
     /// What a person's approval of `req` costs against the 24-hour limit (its value at risk),
@@ -505,6 +514,33 @@ fn convert_rule(section: &str, raw: RawRule) -> Result<KeyRule, PolicyError> {
     })
 }
 
+/// Whether a person could see all of `req` and its value be counted: a generic batch that
+/// decodes fully (no kind known by name only) with a countable value at risk, or Michelson
+/// data that decodes. What is not is refused, never held.
+fn accountable(pkh: &Pkh, req: &SigningRequest) -> Result<(), PolicyRefusal> {
+    let pkh = *pkh;
+    match req {
+        SigningRequest::Generic(op) => {
+            let ops = decode_contents(&op.contents)
+                .map_err(|reason| PolicyRefusal::Undecodable { pkh, reason })?;
+            if let Some(opaque) = ops.iter().find(|o| o.kind.is_opaque()) {
+                return Err(PolicyRefusal::Unchecked {
+                    pkh,
+                    kind: opaque.kind,
+                });
+            }
+            Exposure::of(&ops)
+                .total()
+                .map(drop)
+                .ok_or(PolicyRefusal::Uncountable { pkh })
+        }
+        SigningRequest::MichelsonData(data) => crate::tezos::micheline::decode(data, 1)
+            .map(drop)
+            .map_err(|reason| PolicyRefusal::Undecodable { pkh, reason }),
+        _ => Ok(()),
+    }
+}
+
 /// A kind that hands over control of funds needs its grant, and a grant its kind: an older
 /// file that allows `update_consensus_key` or `drain_delegate` by kind alone is refused here
 /// with the line to add.
@@ -586,6 +622,10 @@ impl Policy {
         match self.check(pkh, name, req) {
             Ok(verdict) => Decision::Allow(verdict),
             Err(reason) if reason.holdable() && self.holds(req.magic_byte().byte()) => {
+                // Only what can be shown in full and counted may wait for a person.
+                if let Err(refusal) = accountable(pkh, req) {
+                    return Decision::Refuse(refusal);
+                }
                 let charge = self
                     .rules
                     .as_ref()

@@ -409,3 +409,20 @@ fn kinds_known_by_name_only_are_never_allowed() {
         .to_string();
     assert!(err.contains("knows it by name only"), "{err}");
 }
+
+/// Every policy file the documentation shows (each TOML block of
+/// docs/watermarks-policy-auth.md with `kinds =`) loads as it is written.
+#[test]
+fn the_documented_policy_files_load() {
+    let doc = include_str!("../../docs/watermarks-policy-auth.md");
+    let mut checked = 0;
+    for block in doc.split("```toml").skip(1) {
+        let toml = block.split("```").next().expect("closed block");
+        if !toml.contains("kinds =") {
+            continue;
+        }
+        PolicyRules::parse(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        checked += 1;
+    }
+    assert!(checked >= 2, "only {checked} documented policy files found");
+}

@@ -41,20 +41,23 @@ impl Signer {
             }
             Decision::Hold { reason, charge } => (reason, charge),
         };
-        let approved = self.hold(pkh, data, reason, ctx).await?;
-        self.charge(pkh, charge, Enforce::Approved, &approved)
-            .await?;
+        let (approved, first) = self.hold(pkh, data, reason, ctx).await?;
+        if first {
+            self.charge(pkh, charge, Enforce::Approved, &approved)
+                .await?;
+        }
         Ok(approved)
     }
 
-    /// Waits for a person's answer; an approval extends the deadline by the time it took.
+    /// Waits for a person's answer; an approval extends the deadline by the time it took, and
+    /// says whether this request is the first of identical ones (the one that counts).
     async fn hold(
         &self,
         pkh: &Pkh,
         data: &[u8],
         reason: PolicyRefusal,
         ctx: &SignContext,
-    ) -> Result<SignContext, SignError> {
+    ) -> Result<(SignContext, bool), SignError> {
         let Some(set) = &self.config.confirm else {
             return Err(reason.into());
         };
@@ -70,11 +73,13 @@ impl Signer {
                 return Err(SignError::Withdrawn { pkh: *pkh, reason: Withdrawn::ClientGone });
             }
         };
+        let approved = SignContext {
+            deadline: ctx.deadline.map(|d| d + since.elapsed()),
+            ..ctx.clone()
+        };
         match answer {
-            Answer::Approved => Ok(SignContext {
-                deadline: ctx.deadline.map(|d| d + since.elapsed()),
-                ..ctx.clone()
-            }),
+            Answer::Approved => Ok((approved, true)),
+            Answer::ApprovedCopy => Ok((approved, false)),
             Answer::Rejected => Err(SignError::RejectedByOperator),
             Answer::TimedOut => Err(SignError::NotConfirmed(set.timeout())),
         }

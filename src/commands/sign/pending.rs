@@ -33,8 +33,13 @@ pub fn run(global: &GlobalArgs, args: &SignArgs) -> ExitCode {
 /// What is shown of a held request: its header, the decoded details, then, last (right above
 /// the prompt, so nothing before can push it off the screen), the fixed summary.
 fn lines_of(view: &HeldView, options: show::Options) -> Vec<String> {
+    let copies = match view.waiting {
+        0 | 1 => String::new(),
+        n => format!(" ({n} identical requests: one answer for all, counted once)"),
+    };
     let mut lines = vec![format!(
-        "held request {} for {} from {}, waiting {} s ({})",
+        "held request #{} {} for {} from {}, waiting {} s ({}){copies}",
+        view.id,
         view.hash,
         view.pkh,
         view.client.as_deref().unwrap_or("an unknown client"),
@@ -245,6 +250,7 @@ mod tests {
 
     fn view(pkh: &str, hash: &str) -> HeldView {
         HeldView {
+            id: 0,
             hash: hash.into(),
             pkh: pkh.into(),
             client: None,

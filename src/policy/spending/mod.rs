@@ -8,8 +8,9 @@
 //! - [`window`]: the window's arithmetic and the ledger's monotonic clock.
 //!
 //! Owns: the order — the local log decides first (a signer never passes its own floor,
-//! whatever the container says), then the container, then the local append — all under one
-//! lock, so two requests of this signer never both pass one remaining budget. A counted
+//! whatever the container says), then the container, then the local append — all under the
+//! key's lock, so two requests of this signer never both pass one remaining budget (and one
+//! key's slow container call never holds up another key). A counted
 //! spend whose signature then failed stays counted (the total errs on the side of spending
 //! less). Must never: release a signature whose value at risk was not counted, or start
 //! without a log while its absence could hide spent budget.
@@ -18,6 +19,7 @@ mod log;
 pub mod shared;
 mod window;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,7 +84,11 @@ pub enum Enforce {
 /// The ledger of one data directory (and, when configured, of the shared container).
 #[derive(Debug)]
 pub struct SpendingLedger {
-    log: Arc<tokio::sync::Mutex<log::SpendLog>>,
+    /// The file: held only to read a window or to append (never across a network call).
+    log: Arc<std::sync::Mutex<log::SpendLog>>,
+    /// One lock per key, held from the check to the append: two requests of one key never
+    /// both pass one remaining budget, and keys never wait for each other.
+    keys: std::sync::Mutex<HashMap<Pkh, Arc<tokio::sync::Mutex<()>>>>,
     shared: Option<SharedBudget>,
 }
 
@@ -96,7 +102,8 @@ impl SpendingLedger {
     pub fn open(dir: &Path, must_exist: bool) -> Result<(SpendingLedger, Found), SpendingError> {
         let (log, found) = log::SpendLog::open(dir, !must_exist)?;
         let ledger = SpendingLedger {
-            log: Arc::new(tokio::sync::Mutex::new(log)),
+            log: Arc::new(std::sync::Mutex::new(log)),
+            keys: std::sync::Mutex::new(HashMap::new()),
             shared: None,
         };
         Ok((ledger, found))
@@ -129,8 +136,18 @@ impl SpendingLedger {
         }
         let deadline = deadline.unwrap_or_else(|| Instant::now() + NO_DEADLINE);
         let limit = (enforce == Enforce::Limit).then_some(charge.limit);
-        let mut log = Arc::clone(&self.log).lock_owned().await;
-        let window = log.window(pkh);
+        let key_lock = {
+            let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(keys.entry(*pkh).or_default())
+        };
+        let _key = tokio::time::timeout_at(deadline.into(), key_lock.lock_owned())
+            .await
+            .map_err(|_| {
+                SpendingError::Unavailable(
+                    "the request's time ran out while another spend of this key was counted".into(),
+                )
+            })?;
+        let window = self.lock_log().window(pkh);
         if let Some(limit) = limit
             && !window.fits(charge.amount, limit)
         {
@@ -143,13 +160,25 @@ impl SpendingLedger {
             .into());
         }
         if let Some(shared) = &self.shared {
-            shared.count(pkh, charge.amount, limit, deadline).await?;
+            // The container decides between signers; an emptied one is seeded with this
+            // signer's own spends, its floor.
+            shared
+                .count(pkh, charge.amount, limit, &window, deadline)
+                .await?;
         }
-        let pkh = *pkh;
-        tokio::task::spawn_blocking(move || log.append(&pkh, charge.amount))
-            .await
-            .map_err(|e| SpendingError::Unavailable(e.to_string()))??;
+        let (log, pkh) = (Arc::clone(&self.log), *pkh);
+        tokio::task::spawn_blocking(move || {
+            log.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .append(&pkh, charge.amount)
+        })
+        .await
+        .map_err(|e| SpendingError::Unavailable(e.to_string()))??;
         Ok(())
+    }
+
+    fn lock_log(&self) -> std::sync::MutexGuard<'_, log::SpendLog> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -44,20 +44,25 @@ impl SharedBudget {
     }
 
     /// Counts `amount` for `pkh`, refusing it when `limit` is given and the container's
-    /// total would pass it; within `deadline`.
+    /// total would pass it; within `deadline`. A missing blob (a first spend, or an emptied
+    /// container) starts from `floor`, this signer's own spends.
     pub async fn count(
         &self,
         pkh: &Pkh,
         amount: u128,
         limit: Option<u128>,
+        floor: &Window,
         deadline: Instant,
     ) -> Result<(), Spend> {
         let name = self.location.spending_name(pkh);
         let mut backoff = Duration::from_millis(20);
         loop {
             let attempt = async {
-                let (condition, mut window) = self.read(&name).await?;
-                let now = wall_clock().max(window.newest().unwrap_or(0));
+                let (condition, found) = self.read(&name).await?;
+                let mut window = found.unwrap_or_else(|| floor.clone());
+                // This signer's clock, not the newest entry's: another signer's fast clock
+                // must not expire everyone's entries early (entries ahead count longer).
+                let now = wall_clock();
                 window.expire(now);
                 if let Some(limit) = limit
                     && !window.fits(amount, limit)
@@ -99,9 +104,9 @@ impl SharedBudget {
         }
     }
 
-    async fn read(&self, name: &str) -> Result<(Condition, Window), BlobError> {
+    async fn read(&self, name: &str) -> Result<(Condition, Option<Window>), BlobError> {
         let Some((etag, body)) = self.blobs.read(name).await? else {
-            return Ok((Condition::Absent, Window::new()));
+            return Ok((Condition::Absent, None));
         };
         let record: Record = serde_json::from_slice(&body)
             .map_err(|e| BlobError::Failed(format!("the spending blob {name} is damaged: {e}")))?;
@@ -112,7 +117,7 @@ impl SharedBudget {
             })?;
             window.push(at, mutez);
         }
-        Ok((Condition::Matches(etag), window))
+        Ok((Condition::Matches(etag), Some(window)))
     }
 
     fn failed(&self, e: BlobError) -> Spend {

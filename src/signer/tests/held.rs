@@ -74,15 +74,56 @@ async fn an_approved_spend_counts_against_the_daily_total() {
     assert_eq!(set.answer(&s.tz2, &request_hash(&big), true), 1);
     signing.await.expect("join").expect("approved and signed");
     assert_eq!(s.vault.signs(), 1);
-    // 200.001 counted: a first 100 passes the 250.01 limit, so it is held, and times out.
+    // 200.001 counted: a first 100 would pass the 250.01 limit, so it is held, and times
+    // out; 40 fits, and then another 40 no longer does.
     let msg = refusal(s.signer.sign(&s.tz2, &transfer(&s.tz2, 100), None).await);
     assert!(msg.contains("not confirmed"), "{msg}");
-    assert_eq!(s.vault.signs(), 1, "the 100 was not signed on its own");
+    s.signer
+        .sign(&s.tz2, &transfer(&s.tz2, 40), None)
+        .await
+        .expect("200 + 40 fits");
+    let msg = refusal(s.signer.sign(&s.tz2, &transfer(&s.tz2, 41), None).await);
+    assert!(msg.contains("not confirmed"), "{msg}");
+    assert_eq!(
+        s.vault.signs(),
+        2,
+        "neither the 100 nor the 41 was signed on its own"
+    );
     // Another key's budget is its own.
     s.signer
         .sign(&s.tz3, &transfer(&s.tz3, 100), None)
         .await
         .expect("tz3 has spent nothing");
+}
+
+/// A client that sends the same over-limit bytes again and again gets one answer for all
+/// of them, and the one operation is counted once, not once per copy.
+#[tokio::test]
+async fn identical_copies_share_one_approval_and_one_charge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = Arc::new(Confirmations::new(
+        Duration::from_secs(5),
+        HeldLimits::default(),
+    ));
+    let s = confirming(dir.path(), set.clone()).await;
+    let bytes = transfer(&s.tz2, 200);
+    let copies: Vec<_> = (0..4)
+        .map(|_| {
+            let (signer, pkh, bytes) = (s.signer.clone(), s.tz2, bytes.clone());
+            tokio::spawn(async move { signer.sign(&pkh, &bytes, None).await })
+        })
+        .collect();
+    held_count(&set, 4).await;
+    assert_eq!(set.list().len(), 1, "one line for the four copies");
+    assert_eq!(set.answer(&s.tz2, &request_hash(&bytes), true), 4);
+    for c in copies {
+        c.await.expect("join").expect("signed");
+    }
+    // 200.001 counted once: 40 more still fits the 250.01 limit (four charges would not).
+    s.signer
+        .sign(&s.tz2, &transfer(&s.tz2, 40), None)
+        .await
+        .expect("200 + 40 within 250");
 }
 
 /// The same bytes held for two keys: approving for one signs only that one; the other key's
