@@ -437,3 +437,64 @@ fn sign_pending_shows_held_requests_and_the_person_approves() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("spsig1"), "{answer}");
 }
+
+/// `sign --pending` on an 80×24 terminal: a held 5,000 ꜩ transfer whose parameter is 20,000
+/// spaces and a fake summary shows, at the prompt, the real total and the KT1, never the
+/// fake; the person says no and the client gets 403.
+#[test]
+fn sign_pending_shows_the_real_summary_at_the_prompt() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (mut serve, url, tz2) = serve_dev_on(&data, &["--confirm", "0x03"]);
+    let fake = format!(
+        "{}1 operation, total amount 0.5 ꜩ, total fee 0.001 ꜩ",
+        " ".repeat(20_000)
+    );
+    let op = forge::transaction(
+        &tz2,
+        forge::CHEAP,
+        5_000_000_000,
+        KT1,
+        Some(("default", forge::string(&fake))),
+    );
+    let body = format!("\"{}\"", hex::encode(forge::request(&[op])));
+    let mut http = std::net::TcpStream::connect(&url).expect("connect");
+    write!(
+        http,
+        "POST /keys/{tz2} HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["sign", "--pending", "--data-dir"])
+        .arg(&data)
+        .env_remove("RUST_LOG");
+    let mut pty = Pty::spawn_sized(cmd, 80, 24);
+    pty.expect("Approve");
+    pty.wait_for_key_input();
+    let rows = pty.rows(80, 24);
+    pty.type_text("n");
+    pty.expect("rejected");
+    let (text, rows) = (rows.concat(), rows.join("\n"));
+    for shown in [
+        &format!("to {KT1}: 5000 ꜩ (operation 1)"),
+        "value at risk: 5000.001 ꜩ",
+    ] {
+        assert!(
+            text.contains(shown),
+            "missing {shown:?} at the prompt:\n{rows}"
+        );
+    }
+    assert!(
+        !text.contains("total amount 0.5"),
+        "the fake at the prompt:\n{rows}"
+    );
+    let mut answer = String::new();
+    http.read_to_string(&mut answer).expect("the answer");
+    let _ = pty.child.kill();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("rejected by the operator"), "{answer}");
+}
