@@ -23,5 +23,6 @@ mod serve_e2e;
 mod serve_features;
 mod server_layer;
 mod slowloris;
+mod spending_log;
 mod taquito;
 mod vault_faults;
