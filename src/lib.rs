@@ -22,7 +22,6 @@ pub mod confirm;
 #[cfg(feature = "emulator")]
 pub use keyvault_emulator as emulator;
 pub mod keyfile;
-pub mod keyring;
 pub mod latency;
 pub mod logging;
 pub mod policy;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::auth::AuthorizedKeys;
 use crate::confirm::{Confirmations, HoldRefused};
-use crate::keyring::{KeyEntry, Keyring};
+use keyring::{KeyEntry, Keyring};
 use crate::policy::spending::{SpendingError, SpendingLedger};
 use crate::policy::{Policy, PolicyRefusal};
 use crate::tezos::{
@@ -23,6 +23,7 @@ use crate::watermark::{MarkStore, StoreError, WatermarkError};
 pub use queue::{SignContext, Stage, Withdrawn};
 
 mod admit;
+mod keyring;
 mod pipeline;
 pub mod queue;
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{SignContext, SignError, Signed, Signer, Stage};
-use crate::keyring::KeyEntry;
+use super::keyring::KeyEntry;
 use crate::policy::Decision as Verdict;
 use crate::tezos::{ConsensusKind, DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
 use crate::vault;

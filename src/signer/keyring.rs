@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::signer::queue::KeyQueue;
+use super::queue::KeyQueue;
 use crate::tezos::Pkh;
 use crate::vault::{Vault, VaultError, VaultKey};
 
