@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use crate::auth::AuthorizedKeys;
 use crate::confirm::{Confirmations, HoldRefused};
-use keyring::{KeyEntry, Keyring};
 use crate::policy::spending::{SpendingError, SpendingLedger};
 use crate::policy::{Policy, PolicyRefusal};
 use crate::tezos::{
@@ -20,6 +19,7 @@ use crate::tezos::{
 };
 use crate::vault::{Vault, VaultError};
 use crate::watermark::{MarkStore, StoreError, WatermarkError};
+use keyring::{KeyEntry, Keyring};
 pub use queue::{SignContext, Stage, Withdrawn};
 
 mod admit;

@@ -16,12 +16,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{SignContext, SignError, Signed, Signer, Stage};
 use super::keyring::KeyEntry;
+use super::{SignContext, SignError, Signed, Signer, Stage};
 use crate::policy::Decision as Verdict;
-use crate::tezos::{ConsensusKind, DecodeError, Pkh, Signature, SigningRequest, blake2b_256};
+use crate::tezos::{
+    ConsensusKind, DecodeError, Pkh, Signature, SigningRequest, WatermarkKey, blake2b_256,
+};
 use crate::vault;
 use crate::watermark::{self, Decision, MarkRequest, Slot, StoreError};
+
+/// The key's lock, held from the watermark check to the record of the signature.
+type KeyGuard = tokio::sync::OwnedMutexGuard<()>;
 
 impl Signer {
     /// The steps, in octez's order; `parsed` is `SigningRequest::parse(data)`, done once by
@@ -34,8 +39,30 @@ impl Signer {
         authentication: Option<&Signature>,
         ctx: &SignContext,
     ) -> Result<Signed, SignError> {
-        let withdrawn = |reason| SignError::Withdrawn { pkh: *pkh, reason };
         let entry = self.entry(pkh).await?;
+        let request = self.admissible(pkh, data, parsed, authentication)?;
+        let decision = self
+            .config
+            .policy
+            .decide(pkh, Some(&entry.key.name), &request);
+        let Some(wm) = request.watermark_key() else {
+            return self.sign_unwatermarked(&entry, data, decision, ctx).await;
+        };
+        match decision {
+            Verdict::Allow(_) => self.sign_watermarked(&entry, data, &wm, ctx).await,
+            // Consensus requests are never held (`--confirm` covers 0x03 and 0x05 only).
+            Verdict::Hold { reason, .. } | Verdict::Refuse(reason) => Err(reason.into()),
+        }
+    }
+
+    /// Magic byte, authentication, decoding: the checks before the policy.
+    fn admissible(
+        &self,
+        pkh: &Pkh,
+        data: &[u8],
+        parsed: Result<SigningRequest, DecodeError>,
+        authentication: Option<&Signature>,
+    ) -> Result<SigningRequest, SignError> {
         let Some(&magic) = data.first() else {
             return Err(SignError::Decode(DecodeError::Empty));
         };
@@ -48,65 +75,118 @@ impl Signer {
                 return Err(SignError::InvalidAuthentication);
             }
         }
-        let request = parsed.map_err(SignError::Decode)?;
-        let decision = self
-            .config
-            .policy
-            .decide(pkh, Some(&entry.key.name), &request);
-        let Some(wm) = request.watermark_key() else {
-            let ctx = self.admit(pkh, data, decision, ctx).await?;
-            ctx.still_wanted().map_err(withdrawn)?;
-            let (signature, latency) = self.vault_sign(&entry, &blake2b_256(data), &ctx).await?;
-            return Ok(Signed {
-                signature,
-                vault_latency: Some(latency),
-                watermark_latency: None,
-            });
-        };
-        // Consensus requests are never held (`--confirm` covers 0x03 and 0x05 only).
-        if let Verdict::Hold { reason, .. } | Verdict::Refuse(reason) = decision {
-            return Err(reason.into());
-        }
+        parsed.map_err(SignError::Decode)
+    }
 
-        // Check → sign → persist for this key runs under its lock, end to end.
+    /// Generic operations and Michelson data: admitted (held for a person, charged), then
+    /// one vault signature. No watermark, no key lock.
+    async fn sign_unwatermarked(
+        &self,
+        entry: &KeyEntry,
+        data: &[u8],
+        decision: Verdict,
+        ctx: &SignContext,
+    ) -> Result<Signed, SignError> {
+        let pkh = entry.key.pkh();
+        let ctx = self.admit(&pkh, data, decision, ctx).await?;
+        ctx.still_wanted()
+            .map_err(|reason| SignError::Withdrawn { pkh, reason })?;
+        let (signature, latency) = self.vault_sign(entry, &blake2b_256(data), &ctx).await?;
+        Ok(Signed {
+            signature,
+            vault_latency: Some(latency),
+            watermark_latency: None,
+        })
+    }
+
+    /// Blocks and consensus operations: check → sign → persist under the key's lock, end to
+    /// end. The stored signature of an identical request is returned without a vault call.
+    async fn sign_watermarked(
+        &self,
+        entry: &KeyEntry,
+        data: &[u8],
+        wm: &WatermarkKey,
+        ctx: &SignContext,
+    ) -> Result<Signed, SignError> {
+        let pkh = entry.key.pkh();
         let guard = entry
             .lock
             .enter(self.config.max_queue_per_key, ctx)
             .await
-            .map_err(withdrawn)?;
-        let mark_req = MarkRequest::new(&wm, data);
+            .map_err(|reason| SignError::Withdrawn { pkh, reason })?;
+        let mark_req = MarkRequest::new(wm, data);
         let slot = Slot {
             kind: wm.kind,
             chain: wm.chain_id,
-            pkh: *pkh,
+            pkh,
         };
-        let current = self.store.load(&slot).await.map_err(SignError::Store)?;
-        let decision = watermark::check(current.as_ref(), &mark_req, self.config.min_level)
-            .map_err(SignError::Watermark)?;
-        if let Decision::Replay(stored) = decision {
+        if let Some(stored) = self.check_mark(&slot, &mark_req).await? {
             return Ok(Signed {
-                signature: verified_stored(&entry, &mark_req, stored)?,
+                signature: verified_stored(entry, &mark_req, stored)?,
                 vault_latency: None,
                 watermark_latency: None,
             });
         }
+        ctx.still_wanted()
+            .map_err(|reason| SignError::Withdrawn { pkh, reason })?;
+        let (signature, latency, reserved_in, guard) = self
+            .reserve_and_sign(entry, slot, &mark_req, guard, ctx)
+            .await?;
+        let (signature, recorded_in) = self
+            .record(entry, slot, &mark_req, signature, guard, ctx)
+            .await?;
+        Ok(Signed {
+            signature,
+            vault_latency: Some(latency),
+            watermark_latency: Some(reserved_in + recorded_in),
+        })
+    }
+
+    /// The watermark rule against the stored mark, and the chain cap: `Some(signature)` for
+    /// an identical request already signed (a replay).
+    async fn check_mark(
+        &self,
+        slot: &Slot,
+        mark_req: &MarkRequest,
+    ) -> Result<Option<Signature>, SignError> {
+        let current = self.store.load(slot).await.map_err(SignError::Store)?;
+        let decision = watermark::check(current.as_ref(), mark_req, self.config.min_level)
+            .map_err(SignError::Watermark)?;
+        if let Decision::Replay(stored) = decision {
+            return Ok(Some(stored));
+        }
         let (known_chain, chain_count) = self
             .store
-            .chain_use(pkh, &wm.chain_id)
+            .chain_use(&slot.pkh, &slot.chain)
             .await
             .map_err(SignError::Store)?;
         if !known_chain && chain_count >= self.config.max_chains_per_key {
-            let chains = self.store.chains_of(pkh).await.map_err(SignError::Store)?;
+            let chains = self
+                .store
+                .chains_of(&slot.pkh)
+                .await
+                .map_err(SignError::Store)?;
             return Err(SignError::ChainLimit {
-                pkh: *pkh,
-                chain: wm.chain_id,
+                pkh: slot.pkh,
+                chain: slot.chain,
                 chains: chains.into_iter().collect(),
             });
         }
-        ctx.still_wanted().map_err(withdrawn)?;
-        // Reserve the mark and call the vault at once: the durable write costs nothing on the
-        // critical path. The reservation runs in its own task, so it completes even if this
-        // future is dropped; a signature leaves only once both succeeded.
+        Ok(None)
+    }
+
+    /// Reserves the mark and calls the vault at once: the durable write costs nothing on the
+    /// critical path. The reservation runs in its own task, so it completes even if this
+    /// future is dropped; a signature is returned only once both succeeded (with the vault's
+    /// latency, the reservation's, and the key's lock, handed on).
+    async fn reserve_and_sign(
+        &self,
+        entry: &KeyEntry,
+        slot: Slot,
+        mark_req: &MarkRequest,
+        guard: KeyGuard,
+        ctx: &SignContext,
+    ) -> Result<(Signature, Duration, Duration, KeyGuard), SignError> {
         let store = Arc::clone(&self.store);
         let reservation = mark_req.reservation();
         let mut reserving = tokio::spawn(async move {
@@ -114,9 +194,9 @@ impl Signer {
             let reserved = store.reserve(slot, reservation).await;
             (reserved, started.elapsed())
         });
-        let signed = self.vault_sign(&entry, &mark_req.hash, ctx).await;
+        let signed = self.vault_sign(entry, &mark_req.hash, ctx).await;
         // The reservation too must end by the deadline (a shared store is a network call).
-        let reserved = match bounded(ctx, pkh, Stage::Reservation, &mut reserving).await {
+        let reserved = match bounded(ctx, &slot.pkh, Stage::Reservation, &mut reserving).await {
             Ok(reserved) => reserved,
             Err(late) => {
                 // The reservation runs on: the key stays locked until it ends, so the next
@@ -128,15 +208,31 @@ impl Signer {
                 return Err(late);
             }
         };
-        let (reserved, watermark_latency) =
+        let (reserved, reserved_in) =
             reserved.map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
         reserved.map_err(SignError::Store)?;
         let (signature, latency) = signed?;
-        // Record the signature with the mark (an identical retry then gets it back), in a task
-        // that owns the key lock, so it completes even if this request is dropped.
+        Ok((signature, latency, reserved_in, guard))
+    }
+
+    /// Records the signature with its mark (an identical retry then gets it back), in a task
+    /// that owns the key's lock, so it completes even if this request is dropped. A
+    /// (pre)attestation's reply does not wait for it (losing the record only means an
+    /// identical retry is signed again, which is no double sign). A block's does: it is
+    /// recorded (durably, and in the shared container) before it leaves, and what leaves is
+    /// the one signature recorded for it, perhaps another signer's.
+    async fn record(
+        &self,
+        entry: &KeyEntry,
+        slot: Slot,
+        mark_req: &MarkRequest,
+        signature: Signature,
+        guard: KeyGuard,
+        ctx: &SignContext,
+    ) -> Result<(Signature, Duration), SignError> {
         let store = Arc::clone(&self.store);
         let signed = mark_req.to_mark(signature);
-        let block = wm.kind == ConsensusKind::Block;
+        let block = slot.kind == ConsensusKind::Block;
         let mut recording = tokio::spawn(async move {
             let started = Instant::now();
             let recorded = store.record_signature(slot, signed).await;
@@ -149,30 +245,18 @@ impl Signer {
             (recorded, started.elapsed())
         });
         if !block {
-            // (Pre)attestations: the reply does not wait. Losing the record only means an
-            // identical retry is signed again, which is no double sign.
-            return Ok(Signed {
-                signature,
-                vault_latency: Some(latency),
-                watermark_latency: Some(watermark_latency),
-            });
+            return Ok((signature, Duration::ZERO));
         }
-        // A block: recorded (durably, and in the shared container) before it leaves, and what
-        // leaves is the one signature recorded for it, perhaps another signer's.
-        let (recorded, record_latency) = bounded(ctx, pkh, Stage::Record, &mut recording)
+        let (recorded, recorded_in) = bounded(ctx, &slot.pkh, Stage::Record, &mut recording)
             .await?
             .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
         let released = recorded.map_err(SignError::Store)?;
         let signature = if released == signature {
             signature
         } else {
-            verified_stored(&entry, &mark_req, released)?
+            verified_stored(entry, mark_req, released)?
         };
-        Ok(Signed {
-            signature,
-            vault_latency: Some(latency),
-            watermark_latency: Some(watermark_latency + record_latency),
-        })
+        Ok((signature, recorded_in))
     }
 
     /// One verified vault signature, finished by the request's deadline (a signature that
