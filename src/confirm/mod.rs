@@ -277,6 +277,21 @@ impl Confirmations {
         n
     }
 
+    /// [`Confirmations::answer`], but only while the held request `id` (the one the person
+    /// saw) is among them, when an id is given; 0 otherwise.
+    pub fn answer_seen(&self, pkh: &Pkh, hash: &str, id: Option<u64>, approve: bool) -> usize {
+        if let Some(id) = id {
+            let seen = self
+                .lock()
+                .iter()
+                .any(|h| h.id == id && h.pkh == *pkh && &*h.hash == hash);
+            if !seen {
+                return 0;
+            }
+        }
+        self.answer(pkh, hash, approve)
+    }
+
     /// What is held now, one entry per (key, bytes), oldest first, each with a preview of
     /// its bytes only. The lock is held just long enough to copy a bounded part of each.
     pub fn list(&self) -> Vec<HeldView> {
@@ -520,6 +535,39 @@ mod tests {
                 .expect("json")
                 .contains("bytes")
         );
+    }
+
+    #[tokio::test]
+    async fn an_answer_naming_the_id_seen_answers_nothing_once_that_request_left() {
+        let set = Arc::new(Confirmations::new(
+            Duration::from_secs(60),
+            HeldLimits::default(),
+        ));
+        let pkh: Pkh = TZ2.parse().expect("pkh");
+        let first = {
+            let set = Arc::clone(&set);
+            tokio::spawn(async move { set.hold(pkh, &[3, 1], None, "policy".into()).await })
+        };
+        while set.list().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let seen = set.list()[0].id;
+        first.abort();
+        let _ = first.await;
+        // The same bytes arrive again: a new request the person has not seen.
+        let again = {
+            let set = Arc::clone(&set);
+            tokio::spawn(async move { set.hold(pkh, &[3, 1], None, "policy".into()).await })
+        };
+        while set.list().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let hash = request_hash(&[3, 1]);
+        assert_eq!(set.answer_seen(&pkh, &hash, Some(seen), true), 0);
+        let now = set.list()[0].id;
+        assert_ne!(now, seen);
+        assert_eq!(set.answer_seen(&pkh, &hash, Some(now), true), 1);
+        assert_eq!(again.await.expect("join"), Ok(Answer::Approved));
     }
 
     #[tokio::test]

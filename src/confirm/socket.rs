@@ -32,9 +32,24 @@ use crate::tezos::Pkh;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
     List,
-    Get { pkh: String, hash: String },
-    Approve { pkh: String, hash: String },
-    Reject { pkh: String, hash: String },
+    Get {
+        pkh: String,
+        hash: String,
+    },
+    /// `id`, when given, is the held request the person saw: the answer is given only while
+    /// it is still held (a copy that arrived since is not answered by a stale screen).
+    Approve {
+        pkh: String,
+        hash: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+    },
+    Reject {
+        pkh: String,
+        hash: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+    },
 }
 
 /// One line back.
@@ -219,17 +234,17 @@ fn execute(line: &[u8], set: &Confirmations) -> Reply {
             },
             Err(error) => Reply::Error { error },
         },
-        Ok(Command::Approve { pkh, hash }) => match key(&pkh) {
+        Ok(Command::Approve { pkh, hash, id }) => match key(&pkh) {
             Ok(pkh) => {
-                let answered = set.answer(&pkh, &hash, true);
+                let answered = set.answer_seen(&pkh, &hash, id, true);
                 tracing::info!(%pkh, hash, answered, "held request approved by the operator");
                 Reply::Answered { answered }
             }
             Err(error) => Reply::Error { error },
         },
-        Ok(Command::Reject { pkh, hash }) => match key(&pkh) {
+        Ok(Command::Reject { pkh, hash, id }) => match key(&pkh) {
             Ok(pkh) => {
-                let answered = set.answer(&pkh, &hash, false);
+                let answered = set.answer_seen(&pkh, &hash, id, false);
                 tracing::info!(%pkh, hash, answered, "held request rejected by the operator");
                 Reply::Answered { answered }
             }
@@ -337,6 +352,7 @@ mod tests {
         ));
         assert!(matches!(
             b.call(&Command::Approve {
+                id: None,
                 pkh: "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt".into(),
                 hash: "x".into()
             })

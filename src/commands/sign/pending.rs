@@ -139,17 +139,20 @@ fn to_ask<'a>(held: &'a [HeldView], asked: &mut BTreeSet<(String, String)>) -> V
         .collect()
 }
 
+/// Answers the held requests of `pkh` with these bytes; with `id`, only while the request the
+/// person saw is still among them.
 async fn answer(
     session: &mut Session,
     pkh: &str,
     hash: &str,
+    id: Option<u64>,
     approve: bool,
 ) -> Result<(), (u8, String)> {
     let (pkh, hash) = (pkh.to_string(), hash.to_string());
     let command = if approve {
-        Command::Approve { pkh, hash }
+        Command::Approve { pkh, hash, id }
     } else {
-        Command::Reject { pkh, hash }
+        Command::Reject { pkh, hash, id }
     };
     match session.call(&command).await? {
         Reply::Answered { answered } if answered > 0 => Ok(()),
@@ -184,7 +187,7 @@ async fn pending(global: &GlobalArgs, args: &SignArgs) -> Result<(), (u8, String
             )
         })?;
         let mut session = Session::open(&dir).await?;
-        return answer(&mut session, &pkh.to_string(), hash, approve).await;
+        return answer(&mut session, &pkh.to_string(), hash, None, approve).await;
     }
     let mut session = Session::open(&dir).await?;
     let list = |reply: Reply| match reply {
@@ -235,7 +238,7 @@ async fn pending(global: &GlobalArgs, args: &SignArgs) -> Result<(), (u8, String
                 .default(false)
                 .interact_on(&dialoguer::console::Term::stderr())
                 .map_err(|e| (3, format!("cannot ask on the terminal: {e}")))?;
-            match answer(&mut session, &view.pkh, &view.hash, approve).await {
+            match answer(&mut session, &view.pkh, &view.hash, Some(view.id), approve).await {
                 Ok(()) => eprintln!("{}", if approve { "approved" } else { "rejected" }),
                 Err((_, e)) => eprintln!("{e}"),
             }
