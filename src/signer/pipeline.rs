@@ -22,7 +22,7 @@ use crate::policy::Decision as Verdict;
 use crate::tezos::{
     ConsensusKind, DecodeError, Pkh, Signature, SigningRequest, WatermarkKey, blake2b_256,
 };
-use crate::vault;
+use crate::vault::{self, VaultError};
 use crate::watermark::{self, Decision, MarkRequest, Slot, StoreError};
 
 /// The key's lock, held from the watermark check to the record of the signature.
@@ -259,8 +259,9 @@ impl Signer {
         Ok((signature, recorded_in))
     }
 
-    /// One verified vault signature, finished by the request's deadline (a signature that
-    /// comes later is dropped: its client has been told the request failed).
+    /// One verified vault signature, finished by the request's deadline: the vault call and
+    /// its retries run under that one budget (capped by the vault's own sign deadline), so a
+    /// signature that would come later is never asked for, and one that does is dropped.
     async fn vault_sign(
         &self,
         entry: &KeyEntry,
@@ -268,20 +269,18 @@ impl Signer {
         ctx: &SignContext,
     ) -> Result<(Signature, Duration), SignError> {
         let started = Instant::now();
-        let call = vault::sign_verified(self.vault.as_ref(), &entry.key, digest);
-        let sig = match ctx.deadline {
-            None => call.await,
-            Some(deadline) => match tokio::time::timeout_at(deadline.into(), call).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return Err(SignError::Withdrawn {
-                        pkh: entry.key.pkh(),
-                        reason: ctx.late(Stage::Vault),
-                    });
+        let signed =
+            vault::sign_verified_until(self.vault.as_ref(), &entry.key, digest, ctx.deadline).await;
+        let sig = signed.map_err(|e| match e {
+            // The request's time, not the vault's own deadline, ran out.
+            VaultError::Deadline(_) if ctx.deadline.is_some_and(|d| Instant::now() >= d) => {
+                SignError::Withdrawn {
+                    pkh: entry.key.pkh(),
+                    reason: ctx.late(Stage::Vault),
                 }
-            },
-        }
-        .map_err(SignError::Vault)?;
+            }
+            e => SignError::Vault(e),
+        })?;
         Ok((sig, started.elapsed()))
     }
 }

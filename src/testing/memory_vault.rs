@@ -144,32 +144,9 @@ fn high_s(curve: Curve, raw: [u8; 64]) -> [u8; 64] {
     }
 }
 
-#[async_trait]
-impl Vault for MemoryVault {
-    async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
-        self.list_calls.fetch_add(1, Ordering::SeqCst);
-        if *self.mode.lock().unwrap() == Mode::Fail {
-            return Err(VaultError::Transport("memory vault is down".into()));
-        }
-        Ok(self
-            .keys
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, _)| k.clone())
-            .collect())
-    }
-
-    async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError> {
-        self.get_calls.fetch_add(1, Ordering::SeqCst);
-        let keys = self.keys.lock().unwrap();
-        keys.iter()
-            .find(|(k, _)| k.name == name)
-            .map(|(k, _)| k.clone())
-            .ok_or_else(|| VaultError::NotFound(name.into()))
-    }
-
-    async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError> {
+impl MemoryVault {
+    /// One signature, as the vault's sign call makes it (gate, mode, counters).
+    async fn sign_now(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError> {
         self.sign_calls.fetch_add(1, Ordering::SeqCst);
         self.signed_versions
             .lock()
@@ -201,6 +178,51 @@ impl Vault for MemoryVault {
                 Ok(*other.sign_digest(digest).raw())
             }
             Mode::Fail => Err(VaultError::Transport("memory vault is down".into())),
+        }
+    }
+}
+
+#[async_trait]
+impl Vault for MemoryVault {
+    async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
+        self.list_calls.fetch_add(1, Ordering::SeqCst);
+        if *self.mode.lock().unwrap() == Mode::Fail {
+            return Err(VaultError::Transport("memory vault is down".into()));
+        }
+        Ok(self
+            .keys
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+
+    async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError> {
+        self.get_calls.fetch_add(1, Ordering::SeqCst);
+        let keys = self.keys.lock().unwrap();
+        keys.iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(k, _)| k.clone())
+            .ok_or_else(|| VaultError::NotFound(name.into()))
+    }
+
+    async fn sign_digest_until(
+        &self,
+        key: &VaultKey,
+        digest: &[u8; 32],
+        deadline: Option<std::time::Instant>,
+    ) -> Result<[u8; 64], VaultError> {
+        let call = self.sign_now(key, digest);
+        match deadline {
+            None => call.await,
+            Some(d) => {
+                tokio::time::timeout_at(d.into(), call)
+                    .await
+                    .unwrap_or(Err(VaultError::Deadline(
+                        d.saturating_duration_since(std::time::Instant::now()),
+                    )))
+            }
         }
     }
 

@@ -95,8 +95,20 @@ pub trait Vault: Send + Sync {
     /// The latest version of one key.
     async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError>;
     /// Raw r‖s over a 32-byte digest, exactly as the vault returned it: one vault request
-    /// (plus bounded retries within the deadline). Callers use [`sign_verified`].
-    async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError>;
+    /// (plus bounded retries), all finished by `deadline` when one is given (a signing
+    /// request's: the one clock the call obeys, capped by the vault's own sign deadline),
+    /// else within the vault's own sign deadline. Callers use [`sign_verified_until`].
+    async fn sign_digest_until(
+        &self,
+        key: &VaultKey,
+        digest: &[u8; 32],
+        deadline: Option<std::time::Instant>,
+    ) -> Result<[u8; 64], VaultError>;
+
+    /// [`Vault::sign_digest_until`] within the vault's own sign deadline.
+    async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError> {
+        self.sign_digest_until(key, digest, None).await
+    }
     /// Imports `secret` under `name` (a new version if the name exists) and returns the key as
     /// the vault now reports it.
     async fn import_key(
@@ -115,7 +127,17 @@ pub async fn sign_verified(
     key: &VaultKey,
     digest: &[u8; 32],
 ) -> Result<Signature, VaultError> {
-    let raw = vault.sign_digest(key, digest).await?;
+    sign_verified_until(vault, key, digest, None).await
+}
+
+/// [`sign_verified`], the vault call finished by `deadline` ([`Vault::sign_digest_until`]).
+pub async fn sign_verified_until(
+    vault: &dyn Vault,
+    key: &VaultKey,
+    digest: &[u8; 32],
+    deadline: Option<std::time::Instant>,
+) -> Result<Signature, VaultError> {
+    let raw = vault.sign_digest_until(key, digest, deadline).await?;
     let sig = Signature::from_raw(Some(key.curve()), raw).normalized();
     key.public_key
         .verify_digest(digest, &sig)

@@ -282,7 +282,13 @@ impl Vault for AzureVault {
         jwk::vault_key(&key).map_err(|why| unusable(name, why))
     }
 
-    async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError> {
+    async fn sign_digest_until(
+        &self,
+        key: &VaultKey,
+        digest: &[u8; 32],
+        deadline: Option<std::time::Instant>,
+    ) -> Result<[u8; 64], VaultError> {
+        let policy = self.sign_policy.until(deadline);
         let algorithm: SignatureAlgorithm = key
             .algorithm()
             .parse()
@@ -295,7 +301,7 @@ impl Vault for AzureVault {
             .try_into()
             .map_err(|e: azure_core::Error| VaultError::Protocol(e.to_string()))?;
         let reset = self.token_reset.as_deref();
-        with_retries_reauth(&self.sign_policy, "sign", reset, || async {
+        with_retries_reauth(&policy, "sign", reset, || async {
             let options = KeyClientSignOptions {
                 key_version: Some(key.version.clone()),
                 ..Default::default()

@@ -65,6 +65,16 @@ impl RetryPolicy {
         }
     }
 
+    /// This policy, its total time cut to what is left before `deadline` (the request's),
+    /// when that is sooner: one budget, counted by one clock.
+    pub fn until(&self, deadline: Option<std::time::Instant>) -> RetryPolicy {
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        RetryPolicy {
+            deadline: left.map_or(self.deadline, |left| left.min(self.deadline)),
+            ..*self
+        }
+    }
+
     /// The backoff before attempt `attempt + 1` (attempt counts from 1), without jitter.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 1u32

@@ -326,3 +326,19 @@ fn is_transient(error: &VaultError) -> bool {
         VaultError::Throttled(_) | VaultError::Transport(_) | VaultError::Deadline(_)
     ) || matches!(error, VaultError::Service { status, .. } if *status >= 500)
 }
+
+/// A signing request's deadline and the vault's own become one budget, counted once: the
+/// sooner of the two.
+#[test]
+fn a_request_deadline_cuts_the_sign_budget_to_what_is_left() {
+    let policy = RetryPolicy::for_sign(Duration::from_secs(5));
+    assert_eq!(policy.until(None), policy);
+    let soon = std::time::Instant::now() + Duration::from_millis(300);
+    let cut = policy.until(Some(soon));
+    assert!(cut.deadline <= Duration::from_millis(300), "{cut:?}");
+    assert_eq!(cut.max_attempts, policy.max_attempts);
+    let late = std::time::Instant::now() + Duration::from_secs(60);
+    assert_eq!(policy.until(Some(late)).deadline, Duration::from_secs(5));
+    let past = std::time::Instant::now() - Duration::from_millis(1);
+    assert_eq!(policy.until(Some(past)).deadline, Duration::ZERO);
+}
