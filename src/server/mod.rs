@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::tezos::{Pkh, PublicKey, Signature, SigningRequest};
+use crate::tezos::{Pkh, PublicKey, Signature};
 use crate::vault::VaultError;
 
 pub mod connection;
@@ -26,7 +26,7 @@ pub mod run;
 pub mod tls;
 mod unserved;
 
-pub use crate::signer::{SignContext, SignError, Signed, Signing};
+pub use crate::signer::{SignContext, SignError, SignRequest, Signed, Signing};
 
 /// What the HTTP layer needs from the signing pipeline. Implemented by `signer::Signer`;
 /// tests use in-memory fakes.
@@ -43,19 +43,15 @@ pub trait SignerApi: Send + Sync + 'static {
         data: &[u8],
         authentication: Option<&Signature>,
     ) -> Result<Signed, SignError>;
-    /// [`SignerApi::sign`] for a request that is wanted only while `ctx` says so (the HTTP
-    /// API's deadline and client), with the request's summary for the log line and metrics.
+    /// [`SignerApi::sign`] for a framed request, wanted only while its context says so (the
+    /// HTTP API's deadline and client), with its summary for the log line and metrics.
     /// Doubles that do not queue can keep the default.
-    async fn sign_within(
-        &self,
-        pkh: &Pkh,
-        data: &[u8],
-        authentication: Option<&Signature>,
-        _ctx: &SignContext,
-    ) -> Signing {
+    async fn sign_request(&self, req: &SignRequest) -> Signing {
         Signing {
-            request: SigningRequest::parse(data).ok().map(|r| r.summary()),
-            result: self.sign(pkh, data, authentication).await,
+            request: req.summary(),
+            result: self
+                .sign(&req.pkh, &req.data, req.authentication.as_ref())
+                .await,
         }
     }
     async fn check_vault(&self) -> Result<(), VaultError>;
@@ -92,14 +88,8 @@ impl SignerApi for crate::signer::Signer {
     ) -> Result<Signed, SignError> {
         crate::signer::Signer::sign(self, pkh, data, authentication).await
     }
-    async fn sign_within(
-        &self,
-        pkh: &Pkh,
-        data: &[u8],
-        authentication: Option<&Signature>,
-        ctx: &SignContext,
-    ) -> Signing {
-        crate::signer::Signer::sign_within(self, pkh, data, authentication, ctx).await
+    async fn sign_request(&self, req: &SignRequest) -> Signing {
+        crate::signer::Signer::sign_request(self, req).await
     }
     async fn check_vault(&self) -> Result<(), VaultError> {
         crate::signer::Signer::check_vault(self).await

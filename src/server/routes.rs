@@ -20,7 +20,7 @@ use warp::{Filter, Rejection};
 
 use super::errors::{ApiError, RequestError};
 use super::metrics::Metrics;
-use super::{AppState, SignContext};
+use super::{AppState, SignContext, SignRequest};
 use crate::tezos::{Pkh, Signature};
 
 /// The whole API as one filter that never rejects: every request gets an answer.
@@ -273,18 +273,16 @@ where
         client_gone: tokio_util::sync::CancellationToken::new(),
         peer,
     };
-    let request_id = request_id.to_string();
     let _cancel_on_drop = ctx.client_gone.clone().drop_guard();
+    let req = SignRequest::new(pkh, data, authentication, ctx, request_id.to_string());
     // A task, not an inline future: a client that disconnects or times out must not cancel
     // a signature between the vault call and the watermark persistence. Its log line and
     // metrics are recorded in the task too, so a signature whose client left is still counted.
     let task = tokio::spawn(async move {
         let _guard = guard;
         let _gauge = InFlightGauge::enter(metrics.clone());
-        let signing = signer
-            .sign_within(&pkh, &data, authentication.as_ref(), &ctx)
-            .await;
-        super::outcome::record(&metrics, &pkh, &signing, started, &request_id);
+        let signing = signer.sign_request(&req).await;
+        super::outcome::record(&metrics, &req.pkh, &signing, started, &req.id);
         signing.result
     });
     let signed = task

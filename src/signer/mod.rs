@@ -14,18 +14,18 @@ use crate::auth::AuthorizedKeys;
 use crate::confirm::{Confirmations, HoldRefused};
 use crate::policy::spending::{SpendingError, SpendingLedger};
 use crate::policy::{Policy, PolicyRefusal};
-use crate::tezos::{
-    ChainId, DecodeError, Pkh, PublicKey, RequestSummary, Signature, SigningRequest,
-};
+use crate::tezos::{ChainId, DecodeError, Pkh, PublicKey, RequestSummary, Signature};
 use crate::vault::{Vault, VaultError};
 use crate::watermark::{MarkStore, StoreError, WatermarkError};
 use keyring::{KeyEntry, Keyring};
 pub use queue::{SignContext, Stage, Withdrawn};
+pub use request::SignRequest;
 
 mod admit;
 mod keyring;
 mod pipeline;
 pub mod queue;
+mod request;
 
 /// How the signer is set up (from the command line).
 #[derive(Debug, Clone)]
@@ -262,33 +262,33 @@ impl Signer {
     }
 
     /// Signs `data` (magic byte first) with `pkh`, or says why not, for a caller without a
-    /// deadline.
+    /// deadline or a client to lose (one-off signing, tests).
     pub async fn sign(
         &self,
         pkh: &Pkh,
         data: &[u8],
         authentication: Option<&Signature>,
     ) -> Result<Signed, SignError> {
-        self.sign_within(pkh, data, authentication, &SignContext::unbounded())
-            .await
-            .result
+        let req = SignRequest::new(
+            *pkh,
+            data.to_vec(),
+            authentication.copied(),
+            SignContext::unbounded(),
+            String::new(),
+        );
+        self.sign_request(&req).await.result
     }
 
-    /// Signs `data` (magic byte first) with `pkh`, or says why not, with the request's summary
-    /// (parsed once, here). The request reaches the vault only while `ctx` says it is still
-    /// wanted (client there, deadline not passed), and the vault call itself must finish by the
-    /// deadline. The steps are in [`pipeline`].
-    pub async fn sign_within(
-        &self,
-        pkh: &Pkh,
-        data: &[u8],
-        authentication: Option<&Signature>,
-        ctx: &SignContext,
-    ) -> Signing {
-        let parsed = SigningRequest::parse(data);
-        let request = parsed.as_ref().ok().map(SigningRequest::summary);
-        let result = self.run(pkh, data, parsed, authentication, ctx).await;
-        Signing { request, result }
+    /// The pipeline's one entry point: signs the request, or says why not, with its summary.
+    /// It reaches the vault only while its context says it is still wanted (client there,
+    /// deadline not passed), and every step finishes by its deadline. The steps are in
+    /// [`pipeline`].
+    pub async fn sign_request(&self, req: &SignRequest) -> Signing {
+        let result = self.run(req).await;
+        Signing {
+            request: req.summary(),
+            result,
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::keyring::KeyEntry;
-use super::{SignContext, SignError, Signed, Signer, Stage};
+use super::{SignContext, SignError, SignRequest, Signed, Signer, Stage};
 use crate::policy::Decision as Verdict;
 use crate::tezos::{
     ConsensusKind, DecodeError, Pkh, Signature, SigningRequest, WatermarkKey, blake2b_256,
@@ -29,22 +29,15 @@ use crate::watermark::{self, Decision, MarkRequest, Slot, StoreError};
 type KeyGuard = tokio::sync::OwnedMutexGuard<()>;
 
 impl Signer {
-    /// The steps, in octez's order; `parsed` is `SigningRequest::parse(data)`, done once by
-    /// the caller (a decoding error is reported only at the decode step).
-    pub(super) async fn run(
-        &self,
-        pkh: &Pkh,
-        data: &[u8],
-        parsed: Result<SigningRequest, DecodeError>,
-        authentication: Option<&Signature>,
-        ctx: &SignContext,
-    ) -> Result<Signed, SignError> {
+    /// The steps, in octez's order (a decoding error is reported only at the decode step).
+    pub(super) async fn run(&self, req: &SignRequest) -> Result<Signed, SignError> {
+        let (pkh, data, ctx) = (&req.pkh, req.data.as_slice(), &req.ctx);
         let entry = self.entry(pkh).await?;
-        let request = self.admissible(pkh, data, parsed, authentication)?;
+        let request = self.admissible(req)?;
         let decision = self
             .config
             .policy
-            .decide(pkh, Some(&entry.key.name), &request);
+            .decide(pkh, Some(&entry.key.name), request);
         let Some(wm) = request.watermark_key() else {
             return self.sign_unwatermarked(&entry, data, decision, ctx).await;
         };
@@ -56,13 +49,8 @@ impl Signer {
     }
 
     /// Magic byte, authentication, decoding: the checks before the policy.
-    fn admissible(
-        &self,
-        pkh: &Pkh,
-        data: &[u8],
-        parsed: Result<SigningRequest, DecodeError>,
-        authentication: Option<&Signature>,
-    ) -> Result<SigningRequest, SignError> {
+    fn admissible<'r>(&self, req: &'r SignRequest) -> Result<&'r SigningRequest, SignError> {
+        let (pkh, data) = (&req.pkh, req.data.as_slice());
         let Some(&magic) = data.first() else {
             return Err(SignError::Decode(DecodeError::Empty));
         };
@@ -70,12 +58,17 @@ impl Signer {
             return Err(SignError::MagicByteNotAllowed(magic));
         }
         if let Some(keys) = &self.config.authorized_keys {
-            let sig = authentication.ok_or(SignError::MissingAuthentication)?;
+            let sig = req
+                .authentication
+                .as_ref()
+                .ok_or(SignError::MissingAuthentication)?;
             if !keys.verify(pkh, data, sig) {
                 return Err(SignError::InvalidAuthentication);
             }
         }
-        parsed.map_err(SignError::Decode)
+        req.parsed
+            .as_ref()
+            .map_err(|e| SignError::Decode(e.clone()))
     }
 
     /// Generic operations and Michelson data: admitted (held for a person, charged), then

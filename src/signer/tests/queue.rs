@@ -34,10 +34,8 @@ fn spawn_sign(
 ) -> tokio::task::JoinHandle<Result<Signed, SignError>> {
     let (signer, pkh) = (t.signer.clone(), t.tz2);
     tokio::spawn(async move {
-        signer
-            .sign_within(&pkh, &block(level, 0, 0), None, &ctx)
-            .await
-            .result
+        let req = SignRequest::new(pkh, block(level, 0, 0), None, ctx, String::new());
+        signer.sign_request(&req).await.result
     })
 }
 
