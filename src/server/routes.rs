@@ -112,17 +112,14 @@ where
     let (label, result) = match (parse_route(path), &method) {
         (Some(Route::Key(pkh)), &Method::GET) => ("public_key", public_key(&state, pkh).await),
         (Some(Route::Key(pkh)), &Method::POST) => {
-            let result = sign(
-                &state,
+            let head = SignHead {
                 pkh,
-                &query,
-                content_length.as_deref(),
-                body,
-                &mut body_read,
-                peer.map(|p| p.0),
-                &request_id,
-            )
-            .await;
+                query: &query,
+                content_length: content_length.as_deref(),
+                peer: peer.map(|p| p.0),
+                request_id: &request_id,
+            };
+            let result = sign(&state, head, body, &mut body_read).await;
             ("sign", result)
         }
         (Some(Route::AuthorizedKeys), &Method::GET) => {
@@ -232,23 +229,35 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<u8>, RequestError> {
     hex::decode(text.trim()).map_err(|e| RequestError::BadHex(e.to_string()))
 }
 
+/// What a sign request's head says: the path's pkh, the query, the declared length, the
+/// client and the request's id.
+struct SignHead<'a> {
+    pkh: &'a str,
+    query: &'a str,
+    content_length: Option<&'a str>,
+    peer: Option<std::net::SocketAddr>,
+    request_id: &'a str,
+}
+
 /// Signs the body's bytes. The body is read (within the limit) before anything else is
 /// checked, so a refusal leaves the connection usable; `body_read` says whether it was.
-#[allow(clippy::too_many_arguments)]
 async fn sign<S, B>(
     state: &AppState,
-    pkh_text: &str,
-    query: &str,
-    content_length: Option<&str>,
+    head: SignHead<'_>,
     body: S,
     body_read: &mut bool,
-    peer: Option<std::net::SocketAddr>,
-    request_id: &str,
 ) -> Result<Response, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
+    let SignHead {
+        pkh: pkh_text,
+        query,
+        content_length,
+        peer,
+        request_id,
+    } = head;
     let started = Instant::now();
     let limit = state.options.body_limit;
     if let Some(len) = content_length.and_then(|l| l.trim().parse::<u64>().ok())
