@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 
 use super::marks::Marks;
 use super::rule::Mark;
-use super::seam::{MarkStore, Slot};
+use super::mark_store::{MarkStore, Slot};
 use super::store::{Disk, Files, StoreError, WatermarkStore};
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 

@@ -45,7 +45,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::rule::Mark;
-use super::seam::Slot;
+use super::mark_store::Slot;
 use super::store::StoreError;
 use crate::tezos::{ChainId, ConsensusKind, Curve, Pkh, Signature, blake2b_256};
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::format::{self, KindFile, KindMarks};
 use super::rule::Mark;
-use super::seam::Slot;
+use super::mark_store::Slot;
 use super::store::StoreError;
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 

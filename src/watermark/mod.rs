@@ -1,7 +1,7 @@
-//! High watermarks: the double-sign rule ([`rule`], pure), the seam the pipeline stores marks
-//! through ([`seam`]: [`MarkStore`]), and the file store behind it ([`store`], in octez-signer's
-//! file format ([`format`]) and names ([`files`]) under an exclusive directory lock ([`lock`])),
-//! and the store several signers share on Azure Blob Storage ([`shared`]).
+//! High watermarks: the double-sign rule ([`rule`], pure), the trait the pipeline stores
+//! marks through ([`mark_store`]: [`MarkStore`]), the file store behind it ([`store`], in
+//! octez-signer's file format ([`format`]) and names ([`files`]) under an exclusive directory
+//! lock ([`lock`])), and the store several signers share on Azure Blob Storage ([`shared`]).
 //!
 //! Owns: deciding whether a consensus request may be signed, and remembering every signature
 //! that was released. Never lets a signature out before its mark is on disk (the signer
@@ -14,13 +14,13 @@ pub mod journal;
 pub mod lock;
 pub mod marks;
 pub mod rule;
-pub mod seam;
+pub mod mark_store;
 pub mod shared;
 pub mod store;
 
 pub use format::file_name;
 pub use lock::LOCK_FILE;
 pub use rule::{Decision, InvalidMark, Mark, MarkRequest, WatermarkError, check};
-pub use seam::{FileStore, MarkStore, Slot};
+pub use mark_store::{FileStore, MarkStore, Slot};
 pub use shared::{SharedError, SharedStore};
 pub use store::{Migration, StoreError, WatermarkStore};

@@ -20,7 +20,7 @@ use super::journal::{Journal, JournalWatch};
 use super::lock::DirLock;
 use super::marks::Marks;
 use super::rule::{InvalidMark, Mark};
-use super::seam::Slot;
+use super::mark_store::Slot;
 use crate::private_fs::{WriteError, write_durably};
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
 

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use url::Url;
 
 use super::super::format::file_name;
-use super::super::seam::Slot;
+use super::super::mark_store::Slot;
 
 /// A parsed `--shared-watermarks` value.
 #[derive(Clone, PartialEq, Eq)]

@@ -60,7 +60,7 @@ pub use location::{LocationError, SharedLocation};
 pub use remote::{Raised, SharedError, SharedMarks};
 
 use super::rule::Mark;
-use super::seam::{FileStore, MarkStore, Slot};
+use super::mark_store::{FileStore, MarkStore, Slot};
 use super::store::StoreError;
 use crate::latency::{Histogram, Snapshot};
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};

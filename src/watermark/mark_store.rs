@@ -1,4 +1,4 @@
-//! The seam between the signing pipeline and wherever marks live: [`MarkStore`]. The pipeline
+//! What the signing pipeline needs from wherever marks live: [`MarkStore`]. The pipeline
 //! knows only this trait; [`FileStore`] keeps octez-signer's files and a reservation journal in
 //! the data directory (its directory lock stays an implementation detail), and
 //! [`super::SharedStore`] (several signers, one set of marks) is another implementation.
