@@ -25,9 +25,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
+use super::mark_store::{MarkStore, Slot};
 use super::marks::Marks;
 use super::rule::Mark;
-use super::mark_store::{MarkStore, Slot};
 use super::store::{Disk, Files, StoreError, WatermarkStore};
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 

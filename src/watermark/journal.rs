@@ -44,8 +44,8 @@ use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::rule::Mark;
 use super::mark_store::Slot;
+use super::rule::Mark;
 use super::store::StoreError;
 use crate::tezos::{ChainId, ConsensusKind, Curve, Pkh, Signature, blake2b_256};
 

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::format::{self, KindFile, KindMarks};
-use super::rule::Mark;
 use super::mark_store::Slot;
+use super::rule::Mark;
 use super::store::StoreError;
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 

@@ -12,15 +12,15 @@ pub mod files;
 pub mod format;
 pub mod journal;
 pub mod lock;
+pub mod mark_store;
 pub mod marks;
 pub mod rule;
-pub mod mark_store;
 pub mod shared;
 pub mod store;
 
 pub use format::file_name;
 pub use lock::LOCK_FILE;
-pub use rule::{Decision, InvalidMark, Mark, MarkRequest, WatermarkError, check};
 pub use mark_store::{FileStore, MarkStore, Slot};
+pub use rule::{Decision, InvalidMark, Mark, MarkRequest, WatermarkError, check};
 pub use shared::{SharedError, SharedStore};
 pub use store::{Migration, StoreError, WatermarkStore};

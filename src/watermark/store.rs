@@ -18,9 +18,9 @@ use super::files;
 use super::format::{KindMarks, file_name};
 use super::journal::{Journal, JournalWatch};
 use super::lock::DirLock;
+use super::mark_store::Slot;
 use super::marks::Marks;
 use super::rule::{InvalidMark, Mark};
-use super::mark_store::Slot;
 use crate::private_fs::{WriteError, write_durably};
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
 

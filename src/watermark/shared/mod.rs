@@ -59,8 +59,8 @@ pub use blobs::{AzureBlobs, BlobError, Blobs, Condition};
 pub use location::{LocationError, SharedLocation};
 pub use remote::{Raised, SharedError, SharedMarks};
 
-use super::rule::Mark;
 use super::mark_store::{FileStore, MarkStore, Slot};
+use super::rule::Mark;
 use super::store::StoreError;
 use crate::latency::{Histogram, Snapshot};
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};

@@ -19,8 +19,8 @@ use super::blobs::{BlobError, Blobs, Condition};
 use super::location::SharedLocation;
 use crate::tezos::{ConsensusKind, Signature};
 use crate::watermark::format::{encode_record, parse_record};
-use crate::watermark::rule::{Decision, Mark, MarkRequest, WatermarkError, check};
 use crate::watermark::mark_store::Slot;
+use crate::watermark::rule::{Decision, Mark, MarkRequest, WatermarkError, check};
 
 /// Conditional writes tried for one reservation before giving up (each lost race means
 /// another signer moved the mark: a few in a row means a fight the baker should look at).
