@@ -4,6 +4,8 @@
 # runs every test of the workspace (`cargo test --locked`, extra arguments passed on); then
 # says, last and visibly, which suites did not run and why. Nothing the tests start leaves
 # loopback; only `npm ci` here talks to the npm registry, and only when a package is missing.
+# This script never starts Azurite: tests/shared/azurite.rs does, on 127.0.0.1 and always with
+# --disableTelemetry (Azurite phones home without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"

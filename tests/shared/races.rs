@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+// Azurite only through `Azurite::start`: 127.0.0.1 and `--disableTelemetry`, nothing
+// leaves loopback.
 use crate::azurite::{Azurite, launcher};
 use crate::serve_common::{attestation, block, client, metrics_text, try_sign};
 use crate::signers::{KEY, SharedSigner, assert_valid, public_key, vault};
