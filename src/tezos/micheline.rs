@@ -18,6 +18,13 @@ use super::zarith::{self, Zarith};
 /// shallower).
 pub const MAX_DEPTH: usize = 256;
 
+/// A string or bytes leaf, for a printer that writes them its own way.
+#[derive(Debug, Clone, Copy)]
+pub enum Leaf<'a> {
+    String(&'a str),
+    Bytes(&'a [u8]),
+}
+
 /// A Micheline node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Micheline {
@@ -156,8 +163,20 @@ impl Micheline {
     /// `Pair 1 (Some "a")`.
     pub fn to_michelson(&self) -> String {
         let mut out = String::new();
-        self.write(&mut out, false);
+        self.write_michelson(&mut out, &mut |out, leaf| match leaf {
+            Leaf::String(s) => write_string(out, s),
+            Leaf::Bytes(b) => {
+                out.push_str("0x");
+                out.push_str(&hex::encode(b));
+            }
+        });
         out
+    }
+
+    /// [`Micheline::to_michelson`]'s layout, with strings and bytes written by `leaf` (what
+    /// `sign` shows shortens and escapes them).
+    pub fn write_michelson(&self, out: &mut String, leaf: &mut dyn FnMut(&mut String, Leaf<'_>)) {
+        self.write(out, false, leaf);
     }
 
     /// Micheline JSON (`{"prim", "args", "annots"}`, `{"int"}`, `{"string"}`, `{"bytes"}`,
@@ -188,14 +207,11 @@ impl Micheline {
 
     /// `nested`: the node is an argument of an application, where an application with
     /// arguments or annotations needs parentheses.
-    fn write(&self, out: &mut String, nested: bool) {
+    fn write(&self, out: &mut String, nested: bool, leaf: &mut dyn FnMut(&mut String, Leaf<'_>)) {
         match self {
             Micheline::Int(z) => out.push_str(&z.to_decimal()),
-            Micheline::String(s) => write_string(out, s),
-            Micheline::Bytes(b) => {
-                out.push_str("0x");
-                out.push_str(&hex::encode(b));
-            }
+            Micheline::String(s) => leaf(out, Leaf::String(s)),
+            Micheline::Bytes(b) => leaf(out, Leaf::Bytes(b)),
             Micheline::Seq(items) if items.is_empty() => out.push_str("{}"),
             Micheline::Seq(items) => {
                 out.push_str("{ ");
@@ -203,7 +219,7 @@ impl Micheline {
                     if i > 0 {
                         out.push_str(" ; ");
                     }
-                    item.write(out, false);
+                    item.write(out, false, leaf);
                 }
                 out.push_str(" }");
             }
@@ -219,7 +235,7 @@ impl Micheline {
                 }
                 for a in args {
                     out.push(' ');
-                    a.write(out, true);
+                    a.write(out, true, leaf);
                 }
                 if wrap {
                     out.push(')');

@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 
 use crate::policy::value::{Exposure, Outflow};
-use crate::tezos::micheline::Micheline;
+use crate::tezos::micheline::{Leaf, Micheline};
 use crate::tezos::operation::{Body, Operation};
 use crate::tezos::tez::format as tez;
 use crate::tezos::{Pkh, blake2b_256};
@@ -117,48 +117,11 @@ impl Render {
     /// with strings and bytes as above.
     pub fn michelson(&mut self, m: &Micheline) -> String {
         let mut out = String::new();
-        self.node(&mut out, m, false);
+        m.write_michelson(&mut out, &mut |out, leaf| match leaf {
+            Leaf::String(s) => self.string(out, s),
+            Leaf::Bytes(b) => self.bytes(out, b),
+        });
         out
-    }
-
-    /// `nested`: the node is an argument of an application, where an application with
-    /// arguments or annotations needs parentheses.
-    fn node(&mut self, out: &mut String, m: &Micheline, nested: bool) {
-        match m {
-            Micheline::Int(z) => out.push_str(&z.to_decimal()),
-            Micheline::String(s) => self.string(out, s),
-            Micheline::Bytes(b) => self.bytes(out, b),
-            Micheline::Seq(items) if items.is_empty() => out.push_str("{}"),
-            Micheline::Seq(items) => {
-                out.push_str("{ ");
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(" ; ");
-                    }
-                    self.node(out, item, false);
-                }
-                out.push_str(" }");
-            }
-            Micheline::Prim { prim, args, annots } => {
-                let wrap = nested && (!args.is_empty() || !annots.is_empty());
-                if wrap {
-                    out.push('(');
-                }
-                out.push_str(prim);
-                // The decoder admits only ASCII letters, digits and `_.%@:` in annotations.
-                for a in annots {
-                    out.push(' ');
-                    out.push_str(a);
-                }
-                for a in args {
-                    out.push(' ');
-                    self.node(out, a, true);
-                }
-                if wrap {
-                    out.push(')');
-                }
-            }
-        }
     }
 
     /// A failing_noop message: a string when it is UTF-8 text, bytes otherwise.
@@ -405,14 +368,10 @@ mod tests {
         Pkh::new(PkhKind::Tz1, hash).to_string()
     }
 
-    /// The hostile test's string: 20,000 spaces, then a fake summary.
-    fn padded_fake() -> String {
-        format!("{}{FAKE}", " ".repeat(20_000))
-    }
-
-    #[test]
-    fn long_strings_are_shortened_with_their_length_and_hash() {
-        let fake = padded_fake();
+    /// The hostile test's string (20,000 spaces, then a fake summary), and a 5,000 ꜩ call
+    /// of a KT1 with it as parameter.
+    fn padded_fake_transfer() -> (String, Vec<Operation>) {
+        let fake = format!("{}{FAKE}", " ".repeat(20_000));
         let ops = decoded(&[forge::transaction(
             ME,
             forge::CHEAP,
@@ -420,6 +379,12 @@ mod tests {
             KT1,
             Some(("default", forge::string(&fake))),
         )]);
+        (fake, ops)
+    }
+
+    #[test]
+    fn long_strings_are_shortened_with_their_length_and_hash() {
+        let (fake, ops) = padded_fake_transfer();
         let (text, summary) = screen(&ops, false);
         assert!(!text.contains("total amount 0.5"), "{text}");
         let shortened = format!(
@@ -469,14 +434,7 @@ mod tests {
 
     #[test]
     fn full_shows_long_strings_and_bytes_whole() {
-        let fake = padded_fake();
-        let ops = decoded(&[forge::transaction(
-            ME,
-            forge::CHEAP,
-            5_000_000_000,
-            KT1,
-            Some(("default", forge::string(&fake))),
-        )]);
+        let (fake, ops) = padded_fake_transfer();
         let (text, summary) = screen(&ops, true);
         let whole = fake.replace('ꜩ', "\\u{a729}");
         assert!(text.contains(&format!("\"{whole}\"")), "the whole string");
