@@ -35,7 +35,7 @@ mod fields;
 pub mod spending;
 pub mod value;
 
-use crate::tezos::operation::decode_contents;
+use crate::tezos::operation::{Operation, decode_contents};
 use crate::tezos::{
     ChainId, DecodeError, MagicByte, OperationKind, Pkh, RequestKind, SigningRequest, tez,
 };
@@ -318,14 +318,7 @@ impl KeyRule {
             return Err(PolicyRefusal::Chain { pkh, chain });
         }
         if let SigningRequest::Generic(op) = req {
-            let ops = decode_contents(&op.contents)
-                .map_err(|reason| PolicyRefusal::Undecodable { pkh, reason })?;
-            if let Some(opaque) = ops.iter().find(|o| o.kind.is_opaque()) {
-                return Err(PolicyRefusal::Unchecked {
-                    pkh,
-                    kind: opaque.kind,
-                });
-            }
+            let ops = checkable_batch(&pkh, &op.contents)?;
             if let Some(bad) = ops.iter().find(|o| !self.generic.contains(&o.kind)) {
                 return Err(PolicyRefusal::Operation {
                     pkh,
@@ -514,6 +507,21 @@ fn convert_rule(section: &str, raw: RawRule) -> Result<KeyRule, PolicyError> {
     })
 }
 
+/// A generic batch decoded in full, every element's fields included: refused when it does not
+/// decode, or holds a kind known by name only (neither it nor what follows could be checked).
+fn checkable_batch(pkh: &Pkh, contents: &[u8]) -> Result<Vec<Operation>, PolicyRefusal> {
+    let pkh = *pkh;
+    let ops =
+        decode_contents(contents).map_err(|reason| PolicyRefusal::Undecodable { pkh, reason })?;
+    match ops.iter().find(|o| o.kind.is_opaque()) {
+        Some(opaque) => Err(PolicyRefusal::Unchecked {
+            pkh,
+            kind: opaque.kind,
+        }),
+        None => Ok(ops),
+    }
+}
+
 /// Whether a person could see all of `req` and its value be counted: a generic batch that
 /// decodes fully (no kind known by name only) with a countable value at risk, or Michelson
 /// data that decodes. What is not is refused, never held.
@@ -521,14 +529,7 @@ fn accountable(pkh: &Pkh, req: &SigningRequest) -> Result<(), PolicyRefusal> {
     let pkh = *pkh;
     match req {
         SigningRequest::Generic(op) => {
-            let ops = decode_contents(&op.contents)
-                .map_err(|reason| PolicyRefusal::Undecodable { pkh, reason })?;
-            if let Some(opaque) = ops.iter().find(|o| o.kind.is_opaque()) {
-                return Err(PolicyRefusal::Unchecked {
-                    pkh,
-                    kind: opaque.kind,
-                });
-            }
+            let ops = checkable_batch(&pkh, &op.contents)?;
             Exposure::of(&ops)
                 .total()
                 .map(drop)
