@@ -119,7 +119,20 @@ impl SpendLog {
         self.windows.retain(|_, w| !w.is_empty());
     }
 
-    /// `pkh`'s window at the ledger's time.
+    /// What `pkh` spent in the window at the ledger's time (`None`: more than can be
+    /// counted). No copy: asked for every counted request.
+    pub fn spent(&mut self, pkh: &Pkh) -> Option<u128> {
+        let now = self.now();
+        match self.windows.get_mut(pkh) {
+            Some(w) => {
+                w.expire(now);
+                w.spent()
+            }
+            None => Some(0),
+        }
+    }
+
+    /// A copy of `pkh`'s window at the ledger's time (to seed an emptied shared container).
     pub fn window(&mut self, pkh: &Pkh) -> Window {
         self.expire();
         self.windows.get(pkh).cloned().unwrap_or_else(Window::new)

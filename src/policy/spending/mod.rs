@@ -147,13 +147,13 @@ impl SpendingLedger {
                     "the request's time ran out while another spend of this key was counted".into(),
                 )
             })?;
-        let window = self.lock_log().window(pkh);
+        let spent = self.lock_log().spent(pkh);
         if let Some(limit) = limit
-            && !window.fits(charge.amount, limit)
+            && !window::fits(spent, charge.amount, limit)
         {
             return Err(PolicyRefusal::MaxTotal24h {
                 pkh: *pkh,
-                spent: window.spent().unwrap_or(u128::MAX),
+                spent: spent.unwrap_or(u128::MAX),
                 amount: charge.amount,
                 limit,
             }
@@ -163,7 +163,13 @@ impl SpendingLedger {
             // The container decides between signers; an emptied one is seeded with this
             // signer's own spends, its floor.
             shared
-                .count(pkh, charge.amount, limit, &window, deadline)
+                .count(
+                    pkh,
+                    charge.amount,
+                    limit,
+                    &|| self.lock_log().window(pkh),
+                    deadline,
+                )
                 .await?;
         }
         let (log, pkh) = (Arc::clone(&self.log), *pkh);

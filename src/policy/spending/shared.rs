@@ -51,7 +51,7 @@ impl SharedBudget {
         pkh: &Pkh,
         amount: u128,
         limit: Option<u128>,
-        floor: &Window,
+        floor: &(dyn Fn() -> Window + Sync),
         deadline: Instant,
     ) -> Result<(), Spend> {
         let name = self.location.spending_name(pkh);
@@ -59,7 +59,7 @@ impl SharedBudget {
         loop {
             let attempt = async {
                 let (condition, found) = self.read(&name).await?;
-                let mut window = found.unwrap_or_else(|| floor.clone());
+                let mut window = found.unwrap_or_else(floor);
                 // This signer's clock, not the newest entry's: another signer's fast clock
                 // must not expire everyone's entries early (entries ahead count longer).
                 let now = wall_clock();

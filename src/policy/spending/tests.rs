@@ -212,9 +212,17 @@ async fn two_signers_on_one_container_share_one_budget() {
     // The container is emptied by hand: the winner's own log still refuses.
     blobs.blobs.lock().expect("lock").clear();
     assert!(count(winner, 1, 250).await.is_err());
+    // The next spend the winner counts (one a person approved) finds the blob gone and
+    // writes its own spends back with it: the other signer is held to them again.
+    winner
+        .count(&pkh(TZ2), charge(1, 250), Enforce::Approved, None)
+        .await
+        .expect("approved");
+    let loser = if ra.is_ok() { &b } else { &a };
+    let msg = count(loser, 1, 250).await.expect_err("seeded").to_string();
+    assert!(msg.contains("max_total_24h"), "{msg}");
     // A container that fails is a failure (503), never a silent pass.
     blobs.down.store(true, std::sync::atomic::Ordering::SeqCst);
-    let loser = if ra.is_ok() { &b } else { &a };
     let deadline = Some(Instant::now() + std::time::Duration::from_millis(300));
     let err = loser
         .count(&pkh(TZ2), charge(1, 250), Enforce::Limit, deadline)

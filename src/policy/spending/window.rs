@@ -21,6 +21,13 @@ pub fn wall_clock() -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether `amount` more than `spent` (`None`: overflowed) stays within `limit`.
+pub fn fits(spent: Option<u128>, amount: u128, limit: u128) -> bool {
+    spent
+        .and_then(|s| s.checked_add(amount))
+        .is_some_and(|total| total <= limit)
+}
+
 /// One key's spends in time order, with their running sum (O(1) per spend, amortised).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
@@ -76,9 +83,7 @@ impl Window {
 
     /// Whether `amount` more stays within `limit`.
     pub fn fits(&self, amount: u128, limit: u128) -> bool {
-        self.sum
-            .and_then(|s| s.checked_add(amount))
-            .is_some_and(|total| total <= limit)
+        fits(self.sum, amount, limit)
     }
 
     pub fn newest(&self) -> Option<u64> {
