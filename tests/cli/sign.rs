@@ -399,27 +399,40 @@ fn undecodable_consensus_payloads_are_never_signed_even_blind() {
     assert!(stderr.contains("not even --blind signs it"), "{stderr}");
 }
 
+/// Sends one sign request (a JSON body) whose answer is read later from the stream.
+fn post_sign(url: &str, pkh: &str, body: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut http = std::net::TcpStream::connect(url).expect("connect");
+    write!(
+        http,
+        "POST /keys/{pkh} HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    http
+}
+
+/// `sign --pending` on the data directory `data`.
+fn pending_cmd(data: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["sign", "--pending", "--data-dir"])
+        .arg(data)
+        .env_remove("RUST_LOG");
+    cmd
+}
+
 /// `sign --pending` on a terminal: a held request appears decoded, the person approves it,
 /// and the waiting HTTP client gets its signature.
 #[test]
 fn sign_pending_shows_held_requests_and_the_person_approves() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let (mut serve, url, tz2) = serve_dev_on(&data, &["--confirm", "0x03"]);
     // A withdrawal (delegation without delegate): refused by the default policy, so held.
     let body = format!("\"{}\"", vector("delegation-withdrawal"));
-    let mut http = std::net::TcpStream::connect(&url).expect("connect");
-    write!(
-        http,
-        "POST /keys/{tz2} HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut cmd = Command::new(BIN);
-    cmd.args(["sign", "--pending", "--data-dir"])
-        .arg(&data)
-        .env_remove("RUST_LOG");
+    let mut http = post_sign(&url, &tz2, &body);
+    let cmd = pending_cmd(&data);
     let mut pty = Pty::spawn(cmd);
     pty.expect("delegation: withdraw (no delegate)");
     // The summary, last, right above the prompt.
@@ -443,7 +456,7 @@ fn sign_pending_shows_held_requests_and_the_person_approves() {
 /// fake; the person says no and the client gets 403.
 #[test]
 fn sign_pending_shows_the_real_summary_at_the_prompt() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let (mut serve, url, tz2) = serve_dev_on(&data, &["--confirm", "0x03"]);
@@ -459,17 +472,8 @@ fn sign_pending_shows_the_real_summary_at_the_prompt() {
         Some(("default", forge::string(&fake))),
     );
     let body = format!("\"{}\"", hex::encode(forge::request(&[op])));
-    let mut http = std::net::TcpStream::connect(&url).expect("connect");
-    write!(
-        http,
-        "POST /keys/{tz2} HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut cmd = Command::new(BIN);
-    cmd.args(["sign", "--pending", "--data-dir"])
-        .arg(&data)
-        .env_remove("RUST_LOG");
+    let mut http = post_sign(&url, &tz2, &body);
+    let cmd = pending_cmd(&data);
     let mut pty = Pty::spawn_sized(cmd, 80, 24);
     pty.expect("Approve");
     pty.wait_for_key_input();
