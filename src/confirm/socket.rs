@@ -3,8 +3,9 @@
 //! object per line each way:
 //! `{"op":"list"}` → `{"held":[…]}` (each with a preview of its bytes);
 //! `{"op":"get","pkh":K,"hash":H}` → `{"request":{…}}` (the whole bytes) or `{"request":null}`;
-//! `{"op":"approve"|"reject","pkh":K,"hash":H}` → `{"answered":N}` (N = 0: nothing holds
-//! those bytes for that key any more); anything else → `{"error":…}`.
+//! `{"op":"approve"|"reject","pkh":K,"hash":H[,"id":I]}` → `{"answered":N}` (N = 0: nothing
+//! holds those bytes for that key any more, or, with an id, the request the person saw is no
+//! longer among them); anything else → `{"error":…}`.
 //!
 //! Bounded ([`SocketLimits`]): a line longer than the limit gets an error and the connection
 //! is closed, the line never buffered; connections beyond the cap get one error line and are
