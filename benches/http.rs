@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tezos_azure_signer::commands::serve::dev::DevVault;
+use tezos_azure_signer::server::ApiOptions;
 use tezos_azure_signer::server::listen::Limits;
 use tezos_azure_signer::server::run::Server;
-use tezos_azure_signer::server::{ApiOptions, SignerApi};
 use tezos_azure_signer::signer::{Signer, SignerConfig};
 use tezos_azure_signer::tezos::blake2b_256;
 use tezos_azure_signer::vault::VaultSettings;
@@ -64,7 +64,7 @@ fn http(c: &mut Criterion) {
             SignerConfig::default(),
         ))
         .expect("the signer starts against the emulator");
-    let signer: Arc<dyn SignerApi> = Arc::new(signer);
+    let signer = Arc::new(signer);
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");
     let server = rt
         .block_on(Server::bind(

@@ -19,7 +19,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
-use super::SignerApi;
+use super::Signer;
 use super::metrics::Metrics;
 
 /// How long a readiness result is reused.
@@ -29,7 +29,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Readiness with cached checks.
 pub struct Health {
-    signer: Arc<dyn SignerApi>,
+    signer: Arc<Signer>,
     cache: Mutex<Option<(Instant, Result<(), String>)>>,
     ttl: Duration,
     probe_timeout: Duration,
@@ -37,7 +37,7 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn new(signer: Arc<dyn SignerApi>, ttl: Duration) -> Self {
+    pub fn new(signer: Arc<Signer>, ttl: Duration) -> Self {
         Health {
             signer,
             cache: Mutex::new(None),
@@ -171,25 +171,52 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::testing::{StubSigner, TZ2_SECRET, TZ3_SECRET};
+    use crate::signer::SignerConfig;
+    use crate::testing::{MemoryVault, Mode, TZ2_SECRET, TZ3_SECRET, signer_over};
 
-    fn probe(keys: usize, up: bool) -> Arc<StubSigner> {
-        let secrets = [TZ2_SECRET, TZ3_SECRET];
-        let stub = StubSigner::new(&secrets[..keys]);
-        stub.set_vault_up(up);
-        Arc::new(stub)
+    /// The real signer over a memory vault holding `keys` keys, up or down.
+    struct Probe {
+        vault: Arc<MemoryVault>,
+        signer: Arc<Signer>,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn probe(keys: usize, up: bool) -> Probe {
+        let vault = Arc::new(MemoryVault::new());
+        for (i, secret) in [TZ2_SECRET, TZ3_SECRET][..keys].iter().enumerate() {
+            vault.add(&format!("key-{i}"), secret);
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let signer = signer_over(vault.clone(), dir.path(), SignerConfig::default()).await;
+        if !up {
+            vault.set_mode(Mode::Fail);
+        }
+        Probe {
+            vault,
+            signer,
+            _dir: dir,
+        }
     }
 
     #[tokio::test]
     async fn ready_only_with_keys_and_a_vault_that_answers() {
         assert_eq!(
-            Health::new(probe(0, true), HEALTH_CACHE).check().await,
+            Health::new(probe(0, true).await.signer, HEALTH_CACHE)
+                .check()
+                .await,
             Err("no keys loaded from the vault".to_string())
         );
-        let down = Health::new(probe(1, false), HEALTH_CACHE).check().await;
-        assert!(down.expect_err("vault down").contains("connection refused"));
+        let down = Health::new(probe(1, false).await.signer, HEALTH_CACHE)
+            .check()
+            .await;
+        assert!(
+            down.expect_err("vault down")
+                .contains("memory vault is down")
+        );
         assert_eq!(
-            Health::new(probe(2, true), HEALTH_CACHE).check().await,
+            Health::new(probe(2, true).await.signer, HEALTH_CACHE)
+                .check()
+                .await,
             Ok(2)
         );
     }
@@ -198,10 +225,10 @@ mod tests {
     /// with a reason that says which, instead of hanging the probe.
     #[tokio::test]
     async fn a_hung_check_is_not_ready_within_the_probe_timeout() {
-        let p = probe(1, true);
-        p.set_checks_hang(true);
-        let health =
-            Health::new(p.clone(), Duration::ZERO).with_probe_timeout(Duration::from_millis(50));
+        let p = probe(1, true).await;
+        p.vault.set_mode(Mode::Hang);
+        let health = Health::new(p.signer.clone(), Duration::ZERO)
+            .with_probe_timeout(Duration::from_millis(50));
         let started = std::time::Instant::now();
         let why = health.check().await.expect_err("not ready");
         assert!(
@@ -210,22 +237,22 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(why, "vault check gave no answer within 50ms");
-        p.set_checks_hang(false);
+        p.vault.set_mode(Mode::Normal);
         assert_eq!(health.check().await, Ok(1));
     }
 
     #[tokio::test]
     async fn vault_checks_are_cached() {
-        let p = probe(1, true);
-        let health = Health::new(p.clone(), Duration::from_secs(60));
+        let p = probe(1, true).await;
+        let health = Health::new(p.signer.clone(), Duration::from_secs(60));
         for _ in 0..5 {
             assert_eq!(health.check().await, Ok(1));
         }
-        assert_eq!(p.vault_checks.load(Ordering::SeqCst), 1);
+        assert_eq!(p.vault.get_calls.load(Ordering::SeqCst), 1);
         // Within the cache window a vault outage is not seen yet; with no cache it is.
-        p.set_vault_up(false);
+        p.vault.set_mode(Mode::Fail);
         assert_eq!(health.check().await, Ok(1));
-        let fresh = Health::new(p.clone(), Duration::ZERO);
+        let fresh = Health::new(p.signer.clone(), Duration::ZERO);
         assert!(fresh.check().await.is_err());
     }
 
@@ -234,7 +261,10 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let filter = routes(
             metrics.clone(),
-            Arc::new(Health::new(probe(0, true), HEALTH_CACHE).reporting_to(metrics.clone())),
+            Arc::new(
+                Health::new(probe(0, true).await.signer, HEALTH_CACHE)
+                    .reporting_to(metrics.clone()),
+            ),
         );
         let res = warp::test::request().path("/readyz").reply(&filter).await;
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -1,7 +1,7 @@
 //! The octez-compatible HTTP API (docs/protocol.md §1) and its operations side: TLS, metrics,
 //! health, request timeouts and graceful shutdown.
 //!
-//! Owns: turning HTTP requests into calls on the signing pipeline ([`SignerApi`]) and the
+//! Owns: turning HTTP requests into calls on the signing pipeline ([`Signer`]) and the
 //! results into octez's replies. Every answer for a failure is built in [`errors`].
 //! Must never: sign anything itself, decide a watermark, or drop an in-flight signature on
 //! shutdown (signatures run as tasks the shutdown waits for, see [`InFlight`]).
@@ -9,11 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tokio::sync::mpsc;
-
-use crate::tezos::{Pkh, PublicKey, Signature};
-use crate::vault::VaultError;
 
 pub mod connection;
 pub mod errors;
@@ -26,86 +22,7 @@ pub mod run;
 pub mod tls;
 mod unserved;
 
-pub use crate::signer::{SignContext, SignError, SignRequest, Signed, Signing};
-
-/// What the HTTP layer needs from the signing pipeline. Implemented by `signer::Signer`;
-/// tests use in-memory fakes.
-#[async_trait]
-pub trait SignerApi: Send + Sync + 'static {
-    /// The cached public key of a known key (no vault call).
-    async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError>;
-    fn known_keys(&self) -> Vec<Pkh>;
-    /// `None` when requests need no authentication.
-    fn authorized_keys(&self) -> Option<Vec<Pkh>>;
-    async fn sign(
-        &self,
-        pkh: &Pkh,
-        data: &[u8],
-        authentication: Option<&Signature>,
-    ) -> Result<Signed, SignError>;
-    /// [`SignerApi::sign`] for a framed request, wanted only while its context says so (the
-    /// HTTP API's deadline and client), with its summary for the log line and metrics.
-    /// Doubles that do not queue can keep the default.
-    async fn sign_request(&self, req: &SignRequest) -> Signing {
-        Signing {
-            request: req.summary(),
-            result: self
-                .sign(&req.pkh, &req.data, req.authentication.as_ref())
-                .await,
-        }
-    }
-    async fn check_vault(&self) -> Result<(), VaultError>;
-    /// Whether the watermark store takes marks (a shared container answers). Doubles without
-    /// a store keep the default.
-    async fn check_store(&self) -> Result<(), crate::watermark::StoreError> {
-        Ok(())
-    }
-    /// A clean stop, after the last signature (the real signer writes what it recorded in
-    /// memory). Doubles can keep the default.
-    async fn close(&self) {}
-    /// Whether the signing path's workers still run (liveness). Doubles can keep the default.
-    fn alive(&self) -> bool {
-        true
-    }
-}
-
-#[async_trait]
-impl SignerApi for crate::signer::Signer {
-    async fn public_key(&self, pkh: &Pkh) -> Result<PublicKey, SignError> {
-        crate::signer::Signer::public_key(self, pkh).await
-    }
-    fn known_keys(&self) -> Vec<Pkh> {
-        crate::signer::Signer::known_keys(self)
-    }
-    fn authorized_keys(&self) -> Option<Vec<Pkh>> {
-        crate::signer::Signer::authorized_keys(self)
-    }
-    async fn sign(
-        &self,
-        pkh: &Pkh,
-        data: &[u8],
-        authentication: Option<&Signature>,
-    ) -> Result<Signed, SignError> {
-        crate::signer::Signer::sign(self, pkh, data, authentication).await
-    }
-    async fn sign_request(&self, req: &SignRequest) -> Signing {
-        crate::signer::Signer::sign_request(self, req).await
-    }
-    async fn check_vault(&self) -> Result<(), VaultError> {
-        crate::signer::Signer::check_vault(self).await
-    }
-    async fn check_store(&self) -> Result<(), crate::watermark::StoreError> {
-        crate::signer::Signer::check_store(self).await
-    }
-    fn alive(&self) -> bool {
-        crate::signer::Signer::alive(self)
-    }
-    async fn close(&self) {
-        if let Err(e) = crate::signer::Signer::shutdown(self).await {
-            tracing::error!(error = %e, "could not write the recorded signatures at shutdown");
-        }
-    }
-}
+pub use crate::signer::{SignContext, SignError, SignRequest, Signed, Signer, Signing};
 
 /// Limits and switches of the HTTP API.
 #[derive(Debug, Clone)]
@@ -146,7 +63,7 @@ impl Default for ApiOptions {
 
 /// Everything a request handler needs.
 pub struct AppState {
-    pub signer: Arc<dyn SignerApi>,
+    pub signer: Arc<Signer>,
     pub metrics: Arc<metrics::Metrics>,
     pub options: ApiOptions,
     pub inflight: InFlight,

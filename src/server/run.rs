@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use super::health::{HEALTH_CACHE, Health};
 use super::listen::{self, Limits};
 use super::metrics::Metrics;
-use super::{ApiOptions, AppState, InFlight, SignerApi, routes};
+use super::{ApiOptions, AppState, InFlight, Signer, routes};
 
 /// A bound, ready-to-run server.
 pub struct Server {
@@ -38,7 +38,7 @@ pub struct ShutdownReport {
 impl Server {
     /// Binds both listeners (so the caller can announce the real addresses before serving).
     pub async fn bind(
-        signer: Arc<dyn SignerApi>,
+        signer: Arc<Signer>,
         api_address: SocketAddr,
         metrics_address: Option<SocketAddr>,
         tls: Option<Arc<rustls::ServerConfig>>,
@@ -143,7 +143,9 @@ impl Server {
             .inflight
             .wait(self.limits.drain_timeout + Duration::from_secs(5))
             .await;
-        self.state.signer.close().await;
+        if let Err(e) = self.state.signer.shutdown().await {
+            tracing::error!(error = %e, "could not write the recorded signatures at shutdown");
+        }
         if drained {
             tracing::info!("all in-flight signatures finished");
         } else {

@@ -1,7 +1,8 @@
 //! An in-memory [`Vault`] for tests and benches: real keys, randomised (non-deterministic)
 //! ECDSA like Key Vault, no I/O, call counters, and switchable faults (high-S, wrong signature,
-//! failure, a gate that holds one key's signatures until released), and key removal and new
-//! versions (what the listing shows changes; the signer's cached versions are recorded).
+//! failure, a vault that never answers, a latency, a gate that holds one key's signatures until
+//! released), and key removal and new versions (what the listing shows changes; the signer's
+//! cached versions are recorded).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +20,10 @@ pub enum Mode {
     HighS,
     /// Returns a signature by another key.
     Wrong,
+    /// Every call fails as an unreachable vault would.
     Fail,
+    /// Every call waits forever (a vault that accepted the connection and froze).
+    Hang,
 }
 
 pub struct MemoryVault {
@@ -27,7 +31,11 @@ pub struct MemoryVault {
     pub sign_calls: AtomicUsize,
     pub list_calls: AtomicUsize,
     pub get_calls: AtomicUsize,
+    /// Signatures returned (after the latency and the gate).
+    pub signed: AtomicUsize,
     mode: Mutex<Mode>,
+    /// How long each sign call takes.
+    latency: Mutex<std::time::Duration>,
     /// `(name, version)` of every sign call, in order.
     pub signed_versions: Mutex<Vec<(String, String)>>,
     /// Signatures by the key with this name wait for a permit.
@@ -47,7 +55,9 @@ impl MemoryVault {
             sign_calls: AtomicUsize::new(0),
             list_calls: AtomicUsize::new(0),
             get_calls: AtomicUsize::new(0),
+            signed: AtomicUsize::new(0),
             mode: Mutex::new(Mode::Normal),
+            latency: Mutex::new(std::time::Duration::ZERO),
             signed_versions: Mutex::new(Vec::new()),
             gate: Mutex::new(None),
         }
@@ -88,6 +98,22 @@ impl MemoryVault {
         *self.mode.lock().unwrap() = mode;
     }
 
+    /// Each sign call takes `latency` from now on (a slow vault).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        *self.latency.lock().unwrap() = latency;
+    }
+
+    /// Fails or never answers, as the mode says (every call but signing, which waits for its
+    /// gate and latency first).
+    async fn answer(&self) -> Result<(), VaultError> {
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::Fail => Err(down()),
+            Mode::Hang => std::future::pending().await,
+            _ => Ok(()),
+        }
+    }
+
     /// Makes signatures by `name` wait until the returned semaphore gets permits.
     pub fn gate(&self, name: &str) -> std::sync::Arc<tokio::sync::Semaphore> {
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
@@ -101,6 +127,14 @@ impl MemoryVault {
     pub fn lists(&self) -> usize {
         self.list_calls.load(Ordering::SeqCst)
     }
+    /// Signatures the vault returned.
+    pub fn signatures(&self) -> usize {
+        self.signed.load(Ordering::SeqCst)
+    }
+}
+
+fn down() -> VaultError {
+    VaultError::Transport("memory vault is down".into())
 }
 
 fn randomized(sk: &SecretKey, digest: &[u8; 32]) -> [u8; 64] {
@@ -167,8 +201,12 @@ impl MemoryVault {
         };
         // Let other tasks run in between, as a network call would.
         tokio::task::yield_now().await;
+        let latency = *self.latency.lock().unwrap();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         let mode = *self.mode.lock().unwrap();
-        match mode {
+        let signature = match mode {
             Mode::Normal => Ok(randomized(&sk, digest)),
             Mode::HighS => Ok(high_s(sk.curve(), randomized(&sk, digest))),
             Mode::Wrong => {
@@ -177,8 +215,11 @@ impl MemoryVault {
                     .unwrap();
                 Ok(*other.sign_digest(digest).raw())
             }
-            Mode::Fail => Err(VaultError::Transport("memory vault is down".into())),
-        }
+            Mode::Fail => Err(down()),
+            Mode::Hang => std::future::pending().await,
+        };
+        self.signed.fetch_add(1, Ordering::SeqCst);
+        signature
     }
 }
 
@@ -186,9 +227,7 @@ impl MemoryVault {
 impl Vault for MemoryVault {
     async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
         self.list_calls.fetch_add(1, Ordering::SeqCst);
-        if *self.mode.lock().unwrap() == Mode::Fail {
-            return Err(VaultError::Transport("memory vault is down".into()));
-        }
+        self.answer().await?;
         Ok(self
             .keys
             .lock()
@@ -200,6 +239,7 @@ impl Vault for MemoryVault {
 
     async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError> {
         self.get_calls.fetch_add(1, Ordering::SeqCst);
+        self.answer().await?;
         let keys = self.keys.lock().unwrap();
         keys.iter()
             .find(|(k, _)| k.name == name)

@@ -1,18 +1,30 @@
 //! The test doubles, one of each, shared by the unit tests, the integration tests and the
 //! benches (feature `testing`, which the crate's own dev-dependency on itself turns on; never
 //! in a release build): [`MemoryVault`], an in-memory [`crate::vault::Vault`] that really
-//! signs, and [`StubSigner`], a [`crate::server::SignerApi`] that signs locally, for testing
-//! the HTTP layer without the pipeline.
+//! signs, and [`signer_over`], the real signing pipeline over it (what the HTTP tests drive).
 
 pub mod forge;
 mod memory_blobs;
 mod memory_vault;
 pub mod requests;
-mod stub_signer;
 
 pub use memory_blobs::MemoryBlobs;
 pub use memory_vault::{MemoryVault, Mode};
-pub use stub_signer::StubSigner;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::signer::{Signer, SignerConfig};
+use crate::watermark::{FileStore, WatermarkStore};
+
+/// The real signer over `vault`, its marks in files in `dir` as in production.
+pub async fn signer_over(vault: Arc<MemoryVault>, dir: &Path, config: SignerConfig) -> Arc<Signer> {
+    let store = WatermarkStore::open(dir).expect("a watermark store in the test's directory");
+    let signer = Signer::new(vault, Arc::new(FileStore::new(store)), config)
+        .await
+        .expect("the signer starts over the memory vault");
+    Arc::new(signer)
+}
 
 /// The test vectors' secp256k1 key (tz2SSuN7…) and P-256 key (tz3ZxowX…).
 pub const TZ2_SECRET: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";

@@ -1,23 +1,39 @@
-//! The HTTP server layer over real sockets, with an in-memory pipeline (the crate's
-//! `testing::StubSigner`): TLS, request and header timeouts, the body limit for chunked
+//! The HTTP server layer over real sockets, with the real pipeline over the in-memory vault
+//! (the crate's `testing::signer_over`): TLS, request and header timeouts, the body limit for chunked
 //! bodies (no Content-Length), metrics/health listener, and the shutdown order (in-flight
 //! signatures finish before `run` returns).
 
 use std::io::{Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tezos_azure_signer::server::listen::Limits;
 use tezos_azure_signer::server::run::Server;
 use tezos_azure_signer::server::{ApiOptions, tls};
-use tezos_azure_signer::testing::{StubSigner, TZ2, TZ2_SECRET as TZ2_SK};
+use tezos_azure_signer::signer::{Signer, SignerConfig};
+use tezos_azure_signer::testing::{MemoryVault, TZ2, TZ2_SECRET as TZ2_SK, signer_over};
 use tokio::sync::oneshot;
 
 const ATTESTATION: &str = "137a06a7700e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a815000000000533000000000000000000000000000000000000000000000000000000000000000000000000";
 
-fn fake(delay: Duration) -> Arc<StubSigner> {
-    Arc::new(StubSigner::new(&[TZ2_SK]).with_delay(delay))
+/// The real signer over a memory vault holding the tz2 key, each signature taking `latency`.
+struct Pipeline {
+    vault: Arc<MemoryVault>,
+    signer: Arc<Signer>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fake(latency: Duration) -> Pipeline {
+    let vault = Arc::new(MemoryVault::new());
+    vault.add("baker-tz2", TZ2_SK);
+    vault.set_latency(latency);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let signer = signer_over(vault.clone(), dir.path(), SignerConfig::default()).await;
+    Pipeline {
+        vault,
+        signer,
+        _dir: dir,
+    }
 }
 
 fn limits() -> Limits {
@@ -31,7 +47,7 @@ fn limits() -> Limits {
 }
 
 async fn start(
-    signer: Arc<StubSigner>,
+    pipeline: &Pipeline,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> (
     String,
@@ -40,7 +56,7 @@ async fn start(
     tokio::task::JoinHandle<bool>,
 ) {
     let server = Server::bind(
-        signer,
+        pipeline.signer.clone(),
         "127.0.0.1:0".parse().expect("addr"),
         Some("127.0.0.1:0".parse().expect("addr")),
         tls.clone(),
@@ -80,7 +96,8 @@ async fn serves_the_api_over_tls_only() {
     std::fs::write(&cert, certified.cert.pem()).expect("write cert");
     std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
     let config = tls::server_config(&cert, &key).expect("tls config");
-    let (api, _, stop, task) = start(fake(Duration::ZERO), Some(config)).await;
+    let pipeline = fake(Duration::ZERO).await;
+    let (api, _, stop, task) = start(&pipeline, Some(config)).await;
     let port = api.rsplit(':').next().expect("port").to_string();
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -129,8 +146,8 @@ fn tls_config_errors_name_the_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_signatures_time_out_with_503_but_still_finish() {
-    let signer = fake(Duration::from_millis(1200));
-    let (api, _, stop, task) = start(signer.clone(), None).await;
+    let signer = fake(Duration::from_millis(1200)).await;
+    let (api, _, stop, task) = start(&signer, None).await;
     let started = Instant::now();
     let res = http()
         .post(format!("{api}/keys/{TZ2}"))
@@ -149,12 +166,13 @@ async fn slow_signatures_time_out_with_503_but_still_finish() {
     let _ = stop.send(());
     // Shutdown waits for the detached sign task.
     assert!(task.await.expect("join"));
-    assert_eq!(signer.finished.load(Ordering::SeqCst), 1);
+    assert_eq!(signer.vault.signatures(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_clients_are_disconnected_after_the_header_timeout() {
-    let (api, _, stop, task) = start(fake(Duration::ZERO), None).await;
+    let pipeline = fake(Duration::ZERO).await;
+    let (api, _, stop, task) = start(&pipeline, None).await;
     let addr = api.trim_start_matches("http://").to_string();
     // A partial request head, a connection that never sends anything, and an idle keep-alive
     // connection after one complete request.
@@ -184,8 +202,8 @@ async fn silent_clients_are_disconnected_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_in_flight_signatures_and_refuses_new_ones() {
-    let signer = fake(Duration::from_millis(400));
-    let (api, metrics, stop, task) = start(signer.clone(), None).await;
+    let signer = fake(Duration::from_millis(400)).await;
+    let (api, metrics, stop, task) = start(&signer, None).await;
     let health = http()
         .get(format!("{metrics}/readyz"))
         .send()
@@ -210,7 +228,7 @@ async fn shutdown_finishes_in_flight_signatures_and_refuses_new_ones() {
         .expect("in-flight request answered");
     assert_eq!(res.status().as_u16(), 200);
     assert!(task.await.expect("join"), "not drained");
-    assert_eq!(signer.finished.load(Ordering::SeqCst), 1);
+    assert_eq!(signer.vault.signatures(), 1);
     // The listener is closed now.
     assert!(
         http()
@@ -256,13 +274,16 @@ fn post_chunked(addr: &str, path: &str, body: &[u8]) -> (String, String) {
     (status, body)
 }
 
-/// A JSON hex string body of exactly `len` bytes holding a generic (0x03) request.
-fn generic_body(len: usize) -> Vec<u8> {
+/// A JSON hex string body of exactly `len` bytes holding a block whose protocol data is
+/// padded to fill it (the signer reads a block's header and fitness, and signs all its bytes).
+fn block_body(len: usize) -> Vec<u8> {
     let hex_len = len - 2;
     assert_eq!(hex_len % 2, 0, "whole bytes");
+    let block = tezos_azure_signer::testing::requests::block([0x7a, 0x06, 0xa7, 0x70], 1400, 0, 1);
     let mut body = String::with_capacity(len);
-    body.push_str("\"03");
-    body.push_str(&"00".repeat(hex_len / 2 - 1));
+    body.push('"');
+    body.push_str(&block);
+    body.push_str(&"00".repeat((hex_len - block.len()) / 2));
     body.push('"');
     assert_eq!(body.len(), len);
     body.into_bytes()
@@ -270,8 +291,8 @@ fn generic_body(len: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunked_bodies_are_limited_to_64_kib_without_a_content_length() {
-    let signer = fake(Duration::ZERO);
-    let (api, _, stop, task) = start(signer.clone(), None).await;
+    let signer = fake(Duration::ZERO).await;
+    let (api, _, stop, task) = start(&signer, None).await;
     let addr = api.trim_start_matches("http://").to_string();
     let limit = ApiOptions::default().body_limit;
     assert_eq!(limit, 64 * 1024);
@@ -287,7 +308,7 @@ async fn chunked_bodies_are_limited_to_64_kib_without_a_content_length() {
     for (len, want) in cases {
         let (addr, path) = (addr.clone(), path.clone());
         let (status, body) =
-            tokio::task::spawn_blocking(move || post_chunked(&addr, &path, &generic_body(len)))
+            tokio::task::spawn_blocking(move || post_chunked(&addr, &path, &block_body(len)))
                 .await
                 .expect("join");
         assert!(
@@ -312,7 +333,7 @@ async fn chunked_bodies_are_limited_to_64_kib_without_a_content_length() {
         }
     }
     assert_eq!(
-        signer.finished.load(Ordering::SeqCst),
+        signer.vault.signatures(),
         1,
         "only the body at the limit was signed"
     );

@@ -20,7 +20,7 @@ use crate::logging::LostLines;
 use crate::policy::spending::{SharedBudget, SpendingLedger};
 use crate::policy::{MagicBytes, Policy, PolicyRules};
 use crate::server::run::{Server, TerminationSignal};
-use crate::server::{ApiOptions, SignerApi, tls};
+use crate::server::{ApiOptions, tls};
 use crate::signer::{Signer, SignerConfig};
 use crate::vault::Vault;
 use crate::watermark::shared::{AzureBlobs, Blobs, SharedMarks, SharedStats, SharedStore};
@@ -209,7 +209,7 @@ async fn serve(
         ..config
     };
     let signer = Signer::new(vault, store, config).await?;
-    let signer: Arc<dyn SignerApi> = Arc::new(signer);
+    let signer = Arc::new(signer);
     let limits = args.limits();
     let options = ApiOptions {
         known_keys: args.known_keys,

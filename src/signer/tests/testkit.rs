@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use crate::signer::*;
 use crate::testing::MemoryVault;
-use crate::watermark::{FileStore, WatermarkStore};
 
 pub const SPSK: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
 pub const P2SK: &str = "p2sk2g5Btw8MK7fnhQg9d7DaE8QYX8A89BLWaqWTQcHuATYY3ABjD9";
@@ -64,13 +63,10 @@ pub async fn setup_in(dir: tempfile::TempDir, config: SignerConfig) -> Setup {
     let vault = Arc::new(MemoryVault::new());
     let tz2 = vault.add("baker-tz2", SPSK);
     let tz3 = vault.add("baker-tz3", P2SK);
-    let store = WatermarkStore::open(dir.path()).unwrap();
-    let signer = Signer::new(vault.clone(), Arc::new(FileStore::new(store)), config)
-        .await
-        .unwrap();
+    let signer = crate::testing::signer_over(vault.clone(), dir.path(), config).await;
     Setup {
         vault,
-        signer: Arc::new(signer),
+        signer,
         dir,
         tz2,
         tz3,
