@@ -23,19 +23,49 @@ use super::metrics::Metrics;
 use super::{AppState, SignContext, SignRequest};
 use crate::tezos::{Pkh, Signature};
 
-/// The whole API as one filter that never rejects: every request gets an answer.
+/// The route table: the whole API as one filter that never rejects (every request gets an
+/// answer). Each route matches the end of the path, so any prefix before it (a reverse
+/// proxy's `/signer/v1`) works, as with octez-signer behind one.
 pub fn api(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     let state = warp::any().map(move || state.clone());
-    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
-    warp::method()
-        .and(warp::path::full())
-        .and(query)
-        .and(meta())
+    let public_key = warp::get()
+        .and(ending(Route::Key))
+        .and(state.clone())
+        .then(public_key);
+    let sign = warp::post()
+        .and(ending(Route::Key))
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::ext::optional::<super::connection::PeerAddr>())
         .and(warp::body::stream())
+        .and(head())
+        .and(state.clone())
+        .then(sign);
+    let authorized_keys = warp::get()
+        .and(ending(Route::AuthorizedKeys))
+        .and(state.clone())
+        .map(authorized_keys);
+    let known_keys = warp::get()
+        .and(ending(Route::KnownKeys))
+        .and(state.clone())
+        .map(known_keys);
+    let unrouted = warp::method().and(warp::path::full()).map(unrouted);
+    let routes = public_key
+        .or(sign)
+        .unify()
+        .or(authorized_keys)
+        .unify()
+        .or(known_keys)
+        .unify()
+        .or(unrouted)
+        .unify();
+    head()
+        .and(warp::method())
+        .and(warp::path::full())
         .and(state)
-        .then(handle)
+        .and(routes)
+        .map(finish)
         .recover(|r: Rejection| async move {
             let e = RequestError::Internal(format!("unhandled rejection {r:?}"));
             Ok::<Response, Infallible>(ApiError::from(&e).into_response())
@@ -43,119 +73,106 @@ pub fn api(
         .unify()
 }
 
-/// What the handler needs from the request head besides the route.
-struct Meta {
+/// The routes, by how their path ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `…/keys/<pkh>`: GET the public key, POST a signing request.
+    Key,
+    /// `…/authorized_keys`: GET.
+    AuthorizedKeys,
+    /// `…/known_keys`: GET (with `--known-keys`).
+    KnownKeys,
+}
+
+impl Route {
+    /// The route `path` ends with, and its argument (the pkh of [`Route::Key`]).
+    fn of(path: &str) -> Option<(Route, &str)> {
+        let mut segments = path.split('/').filter(|s| !s.is_empty()).rev();
+        match (segments.next()?, segments.next()) {
+            (pkh, Some("keys")) => Some((Route::Key, pkh)),
+            ("authorized_keys", _) => Some((Route::AuthorizedKeys, "")),
+            ("known_keys", _) => Some((Route::KnownKeys, "")),
+            _ => None,
+        }
+    }
+}
+
+/// Matches paths ending with `route`, extracting its argument.
+fn ending(route: Route) -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
+    warp::path::full().and_then(move |path: FullPath| async move {
+        match Route::of(path.as_str()) {
+            Some((found, arg)) if found == route => Ok(arg.to_string()),
+            _ => Err(warp::reject::not_found()),
+        }
+    })
+}
+
+/// What every answer needs from the request head.
+#[derive(Clone)]
+struct Head {
     content_length: Option<String>,
     transfer_encoding: Option<String>,
-    peer: Option<super::connection::PeerAddr>,
     /// The client's `X-Request-Id`, if it sent one.
     request_id: Option<String>,
 }
 
-fn meta() -> impl Filter<Extract = (Meta,), Error = Rejection> + Clone {
+impl Head {
+    fn has_body(&self) -> bool {
+        self.transfer_encoding.is_some()
+            || self
+                .content_length
+                .as_deref()
+                .is_some_and(|l| l.trim().parse::<u64>() != Ok(0))
+    }
+}
+
+fn head() -> impl Filter<Extract = (Head,), Error = Rejection> + Clone {
     warp::header::optional::<String>("content-length")
         .and(warp::header::optional::<String>("transfer-encoding"))
-        .and(warp::ext::optional::<super::connection::PeerAddr>())
         .and(warp::header::optional::<String>("x-request-id"))
-        .map(|content_length, transfer_encoding, peer, request_id| Meta {
+        .map(|content_length, transfer_encoding, request_id| Head {
             content_length,
             transfer_encoding,
-            peer,
             request_id,
         })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route<'a> {
-    Key(&'a str),
-    AuthorizedKeys,
-    KnownKeys,
+/// One route's answer, before [`finish`].
+struct Answer {
+    /// The route's metric label.
+    route: &'static str,
+    result: Result<Response, ApiError>,
+    /// Whether the request body was read (an unread one ends the connection).
+    body_read: bool,
+    /// The id the log line and the answer carry (a sign request's is chosen by its route).
+    request_id: Option<String>,
 }
 
-/// Matches the route on the last path segments, so any prefix before `/keys` works.
-fn parse_route(path: &str) -> Option<Route<'_>> {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.as_slice() {
-        [.., "keys", pkh] => Some(Route::Key(pkh)),
-        [.., "authorized_keys"] => Some(Route::AuthorizedKeys),
-        [.., "known_keys"] => Some(Route::KnownKeys),
-        _ => None,
+impl Answer {
+    fn of(route: &'static str, result: Result<Response, ApiError>) -> Answer {
+        Answer {
+            route,
+            result,
+            body_read: false,
+            request_id: None,
+        }
     }
 }
 
-async fn handle<S, B>(
+/// Puts on the answer what every answer carries (request id, connection) and counts it.
+fn finish(
+    head: Head,
     method: Method,
     path: FullPath,
-    query: String,
-    meta: Meta,
-    body: S,
     state: Arc<AppState>,
-) -> Response
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
-    B: Buf,
-{
-    let path = path.as_str();
-    let Meta {
-        content_length,
-        transfer_encoding,
-        peer,
-        request_id,
-    } = meta;
+    answer: Answer,
+) -> Response {
     // The id the log line and the answer carry, so a baker can find one request in the log.
-    let request_id = state.request_ids.accept_or_new(request_id.as_deref());
-    let has_body = transfer_encoding.is_some()
-        || content_length
-            .as_deref()
-            .is_some_and(|l| l.trim().parse::<u64>() != Ok(0));
-    let mut body_read = false;
-    let (label, result) = match (parse_route(path), &method) {
-        (Some(Route::Key(pkh)), &Method::GET) => ("public_key", public_key(&state, pkh).await),
-        (Some(Route::Key(pkh)), &Method::POST) => {
-            let head = SignHead {
-                pkh,
-                query: &query,
-                content_length: content_length.as_deref(),
-                peer: peer.map(|p| p.0),
-                request_id: &request_id,
-            };
-            let result = sign(&state, head, body, &mut body_read).await;
-            ("sign", result)
-        }
-        (Some(Route::AuthorizedKeys), &Method::GET) => {
-            let reply = match state.signer.authorized_keys() {
-                None => serde_json::json!({}),
-                Some(keys) => serde_json::json!({ "authorized_keys": keys }),
-            };
-            ("authorized_keys", Ok(json(&reply)))
-        }
-        (Some(Route::KnownKeys), &Method::GET) => {
-            let result = if state.options.known_keys {
-                Ok(json(
-                    &serde_json::json!({ "known_keys": state.signer.known_keys() }),
-                ))
-            } else {
-                Err(RequestError::KnownKeysDisabled.into())
-            };
-            ("known_keys", result)
-        }
-        (Some(_), _) => {
-            let e = RequestError::MethodNotAllowed {
-                method: method.to_string(),
-                path: path.to_string(),
-            };
-            ("method_not_allowed", Err(e.into()))
-        }
-        (None, _) => {
-            let e = RequestError::NoRoute {
-                method: method.to_string(),
-                path: path.to_string(),
-            };
-            ("not_found", Err(e.into()))
-        }
-    };
-    let mut response = result.unwrap_or_else(|e| e.into_response());
-    if has_body && !body_read {
+    let request_id = answer
+        .request_id
+        .unwrap_or_else(|| state.request_ids.accept_or_new(head.request_id.as_deref()));
+    let mut response = answer.result.unwrap_or_else(|e| e.into_response());
+    if head.has_body() && !answer.body_read {
         // The unread body would be taken for the next request: say that this connection
         // ends here, so the client opens a new one instead of failing on a closed socket.
         // (HTTP/1 only: hyper leaves connection headers out of HTTP/2 answers.)
@@ -167,11 +184,45 @@ where
     if let Ok(id) = warp::http::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", id);
     }
-    state.metrics.request(label, response.status().as_u16());
-    if label != "sign" {
-        tracing::debug!(method = %method, path, status = response.status().as_u16(), request_id, "request");
+    state
+        .metrics
+        .request(answer.route, response.status().as_u16());
+    if answer.route != "sign" {
+        let (path, status) = (path.as_str(), response.status().as_u16());
+        tracing::debug!(method = %method, path, status, request_id, "request");
     }
     response
+}
+
+fn authorized_keys(_: String, state: Arc<AppState>) -> Answer {
+    let reply = match state.signer.authorized_keys() {
+        None => serde_json::json!({}),
+        Some(keys) => serde_json::json!({ "authorized_keys": keys }),
+    };
+    Answer::of("authorized_keys", Ok(json(&reply)))
+}
+
+fn known_keys(_: String, state: Arc<AppState>) -> Answer {
+    let result = if state.options.known_keys {
+        Ok(json(
+            &serde_json::json!({ "known_keys": state.signer.known_keys() }),
+        ))
+    } else {
+        Err(RequestError::KnownKeysDisabled.into())
+    };
+    Answer::of("known_keys", result)
+}
+
+/// No route took the request: a known path with another method, or an unknown path.
+fn unrouted(method: Method, path: FullPath) -> Answer {
+    let (method, path) = (method.to_string(), path.as_str().to_string());
+    if Route::of(&path).is_some() {
+        let e = RequestError::MethodNotAllowed { method, path };
+        Answer::of("method_not_allowed", Err(e.into()))
+    } else {
+        let e = RequestError::NoRoute { method, path };
+        Answer::of("not_found", Err(e.into()))
+    }
 }
 
 fn json(value: &serde_json::Value) -> Response {
@@ -182,10 +233,13 @@ fn parse_pkh(pkh: &str) -> Result<Pkh, ApiError> {
     Pkh::from_str(pkh).map_err(|_| RequestError::BadPkh(pkh.chars().take(64).collect()).into())
 }
 
-async fn public_key(state: &AppState, pkh: &str) -> Result<Response, ApiError> {
-    let pkh = parse_pkh(pkh)?;
-    let pk = state.signer.public_key(&pkh).await?;
-    Ok(json(&serde_json::json!({ "public_key": pk.to_string() })))
+async fn public_key(pkh: String, state: Arc<AppState>) -> Answer {
+    let result = async {
+        let pkh = parse_pkh(&pkh)?;
+        let pk = state.signer.public_key(&pkh).await?;
+        Ok(json(&serde_json::json!({ "public_key": pk.to_string() })))
+    };
+    Answer::of("public_key", result.await)
 }
 
 /// The `authentication` signature from the query, if any (`version` and others are ignored).
@@ -239,9 +293,40 @@ struct SignHead<'a> {
     request_id: &'a str,
 }
 
+/// `POST …/keys/<pkh>`: a signing request.
+async fn sign<S, B>(
+    pkh: String,
+    query: String,
+    peer: Option<super::connection::PeerAddr>,
+    body: S,
+    head: Head,
+    state: Arc<AppState>,
+) -> Answer
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let request_id = state.request_ids.accept_or_new(head.request_id.as_deref());
+    let sign_head = SignHead {
+        pkh: &pkh,
+        query: &query,
+        content_length: head.content_length.as_deref(),
+        peer: peer.map(|p| p.0),
+        request_id: &request_id,
+    };
+    let mut body_read = false;
+    let result = sign_body(&state, sign_head, body, &mut body_read).await;
+    Answer {
+        route: "sign",
+        result,
+        body_read,
+        request_id: Some(request_id),
+    }
+}
+
 /// Signs the body's bytes. The body is read (within the limit) before anything else is
 /// checked, so a refusal leaves the connection usable; `body_read` says whether it was.
-async fn sign<S, B>(
+async fn sign_body<S, B>(
     state: &AppState,
     head: SignHead<'_>,
     body: S,
