@@ -12,10 +12,12 @@ use async_trait::async_trait;
 use crate::tezos::{Curve, Pkh, PublicKey, SecretKey, Signature};
 
 pub mod azure;
+pub mod cause;
 pub mod credentials;
 mod open;
 
 pub use azure::{AzureVault, AzureVaultConfig};
+pub use cause::Cause;
 pub use open::{OpenError, VaultSettings, azure_access, open, open_with_env};
 
 /// A usable signing key in the vault (enabled, EC, secp256k1 or P-256).
@@ -76,15 +78,15 @@ pub enum VaultError {
         message: String,
     },
     #[error("cannot reach the vault: {0}")]
-    Transport(String),
+    Transport(#[source] Cause),
     #[error("could not obtain an Azure credential: {0}")]
-    Credential(String),
+    Credential(#[source] Cause),
     #[error("key {name} cannot be used: {reason}")]
     UnusableKey { name: String, reason: String },
     #[error("the vault returned a signature that does not verify for {0}: refusing to release it")]
     InvalidSignature(Pkh),
     #[error("the vault answered something unexpected: {0}")]
-    Protocol(String),
+    Protocol(#[source] Cause),
 }
 
 /// What the signer needs from a key vault.

@@ -108,12 +108,13 @@ impl SharedBudget {
         let Some((etag, body)) = self.blobs.read(name).await? else {
             return Ok((Condition::Absent, None));
         };
-        let record: Record = serde_json::from_slice(&body)
-            .map_err(|e| BlobError::Failed(format!("the spending blob {name} is damaged: {e}")))?;
+        let record: Record = serde_json::from_slice(&body).map_err(|e| {
+            BlobError::Failed(format!("the spending blob {name} is damaged: {e}").into())
+        })?;
         let mut window = Window::new();
         for (at, mutez) in record.entries {
             let mutez: u128 = mutez.parse().map_err(|_| {
-                BlobError::Failed(format!("the spending blob {name} is damaged: {mutez:?}"))
+                BlobError::Failed(format!("the spending blob {name} is damaged: {mutez:?}").into())
             })?;
             window.push(at, mutez);
         }

@@ -12,14 +12,14 @@ use azure_core::error::ErrorKind;
 use azure_core::http::headers::{HeaderName, Headers};
 
 use super::retry::AttemptError;
-use crate::vault::VaultError;
+use crate::vault::{Cause, VaultError};
 
 const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
 const X_MS_RETRY_AFTER_MS: HeaderName = HeaderName::from_static("x-ms-retry-after-ms");
 const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
 
 /// Converts an SDK error for an operation on `key` (a key name, or the vault for listing).
-pub fn classify(err: &azure_core::Error, key: &str) -> AttemptError {
+pub fn classify(err: azure_core::Error, key: &str) -> AttemptError {
     match err.kind() {
         ErrorKind::HttpResponse {
             status,
@@ -41,10 +41,9 @@ pub fn classify(err: &azure_core::Error, key: &str) -> AttemptError {
                 stale_token: status == 401,
             }
         }
-        ErrorKind::Connection | ErrorKind::Io => VaultError::Transport(error_chain(err)).into(),
-        ErrorKind::Credential => VaultError::Credential(error_chain(err)).into(),
-        ErrorKind::DataConversion => VaultError::Protocol(error_chain(err)).into(),
-        _ => VaultError::Protocol(error_chain(err)).into(),
+        ErrorKind::Connection | ErrorKind::Io => VaultError::Transport(Cause::new(err)).into(),
+        ErrorKind::Credential => VaultError::Credential(Cause::new(err)).into(),
+        _ => VaultError::Protocol(Cause::new(err)).into(),
     }
 }
 
@@ -80,21 +79,6 @@ pub fn retry_after(headers: &Headers) -> Option<Duration> {
     let when = azure_core::time::parse_rfc7231(value).ok()?;
     let delta = when - azure_core::time::OffsetDateTime::now_utc();
     Some(Duration::try_from(delta).unwrap_or(Duration::ZERO))
-}
-
-/// The error and its sources on one line (the SDK nests the interesting part).
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
@@ -147,7 +131,7 @@ mod tests {
             }),
         ];
         for (status, check) in cases {
-            let got = classify(&http_error(status, Headers::new(), body), "mykey");
+            let got = classify(http_error(status, Headers::new(), body), "mykey");
             assert!(check(&got.error), "{status}: {:?}", got.error);
             assert_eq!(got.retry_after, None);
             assert_eq!(
@@ -185,7 +169,7 @@ mod tests {
     fn throttle_carries_retry_after() {
         let mut h = Headers::new();
         h.insert("retry-after", "1");
-        let got = classify(&http_error(429, h, "{}"), "k");
+        let got = classify(http_error(429, h, "{}"), "k");
         assert!(matches!(got.error, VaultError::Throttled(_)));
         assert_eq!(got.retry_after, Some(Duration::from_secs(1)));
     }
@@ -199,7 +183,7 @@ mod tests {
             (ErrorKind::Io, |e| matches!(e, VaultError::Transport(_))),
             (
                 ErrorKind::Credential,
-                |e| matches!(e, VaultError::Credential(m) if m.contains("boom")),
+                |e| matches!(e, VaultError::Credential(m) if m.to_string().contains("boom")),
             ),
             (ErrorKind::DataConversion, |e| {
                 matches!(e, VaultError::Protocol(_))
@@ -207,10 +191,17 @@ mod tests {
             (ErrorKind::Other, |e| matches!(e, VaultError::Protocol(_))),
         ];
         for (kind, check) in cases {
-            let err = azure_core::Error::with_message(kind, "boom");
-            let got = classify(&err, "k");
+            let err = azure_core::Error::with_message(kind.clone(), "boom");
+            let got = classify(err, "k");
             assert!(check(&got.error), "{:?}", got.error);
             assert!(!got.stale_token, "{:?}", got.error);
+            // The SDK's error itself is kept as the typed source.
+            let source = std::error::Error::source(&got.error).expect("a source");
+            let cause = source
+                .downcast_ref::<crate::vault::Cause>()
+                .expect("a cause");
+            let sdk = cause.error().downcast_ref::<azure_core::Error>();
+            assert!(sdk.is_some_and(|e| *e.kind() == kind), "{:?}", got.error);
         }
     }
 }

@@ -23,7 +23,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::tezos::SecretKey;
 use crate::vault::credentials::TokenReset;
-use crate::vault::{ImportOptions, Vault, VaultError, VaultKey};
+use crate::vault::{Cause, ImportOptions, Vault, VaultError, VaultKey};
 
 pub mod errors;
 pub mod jwk;
@@ -79,7 +79,7 @@ pub fn is_loopback(url: &Url) -> bool {
 
 /// Checks a vault URL before any request: https, a host, no path beyond `/`.
 pub fn check_vault_url(url: &Url) -> Result<(), VaultError> {
-    let bad = |why: &str| VaultError::Protocol(format!("invalid vault URL {url}: {why}"));
+    let bad = |why: &str| VaultError::Protocol(format!("invalid vault URL {url}: {why}").into());
     if url.scheme() != "https" {
         return Err(bad("Key Vault is only reachable over https"));
     }
@@ -101,7 +101,7 @@ pub fn client_options(extra_ca_pem: Option<&[u8]>) -> Result<ClientOptions, Vaul
     };
     if let Some(pem) = extra_ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| VaultError::Transport(format!("cannot read the extra CA: {e}")))?;
+            .map_err(|e| VaultError::Transport(format!("cannot read the extra CA: {e}").into()))?;
         if certs.is_empty() {
             return Err(VaultError::Transport(
                 "the extra CA file holds no PEM certificate".into(),
@@ -112,7 +112,9 @@ pub fn client_options(extra_ca_pem: Option<&[u8]>) -> Result<ClientOptions, Vaul
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| VaultError::Transport(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                VaultError::Transport(format!("cannot build the HTTP client: {e}").into())
+            })?;
         options.transport = Some(Transport::new(Arc::new(client)));
     }
     Ok(options)
@@ -172,7 +174,7 @@ impl AzureVault {
             ..Default::default()
         };
         let client = KeyClient::new(config.vault_url.as_str(), config.credential, Some(options))
-            .map_err(|e| VaultError::Protocol(errors::error_chain(&e)))?;
+            .map_err(|e| VaultError::Protocol(Cause::new(e)))?;
         Ok(AzureVault {
             client,
             token_reset: config.token_reset,
@@ -219,10 +221,10 @@ impl AzureVault {
                 .client
                 .get_key(name, None::<KeyClientGetKeyOptions<'_>>)
                 .await
-                .map_err(|e| classify(&e, name))?;
+                .map_err(|e| classify(e, name))?;
             response
                 .into_model()
-                .map_err(|e| AttemptError::from(VaultError::Protocol(errors::error_chain(&e))))
+                .map_err(|e| AttemptError::from(VaultError::Protocol(Cause::new(e))))
         })
         .await
     }
@@ -237,11 +239,11 @@ impl AzureVault {
             let pager = self
                 .client
                 .list_key_properties(Some(options))
-                .map_err(|e| classify(&e, "(list)"))?;
+                .map_err(|e| classify(e, "(list)"))?;
             let items: Vec<_> = pager
                 .try_collect()
                 .await
-                .map_err(|e| classify(&e, "(list)"))?;
+                .map_err(|e| classify(e, "(list)"))?;
             let mut names = Vec::with_capacity(items.len());
             for item in items {
                 let Ok(id) = item.resource_id() else {
@@ -299,7 +301,7 @@ impl Vault for AzureVault {
         };
         let body: RequestContent<SignParameters> = params
             .try_into()
-            .map_err(|e: azure_core::Error| VaultError::Protocol(e.to_string()))?;
+            .map_err(|e: azure_core::Error| VaultError::Protocol(Cause::new(e)))?;
         let reset = self.token_reset.as_deref();
         with_retries_reauth(&policy, "sign", reset, || async {
             let options = KeyClientSignOptions {
@@ -310,25 +312,27 @@ impl Vault for AzureVault {
                 .client
                 .sign(&key.name, body.clone(), Some(options))
                 .await
-                .map_err(|e| classify(&e, &key.name))?
+                .map_err(|e| classify(e, &key.name))?
                 .into_model()
-                .map_err(|e| AttemptError::from(VaultError::Protocol(e.to_string())))?;
+                .map_err(|e| AttemptError::from(VaultError::Protocol(Cause::new(e))))?;
             if let Some(kid) = result.kid.as_deref()
                 && let Ok(id) = kid.parse::<azure_security_keyvault_keys::ResourceId>()
                 && id.version.as_deref().is_some_and(|v| v != key.version)
             {
-                return Err(VaultError::Protocol(format!(
-                    "asked key {} version {} to sign, the vault answered for {kid}",
-                    key.name, key.version
-                ))
+                return Err(VaultError::Protocol(
+                    format!(
+                        "asked key {} version {} to sign, the vault answered for {kid}",
+                        key.name, key.version
+                    )
+                    .into(),
+                )
                 .into());
             }
             let raw = result.result.unwrap_or_default();
             <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| {
-                VaultError::Protocol(format!(
-                    "signature of {} bytes, expected 64 (r‖s)",
-                    raw.len()
-                ))
+                VaultError::Protocol(
+                    format!("signature of {} bytes, expected 64 (r‖s)", raw.len()).into(),
+                )
                 .into()
             })
         })
@@ -351,7 +355,7 @@ impl Vault for AzureVault {
         if let Some(k) = params.key.as_mut() {
             jwk::wipe(k);
         }
-        let json = json.map_err(|e| VaultError::Protocol(e.to_string()))?;
+        let json = json.map_err(|e| VaultError::Protocol(Cause::new(e)))?;
         // The HTTP layer needs its own copy of the body (not zeroizable: it lives in `Bytes`
         // inside the SDK for the duration of the request).
         let body: RequestContent<ImportKeyParameters> =
@@ -364,10 +368,10 @@ impl Vault for AzureVault {
                 .client
                 .import_key(name, body.clone(), None)
                 .await
-                .map_err(|e| classify(&e, name))?;
+                .map_err(|e| classify(e, name))?;
             response
                 .into_model()
-                .map_err(|e| AttemptError::from(VaultError::Protocol(e.to_string())))
+                .map_err(|e| AttemptError::from(VaultError::Protocol(Cause::new(e))))
         })
         .await?;
         jwk::vault_key(&key).map_err(|why| unusable(name, why))

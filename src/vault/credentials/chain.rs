@@ -18,7 +18,7 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use azure_core::error::ErrorKind;
 
 use super::{Candidate, ChainError, CredentialEnv, CredentialKind, TokenReset};
-use crate::vault::azure::errors::error_chain;
+use crate::vault::cause::error_chain;
 
 /// Builds the SDK credential for one kind (the real one is [`super::SdkFactory`]).
 pub trait CredentialFactory {

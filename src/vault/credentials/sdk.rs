@@ -19,7 +19,7 @@ use azure_identity::{
 
 use super::chain::CredentialFactory;
 use super::{CredentialEnv, CredentialKind};
-use crate::vault::azure::errors::error_chain;
+use crate::vault::cause::error_chain;
 
 /// The real factory. `client_options` carries the transport (e.g. with an extra trusted CA).
 #[derive(Clone, Default)]

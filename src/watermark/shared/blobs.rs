@@ -17,6 +17,7 @@ use azure_storage_blob::models::{BlobClientDownloadOptions, BlockBlobClientUploa
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
 
 use super::location::SharedLocation;
+use crate::vault::Cause;
 
 /// The only writes the store makes: create a blob that must not exist yet
 /// (`If-None-Match: *`), or replace the version that was read (`If-Match: <ETag>`).
@@ -45,13 +46,13 @@ pub enum BlobError {
         "access denied ({0}): the identity needs \"Storage Blob Data Contributor\" on the \
          container, or the SAS token read, write and create permissions and a valid expiry"
     )]
-    Denied(String),
+    Denied(#[source] Cause),
     /// 429/503 throttling, 5xx, connection failures, timeouts: may pass.
     #[error("storage unavailable: {0}")]
-    Transient(String),
+    Transient(#[source] Cause),
     /// Anything else the service answered.
     #[error("storage request failed: {0}")]
-    Failed(String),
+    Failed(#[source] Cause),
 }
 
 impl BlobError {
@@ -112,7 +113,7 @@ impl AzureBlobs {
         };
         let container =
             BlobContainerClient::new(location.container_url().clone(), credential, Some(options))
-                .map_err(|e| BlobError::Failed(e.to_string()))?;
+                .map_err(|e| BlobError::Failed(Cause::new(e)))?;
         Ok(AzureBlobs { container })
     }
 }
@@ -128,7 +129,7 @@ impl Blobs for AzureBlobs {
         let response = match blob.download(Some(options)).await {
             Ok(r) => r,
             Err(e) if is_code(&e, "BlobNotFound") => return Ok(None),
-            Err(e) => return Err(classify(&e)),
+            Err(e) => return Err(classify(e)),
         };
         let etag = response
             .properties
@@ -140,7 +141,7 @@ impl Blobs for AzureBlobs {
             .body
             .collect()
             .await
-            .map_err(|e| BlobError::Transient(format!("reading the blob: {e}")))?;
+            .map_err(|e| BlobError::Transient(format!("reading the blob: {e}").into()))?;
         Ok(Some((etag, body.to_vec())))
     }
 
@@ -174,7 +175,7 @@ impl Blobs for AzureBlobs {
                 } else if is_code(&e, "BlobNotFound") {
                     Err(BlobError::Missing)
                 } else {
-                    Err(classify(&e))
+                    Err(classify(e))
                 }
             }
         }
@@ -186,7 +187,7 @@ fn is_code(e: &azure_core::Error, code: &str) -> bool {
 }
 
 /// One classification of every SDK failure.
-fn classify(e: &azure_core::Error) -> BlobError {
+fn classify(e: azure_core::Error) -> BlobError {
     let code = match e.kind() {
         ErrorKind::HttpResponse { error_code, .. } => error_code.clone(),
         _ => None,
@@ -196,15 +197,15 @@ fn classify(e: &azure_core::Error) -> BlobError {
     }
     let detail = code.unwrap_or_else(|| e.to_string());
     match e.http_status() {
-        Some(StatusCode::Unauthorized | StatusCode::Forbidden) => BlobError::Denied(detail),
+        Some(StatusCode::Unauthorized | StatusCode::Forbidden) => BlobError::Denied(detail.into()),
         Some(s) if s == StatusCode::TooManyRequests || u16::from(s) >= 500 => {
-            BlobError::Transient(format!("HTTP {} {detail}", u16::from(s)))
+            BlobError::Transient(format!("HTTP {} {detail}", u16::from(s)).into())
         }
-        Some(s) => BlobError::Failed(format!("HTTP {} {detail}", u16::from(s))),
+        Some(s) => BlobError::Failed(format!("HTTP {} {detail}", u16::from(s)).into()),
         // No answer at all: connection refused, reset, TLS, DNS.
         None => match e.kind() {
-            ErrorKind::Credential => BlobError::Denied(e.to_string()),
-            _ => BlobError::Transient(e.to_string()),
+            ErrorKind::Credential => BlobError::Denied(Cause::new(e)),
+            _ => BlobError::Transient(Cause::new(e)),
         },
     }
 }
