@@ -21,7 +21,7 @@ use tezos_azure_signer::signer::{Signer, SignerConfig};
 use tezos_azure_signer::tezos::blake2b_256;
 use tezos_azure_signer::vault::VaultSettings;
 use tezos_azure_signer::vault::credentials::AuthMode;
-use tezos_azure_signer::watermark::{FileStore, WatermarkStore};
+use tezos_azure_signer::watermark::{DataDir, LocalStore};
 
 mod support;
 
@@ -56,11 +56,11 @@ fn http(c: &mut Criterion) {
         .expect("serve --dev's demo tz2 key exists");
     let pkh = key.pkh();
 
-    let store = WatermarkStore::open(data_dir.path()).expect("a fresh store opens");
+    let store = DataDir::open(data_dir.path()).expect("a fresh store opens");
     let signer = rt
         .block_on(Signer::new(
             vault.clone(),
-            Arc::new(FileStore::new(store)),
+            Arc::new(LocalStore::new(store)),
             SignerConfig::default(),
         ))
         .expect("the signer starts against the emulator");

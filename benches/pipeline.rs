@@ -1,11 +1,11 @@
 //! Pipeline bench: `Signer::sign` with an in-memory vault (real ECDSA, no I/O) and the real
-//! `FileStore` in a temporary directory on the build's disk (so each fresh signature pays its
+//! `LocalStore` in a temporary directory on the build's disk (so each fresh signature pays its
 //! journal write + fdatasync), attestations at increasing levels.
 //!
 //! Against, in the same run:
 //! - `baseline_vault_sign`: the in-memory vault's `sign_digest` alone (what any signer pays);
 //! - `replay`: an identical retry (stored signature re-verified, no vault call, no write);
-//! - `store_persist`: `WatermarkStore::persist` alone at increasing levels: the journal write
+//! - `store_persist`: `DataDir::persist` alone at increasing levels: the journal write
 //!   and fdatasync, so its share of `sign_fresh` can be read off directly;
 //! - `store_persist_and_checkpoint_6000_other_entries`: a persist, then the checkpoint that
 //!   rewrites a file holding 6,000 other entries (temporary, fsync, rename, directory fsync):
@@ -21,7 +21,7 @@ use tezos_azure_signer::signer::{Signer, SignerConfig};
 use tezos_azure_signer::testing::MemoryVault;
 use tezos_azure_signer::tezos::{ChainId, Curve, Pkh, SigningRequest, blake2b_256};
 use tezos_azure_signer::vault::Vault;
-use tezos_azure_signer::watermark::{FileStore, MarkRequest, WatermarkStore};
+use tezos_azure_signer::watermark::{DataDir, LocalStore, MarkRequest};
 
 mod support;
 
@@ -40,10 +40,10 @@ fn disk_tempdir() -> tempfile::TempDir {
 }
 
 fn signer(rt: &tokio::runtime::Runtime, vault: Arc<MemoryVault>, dir: &Path) -> Signer {
-    let store = WatermarkStore::open(dir).expect("a fresh store opens");
+    let store = DataDir::open(dir).expect("a fresh store opens");
     rt.block_on(Signer::new(
         vault,
-        Arc::new(FileStore::new(store)),
+        Arc::new(LocalStore::new(store)),
         SignerConfig::default(),
     ))
     .expect("the signer starts on the in-memory vault")
@@ -106,7 +106,7 @@ fn pipeline(c: &mut Criterion) {
     });
 
     let store_dir = disk_tempdir();
-    let mut store = WatermarkStore::open(store_dir.path()).expect("a fresh store opens");
+    let mut store = DataDir::open(store_dir.path()).expect("a fresh store opens");
     let signature = first.signature;
     let mut store_level = 0i32;
     group.bench_function("store_persist", |b| {
@@ -127,7 +127,7 @@ fn pipeline(c: &mut Criterion) {
     // The same write in a file that also holds 6,000 other entries (junk chain ids a signer
     // before the chain cap accepted): entries are encoded once, so only the bytes grow.
     let crowded_dir = disk_tempdir();
-    let mut crowded = WatermarkStore::open(crowded_dir.path()).expect("a fresh store opens");
+    let mut crowded = DataDir::open(crowded_dir.path()).expect("a fresh store opens");
     let other: Pkh = "tz3ZxowXGSjiVq227GQcwKdz87rKhq62rY4t"
         .parse()
         .expect("a vector pkh");

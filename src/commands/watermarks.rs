@@ -18,8 +18,8 @@ use crate::tezos::{ChainId, ConsensusKind, Pkh};
 use crate::watermark::Slot;
 use crate::watermark::format::KindMarks;
 use crate::watermark::marks::Marks;
-use crate::watermark::shared::{self, AzureBlobs, SharedLocation, SharedMarks};
-use crate::watermark::{Mark, StoreError, WatermarkStore};
+use crate::watermark::shared::{self, AzureBlobs, Container, SharedLocation};
+use crate::watermark::{DataDir, Mark, StoreError};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -84,19 +84,19 @@ pub fn run(global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
     };
     let outcome = match args.action {
         // Read-only: never writes a mark file or the journal.
-        Action::Show { json } => match WatermarkStore::inspect(&dir) {
+        Action::Show { json } => match DataDir::inspect(&dir) {
             Ok(marks) => {
                 show(&marks, json);
                 Ok(())
             }
             Err(e) => return open_failed(&e),
         },
-        Action::Import { from, dir: source } => match WatermarkStore::open(&dir) {
+        Action::Import { from, dir: source } => match DataDir::open(&dir) {
             Ok(mut store) => import(&mut store, from, &source),
             Err(e) => return open_failed(&e),
         },
         Action::Push { url, vault } => {
-            let marks = match WatermarkStore::inspect(&dir) {
+            let marks = match DataDir::inspect(&dir) {
                 Ok(marks) => marks,
                 Err(e) => return open_failed(&e),
             };
@@ -252,7 +252,7 @@ fn read_signatory(dir: &Path) -> Result<BTreeMap<ConsensusKind, KindMarks>, Stri
     Ok(out)
 }
 
-fn import(store: &mut WatermarkStore, from: Source, dir: &Path) -> Result<(), String> {
+fn import(store: &mut DataDir, from: Source, dir: &Path) -> Result<(), String> {
     let marks = read_source(from, dir)?;
     let (raised, kept) = store.import(marks).map_err(|e| e.to_string())?;
     println!("{raised} marks raised, {kept} already as high or higher (never lowered)");
@@ -272,7 +272,7 @@ fn push(
     let (credential, options) =
         crate::vault::azure_access(settings, !location.uses_sas()).map_err(|e| e.to_string())?;
     let blobs = AzureBlobs::new(location, credential, options).map_err(|e| e.to_string())?;
-    let shared = SharedMarks::new(
+    let shared = Container::new(
         std::sync::Arc::new(blobs),
         location.clone(),
         settings.read_deadline,

@@ -168,7 +168,7 @@ impl std::fmt::Debug for Signer {
 
 impl Signer {
     /// Discovers the vault's keys (one listing); marks go through `store` (a
-    /// [`crate::watermark::FileStore`] in production).
+    /// [`crate::watermark::LocalStore`] in production).
     pub async fn new(
         vault: Arc<dyn Vault>,
         store: Arc<dyn MarkStore>,

@@ -15,12 +15,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::signer::{Signer, SignerConfig};
-use crate::watermark::{FileStore, WatermarkStore};
+use crate::watermark::LocalStore;
 
 /// The real signer over `vault`, its marks in files in `dir` as in production.
 pub async fn signer_over(vault: Arc<MemoryVault>, dir: &Path, config: SignerConfig) -> Arc<Signer> {
-    let store = WatermarkStore::open(dir).expect("a watermark store in the test's directory");
-    let signer = Signer::new(vault, Arc::new(FileStore::new(store)), config)
+    let store = LocalStore::open(dir).expect("a watermark store in the test's directory");
+    let signer = Signer::new(vault, Arc::new(store), config)
         .await
         .expect("the signer starts over the memory vault");
     Arc::new(signer)

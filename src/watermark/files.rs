@@ -12,8 +12,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use super::data_dir::StoreError;
 use super::format::{self, KindMarks, file_name};
-use super::store::StoreError;
 use crate::private_fs::temp_path;
 use crate::tezos::ConsensusKind;
 

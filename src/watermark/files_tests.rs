@@ -7,10 +7,10 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 
 use crate::private_fs::temp_path;
 use crate::tezos::{ChainId, ConsensusKind, Pkh};
+use crate::watermark::data_dir::{DataDir, StoreError};
 use crate::watermark::format::file_name;
 use crate::watermark::lock::LOCK_FILE;
 use crate::watermark::rule::Mark;
-use crate::watermark::store::{StoreError, WatermarkStore};
 
 const MAINNET: &str = "NetXdQprcVkpaWU";
 const TZ2: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";
@@ -37,7 +37,7 @@ fn entry(pkh: &str, level: i32, round: Option<i32>, h: &str) -> String {
 fn file(entries: &[String]) -> String {
     format!(r#"{{"{MAINNET}": {{{}}}}}"#, entries.join(", "))
 }
-fn level_round(s: &WatermarkStore, kind: ConsensusKind, pkh: Pkh) -> Option<(i32, Option<i32>)> {
+fn level_round(s: &DataDir, kind: ConsensusKind, pkh: Pkh) -> Option<(i32, Option<i32>)> {
     s.get(kind, &chain(), &pkh).map(|m| (m.level, m.round))
 }
 
@@ -70,7 +70,7 @@ fn marks_under_older_octez_names_are_read_and_migrated() {
         file(&[entry(TZ2, 6000, Some(2), "cc"), entry(TZ3, 77, None, "cd")]),
     )
     .unwrap();
-    let (s, migration) = WatermarkStore::open_reporting(dir.path()).unwrap();
+    let (s, migration) = DataDir::open_reporting(dir.path()).unwrap();
     use ConsensusKind::*;
     assert_eq!(
         level_round(&s, Preattestation, tz2()),
@@ -92,7 +92,7 @@ fn marks_under_older_octez_names_are_read_and_migrated() {
     drop(s);
     // Durable under the current names: they alone now protect.
     fs::remove_file(dir.path().join("preendorsement_high_watermarks")).unwrap();
-    let s = WatermarkStore::open(dir.path()).unwrap();
+    let s = DataDir::open(dir.path()).unwrap();
     assert_eq!(
         level_round(&s, Preattestation, tz2()),
         Some((5000, Some(1)))
@@ -107,7 +107,7 @@ fn an_endorsement_write_keeps_the_older_attestation_entries_of_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("endorsement_high_watermarks");
     fs::write(&path, file(&[entry(TZ2, 6000, Some(2), "cc")])).unwrap();
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let mut s = DataDir::open(dir.path()).unwrap();
     let legacy = Mark {
         level: 80,
         round: None,
@@ -128,7 +128,7 @@ fn an_endorsement_write_keeps_the_older_attestation_entries_of_its_file() {
 fn an_unknown_watermark_file_stops_the_store() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("baking_high_watermarks"), "{}").unwrap();
-    let err = WatermarkStore::open(dir.path()).unwrap_err();
+    let err = DataDir::open(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::UnknownFile { .. }), "{err}");
     assert!(err.to_string().contains("baking_high_watermarks"), "{err}");
 }
@@ -168,7 +168,7 @@ fn links_and_special_files_in_the_data_directory_are_refused_with_the_path() {
     for (what, plant) in cases {
         let dir = tempfile::tempdir().unwrap();
         plant(dir.path());
-        let err = WatermarkStore::open(dir.path()).unwrap_err();
+        let err = DataDir::open(dir.path()).unwrap_err();
         assert!(
             matches!(err, StoreError::NotARegularFile { .. }),
             "{what}: {err}"
@@ -189,20 +189,20 @@ fn links_and_special_files_in_the_data_directory_are_refused_with_the_path() {
 fn a_world_writable_data_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
-    let err = WatermarkStore::open(dir.path()).unwrap_err();
+    let err = DataDir::open(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::UnsafePermissions { .. }), "{err}");
     assert!(err.to_string().contains("chmod o-w"), "{err}");
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o750)).unwrap();
-    WatermarkStore::open(dir.path()).expect("group-readable is fine");
+    DataDir::open(dir.path()).expect("group-readable is fine");
 }
 
 /// Deleting the lock file used to let a second signer in on the same directory.
 #[test]
 fn deleting_the_lock_file_does_not_let_a_second_store_in() {
     let dir = tempfile::tempdir().unwrap();
-    let _first = WatermarkStore::open(dir.path()).unwrap();
+    let _first = DataDir::open(dir.path()).unwrap();
     fs::remove_file(dir.path().join(LOCK_FILE)).unwrap();
-    let err = WatermarkStore::open(dir.path()).unwrap_err();
+    let err = DataDir::open(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::Locked { .. }), "{err}");
 }
 
@@ -212,10 +212,10 @@ fn deleting_the_lock_file_does_not_let_a_second_store_in() {
 fn a_replaced_data_directory_stops_writes() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
-    let mut s = WatermarkStore::open(&data).unwrap();
+    let mut s = DataDir::open(&data).unwrap();
     fs::rename(&data, root.path().join("moved")).unwrap();
     crate::private_fs::create_all(&data).unwrap();
-    let _second = WatermarkStore::open(&data).expect("the new directory is not locked");
+    let _second = DataDir::open(&data).expect("the new directory is not locked");
     let mark = Mark {
         level: 1,
         round: Some(0),

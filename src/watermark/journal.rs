@@ -44,9 +44,9 @@ use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::data_dir::StoreError;
 use super::mark_store::Slot;
 use super::rule::Mark;
-use super::store::StoreError;
 use crate::tezos::{ChainId, ConsensusKind, Curve, Pkh, Signature, blake2b_256};
 
 /// The journal's file name in the data directory.

@@ -14,7 +14,7 @@ use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::store::StoreError;
+use super::data_dir::StoreError;
 
 /// Name of the lock file inside the data directory.
 pub const LOCK_FILE: &str = "tezos-azure-signer.lock";

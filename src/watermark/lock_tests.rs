@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use crate::watermark::store::{StoreError, WatermarkStore};
+use crate::watermark::data_dir::{DataDir, StoreError};
 
 #[test]
 fn second_open_is_refused_and_names_the_holder() {
     let dir = tempfile::tempdir().unwrap();
-    let first = WatermarkStore::open(dir.path()).unwrap();
-    let err = WatermarkStore::open(dir.path()).unwrap_err();
+    let first = DataDir::open(dir.path()).unwrap();
+    let err = DataDir::open(dir.path()).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, StoreError::Locked { .. }), "{msg}");
     assert!(
@@ -19,7 +19,7 @@ fn second_open_is_refused_and_names_the_holder() {
     assert!(msg.contains("in use by another process"), "{msg}");
     drop(first);
     // Released with the store.
-    WatermarkStore::open(dir.path()).unwrap();
+    DataDir::open(dir.path()).unwrap();
 }
 
 /// Environment variables that turn [`lock_probe_child`] into the child side of
@@ -30,7 +30,7 @@ const PROBE_HOLDER: &str = "TAS_TEST_LOCK_PROBE_HOLDER";
 #[test]
 fn another_process_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let _held = WatermarkStore::open(dir.path()).unwrap();
+    let _held = DataDir::open(dir.path()).unwrap();
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
         .args([
@@ -61,7 +61,7 @@ fn lock_probe_child() {
     ) else {
         return;
     };
-    let err = WatermarkStore::open(Path::new(&dir)).unwrap_err();
+    let err = DataDir::open(Path::new(&dir)).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, StoreError::Locked { .. }), "{msg}");
     assert!(msg.contains(&format!("pid {holder}")), "{msg}");
@@ -114,7 +114,7 @@ fn sigkill_during_writes_loses_nothing_acknowledged() {
         if let Some(ack) = reader.join().unwrap() {
             highest_ack = highest_ack.max(ack);
         }
-        let store = WatermarkStore::open(dir.path())
+        let store = DataDir::open(dir.path())
             .unwrap_or_else(|e| panic!("round {round} after {:?}: {e}", started.elapsed()));
         let level = store
             .get(ConsensusKind::Block, &chain, &pkh)
@@ -140,7 +140,7 @@ fn crash_writer_child() {
     let Some(dir) = std::env::var_os(CRASH_DIR) else {
         return;
     };
-    let mut store = WatermarkStore::open(Path::new(&dir)).unwrap();
+    let mut store = DataDir::open(Path::new(&dir)).unwrap();
     let pkh: Pkh = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt".parse().unwrap();
     let chain = "NetXdQprcVkpaWU".parse().unwrap();
     let sk: SecretKey = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5"

@@ -1,5 +1,5 @@
 //! What the signing pipeline needs from wherever marks live: [`MarkStore`]. The pipeline
-//! knows only this trait; [`FileStore`] keeps octez-signer's files and a reservation journal in
+//! knows only this trait; [`LocalStore`] keeps octez-signer's files and a reservation journal in
 //! the data directory (its directory lock stays an implementation detail), and
 //! [`super::SharedStore`] (several signers, one set of marks) is another implementation.
 //!
@@ -14,9 +14,9 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 
-pub use super::file_store::FileStore;
+use super::data_dir::StoreError;
+pub use super::local_store::LocalStore;
 use super::rule::Mark;
-use super::store::StoreError;
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 /// One high watermark: a kind, a chain and a key.
@@ -67,9 +67,8 @@ pub trait MarkStore: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::watermark::WatermarkStore;
+    use crate::watermark::data_dir::StoreError;
     use crate::watermark::rule::{Decision, MarkRequest, check};
-    use crate::watermark::store::StoreError;
 
     const MAINNET: &str = "NetXdQprcVkpaWU";
     const SPSIG: &str = "spsig16QPQy2nPP6BkV5vtKyQhtVXjDGTq9Wx8VQgqEv7bYKviCkbXjaaaD1n8R7HRMxTRcjUn9U4TaoAtSBq2Sx1F9fbAVjWGK";
@@ -88,7 +87,7 @@ mod tests {
     #[tokio::test]
     async fn a_reservation_protects_and_then_takes_its_signature() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("open"));
+        let store = LocalStore::open(dir.path()).expect("open");
         let reserved = Mark {
             level: 100,
             round: Some(0),
@@ -154,7 +153,7 @@ mod tests {
             .expect("another reservation");
         drop(store);
 
-        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let store = LocalStore::open(dir.path()).expect("reopen");
         let current = store.load(&slot()).await.expect("load");
         assert_eq!(
             check(current.as_ref(), &same, None),
@@ -181,7 +180,7 @@ mod tests {
             hash: [level as u8; 32],
         };
         let sig: Signature = SPSIG.parse().expect("sig");
-        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("open"));
+        let store = LocalStore::open(dir.path()).expect("open");
         store
             .reserve(block, req(10).reservation())
             .await
@@ -195,7 +194,7 @@ mod tests {
         );
         // A restart replays it (the SIGKILL suites check it is durable before the reply).
         drop(store);
-        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let store = LocalStore::open(dir.path()).expect("reopen");
         let current = store.load(&block).await.expect("load");
         assert_eq!(
             check(current.as_ref(), &req(10), None),
@@ -210,7 +209,7 @@ mod tests {
         store.flush().await.expect("flush");
         drop(store);
 
-        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let store = LocalStore::open(dir.path()).expect("reopen");
         let current = store.load(&block).await.expect("load").expect("a mark");
         assert!(
             current.unreleased && current.signature.is_none(),
@@ -220,7 +219,7 @@ mod tests {
         assert!(store.flush().await.is_ok());
         drop(store);
         // The same bytes in octez's file alone (an import): refused.
-        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let store = LocalStore::open(dir.path()).expect("reopen");
         let current = store.load(&block).await.expect("load").expect("a mark");
         assert!(current.unreleased, "a second restart keeps the proof");
         drop(store);
@@ -230,7 +229,7 @@ mod tests {
         ] {
             std::fs::remove_file(dir.path().join(name)).expect("remove the journal");
         }
-        let store = FileStore::new(WatermarkStore::open(dir.path()).expect("reopen"));
+        let store = LocalStore::open(dir.path()).expect("reopen");
         let current = store.load(&block).await.expect("load").expect("a mark");
         assert!(!current.unreleased);
         assert!(matches!(

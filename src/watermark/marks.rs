@@ -8,10 +8,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::data_dir::StoreError;
 use super::format::{self, KindFile, KindMarks};
 use super::mark_store::Slot;
 use super::rule::Mark;
-use super::store::StoreError;
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 /// A kind's file with nothing in it (the kinds that carry no older entries).

@@ -23,8 +23,8 @@ use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, tls};
 use crate::signer::{Signer, SignerConfig};
 use crate::vault::Vault;
-use crate::watermark::shared::{AzureBlobs, Blobs, SharedMarks, SharedStats, SharedStore};
-use crate::watermark::{FileStore, MarkStore, SharedError, StoreError, WatermarkStore};
+use crate::watermark::shared::{AzureBlobs, Blobs, Container, SharedStats, SharedStore};
+use crate::watermark::{DataDir, LocalStore, MarkStore, SharedError, StoreError};
 
 pub use args::ServeArgs;
 
@@ -152,7 +152,7 @@ async fn serve(
         args.reset_spending,
     );
     // The store lock before the vault: a second process on this data dir stops here.
-    let store = WatermarkStore::open(&data_dir)?;
+    let store = DataDir::open(&data_dir)?;
     let (spending, found) = SpendingLedger::open(&data_dir, spending_must_exist)?;
     if args.reset_spending {
         tracing::warn!(
@@ -286,9 +286,9 @@ type Stores = (
 async fn open_store(
     global: &GlobalArgs,
     args: &ServeArgs,
-    store: WatermarkStore,
+    store: DataDir,
 ) -> Result<Stores, ServeError> {
-    let local = FileStore::new(store);
+    let local = LocalStore::new(store);
     let Some(location) = &args.shared_watermarks else {
         return Ok((Arc::new(local), None, None));
     };
@@ -303,7 +303,7 @@ async fn open_store(
     })?;
     let blobs: Arc<dyn Blobs> = Arc::new(blobs);
     let budget = SharedBudget::new(Arc::clone(&blobs), location.clone());
-    let shared = SharedMarks::new(
+    let shared = Container::new(
         blobs,
         location.clone(),
         settings.sign_deadline,

@@ -20,7 +20,7 @@ use crate::commands::{GlobalArgs, VaultArgs};
 use crate::signer::{SignError, Signer, SignerConfig};
 use crate::tezos::{DecodeError, MagicByte, Pkh, Signature, SigningRequest, blake2b_256};
 use crate::vault::{OpenError, Vault, VaultError, VaultKey};
-use crate::watermark::{FileStore, StoreError, WatermarkStore};
+use crate::watermark::{LocalStore, StoreError};
 
 mod pending;
 pub mod show;
@@ -224,7 +224,7 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     // The store's lock before the vault: a running serve holds it, and there is no way
     // around the double-sign protection.
     let store = if watermarked {
-        Some(WatermarkStore::open(&data_dir(args)?).map_err(SignFailure::Store)?)
+        Some(LocalStore::open(data_dir(args)?).map_err(SignFailure::Store)?)
     } else {
         None
     };
@@ -242,7 +242,7 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
                 ),
                 ..SignerConfig::default()
             };
-            let signer = Signer::new(vault.clone(), Arc::new(FileStore::new(store)), config)
+            let signer = Signer::new(vault.clone(), Arc::new(store), config)
                 .await
                 .map_err(SignFailure::Signer)?;
             let key = signer

@@ -8,7 +8,7 @@ use crate::policy::spending::SpendingLedger;
 use crate::policy::{MagicBytes, Policy, PolicyRules};
 use crate::signer::*;
 use crate::testing::MemoryVault;
-use crate::watermark::{FileStore, WatermarkStore};
+use crate::watermark::LocalStore;
 
 /// A transaction of 10 mutez (fee 987, storage limit 1,405) to tz1KqTpEZ7Yob7QbPE4Hy4Wo8fHG8LhKxZSx:
 /// a value at risk of 352,247 mutez, two of which fit the limit of 880,617.
@@ -34,7 +34,7 @@ async fn signer_on(dir: &std::path::Path, vault: Arc<MemoryVault>) -> Signer {
         )),
         ..SignerConfig::default()
     };
-    let store = FileStore::new(WatermarkStore::open(dir).expect("store"));
+    let store = LocalStore::open(dir).expect("store");
     Signer::new(vault, Arc::new(store), config)
         .await
         .expect("signer")

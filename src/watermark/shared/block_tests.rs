@@ -73,7 +73,7 @@ struct Signer {
 
 impl Signer {
     async fn open(dir: tempfile::TempDir, blobs: &Arc<MemoryBlobs>) -> Signer {
-        let local = FileStore::new(WatermarkStore::open(dir.path()).expect("open"));
+        let local = LocalStore::open(dir.path()).expect("open");
         let store = SharedStore::open(local, signer(blobs))
             .await
             .expect("open shared");

@@ -2,8 +2,8 @@
 //! one set of marks in an Azure Blob Storage container, so two redundant bakers cannot double
 //! sign between them.
 //!
-//! Owns: [`SharedStore`], the [`MarkStore`] that keeps the local files ([`FileStore`]) as the
-//! floor and the container ([`remote::SharedMarks`]) as the arbiter between signers. A
+//! Owns: [`SharedStore`], the [`MarkStore`] that keeps the local files ([`LocalStore`]) as the
+//! floor and the container ([`container::Container`]) as the arbiter between signers. A
 //! reservation is written to both at once (and both at once with the vault call, see the
 //! pipeline); a signature is released only when both hold it. The local files decide first
 //! (a signer never signs below its own marks, whatever the container says, even emptied or
@@ -21,7 +21,7 @@
 //!    (pushed from imported marks, or written by an older version, which recorded after the
 //!    reply) may stand for a released block: refused.
 //! 2. *Sign.* Each signer that got through asks its vault (at the same time as step 1).
-//! 3. *Record* ([`SharedMarks::record_block`]): a conditional write (`If-Match` the ETag of
+//! 3. *Record* ([`Container::record_block`]): a conditional write (`If-Match` the ETag of
 //!    the unsigned reservation) fills in the signature. Azure applies one conditional write per
 //!    ETag, so exactly one signer's fill succeeds; the others get 412, read the blob again,
 //!    find the signature and return *it*, dropping their own. A blob that moved past the block,
@@ -44,8 +44,8 @@
 //! Must never: release a signature whose mark is not in the container, or lower a shared mark.
 
 pub mod blobs;
+pub mod container;
 pub mod location;
-pub mod remote;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,12 +56,12 @@ use async_trait::async_trait;
 use futures::StreamExt;
 
 pub use blobs::{AzureBlobs, BlobError, Blobs, Condition};
+pub use container::{Container, Raised, SharedError};
 pub use location::{LocationError, SharedLocation};
-pub use remote::{Raised, SharedError, SharedMarks};
 
-use super::mark_store::{FileStore, MarkStore, Slot};
+use super::data_dir::StoreError;
+use super::mark_store::{LocalStore, MarkStore, Slot};
 use super::rule::Mark;
-use super::store::StoreError;
 use crate::latency::{Histogram, Snapshot};
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
@@ -125,10 +125,7 @@ pub struct PushReport {
 
 /// Writes each of `marks` to the container wherever its slot there is missing or lower; never
 /// lowers one. Up to 16 slots at a time.
-pub async fn push(
-    shared: &SharedMarks,
-    marks: Vec<(Slot, Mark)>,
-) -> Result<PushReport, SharedError> {
+pub async fn push(shared: &Container, marks: Vec<(Slot, Mark)>) -> Result<PushReport, SharedError> {
     let mut results = futures::stream::iter(marks)
         .map(|(slot, mark)| async move { shared.raise_to(slot, &mark).await.map(|r| (slot, r)) })
         .buffer_unordered(16);
@@ -146,14 +143,14 @@ pub async fn push(
 
 /// Local files as the floor, the container as the arbiter between signers.
 pub struct SharedStore {
-    local: FileStore,
-    shared: Arc<SharedMarks>,
+    local: LocalStore,
+    shared: Arc<Container>,
 }
 
 impl SharedStore {
     /// Writes every local mark to the container where it is missing or lower, then serves.
     /// Fails (nothing is served) when the container cannot take them.
-    pub async fn open(local: FileStore, shared: SharedMarks) -> Result<SharedStore, StoreError> {
+    pub async fn open(local: LocalStore, shared: Container) -> Result<SharedStore, StoreError> {
         let report = push(&shared, local.marks().await)
             .await
             .map_err(StoreError::Shared)?;
@@ -225,7 +222,7 @@ impl MarkStore for SharedStore {
     }
 
     /// A block: the container's compare-and-swap decides which signature is the block's
-    /// ([`SharedMarks::record_block`]), then that one is recorded locally (durably); only then
+    /// ([`Container::record_block`]), then that one is recorded locally (durably); only then
     /// may it leave. Other kinds: locally only (the shared reservation is what keeps other
     /// signers out, and an identical (pre)attestation signed again elsewhere is no double sign).
     async fn record_signature(&self, slot: Slot, signed: Mark) -> Result<Signature, StoreError> {

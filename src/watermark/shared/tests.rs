@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::*;
 use crate::tezos::ConsensusKind;
-use crate::watermark::WatermarkStore;
 
 use crate::testing::MemoryBlobs;
 
@@ -13,9 +12,9 @@ fn location() -> SharedLocation {
     SharedLocation::parse("http://127.0.0.1:10000/devstoreaccount1/marks?sv=1&sig=x").unwrap()
 }
 
-fn signer(blobs: &Arc<MemoryBlobs>) -> SharedMarks {
+fn signer(blobs: &Arc<MemoryBlobs>) -> Container {
     let blobs: Arc<dyn Blobs> = blobs.clone();
-    SharedMarks::new(
+    Container::new(
         blobs,
         location(),
         Duration::from_millis(300),
@@ -91,7 +90,7 @@ async fn a_second_signer_is_held_to_the_first_ones_mark() {
 async fn signers_racing_at_one_point_leave_exactly_one_winner() {
     for round in 0..20 {
         let blobs = Arc::new(MemoryBlobs::default());
-        let signers: Vec<Arc<SharedMarks>> = (0..8).map(|_| Arc::new(signer(&blobs))).collect();
+        let signers: Vec<Arc<Container>> = (0..8).map(|_| Arc::new(signer(&blobs))).collect();
         let mut tasks = Vec::new();
         for (i, s) in signers.iter().enumerate() {
             let s = Arc::clone(s);
@@ -137,7 +136,7 @@ async fn storage_failures_fail_closed_within_the_budget_and_recover() {
 async fn a_long_outage_is_an_outage_not_a_fight() {
     let blobs = Arc::new(MemoryBlobs::default());
     let dyn_blobs: Arc<dyn Blobs> = blobs.clone();
-    let a = SharedMarks::new(
+    let a = Container::new(
         dyn_blobs,
         location(),
         Duration::from_millis(2500),
@@ -211,7 +210,7 @@ async fn push_raises_missing_and_lower_marks_and_never_lowers_one() {
 async fn the_local_marks_are_the_floor_and_are_written_back_when_lost() {
     let dir = tempfile::tempdir().unwrap();
     let blobs = Arc::new(MemoryBlobs::default());
-    let local = FileStore::new(WatermarkStore::open(dir.path()).unwrap());
+    let local = LocalStore::open(dir.path()).unwrap();
     let other = Slot {
         kind: ConsensusKind::Block,
         ..slot()

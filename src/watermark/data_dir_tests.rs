@@ -5,10 +5,10 @@ use std::fs;
 
 use crate::private_fs::temp_path;
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
+use crate::watermark::data_dir::{DataDir, StoreError};
 use crate::watermark::format::file_name;
 use crate::watermark::lock::LOCK_FILE;
 use crate::watermark::rule::Mark;
-use crate::watermark::store::{StoreError, WatermarkStore};
 
 const MAINNET: &str = "NetXdQprcVkpaWU";
 const GHOSTNET: &str = "NetXnHfVqm9iesp";
@@ -45,7 +45,7 @@ fn round_trip_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     {
-        let mut s = WatermarkStore::open(&data).unwrap();
+        let mut s = DataDir::open(&data).unwrap();
         s.persist(
             ConsensusKind::Block,
             chain(MAINNET),
@@ -75,7 +75,7 @@ fn round_trip_across_reopen() {
         )
         .unwrap();
     }
-    let s = WatermarkStore::open(&data).unwrap();
+    let s = DataDir::open(&data).unwrap();
     let got: Vec<_> = s
         .entries()
         .map(|(k, c, p, m)| (k, c, p, m.clone()))
@@ -118,7 +118,7 @@ fn reads_octez_files() {
                          "hash": "vh2i6wpkn9bGpw47r3RhnfHiCrLvzTvQT36AmEZNPPsKqcN7yecT" }} }} }}"#
     );
     fs::write(dir.path().join("block_high_watermarks"), text).unwrap();
-    let s = WatermarkStore::open(dir.path()).unwrap();
+    let s = DataDir::open(dir.path()).unwrap();
     let m = s
         .get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2))
         .unwrap();
@@ -147,7 +147,7 @@ fn writes_octez_files() {
         "ab".repeat(32)
     );
     fs::write(dir.path().join("preattestation_high_watermarks"), foreign).unwrap();
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let mut s = DataDir::open(dir.path()).unwrap();
     let m = mark(1331, 0, 0xAB, &p2sig());
     s.persist(ConsensusKind::Preattestation, chain(MAINNET), pkh(TZ3), m)
         .unwrap();
@@ -183,7 +183,7 @@ fn legacy_endorsements_have_their_own_file_and_no_round() {
         file_name(ConsensusKind::Endorsement),
         "endorsement_high_watermarks"
     );
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let mut s = DataDir::open(dir.path()).unwrap();
     let legacy = Mark {
         round: None,
         ..mark(1331, 0, 0xCD, SPSIG)
@@ -210,7 +210,7 @@ fn legacy_endorsements_have_their_own_file_and_no_round() {
     assert!(entry.get("round").is_none(), "{text}");
     assert_eq!(entry["hash"], "cd".repeat(32));
     drop(s);
-    let s = WatermarkStore::open(dir.path()).unwrap();
+    let s = DataDir::open(dir.path()).unwrap();
     assert_eq!(
         s.get(ConsensusKind::Endorsement, &chain(MAINNET), &pkh(TZ2)),
         Some(&legacy)
@@ -276,7 +276,7 @@ fn damaged_files_stop_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("attestation_high_watermarks");
         fs::write(&path, &text).unwrap();
-        match WatermarkStore::open(dir.path()) {
+        match DataDir::open(dir.path()) {
             Err(e @ StoreError::Corrupt { .. }) => {
                 let msg = e.to_string();
                 assert!(msg.contains("attestation_high_watermarks"), "{name}: {msg}");
@@ -291,7 +291,7 @@ fn damaged_files_stop_the_store() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("block_high_watermarks"), [0xff, 0xfe, 0x00]).unwrap();
     assert!(matches!(
-        WatermarkStore::open(dir.path()),
+        DataDir::open(dir.path()),
         Err(StoreError::Corrupt { .. })
     ));
 }
@@ -302,7 +302,7 @@ fn damaged_files_stop_the_store() {
 fn interrupted_write_keeps_last_good_state() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut s = WatermarkStore::open(dir.path()).unwrap();
+        let mut s = DataDir::open(dir.path()).unwrap();
         s.persist(
             ConsensusKind::Block,
             chain(MAINNET),
@@ -317,7 +317,7 @@ fn interrupted_write_keeps_last_good_state() {
         br#"{"NetXdQprcVkpaWU": {"tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt": {"lev"#,
     )
     .unwrap();
-    let s = WatermarkStore::open(dir.path()).unwrap();
+    let s = DataDir::open(dir.path()).unwrap();
     assert_eq!(
         s.get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2)),
         Some(&mark(10, 0, 1, SPSIG))
@@ -333,7 +333,7 @@ fn interrupted_write_keeps_last_good_state() {
 fn persist_is_on_disk_when_it_returns() {
     let dir = tempfile::tempdir().unwrap();
     for level in 1..=5 {
-        let mut s = WatermarkStore::open(dir.path()).unwrap();
+        let mut s = DataDir::open(dir.path()).unwrap();
         s.persist(
             ConsensusKind::Attestation,
             chain(MAINNET),
@@ -342,7 +342,7 @@ fn persist_is_on_disk_when_it_returns() {
         )
         .unwrap();
         drop(s);
-        let s = WatermarkStore::open(dir.path()).unwrap();
+        let s = DataDir::open(dir.path()).unwrap();
         assert_eq!(
             s.get(ConsensusKind::Attestation, &chain(MAINNET), &pkh(TZ2))
                 .map(|m| m.level),
@@ -361,7 +361,7 @@ fn persist_is_on_disk_when_it_returns() {
 #[test]
 fn a_failed_checkpoint_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let mut s = DataDir::open(dir.path()).unwrap();
     s.persist(
         ConsensusKind::Block,
         chain(MAINNET),
@@ -391,7 +391,7 @@ fn a_failed_checkpoint_loses_nothing() {
     );
     drop(s);
     fs::remove_dir(&tmp).unwrap();
-    let s = WatermarkStore::open(dir.path()).unwrap();
+    let s = DataDir::open(dir.path()).unwrap();
     assert_eq!(
         s.get(ConsensusKind::Block, &chain(MAINNET), &pkh(TZ2)),
         Some(&mark(11, 0, 2, SPSIG))
@@ -404,7 +404,7 @@ fn a_failed_checkpoint_loses_nothing() {
 fn failed_persist_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut s = WatermarkStore::open(&data).unwrap();
+    let mut s = DataDir::open(&data).unwrap();
     s.persist(
         ConsensusKind::Block,
         chain(MAINNET),
@@ -431,7 +431,7 @@ fn failed_persist_changes_nothing() {
 #[test]
 fn marks_never_go_backwards() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let mut s = DataDir::open(dir.path()).unwrap();
     s.persist(
         ConsensusKind::Block,
         chain(MAINNET),
@@ -492,10 +492,10 @@ mod persisted_marks_load_back {
             let dir = tempfile::tempdir().unwrap();
             let candidate = Mark { level, round, hash: [7; 32], signature: None, unreleased: false };
             let persisted = {
-                let mut s = WatermarkStore::open(dir.path()).unwrap();
+                let mut s = DataDir::open(dir.path()).unwrap();
                 s.persist(kind, chain(MAINNET), pkh(TZ2), candidate.clone())
             };
-            let reopened = WatermarkStore::open(dir.path());
+            let reopened = DataDir::open(dir.path());
             let reopened = match reopened {
                 Ok(s) => s,
                 Err(e) => return Err(TestCaseError::fail(format!("the store refused its own file: {e}"))),
@@ -519,7 +519,7 @@ mod persisted_marks_load_back {
     #[test]
     fn a_negative_round_is_refused_with_its_reason_and_nothing_is_written() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = WatermarkStore::open(dir.path()).unwrap();
+        let mut s = DataDir::open(dir.path()).unwrap();
         let err = s
             .persist(
                 ConsensusKind::Preattestation,
@@ -549,7 +549,7 @@ fn a_block_signature_completes_its_reservation_durably() {
         unreleased: true,
         ..mark(30, 0, 3, SPSIG)
     };
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let mut s = DataDir::open(dir.path()).unwrap();
     s.persist(kind, on, key, reservation.clone()).unwrap();
     // The same reservation again is nothing to write; other bytes at that point are refused.
     s.persist(kind, on, key, reservation.clone()).unwrap();
@@ -559,16 +559,16 @@ fn a_block_signature_completes_its_reservation_durably() {
     };
     assert!(s.persist(kind, on, key, other).is_err());
     drop(s); // no checkpoint: only the journal holds it
-    let s = WatermarkStore::open(dir.path()).unwrap();
+    let s = DataDir::open(dir.path()).unwrap();
     assert_eq!(s.get(kind, &on, &key), Some(&reservation));
     drop(s);
 
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let mut s = DataDir::open(dir.path()).unwrap();
     s.persist(kind, on, key, mark(30, 0, 3, SPSIG)).unwrap();
     // The signature is set once: another one for the same bytes is refused.
     assert!(s.persist(kind, on, key, mark(30, 0, 3, &p2sig())).is_err());
     drop(s);
-    let s = WatermarkStore::open(dir.path()).unwrap();
+    let s = DataDir::open(dir.path()).unwrap();
     assert_eq!(s.get(kind, &on, &key), Some(&mark(30, 0, 3, SPSIG)));
 }
 
@@ -578,7 +578,7 @@ fn a_block_signature_completes_its_reservation_durably() {
 fn a_damaged_journal_stops_the_store_and_is_left_as_it_was() {
     use crate::watermark::journal::JOURNAL_FILE;
     let dir = tempfile::tempdir().unwrap();
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let mut s = DataDir::open(dir.path()).unwrap();
     for level in 1..=5 {
         s.persist(
             ConsensusKind::Attestation,
@@ -598,9 +598,9 @@ fn a_damaged_journal_stops_the_store_and_is_left_as_it_was() {
     }
     fs::write(&path, &bytes).unwrap();
     for _ in 0..2 {
-        let err = WatermarkStore::open(dir.path()).unwrap_err();
+        let err = DataDir::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::JournalDamaged { .. }), "{err}");
-        let err = WatermarkStore::inspect(dir.path()).unwrap_err();
+        let err = DataDir::inspect(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::JournalDamaged { .. }), "{err}");
         assert_eq!(fs::read(&path).unwrap(), bytes, "the journal was rewritten");
     }
@@ -620,12 +620,12 @@ fn inspecting_writes_nothing() {
         ),
     )
     .unwrap();
-    let marks = WatermarkStore::inspect(dir.path()).unwrap();
+    let marks = DataDir::inspect(dir.path()).unwrap();
     assert_eq!(marks.entries().count(), 1);
     assert!(!dir.path().join(JOURNAL_FILE).exists());
     assert!(!dir.path().join(ID_FILE).exists());
 
-    let mut s = WatermarkStore::open(dir.path()).unwrap();
+    let mut s = DataDir::open(dir.path()).unwrap();
     s.persist(
         ConsensusKind::Attestation,
         chain(MAINNET),
@@ -635,7 +635,7 @@ fn inspecting_writes_nothing() {
     .unwrap();
     drop(s);
     let before = fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
-    let marks = WatermarkStore::inspect(dir.path()).unwrap();
+    let marks = DataDir::inspect(dir.path()).unwrap();
     assert_eq!(marks.entries().count(), 2);
     assert_eq!(fs::read(dir.path().join(JOURNAL_FILE)).unwrap(), before);
 }

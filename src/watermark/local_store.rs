@@ -1,4 +1,4 @@
-//! [`FileStore`]: the [`MarkStore`] of one data directory, with one writer thread.
+//! [`LocalStore`]: the [`MarkStore`] of one data directory, with one writer thread.
 //!
 //! Owns: group commit and bounded threads. Every reservation goes to one writer thread, which
 //! takes all that are waiting (a lone one is not delayed), checks each against the marks,
@@ -25,10 +25,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
+use super::data_dir::{DataDir, Disk, Files, StoreError};
 use super::mark_store::{MarkStore, Slot};
 use super::marks::Marks;
 use super::rule::Mark;
-use super::store::{Disk, Files, StoreError, WatermarkStore};
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 /// The files are brought up to date after this long without a new mark.
@@ -77,7 +77,7 @@ enum Work {
 
 /// octez-signer's files and the reservation journal of a locked data directory.
 #[derive(Clone)]
-pub struct FileStore {
+pub struct LocalStore {
     inner: Arc<Inner>,
 }
 
@@ -89,9 +89,9 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl std::fmt::Debug for FileStore {
+impl std::fmt::Debug for LocalStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FileStore")
+        f.write_str("LocalStore")
     }
 }
 
@@ -114,8 +114,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl FileStore {
-    pub fn new(store: WatermarkStore) -> FileStore {
+impl LocalStore {
+    /// Opens the marks of data directory `dir` (see [`DataDir::open`]) and starts serving them.
+    pub fn open(dir: impl AsRef<std::path::Path>) -> Result<LocalStore, StoreError> {
+        DataDir::open(dir).map(LocalStore::new)
+    }
+
+    /// Serves the marks of an opened data directory.
+    pub fn new(store: DataDir) -> LocalStore {
         let (marks, disk) = store.into_parts();
         let marks = Arc::new(Mutex::new(marks));
         let (tx, rx) = mpsc::channel();
@@ -145,7 +151,7 @@ impl FileStore {
                 let _ = checkpointer.join();
             })
             .expect("spawn the watermark writer thread");
-        FileStore {
+        LocalStore {
             inner: Arc::new(Inner {
                 marks,
                 commits,
@@ -190,7 +196,7 @@ impl FileStore {
 }
 
 #[async_trait]
-impl MarkStore for FileStore {
+impl MarkStore for LocalStore {
     async fn load(&self, slot: &Slot) -> Result<Option<Mark>, StoreError> {
         Ok(lock(&self.inner.marks)
             .get(slot.kind, &slot.chain, &slot.pkh)
@@ -537,7 +543,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_reservations_share_one_fdatasync() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileStore::new(WatermarkStore::open(dir.path()).unwrap());
+        let store = LocalStore::open(dir.path()).unwrap();
         let tasks: Vec<_> = (0..64u8)
             .map(|i| {
                 let store = store.clone();
@@ -558,7 +564,7 @@ mod tests {
             started.elapsed()
         );
         drop(store);
-        let reopened = WatermarkStore::open(dir.path()).unwrap();
+        let reopened = DataDir::open(dir.path()).unwrap();
         for i in 0..64u8 {
             let s = slot(i);
             let want = if i == 0 { 101 } else { 100 };
@@ -573,7 +579,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_idle_store_brings_its_files_up_to_date() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileStore::new(WatermarkStore::open(dir.path()).unwrap());
+        let store = LocalStore::open(dir.path()).unwrap();
         store.reserve(slot(1), mark(7)).await.unwrap();
         let file = dir.path().join("attestation_high_watermarks");
         let deadline = std::time::Instant::now() + IDLE_CHECKPOINT * 10;
@@ -592,7 +598,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dead_writer_is_reported() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileStore::new(WatermarkStore::open(dir.path()).unwrap());
+        let store = LocalStore::open(dir.path()).unwrap();
         assert!(store.alive());
         let died = store.submit(|_| Job::Die).await;
         assert!(matches!(died, Err(StoreError::Unavailable(_))), "{died:?}");
@@ -613,7 +619,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_slow_checkpoint_or_probe_never_holds_up_a_reservation() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileStore::new(WatermarkStore::open(dir.path()).unwrap());
+        let store = LocalStore::open(dir.path()).unwrap();
         store.reserve(slot(1), mark(1)).await.unwrap();
         let stall = Duration::from_secs(2);
         let _ = store.submit(|_| Job::Stall(stall)).await;
@@ -641,7 +647,7 @@ mod tests {
             .unwrap()
             .expect("the probe finishes once the disk answers");
         drop(store);
-        let reopened = WatermarkStore::open(dir.path()).unwrap();
+        let reopened = DataDir::open(dir.path()).unwrap();
         let s = slot(1);
         assert_eq!(
             reopened.get(s.kind, &s.chain, &s.pkh).map(|m| m.level),

@@ -2,10 +2,10 @@
 //!
 //! Owns: loading every mark at open (the files, then the journal's reservations), the exclusive
 //! lock on the directory for the store's lifetime, and making a new mark durable in the journal
-//! ([`super::journal`]) before [`WatermarkStore::persist`] returns; the files are rewritten
+//! ([`super::journal`]) before [`DataDir::persist`] returns; the files are rewritten
 //! (see [`crate::private_fs::write_durably`]) at checkpoints. The in-memory state changes only
 //! after the mark is on disk, so memory never claims more than the disk holds. Never resets, skips or guesses: a
-//! file that cannot be read or parsed stops [`WatermarkStore::open`], and a mark that would go
+//! file that cannot be read or parsed stops [`DataDir::open`], and a mark that would go
 //! backwards is refused.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -154,7 +154,7 @@ pub const PROBE_FILE: &str = "readyz.probe";
 /// The high watermarks of one data directory, held exclusively by this process: the marks in
 /// memory, and the directory they are durable in.
 #[derive(Debug)]
-pub struct WatermarkStore {
+pub struct DataDir {
     marks: Marks,
     disk: Disk,
 }
@@ -200,27 +200,25 @@ impl Files {
     }
 }
 
-/// What [`WatermarkStore::open`] found in files of older octez-signer versions.
+/// What [`DataDir::open`] found in files of older octez-signer versions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Migration {
     /// (file name, marks found in it, marks it raised in the current file).
     pub found: Vec<(&'static str, usize, usize)>,
 }
 
-impl WatermarkStore {
+impl DataDir {
     /// Opens (creating it with mode 0700 if missing) the data directory, locks it, removes
     /// temporary files left by an interrupted write, loads the watermark files (including the
     /// names older octez-signer versions used, raising the current files to them) and the
     /// journal's reservations, and writes the files so they hold every mark.
-    pub fn open(dir: impl AsRef<Path>) -> Result<WatermarkStore, StoreError> {
+    pub fn open(dir: impl AsRef<Path>) -> Result<DataDir, StoreError> {
         Self::open_reporting(dir).map(|(store, _)| store)
     }
 
-    /// [`WatermarkStore::open`], also saying what it took from older octez-signer files (each
+    /// [`DataDir::open`], also saying what it took from older octez-signer files (each
     /// is logged too).
-    pub fn open_reporting(
-        dir: impl AsRef<Path>,
-    ) -> Result<(WatermarkStore, Migration), StoreError> {
+    pub fn open_reporting(dir: impl AsRef<Path>) -> Result<(DataDir, Migration), StoreError> {
         let dir = dir.as_ref().to_path_buf();
         crate::private_fs::create_all(&dir).map_err(|source| StoreError::Io {
             op: "create the data directory",
@@ -284,7 +282,7 @@ impl WatermarkStore {
                 "took reservations from the journal that the files did not hold yet"
             );
         }
-        let mut store = WatermarkStore {
+        let mut store = DataDir {
             marks,
             disk: Disk {
                 files: Files {
@@ -300,7 +298,7 @@ impl WatermarkStore {
         Ok((store, migration))
     }
 
-    /// The marks of `dir` as [`WatermarkStore::open`] would load them, without writing a mark
+    /// The marks of `dir` as [`DataDir::open`] would load them, without writing a mark
     /// file or the journal (read-only commands): under the directory lock, so no `serve`
     /// writes meanwhile. A directory that does not exist holds no marks.
     pub fn inspect(dir: impl AsRef<Path>) -> Result<Marks, StoreError> {
@@ -394,7 +392,7 @@ impl WatermarkStore {
     }
 
     /// The marks and the directory apart, for a store that reads the one while a writer
-    /// thread owns the other ([`super::FileStore`]).
+    /// thread owns the other ([`super::LocalStore`]).
     pub fn into_parts(self) -> (Marks, Disk) {
         (self.marks, self.disk)
     }
@@ -487,5 +485,5 @@ fn sync_parent(dir: &Path) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-#[path = "store_tests.rs"]
+#[path = "data_dir_tests.rs"]
 mod tests;

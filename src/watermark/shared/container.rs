@@ -68,7 +68,7 @@ enum Known {
     At { etag: String, mark: Mark },
 }
 
-/// What [`SharedMarks::raise_to`] did.
+/// What [`Container::raise_to`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Raised {
     /// The slot had no mark: it now has the given one.
@@ -83,7 +83,7 @@ pub enum Raised {
 }
 
 /// The shared marks in one container.
-pub struct SharedMarks {
+pub struct Container {
     blobs: Arc<dyn Blobs>,
     location: SharedLocation,
     /// Time for one reservation, retries included (the sign deadline).
@@ -97,14 +97,14 @@ pub struct SharedMarks {
     probe_etag: Mutex<Option<String>>,
 }
 
-impl SharedMarks {
+impl Container {
     pub fn new(
         blobs: Arc<dyn Blobs>,
         location: SharedLocation,
         budget: Duration,
         stats: Arc<SharedStats>,
-    ) -> SharedMarks {
-        SharedMarks {
+    ) -> Container {
+        Container {
             blobs,
             location,
             budget,
@@ -123,7 +123,7 @@ impl SharedMarks {
     /// Names the readiness probe's blob after this host and `data_dir` (a signer's identity:
     /// one data directory is one signer), so restarts reuse one blob instead of leaving one
     /// per process in the container.
-    pub fn probing_as(mut self, data_dir: &std::path::Path) -> SharedMarks {
+    pub fn probing_as(mut self, data_dir: &std::path::Path) -> Container {
         let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
         let digest = crate::tezos::blake2b_256(dir.as_os_str().as_encoded_bytes());
         self.probe_id = format!("{}-{}", host_name(), hex::encode(&digest[..8]));
