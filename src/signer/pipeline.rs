@@ -182,9 +182,10 @@ impl Signer {
     ) -> Result<(Signature, Duration, Duration, KeyGuard), SignError> {
         let store = Arc::clone(&self.store);
         let reservation = mark_req.reservation();
+        let until = ctx.deadline;
         let mut reserving = tokio::spawn(async move {
             let started = Instant::now();
-            let reserved = store.reserve(slot, reservation).await;
+            let reserved = store.reserve(slot, reservation, until).await;
             (reserved, started.elapsed())
         });
         let signed = self.vault_sign(entry, &mark_req.hash, ctx).await;
@@ -226,9 +227,10 @@ impl Signer {
         let store = Arc::clone(&self.store);
         let signed = mark_req.to_mark(signature);
         let block = slot.kind == ConsensusKind::Block;
+        let until = ctx.deadline;
         let mut recording = tokio::spawn(async move {
             let started = Instant::now();
-            let recorded = store.record_signature(slot, signed).await;
+            let recorded = store.record_signature(slot, signed, until).await;
             // The store before the lock: whoever takes the key next finds the store free.
             drop(store);
             drop(guard);

@@ -218,14 +218,25 @@ impl MarkStore for LocalStore {
 
     /// Durable when it returns, even if the caller's future is dropped meanwhile (the writer
     /// finishes the batch either way).
-    async fn reserve(&self, slot: Slot, mark: Mark) -> Result<(), StoreError> {
+    /// `until` is not needed: the disk write cannot be interrupted (the pipeline bounds its wait).
+    async fn reserve(
+        &self,
+        slot: Slot,
+        mark: Mark,
+        _until: Option<std::time::Instant>,
+    ) -> Result<(), StoreError> {
         self.submit(|done| Job::Reserve { slot, mark, done }).await
     }
 
     /// A block's signature goes through the writer like a reservation (one journal record,
     /// durable when this returns); any other kind's is kept in memory until the next
     /// checkpoint.
-    async fn record_signature(&self, slot: Slot, signed: Mark) -> Result<Signature, StoreError> {
+    async fn record_signature(
+        &self,
+        slot: Slot,
+        signed: Mark,
+        _until: Option<std::time::Instant>,
+    ) -> Result<Signature, StoreError> {
         let signature = signed.signature.ok_or_else(|| {
             StoreError::Unavailable("a signature to record without a signature".into())
         })?;
@@ -547,7 +558,7 @@ mod tests {
         let tasks: Vec<_> = (0..64u8)
             .map(|i| {
                 let store = store.clone();
-                tokio::spawn(async move { store.reserve(slot(i), mark(100)).await })
+                tokio::spawn(async move { store.reserve(slot(i), mark(100), None).await })
             })
             .collect();
         for t in tasks {
@@ -557,7 +568,7 @@ mod tests {
         assert!(commits < 64, "{commits} journal writes for 64 reservations");
         // A lone reservation is not held back to wait for company.
         let started = std::time::Instant::now();
-        store.reserve(slot(0), mark(101)).await.unwrap();
+        store.reserve(slot(0), mark(101), None).await.unwrap();
         assert!(
             started.elapsed() < IDLE_CHECKPOINT,
             "{:?}",
@@ -580,7 +591,7 @@ mod tests {
     async fn an_idle_store_brings_its_files_up_to_date() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
-        store.reserve(slot(1), mark(7)).await.unwrap();
+        store.reserve(slot(1), mark(7), None).await.unwrap();
         let file = dir.path().join("attestation_high_watermarks");
         let deadline = std::time::Instant::now() + IDLE_CHECKPOINT * 10;
         while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains("\"level\": 7")) {
@@ -589,7 +600,7 @@ mod tests {
         }
         assert!(dir.path().join(JOURNAL_FILE).exists());
         // A regression is refused by the writer, and the caller hears why.
-        let err = store.reserve(slot(1), mark(6)).await.unwrap_err();
+        let err = store.reserve(slot(1), mark(6), None).await.unwrap_err();
         assert!(matches!(err, StoreError::Regression { .. }), "{err}");
     }
 
@@ -609,7 +620,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(!store.alive());
-        let err = store.reserve(slot(1), mark(1)).await.unwrap_err();
+        let err = store.reserve(slot(1), mark(1), None).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
     }
 
@@ -620,7 +631,7 @@ mod tests {
     async fn a_slow_checkpoint_or_probe_never_holds_up_a_reservation() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
-        store.reserve(slot(1), mark(1)).await.unwrap();
+        store.reserve(slot(1), mark(1), None).await.unwrap();
         let stall = Duration::from_secs(2);
         let _ = store.submit(|_| Job::Stall(stall)).await;
         // An idle checkpoint and a readiness probe queue up behind the stalled disk.
@@ -633,7 +644,7 @@ mod tests {
         let mut slowest = Duration::ZERO;
         for level in 2..=30 {
             let one = std::time::Instant::now();
-            store.reserve(slot(1), mark(level)).await.unwrap();
+            store.reserve(slot(1), mark(level), None).await.unwrap();
             slowest = slowest.max(one.elapsed());
         }
         assert!(

@@ -11,6 +11,7 @@
 //! Must never: return from [`MarkStore::reserve`] before the mark is durable.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use async_trait::async_trait;
 
@@ -38,8 +39,15 @@ pub trait MarkStore: Send + Sync + 'static {
     /// The chains `pkh` has marks on, any kind.
     async fn chains_of(&self, pkh: &Pkh) -> Result<BTreeSet<ChainId>, StoreError>;
     /// Makes `mark` the mark of `slot`, durably before returning. It must be strictly above
-    /// the current one; its signature may be absent (a reservation).
-    async fn reserve(&self, slot: Slot, mark: Mark) -> Result<(), StoreError>;
+    /// the current one; its signature may be absent (a reservation). A store that waits on
+    /// the network gives up at `until` (the request's deadline), or after its own budget
+    /// without one; a local disk write cannot be interrupted, and its caller bounds the wait.
+    async fn reserve(
+        &self,
+        slot: Slot,
+        mark: Mark,
+        until: Option<Instant>,
+    ) -> Result<(), StoreError>;
     /// Adds the signature `signed` carries to the current mark of `slot`, which must be the
     /// reservation at its level and round for the same bytes, and returns the signature that
     /// may leave the process.
@@ -48,8 +56,14 @@ pub trait MarkStore: Send + Sync + 'static {
     /// shared store the one signature the container ever accepts for that block, which may be
     /// another signer's (recorded first): that one is returned, and `signed`'s is dropped. For
     /// the other kinds it need not be durable (losing it only means an identical retry is
-    /// signed again, which is no double sign) and `signed`'s signature is returned.
-    async fn record_signature(&self, slot: Slot, signed: Mark) -> Result<Signature, StoreError>;
+    /// signed again, which is no double sign) and `signed`'s signature is returned. `until`
+    /// as for [`MarkStore::reserve`].
+    async fn record_signature(
+        &self,
+        slot: Slot,
+        signed: Mark,
+        until: Option<Instant>,
+    ) -> Result<Signature, StoreError>;
     /// Makes everything recorded so far durable (at a clean shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
     /// Whether the store can take marks now (readiness). A local store always can: its
@@ -96,7 +110,7 @@ mod tests {
             unreleased: false,
         };
         store
-            .reserve(slot(), reserved.clone())
+            .reserve(slot(), reserved.clone(), None)
             .await
             .expect("reserve");
         let same = MarkRequest {
@@ -115,17 +129,21 @@ mod tests {
         assert_eq!(check(current.as_ref(), &same, None), Ok(Decision::Sign));
 
         let sig: Signature = SPSIG.parse().expect("sig");
-        let wrong = store.record_signature(slot(), other.to_mark(sig)).await;
+        let wrong = store
+            .record_signature(slot(), other.to_mark(sig), None)
+            .await;
         assert!(
             matches!(wrong, Err(StoreError::NotAReservation { .. })),
             "{wrong:?}"
         );
         let released = store
-            .record_signature(slot(), same.to_mark(sig))
+            .record_signature(slot(), same.to_mark(sig), None)
             .await
             .expect("record");
         assert_eq!(released, sig);
-        let again = store.record_signature(slot(), same.to_mark(sig)).await;
+        let again = store
+            .record_signature(slot(), same.to_mark(sig), None)
+            .await;
         assert!(
             matches!(again, Err(StoreError::NotAReservation { .. })),
             "{again:?}"
@@ -148,7 +166,7 @@ mod tests {
             unreleased: false,
         };
         store
-            .reserve(other_key, unrelated)
+            .reserve(other_key, unrelated, None)
             .await
             .expect("another reservation");
         drop(store);
@@ -182,12 +200,12 @@ mod tests {
         let sig: Signature = SPSIG.parse().expect("sig");
         let store = LocalStore::open(dir.path()).expect("open");
         store
-            .reserve(block, req(10).reservation())
+            .reserve(block, req(10).reservation(), None)
             .await
             .expect("reserve");
         assert_eq!(
             store
-                .record_signature(block, req(10).to_mark(sig))
+                .record_signature(block, req(10).to_mark(sig), None)
                 .await
                 .expect("record"),
             sig
@@ -202,7 +220,7 @@ mod tests {
         );
         // Another reservation that never gets its signature (the vault call failed).
         store
-            .reserve(block, req(11).reservation())
+            .reserve(block, req(11).reservation(), None)
             .await
             .expect("reserve");
         // A checkpoint (the files lose the proof; the journal carries it on).

@@ -110,7 +110,7 @@ async fn run(steps: &[(usize, Step)]) -> BTreeMap<usize, BTreeSet<[u8; 64]>> {
                     }
                     Ok(Decision::Sign) => {
                         if s.store()
-                            .reserve(block_slot(), req.reservation())
+                            .reserve(block_slot(), req.reservation(), None)
                             .await
                             .is_ok()
                         {
@@ -128,7 +128,7 @@ async fn run(steps: &[(usize, Step)]) -> BTreeMap<usize, BTreeSet<[u8; 64]>> {
             (Step::Record, Pending::Signed(point, sig)) => {
                 let recorded = s
                     .store()
-                    .record_signature(block_slot(), request(point).to_mark(sig))
+                    .record_signature(block_slot(), request(point).to_mark(sig), None)
                     .await;
                 if let Ok(sig) = recorded {
                     released.entry(point).or_default().insert(*sig.raw());
@@ -225,7 +225,7 @@ async fn a_pushed_unsigned_block_mark_is_refused() {
         .await
         .expect("push");
     let got = signer(&blobs)
-        .reserve(block_slot(), &req.reservation())
+        .reserve(block_slot(), &req.reservation(), None)
         .await;
     assert!(
         matches!(

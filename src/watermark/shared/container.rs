@@ -86,7 +86,8 @@ pub enum Raised {
 pub struct Container {
     blobs: Arc<dyn Blobs>,
     location: SharedLocation,
-    /// Time for one reservation, retries included (the sign deadline).
+    /// Time for one reservation or record, retries included, when the caller has no deadline
+    /// of its own (a signing request brings its own: see [`Container::reserve`]).
     budget: Duration,
     known: Mutex<HashMap<Slot, Known>>,
     stats: Arc<SharedStats>,
@@ -130,6 +131,11 @@ impl Container {
         self
     }
 
+    /// The one deadline of a step: the caller's, else this container's budget from now.
+    fn deadline(&self, until: Option<Instant>) -> Instant {
+        until.unwrap_or_else(|| Instant::now() + self.budget)
+    }
+
     pub fn stats(&self) -> &Arc<SharedStats> {
         &self.stats
     }
@@ -142,8 +148,14 @@ impl Container {
 
     /// Makes `mark` (just allowed by the local rule) the shared mark of `slot`, if the shared
     /// rule allows it too. Returns once the container holds it (or an identical reservation).
-    pub async fn reserve(&self, slot: Slot, mark: &Mark) -> Result<(), SharedError> {
-        let deadline = Instant::now() + self.budget;
+    /// Finished by `until` (the request's deadline), or within the budget without one.
+    pub async fn reserve(
+        &self,
+        slot: Slot,
+        mark: &Mark,
+        until: Option<Instant>,
+    ) -> Result<(), SharedError> {
+        let deadline = self.deadline(until);
         let name = self.location.blob_name(&slot);
         let request = MarkRequest {
             kind: slot.kind,
@@ -226,8 +238,13 @@ impl Container {
     /// recorded first. Refuses (nothing may be released) when the blob moved past the block,
     /// holds no proof that nothing was released, or lost the reservation. See the module
     /// documentation of [`super`] for the argument.
-    pub async fn record_block(&self, slot: Slot, signed: &Mark) -> Result<Signature, SharedError> {
-        let deadline = Instant::now() + self.budget;
+    pub async fn record_block(
+        &self,
+        slot: Slot,
+        signed: &Mark,
+        until: Option<Instant>,
+    ) -> Result<Signature, SharedError> {
+        let deadline = self.deadline(until);
         let name = self.location.blob_name(&slot);
         let request = MarkRequest {
             kind: slot.kind,

@@ -211,10 +211,15 @@ impl MarkStore for SharedStore {
 
     /// Durable locally and in the container, both at once; either failing fails the
     /// reservation (a local mark whose shared write failed only refuses more, never less).
-    async fn reserve(&self, slot: Slot, mark: Mark) -> Result<(), StoreError> {
+    async fn reserve(
+        &self,
+        slot: Slot,
+        mark: Mark,
+        until: Option<std::time::Instant>,
+    ) -> Result<(), StoreError> {
         let (local, shared) = tokio::join!(
-            self.local.reserve(slot, mark.clone()),
-            self.shared.reserve(slot, &mark)
+            self.local.reserve(slot, mark.clone(), until),
+            self.shared.reserve(slot, &mark, until)
         );
         self.restore_if_lost();
         local?;
@@ -225,20 +230,25 @@ impl MarkStore for SharedStore {
     /// ([`Container::record_block`]), then that one is recorded locally (durably); only then
     /// may it leave. Other kinds: locally only (the shared reservation is what keeps other
     /// signers out, and an identical (pre)attestation signed again elsewhere is no double sign).
-    async fn record_signature(&self, slot: Slot, signed: Mark) -> Result<Signature, StoreError> {
+    async fn record_signature(
+        &self,
+        slot: Slot,
+        signed: Mark,
+        until: Option<std::time::Instant>,
+    ) -> Result<Signature, StoreError> {
         if slot.kind != ConsensusKind::Block {
-            return self.local.record_signature(slot, signed).await;
+            return self.local.record_signature(slot, signed, until).await;
         }
         let winner = self
             .shared
-            .record_block(slot, &signed)
+            .record_block(slot, &signed, until)
             .await
             .map_err(StoreError::Shared)?;
         let signed = Mark {
             signature: Some(winner),
             ..signed
         };
-        self.local.record_signature(slot, signed).await
+        self.local.record_signature(slot, signed, until).await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -44,14 +44,16 @@ fn mark(level: i32, round: i32, hash: u8) -> Mark {
 async fn the_usual_reservation_is_one_conditional_write_and_no_read() {
     let blobs = Arc::new(MemoryBlobs::default());
     let a = signer(&blobs);
-    a.reserve(slot(), &mark(10, 0, 1)).await.expect("create");
+    a.reserve(slot(), &mark(10, 0, 1), None)
+        .await
+        .expect("create");
     assert_eq!(
         blobs.counts(),
         (0, 1),
         "created with If-None-Match, no read"
     );
     for level in 11..20 {
-        a.reserve(slot(), &mark(level, 0, 1))
+        a.reserve(slot(), &mark(level, 0, 1), None)
             .await
             .expect("move up");
     }
@@ -74,14 +76,16 @@ async fn a_second_signer_is_held_to_the_first_ones_mark() {
     for (request, allowed) in cases {
         let blobs = Arc::new(MemoryBlobs::default());
         let (a, b) = (signer(&blobs), signer(&blobs));
-        a.reserve(slot(), &mark(100, 1, 1)).await.expect("first");
-        let got = b.reserve(slot(), &request).await;
+        a.reserve(slot(), &mark(100, 1, 1), None)
+            .await
+            .expect("first");
+        let got = b.reserve(slot(), &request, None).await;
         assert_eq!(got.is_ok(), allowed, "{request:?}: {got:?}");
         if let Err(e) = got {
             assert!(matches!(e, SharedError::Refused { .. }), "{e:?}");
         }
         // A, whose cached ETag is now stale when B moved the mark, re-reads and decides again.
-        let again = a.reserve(slot(), &mark(100, 1, 3)).await;
+        let again = a.reserve(slot(), &mark(100, 1, 3), None).await;
         assert!(again.is_err(), "{again:?}");
     }
 }
@@ -95,7 +99,9 @@ async fn signers_racing_at_one_point_leave_exactly_one_winner() {
         for (i, s) in signers.iter().enumerate() {
             let s = Arc::clone(s);
             tasks.push(tokio::spawn(async move {
-                s.reserve(slot(), &mark(50, round, i as u8)).await.is_ok()
+                s.reserve(slot(), &mark(50, round, i as u8), None)
+                    .await
+                    .is_ok()
             }));
         }
         let mut winners = 0;
@@ -110,10 +116,10 @@ async fn signers_racing_at_one_point_leave_exactly_one_winner() {
 async fn storage_failures_fail_closed_within_the_budget_and_recover() {
     let blobs = Arc::new(MemoryBlobs::default());
     let a = signer(&blobs);
-    a.reserve(slot(), &mark(1, 0, 1)).await.expect("up");
+    a.reserve(slot(), &mark(1, 0, 1), None).await.expect("up");
     blobs.down.store(true, Ordering::SeqCst);
     let started = std::time::Instant::now();
-    let got = a.reserve(slot(), &mark(2, 0, 1)).await;
+    let got = a.reserve(slot(), &mark(2, 0, 1), None).await;
     assert!(
         matches!(got, Err(SharedError::Unavailable { .. })),
         "{got:?}"
@@ -126,7 +132,9 @@ async fn storage_failures_fail_closed_within_the_budget_and_recover() {
     assert!(a.probe().await.is_err());
     assert!(a.stats().snapshot().errors["unavailable"] >= 1);
     blobs.down.store(false, Ordering::SeqCst);
-    a.reserve(slot(), &mark(2, 0, 1)).await.expect("recovered");
+    a.reserve(slot(), &mark(2, 0, 1), None)
+        .await
+        .expect("recovered");
     a.probe().await.expect("ready again");
 }
 
@@ -142,9 +150,9 @@ async fn a_long_outage_is_an_outage_not_a_fight() {
         Duration::from_millis(2500),
         Arc::new(SharedStats::default()),
     );
-    a.reserve(slot(), &mark(1, 0, 1)).await.expect("up");
+    a.reserve(slot(), &mark(1, 0, 1), None).await.expect("up");
     blobs.down.store(true, Ordering::SeqCst);
-    let got = a.reserve(slot(), &mark(2, 0, 1)).await;
+    let got = a.reserve(slot(), &mark(2, 0, 1), None).await;
     assert!(
         matches!(got, Err(SharedError::Unavailable { .. })),
         "{got:?}"
@@ -160,7 +168,7 @@ async fn an_unreadable_shared_mark_refuses_everything() {
         .lock()
         .unwrap()
         .insert(name, (1, b"{\"level\": -4, \"hash\": \"00\"}".to_vec()));
-    let got = signer(&blobs).reserve(slot(), &mark(5, 0, 1)).await;
+    let got = signer(&blobs).reserve(slot(), &mark(5, 0, 1), None).await;
     assert!(matches!(got, Err(SharedError::Corrupt { .. })), "{got:?}");
 }
 
@@ -177,9 +185,9 @@ async fn push_raises_missing_and_lower_marks_and_never_lowers_one() {
         other("tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb"),
         other("tz1aSkwEot3L2kmUvcoxzjMomb9mvBNuzFK6"),
     );
-    shared.reserve(lower, &mark(5, 0, 1)).await.unwrap();
-    shared.reserve(higher, &mark(50, 0, 1)).await.unwrap();
-    shared.reserve(same, &mark(7, 0, 1)).await.unwrap();
+    shared.reserve(lower, &mark(5, 0, 1), None).await.unwrap();
+    shared.reserve(higher, &mark(50, 0, 1), None).await.unwrap();
+    shared.reserve(same, &mark(7, 0, 1), None).await.unwrap();
     let report = push(
         &signer(&blobs),
         vec![
@@ -215,7 +223,7 @@ async fn the_local_marks_are_the_floor_and_are_written_back_when_lost() {
         kind: ConsensusKind::Block,
         ..slot()
     };
-    local.reserve(other, mark(70, 0, 7)).await.unwrap();
+    local.reserve(other, mark(70, 0, 7), None).await.unwrap();
     let store = SharedStore::open(local, signer(&blobs))
         .await
         .expect("open");
@@ -225,19 +233,19 @@ async fn the_local_marks_are_the_floor_and_are_written_back_when_lost() {
         "seeded with the local mark"
     );
     store
-        .reserve(slot(), mark(10, 0, 1))
+        .reserve(slot(), mark(10, 0, 1), None)
         .await
         .expect("reserve");
     // The container is emptied: below the local mark stays refused (by the local files)...
     blobs.blobs.lock().unwrap().clear();
-    let below = store.reserve(slot(), mark(9, 0, 2)).await;
+    let below = store.reserve(slot(), mark(9, 0, 2), None).await;
     assert!(
         matches!(below, Err(StoreError::Regression { .. })),
         "{below:?}"
     );
     // ... and the next reservation finds its slot gone and writes every local mark back.
     store
-        .reserve(slot(), mark(11, 0, 1))
+        .reserve(slot(), mark(11, 0, 1), None)
         .await
         .expect("reserve");
     for _ in 0..100 {
@@ -253,3 +261,49 @@ async fn the_local_marks_are_the_floor_and_are_written_back_when_lost() {
 
 #[path = "block_tests.rs"]
 mod blocks;
+
+/// A container that accepted the connection and froze.
+struct Frozen;
+
+#[async_trait::async_trait]
+impl Blobs for Frozen {
+    async fn read(&self, _: &str) -> Result<Option<(String, Vec<u8>)>, BlobError> {
+        std::future::pending().await
+    }
+    async fn write(&self, _: &str, _: Vec<u8>, _: Condition) -> Result<String, BlobError> {
+        std::future::pending().await
+    }
+}
+
+/// The request's deadline is the container's one clock: a reservation and a block's record
+/// give up at it, not at the container's own (longer) budget, which only serves callers
+/// without a deadline.
+#[tokio::test]
+async fn the_request_deadline_bounds_every_container_step() {
+    let container = Container::new(
+        Arc::new(Frozen),
+        location(),
+        Duration::from_secs(30),
+        Arc::new(SharedStats::default()),
+    );
+    let block = Slot {
+        kind: ConsensusKind::Block,
+        ..slot()
+    };
+    let until = || Some(std::time::Instant::now() + Duration::from_millis(80));
+    let started = std::time::Instant::now();
+    let reserved = container.reserve(slot(), &mark(5, 0, 1), until()).await;
+    assert!(reserved.is_err(), "{reserved:?}");
+    let sig: crate::tezos::Signature = "spsig16QPQy2nPP6BkV5vtKyQhtVXjDGTq9Wx8VQgqEv7bYKviCkbXjaaaD1n8R7HRMxTRcjUn9U4TaoAtSBq2Sx1F9fbAVjWGK".parse().unwrap();
+    let signed = Mark {
+        signature: Some(sig),
+        ..mark(6, 0, 2)
+    };
+    let recorded = container.record_block(block, &signed, until()).await;
+    assert!(recorded.is_err(), "{recorded:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "both steps ended at their deadline: {:?}",
+        started.elapsed()
+    );
+}
