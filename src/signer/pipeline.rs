@@ -169,9 +169,11 @@ impl Signer {
     }
 
     /// Reserves the mark and calls the vault at once: the durable write costs nothing on the
-    /// critical path. The reservation runs in its own task, so it completes even if this
-    /// future is dropped; a signature is returned only once both succeeded (with the vault's
-    /// latency, the reservation's, and the key's lock, handed on).
+    /// critical path. Both run in this task (no hand-off to another); a reservation still
+    /// running at the deadline is handed to a task of its own with the key's lock, so it
+    /// completes and the next request for this key never races it into the store. A signature
+    /// is returned only once both succeeded (with the vault's latency, the reservation's, and
+    /// the key's lock, handed on).
     async fn reserve_and_sign(
         &self,
         entry: &KeyEntry,
@@ -181,20 +183,21 @@ impl Signer {
         ctx: &SignContext,
     ) -> Result<(Signature, Duration, Duration, KeyGuard), SignError> {
         let store = Arc::clone(&self.store);
-        let reservation = mark_req.reservation();
-        let until = ctx.deadline;
-        let mut reserving = tokio::spawn(async move {
+        let (reservation, until) = (mark_req.reservation(), ctx.deadline);
+        let mut reserving: StoreStep<()> = Box::pin(async move {
             let started = Instant::now();
-            let reserved = store.reserve(slot, reservation, until).await;
-            (reserved, started.elapsed())
+            (
+                store.reserve(slot, reservation, until).await,
+                started.elapsed(),
+            )
         });
-        let signed = self.vault_sign(entry, &mark_req.hash, ctx).await;
-        // The reservation too must end by the deadline (a shared store is a network call).
-        let reserved = match bounded(ctx, &slot.pkh, Stage::Reservation, &mut reserving).await {
+        let (signed, reserved) = tokio::join!(
+            self.vault_sign(entry, &mark_req.hash, ctx),
+            bounded(ctx, &slot.pkh, Stage::Reservation, &mut reserving)
+        );
+        let (reserved, reserved_in) = match reserved {
             Ok(reserved) => reserved,
             Err(late) => {
-                // The reservation runs on: the key stays locked until it ends, so the next
-                // request for this key never races it into the store.
                 tokio::spawn(async move {
                     let _ = reserving.await;
                     drop(guard);
@@ -202,19 +205,17 @@ impl Signer {
                 return Err(late);
             }
         };
-        let (reserved, reserved_in) =
-            reserved.map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
         reserved.map_err(SignError::Store)?;
         let (signature, latency) = signed?;
         Ok((signature, latency, reserved_in, guard))
     }
 
-    /// Records the signature with its mark (an identical retry then gets it back), in a task
-    /// that owns the key's lock, so it completes even if this request is dropped. A
-    /// (pre)attestation's reply does not wait for it (losing the record only means an
-    /// identical retry is signed again, which is no double sign). A block's does: it is
-    /// recorded (durably, and in the shared container) before it leaves, and what leaves is
-    /// the one signature recorded for it, perhaps another signer's.
+    /// Records the signature with its mark (an identical retry then gets it back), then lets
+    /// the key go. A (pre)attestation's record is an in-memory update (losing it only means
+    /// an identical retry is signed again, which is no double sign), done here before the
+    /// reply. A block's is recorded durably, and in the shared container, before it leaves,
+    /// and what leaves is the one signature recorded for it, perhaps another signer's: in a
+    /// task that owns the key's lock, so it completes even past the request's deadline.
     async fn record(
         &self,
         entry: &KeyEntry,
@@ -224,9 +225,19 @@ impl Signer {
         guard: KeyGuard,
         ctx: &SignContext,
     ) -> Result<(Signature, Duration), SignError> {
-        let store = Arc::clone(&self.store);
         let signed = mark_req.to_mark(signature);
-        let block = slot.kind == ConsensusKind::Block;
+        if slot.kind != ConsensusKind::Block {
+            let recorded = self
+                .store
+                .record_signature(slot, signed, ctx.deadline)
+                .await;
+            drop(guard);
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, "could not record a released signature with its mark; an identical retry will be signed again");
+            }
+            return Ok((signature, Duration::ZERO));
+        }
+        let store = Arc::clone(&self.store);
         let until = ctx.deadline;
         let mut recording = tokio::spawn(async move {
             let started = Instant::now();
@@ -234,14 +245,8 @@ impl Signer {
             // The store before the lock: whoever takes the key next finds the store free.
             drop(store);
             drop(guard);
-            if let (false, Err(e)) = (block, &recorded) {
-                tracing::warn!(error = %e, "could not record a released signature with its mark; an identical retry will be signed again");
-            }
             (recorded, started.elapsed())
         });
-        if !block {
-            return Ok((signature, Duration::ZERO));
-        }
         let (recorded, recorded_in) = bounded(ctx, &slot.pkh, Stage::Record, &mut recording)
             .await?
             .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
@@ -303,13 +308,17 @@ fn verified_stored(
         })
 }
 
-/// A store step's task, awaited until the request's deadline (the task itself runs on).
-async fn bounded<T>(
+/// A store step, with how long it took, run in the request's task.
+type StoreStep<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (Result<T, StoreError>, Duration)> + Send>>;
+
+/// A store step, awaited until the request's deadline (the step itself is left to run on).
+async fn bounded<F: std::future::Future + Unpin>(
     ctx: &SignContext,
     pkh: &Pkh,
     stage: Stage,
-    task: &mut tokio::task::JoinHandle<T>,
-) -> Result<Result<T, tokio::task::JoinError>, SignError> {
+    task: &mut F,
+) -> Result<F::Output, SignError> {
     match ctx.deadline {
         None => Ok(task.await),
         Some(deadline) => tokio::time::timeout_at(deadline.into(), task)
