@@ -7,7 +7,10 @@
 //!
 //! - Latency: `POST /keys/<pkh>` against the bare vault sign call (the same SDK call the
 //!   signer makes, from this process), alternating one of each so both see the same machine
-//!   state; p50/p99 at vault latency 0 and 20 ms, data directory on disk and on tmpfs.
+//!   state; p50/p99 at vault latency 0 and 20 ms, data directory on disk and on tmpfs. With
+//!   nginx on PATH (`scripts/bench.sh e2e` installs Debian's), a third call alternates with
+//!   them: the same bare SDK call through nginx as a do-nothing TLS reverse proxy (keep-alive
+//!   both sides), the floor of any process between a baker and the vault on this machine.
 //! - Throughput at concurrency 1, 8, 64 over 1 and 64 keys (0 ms), with serve's CPU time per
 //!   signature (from /proc), next to the bare vault's throughput at the same concurrency;
 //!   vault requests and token fetches per signature (emulator counters); serve's threads and
@@ -26,7 +29,7 @@
 //! loopback.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -234,6 +237,167 @@ impl Drop for EmulatorProc {
     }
 }
 
+/// nginx as a do-nothing TLS reverse proxy in front of the emulator: a child process in the
+/// foreground (`daemon off`, `master_process off`: one process, no workers) with its config,
+/// pid, logs and temp files in its own directory, listening on 127.0.0.1 with the emulator's
+/// own leaf certificate (valid for 127.0.0.1, signed by the CA the SDK client already
+/// trusts), keep-alive to the client and to the emulator.
+struct Nginx {
+    child: Child,
+    /// `https://127.0.0.1:PORT`.
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// The nginx binary on PATH (or Debian's /usr/sbin, often not on a user's PATH).
+    fn binary() -> Option<PathBuf> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .chain([PathBuf::from("/usr/sbin")])
+            .map(|dir| dir.join("nginx"))
+            .find(|bin| bin.is_file())
+    }
+
+    /// Starts nginx in front of `emulator`; Err says why it cannot (the caller skips the row).
+    fn start(bin: &Path, emulator: &EmulatorProc) -> Result<Nginx, String> {
+        let upstream = emulator
+            .url
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.trim_end_matches('/').parse::<u16>().ok())
+            .ok_or_else(|| format!("no port in the emulator URL {}", emulator.url))?;
+        // The leaf certificate and key the emulator writes next to its CA (emulator/src/tls.rs).
+        let state = PathBuf::from(emulator.var("SSL_CERT_FILE"));
+        let state = state.parent().ok_or("the CA file has no directory")?;
+        let (cert, key) = (state.join("leaf.pem"), state.join("leaf-key.pem"));
+        if !cert.is_file() || !key.is_file() {
+            return Err(format!(
+                "no leaf certificate and key in {}",
+                state.display()
+            ));
+        }
+        // A free port: bound and released (nothing else on this machine races for it).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
+        let d = dir.path().display();
+        let conf = format!(
+            r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    upstream vault {{
+        server 127.0.0.1:{upstream};
+        keepalive 16;
+        keepalive_requests 1000000;
+        keepalive_timeout 300s;
+    }}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        location / {{
+            proxy_pass https://vault;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            # The emulator names keys (`kid`) after the Host it was asked at: the client's.
+            proxy_set_header Host $http_host;
+            proxy_ssl_session_reuse on;
+        }}
+    }}
+}}
+"#,
+            cert = cert.display(),
+            key = key.display(),
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).map_err(|e| format!("cannot write the config: {e}"))?;
+        let mut child = Command::new(bin)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(conf_path)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+        let log = |dir: &Path| std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("nginx exited ({status}): {}", log(dir.path())));
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("nginx did not listen: {}", log(dir.path())));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Nginx {
+            child,
+            url: format!("https://127.0.0.1:{port}"),
+            dir,
+        })
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let errors = std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
+        if !errors.trim().is_empty() {
+            eprintln!("nginx's error log:\n{errors}");
+        }
+    }
+}
+
+/// An SDK vault client of this process (client-credentials token from the emulator) talking
+/// to the vault at `url`: the emulator itself, or a proxy in front of it.
+fn client_vault(emulator: &EmulatorProc, url: &str) -> Arc<dyn Vault> {
+    let env = CredentialEnv::new(
+        [
+            ("AZURE_AUTHORITY_HOST".to_string(), emulator.url.clone()),
+            ("AZURE_TENANT_ID".to_string(), DEFAULT_TENANT_ID.to_string()),
+            ("AZURE_CLIENT_ID".to_string(), DEFAULT_CLIENT_ID.to_string()),
+            (
+                "AZURE_CLIENT_SECRET".to_string(),
+                DEFAULT_CLIENT_SECRET.to_string(),
+            ),
+        ],
+        Path::new("/nonexistent/e2e"),
+    );
+    let settings = VaultSettings {
+        url: Some(url.parse().expect("url")),
+        auth: AuthMode::ClientSecret,
+        sign_deadline: Duration::from_secs(3),
+        read_deadline: Duration::from_secs(30),
+        extra_ca: Some(emulator.var("SSL_CERT_FILE").into()),
+    };
+    let (vault, _) = tezos_azure_signer::vault::open_with_env(&settings, &env).expect("vault");
+    Arc::new(vault)
+}
+
 struct Bench {
     emulator: EmulatorProc,
     vault: Arc<dyn Vault>,
@@ -245,9 +409,14 @@ struct Bench {
 
 impl Bench {
     async fn bare(&self, key: &VaultKey) -> Duration {
+        self.bare_on(&self.vault, key).await
+    }
+
+    /// One SDK sign call of this process through `vault` (the emulator, or a proxy of it).
+    async fn bare_on(&self, vault: &Arc<dyn Vault>, key: &VaultKey) -> Duration {
         let digest = blake2b_256(&self.level.fetch_add(1, Ordering::Relaxed).to_be_bytes());
         let started = Instant::now();
-        self.vault
+        vault
             .sign_digest(key, &digest)
             .await
             .expect("the vault signs");
@@ -296,27 +465,7 @@ async fn main() {
     let emulator = EmulatorProc::start();
     // This process signs as a client-credentials app (the serve processes use the managed
     // identity): both token endpoints are the emulator's.
-    let env = CredentialEnv::new(
-        [
-            ("AZURE_AUTHORITY_HOST".to_string(), emulator.url.clone()),
-            ("AZURE_TENANT_ID".to_string(), DEFAULT_TENANT_ID.to_string()),
-            ("AZURE_CLIENT_ID".to_string(), DEFAULT_CLIENT_ID.to_string()),
-            (
-                "AZURE_CLIENT_SECRET".to_string(),
-                DEFAULT_CLIENT_SECRET.to_string(),
-            ),
-        ],
-        Path::new("/nonexistent/e2e"),
-    );
-    let settings = VaultSettings {
-        url: Some(emulator.url.parse().expect("url")),
-        auth: AuthMode::ClientSecret,
-        sign_deadline: Duration::from_secs(3),
-        read_deadline: Duration::from_secs(30),
-        extra_ca: Some(emulator.var("SSL_CERT_FILE").into()),
-    };
-    let (vault, _) = tezos_azure_signer::vault::open_with_env(&settings, &env).expect("vault");
-    let vault: Arc<dyn Vault> = Arc::new(vault);
+    let vault = client_vault(&emulator, &emulator.url);
     let mut tz2 = Vec::new();
     for i in 0..64u8 {
         let secret = SecretKey::from_scalar(Curve::Secp256k1, &[i + 1; 32]).expect("scalar");
@@ -379,8 +528,40 @@ async fn main() {
     }
 }
 
-/// Alternating bare vault calls and signatures through `serve`.
+/// Alternating bare vault calls, the same calls through nginx (when it is installed) and
+/// signatures through `serve`.
 async fn latency(bench: &Bench, disk: &Path, shm: &Path, samples: usize) {
+    // The do-nothing proxy: nginx in front of the emulator, and an SDK client pointed at it.
+    let nginx = match Nginx::binary() {
+        None => {
+            skip::skipped(
+                "e2e nginx hop row",
+                "nginx is not installed (not on PATH, not in /usr/sbin)",
+                "scripts/bench.sh e2e installs it: apt-get install nginx-light",
+            );
+            None
+        }
+        Some(bin) => match Nginx::start(&bin, &bench.emulator) {
+            Ok(nginx) => Some(nginx),
+            Err(why) => {
+                skip::skipped(
+                    "e2e nginx hop row",
+                    &format!("nginx did not start: {why}"),
+                    "see the message",
+                );
+                None
+            }
+        },
+    };
+    let hop = nginx
+        .as_ref()
+        .map(|n| (n, client_vault(&bench.emulator, &n.url)));
+    if let Some((_, vault)) = &hop {
+        // Its token, its connection to nginx and nginx's to the emulator, before any sample.
+        for key in [&bench.tz2[0], &bench.tz3] {
+            bench.bare_on(vault, key).await;
+        }
+    }
     println!("\n## Latency: POST /keys/<pkh> vs the bare vault sign call, alternating\n");
     println!(
         "| vault latency | data dir | key | bare p50 | bare p99 | signer p50 | signer p99 | p50 × | p99 × | overhead p50 |"
@@ -388,19 +569,25 @@ async fn latency(bench: &Bench, disk: &Path, shm: &Path, samples: usize) {
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let on_disk = Serve::start(&bench.emulator, disk, &[]);
     let on_tmpfs = Serve::start(&bench.emulator, shm, &[]);
+    let mut hop_rows = Vec::new();
     let mut level = 1;
     for latency_ms in [0u64, 20] {
         bench.emulator.set_latency(latency_ms).await;
         for (place, serve) in [("disk", &on_disk), ("tmpfs", &on_tmpfs)] {
             for (name, key) in [("tz2", &bench.tz2[0]), ("tz3", &bench.tz3)] {
-                let (mut bare, mut signed) = (Vec::new(), Vec::new());
+                let (mut bare, mut hopped, mut signed) = (Vec::new(), Vec::new(), Vec::new());
                 let before = bench.emulator.counters().await;
                 for i in 0..samples + 20 {
                     let b = bench.bare(key).await;
+                    let h = match &hop {
+                        Some((_, vault)) => Some(bench.bare_on(vault, key).await),
+                        None => None,
+                    };
                     let s = bench.signed(&serve.url, key, [1, 2, 3, 4], level).await;
                     level += 1;
                     if i >= 20 {
                         bare.push(b);
+                        hopped.extend(h);
                         signed.push(s);
                     }
                 }
@@ -417,9 +604,31 @@ async fn latency(bench: &Bench, disk: &Path, shm: &Path, samples: usize) {
                     s99.as_secs_f64() / b99.as_secs_f64(),
                     us(s50.saturating_sub(b50)),
                 );
-                // Each pair is one bare sign and one signer sign: the signer's own vault use.
+                if !hopped.is_empty() {
+                    let (h50, h99) = (percentile(&mut hopped, 0.5), percentile(&mut hopped, 0.99));
+                    let (hop_over, serve_over) = (
+                        h50.as_secs_f64() - b50.as_secs_f64(),
+                        s50.as_secs_f64() - b50.as_secs_f64(),
+                    );
+                    hop_rows.push(format!(
+                        "| {latency_ms} ms | {place} | {name} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.3} |",
+                        ms(b50),
+                        ms(b99),
+                        ms(h50),
+                        ms(h99),
+                        signed_us(hop_over),
+                        ms(s50),
+                        ms(s99),
+                        signed_us(serve_over),
+                        serve_over / hop_over,
+                        s99.as_secs_f64() / b99.as_secs_f64(),
+                    ));
+                }
+                // Each round is one bare sign (two with the hop) and one signer sign: the
+                // signer's own vault use.
                 let n = (samples + 20) as f64;
-                let vault_per_signature = (after.0 - before.0) as f64 / n - 1.0;
+                let bare_calls = if hop.is_some() { 2.0 } else { 1.0 };
+                let vault_per_signature = (after.0 - before.0) as f64 / n - bare_calls;
                 let tokens = after.1 - before.1;
                 assert!(
                     (vault_per_signature - 1.0).abs() < 0.01 && tokens == 0,
@@ -431,6 +640,27 @@ async fn latency(bench: &Bench, disk: &Path, shm: &Path, samples: usize) {
     println!(
         "\nVault sign requests per signature through serve: 1.00; token fetches while signing: 0 (emulator counters, every row)."
     );
+    if let Some((nginx, _)) = &hop {
+        println!(
+            "\n## Serve against a do-nothing proxy: the bare call through nginx, same rounds (bare, hop, serve)\n"
+        );
+        println!(
+            "| vault latency | data dir | key | bare p50 | bare p99 | hop p50 | hop p99 | hop overhead p50 | serve p50 | serve p99 | serve overhead p50 | serve ÷ hop overhead (goal ≤ 1.5) | serve p99 ÷ bare p99 (goal ≤ 1.03) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        for row in &hop_rows {
+            println!("{row}");
+        }
+        println!(
+            "\nnginx: {}, one process, TLS with the emulator's leaf certificate, keep-alive both sides.",
+            nginx.url
+        );
+    }
+}
+
+/// Microseconds of a difference that may be negative.
+fn signed_us(seconds: f64) -> String {
+    format!("{:.0} µs", seconds * 1e6)
 }
 
 /// Signatures per second and serve's CPU per signature, by keys and concurrency (0 ms).

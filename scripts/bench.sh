@@ -4,16 +4,29 @@
 #
 # Usage: scripts/bench.sh [BENCH…]   (default: codec signature pipeline http), or
 #        scripts/bench.sh e2e        (the end-to-end harness, its own tables)
-# Needs: cargo, python3. Results: target/criterion/ (cleared first, so the table is this run).
+# Needs: cargo, python3 (and for `e2e`, nginx: installed from Debian's packages with apt-get
+# when missing). Results: target/criterion/ (cleared first, so the table is this run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # `scripts/bench.sh e2e`: the whole request through the real binary (benches/e2e.rs), which
 # prints its own tables (latency ratios, throughput, CPU per signature, shared watermarks).
 if [ "${1:-}" = e2e ]; then
+    # nginx (Debian's package) for the latency section's do-nothing proxy row; the bench says
+    # so and skips that row when it is absent. Debian keeps it in /usr/sbin.
+    export PATH="$PATH:/usr/sbin"
+    if ! command -v nginx >/dev/null 2>&1; then
+        pkg=$(apt-cache show nginx-light >/dev/null 2>&1 && echo nginx-light || echo nginx)
+        echo "# installing $pkg from Debian's packages (the nginx hop row)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get install -y -qq "$pkg" >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq "$pkg" >/dev/null; }; } ||
+            echo "# could not install $pkg: the nginx hop row will be skipped" >&2
+    fi
     echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(rustc --version)"
     echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)," \
         "disk data dir on $(findmnt -n -r -o FSTYPE,SOURCE --target target)"
+    command -v nginx >/dev/null 2>&1 && echo "# $(nginx -v 2>&1)"
     cargo bench --locked --bench e2e 2>target/bench-e2e.log || {
         tail -n 40 target/bench-e2e.log
         exit 1
