@@ -1,3 +1,4 @@
+#![warn(unreachable_pub)]
 //! tezos-azure-signer: an octez-compatible remote signer for tz2/tz3 keys held in Azure Key
 //! Vault. See DESIGN in the README for the data flow of one signature.
 //!
@@ -22,8 +23,8 @@ pub mod confirm;
 #[cfg(feature = "emulator")]
 pub use keyvault_emulator as emulator;
 pub mod keyfile;
-pub mod latency;
-pub mod logging;
+pub(crate) mod latency;
+pub(crate) mod logging;
 pub mod policy;
 pub use private_fs;
 pub mod server;

@@ -67,7 +67,7 @@ impl Write for Stderr {
 /// Installs the global subscriber. `verbose`: 0 = info, 1 = debug, 2+ = trace (for this crate;
 /// dependencies stay at warn unless `RUST_LOG` says otherwise). Returns the count of lines
 /// stderr did not take.
-pub fn init(verbose: u8, format: LogFormat) -> LostLines {
+pub(crate) fn init(verbose: u8, format: LogFormat) -> LostLines {
     let level = match verbose {
         0 => "info",
         1 => "debug",

@@ -43,14 +43,14 @@ pub struct VaultArgs {
 }
 
 /// A `--shared-watermarks` / `watermarks push` URL.
-pub fn parse_shared_location(
+pub(crate) fn parse_shared_location(
     text: &str,
 ) -> Result<crate::watermark::shared::SharedLocation, String> {
     crate::watermark::shared::SharedLocation::parse(text).map_err(|e| e.to_string())
 }
 
 /// Parses `3s`, `1500ms`, `2m` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     use std::time::Duration;
     let s = s.trim();
     let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
@@ -80,7 +80,7 @@ pub struct NoDataDir;
 /// The data directory of `serve`, `sign` and `watermarks`: `flag`, else `$STATE_DIRECTORY` (systemd; the
 /// first of several colon-separated ones), else `~/.tezos-azure-signer`; `dev` uses a `dev`
 /// subdirectory of the default so demo watermarks never mix with real ones.
-pub fn resolve_data_dir(
+pub(crate) fn resolve_data_dir(
     flag: Option<&std::path::Path>,
     dev: bool,
 ) -> Result<std::path::PathBuf, NoDataDir> {

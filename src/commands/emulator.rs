@@ -76,7 +76,7 @@ fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
-pub fn run(_global: &crate::commands::GlobalArgs, args: EmulatorArgs) -> ExitCode {
+pub(crate) fn run(_global: &crate::commands::GlobalArgs, args: EmulatorArgs) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

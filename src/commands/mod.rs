@@ -3,14 +3,14 @@
 //! what several commands share. Commands never import `cli` (which dispatches to them) nor a
 //! sibling command's internals.
 
-pub mod args;
+pub(crate) mod args;
 #[cfg(feature = "emulator")]
-pub mod emulator;
-pub mod import;
+pub(crate) mod emulator;
+pub(crate) mod import;
 pub mod serve;
-pub mod sign;
-pub mod verify;
-pub mod watermarks;
+pub(crate) mod sign;
+pub(crate) mod verify;
+pub(crate) mod watermarks;
 
 pub use args::{GlobalArgs, VaultArgs};
 

@@ -74,7 +74,7 @@ pub enum Source {
     Signatory,
 }
 
-pub fn run(global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
+pub(crate) fn run(global: &GlobalArgs, args: WatermarksArgs) -> ExitCode {
     let dir = match crate::commands::args::resolve_data_dir(args.data_dir.as_deref(), false) {
         Ok(dir) => dir,
         Err(e) => {

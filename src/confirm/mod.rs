@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use crate::tezos::{Pkh, blake2b_256};
 
-pub mod socket;
+pub(crate) mod socket;
 
 /// The file name of the socket in the data directory.
 pub const SOCKET: &str = "confirm.sock";

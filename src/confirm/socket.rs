@@ -31,7 +31,7 @@ use crate::tezos::Pkh;
 /// One line from `sign --pending`.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum Command {
+pub(crate) enum Command {
     List,
     Get {
         pkh: String,
@@ -56,7 +56,7 @@ pub enum Command {
 /// One line back.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
-pub enum Reply {
+pub(crate) enum Reply {
     Held {
         held: Vec<HeldView>,
     },
@@ -81,7 +81,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<HeldView>, D
 
 /// The socket's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketLimits {
+pub(crate) struct SocketLimits {
     /// The longest command line (commands are tiny).
     pub max_line: usize,
     /// Connections served at once.
@@ -105,7 +105,7 @@ impl Default for SocketLimits {
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The bound socket; removed when dropped.
-pub struct ConfirmSocket {
+pub(crate) struct ConfirmSocket {
     path: PathBuf,
     listener: UnixListener,
     limits: SocketLimits,
@@ -120,7 +120,7 @@ impl Drop for ConfirmSocket {
 impl ConfirmSocket {
     /// Binds `dir/confirm.sock` (replacing a stale socket, refusing anything else there),
     /// owner-only. Call it while holding the data directory's lock.
-    pub fn bind(dir: &Path) -> std::io::Result<ConfirmSocket> {
+    pub(crate) fn bind(dir: &Path) -> std::io::Result<ConfirmSocket> {
         use std::os::unix::fs::{FileTypeExt, PermissionsExt};
         let path = dir.join(super::SOCKET);
         match std::fs::symlink_metadata(&path) {
@@ -143,17 +143,18 @@ impl ConfirmSocket {
     }
 
     /// Other bounds than the defaults.
-    pub fn with_limits(mut self, limits: SocketLimits) -> ConfirmSocket {
+    #[cfg(test)]
+    pub(crate) fn with_limits(mut self, limits: SocketLimits) -> ConfirmSocket {
         self.limits = limits;
         self
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Serves connections until the future is dropped.
-    pub async fn serve(self, set: Arc<Confirmations>) {
+    pub(crate) async fn serve(self, set: Arc<Confirmations>) {
         let limits = self.limits;
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         loop {
@@ -293,13 +294,13 @@ where
 }
 
 /// The client side, for `sign --pending`.
-pub struct ConfirmClient {
+pub(crate) struct ConfirmClient {
     lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
     write: tokio::net::unix::OwnedWriteHalf,
 }
 
 impl ConfirmClient {
-    pub async fn connect(dir: &Path) -> std::io::Result<ConfirmClient> {
+    pub(crate) async fn connect(dir: &Path) -> std::io::Result<ConfirmClient> {
         let stream = UnixStream::connect(dir.join(super::SOCKET)).await?;
         let (read, write) = stream.into_split();
         Ok(ConfirmClient {
@@ -308,7 +309,7 @@ impl ConfirmClient {
         })
     }
 
-    pub async fn call(&mut self, command: &Command) -> std::io::Result<Reply> {
+    pub(crate) async fn call(&mut self, command: &Command) -> std::io::Result<Reply> {
         let mut text = serde_json::to_string(command).map_err(std::io::Error::other)?;
         text.push('\n');
         self.write.write_all(text.as_bytes()).await?;

@@ -32,8 +32,8 @@ use std::str::FromStr;
 pub use fields::{FieldRules, Grants};
 
 mod fields;
-pub mod spending;
-pub mod value;
+pub(crate) mod spending;
+pub(crate) mod value;
 
 use crate::tezos::operation::{Operation, decode_contents};
 use crate::tezos::{

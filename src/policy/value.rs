@@ -20,7 +20,7 @@ use crate::tezos::micheline::Micheline;
 use crate::tezos::operation::{Body, Destination, Operation, OperationKind};
 
 /// What one byte of storage burns on mainnet, in mutez (`cost_per_byte`).
-pub const MUTEZ_PER_STORAGE_BYTE: u128 = 250;
+pub(crate) const MUTEZ_PER_STORAGE_BYTE: u128 = 250;
 
 /// Transactions to oneself that move tez within the account (staking), not out of it.
 const STAKING: [&str; 3] = ["stake", "unstake", "finalize_unstake"];

@@ -32,7 +32,7 @@ use super::unserved::Ticket;
 
 /// The client's address, in every request's extensions (held requests show it).
 #[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub std::net::SocketAddr);
+pub(crate) struct PeerAddr(pub std::net::SocketAddr);
 
 /// After a close was asked of a connection with nothing in progress, how long the peer gets
 /// to see it before the connection is dropped.

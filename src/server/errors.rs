@@ -45,14 +45,14 @@ pub enum RequestError {
 
 /// A refusal or failure ready to be sent: status and octez's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub msg: String,
 }
 
 impl ApiError {
     /// The octez error body for this message.
-    pub fn body(&self) -> serde_json::Value {
+    pub(crate) fn body(&self) -> serde_json::Value {
         serde_json::json!([{ "kind": "temporary", "id": "failure", "msg": self.msg }])
     }
 }
@@ -91,7 +91,7 @@ impl From<RequestError> for ApiError {
 
 /// The HTTP status for a vault failure: 503 when waiting could help (deadline, throttling),
 /// 502 for everything else the vault got wrong.
-pub fn vault_status(e: &VaultError) -> StatusCode {
+pub(crate) fn vault_status(e: &VaultError) -> StatusCode {
     match e {
         VaultError::Deadline(_) | VaultError::Throttled(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
@@ -99,7 +99,7 @@ pub fn vault_status(e: &VaultError) -> StatusCode {
 }
 
 /// The HTTP status of each signer refusal: the one place it is decided.
-pub fn sign_status(e: &SignError) -> StatusCode {
+pub(crate) fn sign_status(e: &SignError) -> StatusCode {
     match e {
         SignError::UnknownKey(_) => StatusCode::NOT_FOUND,
         SignError::Decode(_) => StatusCode::BAD_REQUEST,
@@ -157,7 +157,7 @@ impl From<SignError> for ApiError {
 }
 
 /// What the operator can do about a refusal, for its log line.
-pub fn refusal_hint(e: &SignError) -> &'static str {
+pub(crate) fn refusal_hint(e: &SignError) -> &'static str {
     match e {
         SignError::UnknownKey(_) => {
             "the vault has no enabled secp256k1/P-256 key with this pkh among those served: check --key and the vault's keys"
@@ -246,7 +246,7 @@ pub fn refusal_hint(e: &SignError) -> &'static str {
 }
 
 /// A short stable label for metrics and logs (`decision=refused:<label>`).
-pub fn sign_error_label(e: &SignError) -> &'static str {
+pub(crate) fn sign_error_label(e: &SignError) -> &'static str {
     match e {
         SignError::UnknownKey(_) => "unknown_key",
         SignError::Decode(_) => "malformed",
@@ -280,7 +280,7 @@ pub fn sign_error_label(e: &SignError) -> &'static str {
 }
 
 /// A stable label for a vault failure (metric `…_vault_errors_total{error=…}`).
-pub fn vault_error_label(e: &VaultError) -> &'static str {
+pub(crate) fn vault_error_label(e: &VaultError) -> &'static str {
     match e {
         VaultError::NotFound(_) => "not_found",
         VaultError::Unauthorized(_) => "unauthorized",

@@ -23,12 +23,12 @@ use super::Signer;
 use super::metrics::Metrics;
 
 /// How long a readiness result is reused.
-pub const HEALTH_CACHE: Duration = Duration::from_secs(10);
+pub(crate) const HEALTH_CACHE: Duration = Duration::from_secs(10);
 /// How long each readiness check (vault, store) may take.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Readiness with cached checks.
-pub struct Health {
+pub(crate) struct Health {
     signer: Arc<Signer>,
     cache: Mutex<Option<(Instant, Result<(), String>)>>,
     ttl: Duration,
@@ -37,7 +37,7 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn new(signer: Arc<Signer>, ttl: Duration) -> Self {
+    pub(crate) fn new(signer: Arc<Signer>, ttl: Duration) -> Self {
         Health {
             signer,
             cache: Mutex::new(None),
@@ -48,19 +48,20 @@ impl Health {
     }
 
     /// Each check may take `timeout` instead of [`PROBE_TIMEOUT`].
-    pub fn with_probe_timeout(mut self, timeout: Duration) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_probe_timeout(mut self, timeout: Duration) -> Self {
         self.probe_timeout = timeout;
         self
     }
 
     /// Also sets `metrics`' readiness gauge on every fresh check.
-    pub fn reporting_to(mut self, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn reporting_to(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
     }
 
     /// `Ok(number of keys)` when ready, else why not.
-    pub async fn check(&self) -> Result<usize, String> {
+    pub(crate) async fn check(&self) -> Result<usize, String> {
         let keys = self.signer.known_keys().len();
         let mut cache = self.cache.lock().await;
         let checks = match cache.as_ref() {
@@ -111,7 +112,7 @@ impl Health {
 }
 
 /// `/metrics`, `/healthz` and `/readyz`; anything else is 404.
-pub fn routes(
+pub(crate) fn routes(
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {

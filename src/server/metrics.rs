@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::latency::{BUCKETS, Histogram, Snapshot};
 use crate::watermark::shared::SharedStats;
 
-pub const PREFIX: &str = "tezos_azure_signer";
+pub(crate) const PREFIX: &str = "tezos_azure_signer";
 
 /// Counters keyed by (request kind, pkh).
 type KindKeyCounts = BTreeMap<(String, String), u64>;

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-pub mod connection;
-pub mod errors;
-pub mod health;
+pub(crate) mod connection;
+pub(crate) mod errors;
+pub(crate) mod health;
 pub mod listen;
-pub mod metrics;
-pub mod outcome;
+pub(crate) mod metrics;
+pub(crate) mod outcome;
 pub mod routes;
 pub mod run;
 pub mod tls;

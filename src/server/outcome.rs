@@ -66,7 +66,13 @@ impl RequestIds {
 
 /// The one log line and the metrics of a sign request, from the pipeline's own summary of it
 /// (`unknown` when the bytes did not decode).
-pub fn record(metrics: &Metrics, pkh: &Pkh, signing: &Signing, started: Instant, request_id: &str) {
+pub(crate) fn record(
+    metrics: &Metrics,
+    pkh: &Pkh,
+    signing: &Signing,
+    started: Instant,
+    request_id: &str,
+) {
     let pkh_text = pkh.to_string();
     let summary = signing.request.as_ref();
     let kind = summary.map_or("unknown", |s| s.kind.name());

@@ -16,14 +16,14 @@ use tokio_util::sync::CancellationToken;
 
 /// The waiting connections of one listener.
 #[derive(Debug, Default)]
-pub struct Unserved {
+pub(super) struct Unserved {
     next: AtomicU64,
     waiting: Mutex<BTreeMap<u64, CancellationToken>>,
 }
 
 /// One connection's place in the list, until its first request begins (or it closes).
 #[derive(Debug)]
-pub struct Ticket {
+pub(super) struct Ticket {
     list: Arc<Unserved>,
     id: u64,
     /// Set once the connection left the list: later requests skip its lock.
@@ -38,7 +38,7 @@ impl Unserved {
     }
 
     /// A new connection joins the end of the list.
-    pub fn enter(self: &Arc<Self>) -> Ticket {
+    pub(super) fn enter(self: &Arc<Self>) -> Ticket {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let evicted = CancellationToken::new();
         self.waiting().insert(id, evicted.clone());
@@ -52,7 +52,7 @@ impl Unserved {
 
     /// Closes the connection that has waited longest for its first request; whether there was
     /// one.
-    pub fn evict_oldest(&self) -> bool {
+    pub(super) fn evict_oldest(&self) -> bool {
         let oldest = self.waiting().pop_first();
         match oldest {
             Some((_, evicted)) => {
@@ -66,7 +66,7 @@ impl Unserved {
 
 impl Ticket {
     /// The connection's first request began: it is no longer evictable.
-    pub fn served(&self) {
+    pub(super) fn served(&self) {
         if !self.left.swap(true, Ordering::Relaxed) {
             self.list.waiting().remove(&self.id);
         }

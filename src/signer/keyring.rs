@@ -20,7 +20,7 @@ use crate::vault::{Vault, VaultError, VaultKey};
 
 /// One served key.
 #[derive(Debug)]
-pub struct KeyEntry {
+pub(super) struct KeyEntry {
     pub key: VaultKey,
     /// Held across watermark check → vault sign → persist for this key (a bounded queue).
     pub lock: Arc<KeyQueue>,
@@ -36,7 +36,7 @@ struct Keys {
 
 /// The discovered keys.
 #[derive(Debug)]
-pub struct Keyring {
+pub(super) struct Keyring {
     keys: RwLock<Keys>,
     /// When the vault was last listed; the mutex also makes concurrent re-discoveries wait
     /// for the one in flight instead of starting their own.
@@ -46,7 +46,7 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    pub fn new(filter: Vec<String>, interval: Duration) -> Self {
+    pub(super) fn new(filter: Vec<String>, interval: Duration) -> Self {
         Keyring {
             keys: RwLock::new(Keys::default()),
             last_discovery: tokio::sync::Mutex::new(None),
@@ -58,7 +58,7 @@ impl Keyring {
     /// Lists the vault and rebuilds the map from that listing (on error nothing changes).
     /// Returns the entries of `--key` that matched no
     /// usable key, for the caller to report.
-    pub async fn discover(&self, vault: &dyn Vault) -> Result<Vec<String>, VaultError> {
+    pub(super) async fn discover(&self, vault: &dyn Vault) -> Result<Vec<String>, VaultError> {
         let mut last = self.last_discovery.lock().await;
         self.discover_locked(vault, &mut last).await
     }
@@ -125,14 +125,14 @@ impl Keyring {
     }
 
     /// The entry for `pkh`, without any vault call.
-    pub fn get(&self, pkh: &Pkh) -> Option<Arc<KeyEntry>> {
+    pub(super) fn get(&self, pkh: &Pkh) -> Option<Arc<KeyEntry>> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         keys.served.get(pkh).cloned()
     }
 
     /// The entry for `pkh`; if unknown, re-discovers at most once per interval (requests that
     /// arrive meanwhile wait for that listing and use its result).
-    pub async fn get_or_rediscover(
+    pub(super) async fn get_or_rediscover(
         &self,
         vault: &dyn Vault,
         pkh: &Pkh,
@@ -154,7 +154,7 @@ impl Keyring {
     }
 
     /// Every served pkh, sorted.
-    pub fn pkhs(&self) -> Vec<Pkh> {
+    pub(super) fn pkhs(&self) -> Vec<Pkh> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<Pkh> = keys.served.keys().copied().collect();
         out.sort();
@@ -162,7 +162,7 @@ impl Keyring {
     }
 
     /// Any served key (for a cheap vault health check).
-    pub fn any(&self) -> Option<Arc<KeyEntry>> {
+    pub(super) fn any(&self) -> Option<Arc<KeyEntry>> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         keys.served
             .values()

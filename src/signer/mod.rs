@@ -24,7 +24,7 @@ pub use request::SignRequest;
 mod admit;
 mod keyring;
 mod pipeline;
-pub mod queue;
+pub(crate) mod queue;
 mod request;
 
 /// How the signer is set up (from the command line).

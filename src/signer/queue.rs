@@ -124,7 +124,7 @@ impl SignContext {
 
 /// One key's lock and the number of requests waiting for it.
 #[derive(Debug, Default)]
-pub struct KeyQueue {
+pub(crate) struct KeyQueue {
     lock: Arc<Mutex<()>>,
     waiting: AtomicUsize,
 }
@@ -142,7 +142,7 @@ impl KeyQueue {
     /// The key's lock, once every earlier request has finished with it. Refused at once when
     /// `limit` requests already wait; given up when the client leaves or the deadline passes
     /// (the request then leaves the queue). Checked once more after the lock is taken.
-    pub async fn enter(
+    pub(crate) async fn enter(
         &self,
         limit: usize,
         ctx: &SignContext,
@@ -166,7 +166,8 @@ impl KeyQueue {
     }
 
     /// How many requests wait for the lock now.
-    pub fn waiting(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
     }
 }

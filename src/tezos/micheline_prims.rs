@@ -3,7 +3,7 @@
 //! `src/proto_025_PsUshuai/lib_protocol/michelson_v1_primitives.ml` (`prim_encoding`),
 //! tezos/tezos-mirror at commit d26a8bef82159434e5a6db6a6d329f29dc8172dd; identical in
 //! `src/proto_alpha` at that commit.
-pub const PRIMITIVES: [&str; 161] = [
+pub(super) const PRIMITIVES: [&str; 161] = [
     "parameter",                      // 0
     "storage",                        // 1
     "code",                           // 2

@@ -2,18 +2,18 @@
 //! Zarith numbers. Pure code, no I/O.
 
 pub mod base58;
-pub mod hash;
-pub mod keys;
-pub mod kinds;
+pub(crate) mod hash;
+pub(crate) mod keys;
+pub(crate) mod kinds;
 pub mod micheline;
 mod micheline_prims;
 pub mod operation;
-pub mod pkh;
-pub mod reader;
-pub mod request;
-pub mod signature;
-pub mod tez;
-pub mod zarith;
+pub(crate) mod pkh;
+pub(crate) mod reader;
+pub(crate) mod request;
+pub(crate) mod signature;
+pub(crate) mod tez;
+pub(crate) mod zarith;
 
 pub use hash::{blake2b_160, blake2b_256};
 pub use keys::{Curve, KeyError, Pkh, PkhKind, PublicKey, SecretKey};

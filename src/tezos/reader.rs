@@ -47,30 +47,30 @@ pub enum DecodeError {
 }
 
 /// Reads big-endian values from a slice; `base` is the offset of the slice in the request.
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
     base: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(data: &'a [u8]) -> Self {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
         Self::with_base(data, 0)
     }
-    pub fn with_base(data: &'a [u8], base: usize) -> Self {
+    pub(crate) fn with_base(data: &'a [u8], base: usize) -> Self {
         Reader { data, pos: 0, base }
     }
     /// Offset of the next byte, counted from the start of the whole request.
-    pub fn offset(&self) -> usize {
+    pub(crate) fn offset(&self) -> usize {
         self.base + self.pos
     }
-    pub fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.data.len() - self.pos
     }
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
-    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
             return Err(DecodeError::Truncated {
                 what,
@@ -83,44 +83,47 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
     /// The next byte, without consuming it.
-    pub fn peek_u8(&self) -> Option<u8> {
+    pub(crate) fn peek_u8(&self) -> Option<u8> {
         self.data.get(self.pos).copied()
     }
-    pub fn rest(&mut self) -> &'a [u8] {
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
         let out = &self.data[self.pos..];
         self.pos = self.data.len();
         out
     }
-    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], DecodeError> {
         let s = self.take(N, what)?;
         let mut out = [0u8; N];
         out.copy_from_slice(s);
         Ok(out)
     }
-    pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(what)?[0])
     }
-    pub fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
+    pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         self.array(what).map(u16::from_be_bytes)
     }
-    pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         self.array(what).map(u32::from_be_bytes)
     }
-    pub fn i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
+    pub(crate) fn i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
         self.array(what).map(i32::from_be_bytes)
     }
     /// A level or round: an int32 that Tezos never lets be negative.
-    pub fn non_negative_i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
+    pub(crate) fn non_negative_i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
         let offset = self.offset();
         let value = self.i32(what)?;
         non_negative(what, value, offset)
     }
-    pub fn i64(&mut self, what: &'static str) -> Result<i64, DecodeError> {
+    pub(crate) fn i64(&mut self, what: &'static str) -> Result<i64, DecodeError> {
         self.array(what).map(i64::from_be_bytes)
     }
     /// A Zarith natural (7 bits per byte, little-endian groups, high bit = more), canonical:
     /// no trailing zero group. Returns its raw bytes.
-    pub fn zarith_natural(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn zarith_natural(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let start = self.pos;
         loop {
             let at = self.offset();
@@ -140,7 +143,11 @@ impl<'a> Reader<'a> {
 }
 
 /// `value` (read at `offset`) if it is not negative.
-pub fn non_negative(what: &'static str, value: i32, offset: usize) -> Result<i32, DecodeError> {
+pub(crate) fn non_negative(
+    what: &'static str,
+    value: i32,
+    offset: usize,
+) -> Result<i32, DecodeError> {
     if value < 0 {
         return Err(DecodeError::Negative {
             what,

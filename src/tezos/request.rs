@@ -20,11 +20,11 @@ pub struct BlockHeader {
 }
 
 /// Operation tags of consensus operations that tz2/tz3 keys can sign.
-pub const TAG_PREATTESTATION: u8 = 0x14;
-pub const TAG_ATTESTATION: u8 = 0x15;
-pub const TAG_ATTESTATION_WITH_DAL: u8 = 0x17;
+pub(crate) const TAG_PREATTESTATION: u8 = 0x14;
+pub(crate) const TAG_ATTESTATION: u8 = 0x15;
+pub(crate) const TAG_ATTESTATION_WITH_DAL: u8 = 0x17;
 /// Tags that only BLS (tz4) keys can sign.
-pub const BLS_ONLY_TAGS: [u8; 4] = [0x28, 0x29, 0x1e, 0x1f];
+pub(crate) const BLS_ONLY_TAGS: [u8; 4] = [0x28, 0x29, 0x1e, 0x1f];
 const CONSENSUS_LEN: usize = 80;
 
 /// A preattestation or attestation (magic 0x12 / 0x13), or a legacy endorsement (0x02).

@@ -3,7 +3,7 @@
 //! most 6 decimals).
 
 /// Mutez as tez: `1.5 ꜩ`, `0.000001 ꜩ`, `0 ꜩ`.
-pub fn format(mutez: u128) -> String {
+pub(crate) fn format(mutez: u128) -> String {
     let whole = mutez / 1_000_000;
     let frac = mutez % 1_000_000;
     if frac == 0 {
@@ -14,7 +14,7 @@ pub fn format(mutez: u128) -> String {
 }
 
 /// `"12"`, `"0.5"`, `"1.000001"` (tez) as mutez; `None` when it is not such a number.
-pub fn parse(text: &str) -> Option<u128> {
+pub(crate) fn parse(text: &str) -> Option<u128> {
     let t = text.trim().trim_end_matches('ꜩ').trim();
     let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
     if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {

@@ -102,7 +102,7 @@ fn non_canonical(what: &'static str, offset: usize) -> DecodeError {
 }
 
 /// A natural number.
-pub fn natural(r: &mut Reader<'_>, what: &'static str) -> Result<Zarith, DecodeError> {
+pub(crate) fn natural(r: &mut Reader<'_>, what: &'static str) -> Result<Zarith, DecodeError> {
     let mut groups = Vec::new();
     loop {
         let at = r.offset();
@@ -119,7 +119,7 @@ pub fn natural(r: &mut Reader<'_>, what: &'static str) -> Result<Zarith, DecodeE
 
 /// A natural that must fit in a `u128` (amounts, fees, counters and limits: the protocol
 /// bounds them far below).
-pub fn natural_u128(r: &mut Reader<'_>, what: &'static str) -> Result<u128, DecodeError> {
+pub(crate) fn natural_u128(r: &mut Reader<'_>, what: &'static str) -> Result<u128, DecodeError> {
     let at = r.offset();
     natural(r, what)?.to_u128().ok_or(DecodeError::Malformed {
         what,
@@ -129,7 +129,7 @@ pub fn natural_u128(r: &mut Reader<'_>, what: &'static str) -> Result<u128, Deco
 }
 
 /// An amount of mutez: a natural the protocol bounds to an int64.
-pub fn mutez(r: &mut Reader<'_>, what: &'static str) -> Result<u128, DecodeError> {
+pub(crate) fn mutez(r: &mut Reader<'_>, what: &'static str) -> Result<u128, DecodeError> {
     let at = r.offset();
     let value = natural_u128(r, what)?;
     if value > i64::MAX as u128 {
@@ -143,7 +143,7 @@ pub fn mutez(r: &mut Reader<'_>, what: &'static str) -> Result<u128, DecodeError
 }
 
 /// A signed integer.
-pub fn integer(r: &mut Reader<'_>, what: &'static str) -> Result<Zarith, DecodeError> {
+pub(crate) fn integer(r: &mut Reader<'_>, what: &'static str) -> Result<Zarith, DecodeError> {
     let start = r.offset();
     let first = r.u8(what)?;
     let negative = first & 0x40 != 0;

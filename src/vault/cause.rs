@@ -48,7 +48,7 @@ impl From<&str> for Cause {
 }
 
 /// `err`, then each source its text does not already contain, joined by ": ".
-pub fn error_chain(err: &dyn Error) -> String {
+pub(crate) fn error_chain(err: &dyn Error) -> String {
     let mut shown = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

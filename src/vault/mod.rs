@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use crate::tezos::{Curve, Pkh, PublicKey, SecretKey, Signature};
 
-pub mod azure;
-pub mod cause;
+pub(crate) mod azure;
+pub(crate) mod cause;
 pub mod credentials;
 mod open;
 

@@ -149,7 +149,7 @@ impl From<WriteError> for StoreError {
 }
 
 /// The file the readiness probe writes in the data directory.
-pub const PROBE_FILE: &str = "readyz.probe";
+pub(crate) const PROBE_FILE: &str = "readyz.probe";
 
 /// The high watermarks of one data directory, held exclusively by this process: the marks in
 /// memory, and the directory they are durable in.

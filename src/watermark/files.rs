@@ -18,7 +18,7 @@ use crate::private_fs::temp_path;
 use crate::tezos::ConsensusKind;
 
 /// Where octez-signer kept Tenderbake preattestation (0x12) marks until its 2025 rename.
-pub const LEGACY_PREATTESTATION_FILE: &str = "preendorsement_high_watermarks";
+pub(crate) const LEGACY_PREATTESTATION_FILE: &str = "preendorsement_high_watermarks";
 
 /// Every `*_high_watermarks` name this signer understands. `endorsement_high_watermarks` holds
 /// Emmy 0x02 endorsements (entries without a round) and, in directories of octez-signer 2024
@@ -29,7 +29,7 @@ fn known(name: &str) -> bool {
 
 /// Refuses a data directory that others may write into: anyone who can replace a watermark
 /// file can make this signer double sign.
-pub fn check_permissions(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn check_permissions(dir: &Path) -> Result<(), StoreError> {
     let meta = fs::metadata(dir).map_err(|source| StoreError::Io {
         op: "inspect the data directory",
         path: dir.to_path_buf(),
@@ -47,7 +47,7 @@ pub fn check_permissions(dir: &Path) -> Result<(), StoreError> {
 
 /// Refuses a directory holding a `*_high_watermarks` file this signer does not know: it may
 /// hold marks that would otherwise be ignored.
-pub fn check_names(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn check_names(dir: &Path) -> Result<(), StoreError> {
     let entries = fs::read_dir(dir).map_err(|source| StoreError::Io {
         op: "list the data directory",
         path: dir.to_path_buf(),
@@ -70,7 +70,7 @@ pub fn check_names(dir: &Path) -> Result<(), StoreError> {
 
 /// Reads the marks of one file: a missing file is an empty one (as octez does); a symbolic
 /// link (dangling or not) or anything but a regular file is refused.
-pub fn read(dir: &Path, name: &str) -> Result<Option<KindMarks>, StoreError> {
+pub(crate) fn read(dir: &Path, name: &str) -> Result<Option<KindMarks>, StoreError> {
     let path = dir.join(name);
     let Some(text) = read_text(&path)? else {
         return Ok(None);
@@ -82,12 +82,12 @@ pub fn read(dir: &Path, name: &str) -> Result<Option<KindMarks>, StoreError> {
 
 /// The largest watermark file read (about a million entries): a bigger one is refused rather
 /// than read into memory.
-pub const MAX_FILE: u64 = 256 << 20;
+pub(crate) const MAX_FILE: u64 = 256 << 20;
 
 /// The text of a watermark file, `None` if it does not exist. Only a regular file, never
 /// through a link, never a FIFO or a device (which could block or never end), at most
 /// [`MAX_FILE`] bytes.
-pub fn read_text(path: &Path) -> Result<Option<String>, StoreError> {
+pub(crate) fn read_text(path: &Path) -> Result<Option<String>, StoreError> {
     let path = path.to_path_buf();
     match fs::symlink_metadata(&path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -141,7 +141,7 @@ pub fn read_text(path: &Path) -> Result<Option<String>, StoreError> {
 /// A temporary file means a write was interrupted before its rename: the target still holds
 /// the last complete state, and the temporary one is discarded. A temporary path that is a link
 /// or not a regular file was not left by us: refused, never followed.
-pub fn remove_stale_temp(dir: &Path, name: &str) -> Result<(), StoreError> {
+pub(crate) fn remove_stale_temp(dir: &Path, name: &str) -> Result<(), StoreError> {
     let tmp = temp_path(dir, name);
     match fs::symlink_metadata(&tmp) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -182,7 +182,7 @@ fn describe(t: &fs::FileType) -> &'static str {
 /// The marks of a directory's octez-signer files of every version: by kind under the current
 /// names, with the marks of the older names raised into them.
 #[derive(Debug, Default)]
-pub struct DirMarks {
+pub(crate) struct DirMarks {
     pub marks: BTreeMap<ConsensusKind, KindMarks>,
     /// The entries of `endorsement_high_watermarks` that carry a round (Tenderbake attestation
     /// marks of an older octez-signer, raised into the attestation marks too).
@@ -194,7 +194,7 @@ pub struct DirMarks {
 
 /// Reads every watermark file of `dir` (see [`read`]: links and special files are refused),
 /// the names older octez-signer versions used included. Reads only.
-pub fn read_all(dir: &Path) -> Result<DirMarks, StoreError> {
+pub(crate) fn read_all(dir: &Path) -> Result<DirMarks, StoreError> {
     let mut marks = BTreeMap::new();
     for kind in ConsensusKind::ALL {
         marks.insert(kind, read(dir, file_name(kind))?.unwrap_or_default());
@@ -228,7 +228,7 @@ pub fn read_all(dir: &Path) -> Result<DirMarks, StoreError> {
 
 /// `into` raised to `from` entry by entry: wherever `from` holds a higher (level, round) for a
 /// (chain, key), or a mark `into` lacks. Returns how many entries were raised or added.
-pub fn raise(into: &mut KindMarks, from: &KindMarks) -> usize {
+pub(crate) fn raise(into: &mut KindMarks, from: &KindMarks) -> usize {
     let mut raised = 0;
     for (chain, keys) in from {
         let target = into.entry(*chain).or_default();
@@ -250,7 +250,7 @@ pub fn raise(into: &mut KindMarks, from: &KindMarks) -> usize {
 }
 
 /// The entries of a file that carry a round, removed from `marks` and returned.
-pub fn take_with_round(marks: &mut KindMarks) -> KindMarks {
+pub(crate) fn take_with_round(marks: &mut KindMarks) -> KindMarks {
     let mut out = KindMarks::new();
     for (chain, keys) in marks.iter_mut() {
         let with_round: Vec<_> = keys

@@ -18,7 +18,7 @@ use crate::tezos::base58;
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 /// All marks of one kind: chain id → key → mark.
-pub type KindMarks = BTreeMap<ChainId, BTreeMap<Pkh, Mark>>;
+pub(crate) type KindMarks = BTreeMap<ChainId, BTreeMap<Pkh, Mark>>;
 
 /// octez's file name for a kind (`<kind>_high_watermark` + the wallet's plural `s`).
 pub fn file_name(kind: ConsensusKind) -> &'static str {
@@ -128,7 +128,7 @@ impl RawMark {
 /// One mark alone, as octez writes a key's entry (`{"level":…,"round":…,"hash":…}`), plus
 /// `"unreleased":true` for an unsigned block reservation: the content of a shared-watermark
 /// blob.
-pub fn encode_record(mark: &Mark) -> String {
+pub(crate) fn encode_record(mark: &Mark) -> String {
     let out = OutMark {
         unreleased: mark.unreleased && mark.signature.is_none(),
         ..OutMark::of(mark)
@@ -137,13 +137,13 @@ pub fn encode_record(mark: &Mark) -> String {
 }
 
 /// Parses what [`encode_record`] writes (and octez's other spellings of an entry).
-pub fn parse_record(text: &[u8]) -> Result<Mark, String> {
+pub(crate) fn parse_record(text: &[u8]) -> Result<Mark, String> {
     let raw: RawMark = serde_json::from_slice(text).map_err(|e| format!("invalid JSON: {e}"))?;
     raw.into_record(true)
 }
 
 /// Parses one file's contents. The error says which entry is wrong.
-pub fn parse(text: &str) -> Result<KindMarks, String> {
+pub(crate) fn parse(text: &str) -> Result<KindMarks, String> {
     let raw: UniqueMap<UniqueMap<RawMark>> =
         serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let mut out = KindMarks::new();
@@ -185,7 +185,7 @@ fn parse_hash(s: &str) -> Result<[u8; 32], String> {
 
 /// One entry as it appears in a file, `"<pkh>": {…}` indented for its place, encoded once when
 /// the mark is stored so that writing a file never re-encodes the marks that did not change.
-pub fn encode_entry(pkh: &Pkh, mark: &Mark) -> String {
+pub(crate) fn encode_entry(pkh: &Pkh, mark: &Mark) -> String {
     let body = serde_json::to_string_pretty(&OutMark::of(mark))
         .expect("a struct of integers and strings always serialises");
     let mut text = format!("    \"{pkh}\": ");
@@ -199,7 +199,7 @@ pub fn encode_entry(pkh: &Pkh, mark: &Mark) -> String {
 }
 
 /// Assembles a file from encoded entries, chain by chain (octez's layout, pretty-printed).
-pub fn assemble<'a, C, E>(chains: C) -> String
+pub(crate) fn assemble<'a, C, E>(chains: C) -> String
 where
     C: IntoIterator<Item = (ChainId, E)>,
     E: IntoIterator<Item = &'a str>,
@@ -223,7 +223,8 @@ where
 }
 
 /// Renders marks in octez's layout (pretty-printed, chain ids and keys in a stable order).
-pub fn render(marks: &KindMarks) -> String {
+#[cfg(test)]
+pub(crate) fn render(marks: &KindMarks) -> String {
     let encoded: Vec<(ChainId, Vec<String>)> = marks
         .iter()
         .map(|(chain, keys)| {
@@ -241,13 +242,13 @@ pub fn render(marks: &KindMarks) -> String {
 /// One kind's file in memory: its marks and each entry's encoded text, so that a write
 /// re-encodes only the entry that changed.
 #[derive(Debug, Default)]
-pub struct KindFile {
+pub(crate) struct KindFile {
     pub marks: KindMarks,
     encoded: BTreeMap<ChainId, BTreeMap<Pkh, String>>,
 }
 
 impl KindFile {
-    pub fn new(marks: KindMarks) -> Self {
+    pub(crate) fn new(marks: KindMarks) -> Self {
         let encoded = marks
             .iter()
             .map(|(chain, keys)| {
@@ -262,45 +263,30 @@ impl KindFile {
     }
 
     /// A file with nothing in it.
-    pub const EMPTY: KindFile = KindFile {
+    pub(crate) const EMPTY: KindFile = KindFile {
         marks: BTreeMap::new(),
         encoded: BTreeMap::new(),
     };
 
     /// The file's text, with `extra`'s entries for the keys this file does not hold itself.
-    pub fn render(&self, extra: &KindFile) -> String {
-        self.render_merged(extra, None)
-    }
-
-    /// [`KindFile::render`] with `entry` in place for (chain, pkh).
-    pub fn render_with(&self, chain: ChainId, pkh: Pkh, entry: &str, extra: &KindFile) -> String {
-        self.render_merged(extra, Some((chain, pkh, entry)))
-    }
-
-    fn render_merged(&self, extra: &KindFile, substitute: Option<(ChainId, Pkh, &str)>) -> String {
+    pub(crate) fn render(&self, extra: &KindFile) -> String {
         let mut chains: BTreeSet<ChainId> = self.encoded.keys().copied().collect();
         chains.extend(extra.encoded.keys().copied());
-        chains.extend(substitute.map(|(c, _, _)| c));
         let empty = BTreeMap::new();
         assemble(chains.into_iter().map(|c| {
             let own = self.encoded.get(&c).unwrap_or(&empty);
             let carried = extra.encoded.get(&c).unwrap_or(&empty);
             let mut keys: BTreeSet<Pkh> = own.keys().copied().collect();
             keys.extend(carried.keys().copied());
-            let here = substitute.filter(|(sc, _, _)| *sc == c);
-            keys.extend(here.map(|(_, p, _)| p));
             let entries: Vec<&str> = keys
                 .into_iter()
-                .filter_map(|k| match here {
-                    Some((_, p, entry)) if p == k => Some(entry),
-                    _ => own.get(&k).or_else(|| carried.get(&k)).map(String::as_str),
-                })
+                .filter_map(|k| own.get(&k).or_else(|| carried.get(&k)).map(String::as_str))
                 .collect();
             (c, entries)
         }))
     }
 
-    pub fn insert(&mut self, chain: ChainId, pkh: Pkh, mark: Mark, entry: String) {
+    pub(crate) fn insert(&mut self, chain: ChainId, pkh: Pkh, mark: Mark, entry: String) {
         self.marks.entry(chain).or_default().insert(pkh, mark);
         self.encoded.entry(chain).or_default().insert(pkh, entry);
     }

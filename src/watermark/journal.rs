@@ -50,11 +50,11 @@ use super::rule::Mark;
 use crate::tezos::{ChainId, ConsensusKind, Curve, Pkh, Signature, blake2b_256};
 
 /// The journal's file name in the data directory.
-pub const JOURNAL_FILE: &str = "marks.journal";
+pub(crate) const JOURNAL_FILE: &str = "marks.journal";
 /// The journal's identity, beside it: while it exists, the journal must too.
-pub const ID_FILE: &str = "journal.id";
+pub(crate) const ID_FILE: &str = "journal.id";
 /// Records the journal holds before the store must checkpoint.
-pub const CAPACITY: usize = 8192;
+pub(crate) const CAPACITY: usize = 8192;
 
 const RECORD: usize = 256;
 const HEADER_SLOTS: usize = 2;
@@ -76,7 +76,7 @@ fn record_at(i: usize, mirror: bool) -> usize {
 
 /// The journal, open for appending.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     file: File,
     path: PathBuf,
     /// (device, inode) of the file opened: every write first checks the directory still
@@ -94,7 +94,7 @@ pub struct Journal {
 
 /// What reading a journal found.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Recovery {
+pub(crate) struct Recovery {
     /// The current generation's marks, oldest first.
     pub marks: Vec<(Slot, Mark)>,
     /// Records with one damaged (or missing) copy, read from the other.
@@ -117,7 +117,7 @@ impl Journal {
     /// Opens the journal in `dir` (creating and preallocating it, with a new identity, when
     /// the directory never had one), reads it in full (refusing it as the module doc says),
     /// and returns it with what it held.
-    pub fn open(dir: &Path) -> Result<(Journal, Recovery), StoreError> {
+    pub(crate) fn open(dir: &Path) -> Result<(Journal, Recovery), StoreError> {
         let path = dir.join(JOURNAL_FILE);
         let expected = read_id(dir)?;
         let file = match open_file(&path, Access::Write)? {
@@ -160,7 +160,7 @@ impl Journal {
 
     /// Reads the journal in `dir` without writing anything (read-only commands): the marks
     /// it holds, refused as [`Journal::open`] would. No journal and no identity: nothing.
-    pub fn read(dir: &Path) -> Result<Recovery, StoreError> {
+    pub(crate) fn read(dir: &Path) -> Result<Recovery, StoreError> {
         let path = dir.join(JOURNAL_FILE);
         let expected = read_id(dir)?;
         let Some(file) = open_file(&path, Access::Read)? else {
@@ -207,28 +207,24 @@ impl Journal {
     }
 
     /// Records in the current generation.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Whether the journal is in this version's layout (an older one is read, then reset
     /// before anything is appended).
-    pub fn is_current(&self) -> bool {
+    pub(crate) fn is_current(&self) -> bool {
         self.version == VERSION
     }
 
     /// Room for `n` more records (never in an older layout: reset it first).
-    pub fn has_room(&self, n: usize) -> bool {
+    pub(crate) fn has_room(&self, n: usize) -> bool {
         self.version == VERSION && self.len + n <= CAPACITY
     }
 
     /// Appends `marks` into their slots and the mirror, with one `fdatasync`; durable when it
     /// returns. The caller checks [`Journal::has_room`] first.
-    pub fn append(&mut self, marks: &[(Slot, Mark)]) -> Result<(), StoreError> {
+    pub(crate) fn append(&mut self, marks: &[(Slot, Mark)]) -> Result<(), StoreError> {
         assert!(self.has_room(marks.len()), "journal append without room");
         self.still_ours()?;
         let mut buf = Vec::with_capacity(marks.len() * RECORD);
@@ -249,7 +245,7 @@ impl Journal {
     }
 
     /// Starts a new, empty generation (after a checkpoint made every record redundant).
-    pub fn reset(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn reset(&mut self) -> Result<(), StoreError> {
         self.still_ours()?;
         if self.version != VERSION {
             // Version 1's records, in another layout, would read as damaged copies: clear them
@@ -277,12 +273,12 @@ impl Journal {
     /// Whether the directory still names the journal this store writes (deleted, renamed
     /// away or replaced under a running signer, its writes would reach no file a restart
     /// reads): checked before every write, and by the readiness probe.
-    pub fn still_ours(&self) -> Result<(), StoreError> {
+    pub(crate) fn still_ours(&self) -> Result<(), StoreError> {
         self.watch().check()
     }
 
     /// What [`Journal::still_ours`] checks, for another thread (the readiness probe).
-    pub fn watch(&self) -> JournalWatch {
+    pub(crate) fn watch(&self) -> JournalWatch {
         JournalWatch {
             path: self.path.clone(),
             inode: self.inode,
@@ -300,13 +296,13 @@ impl Journal {
 
 /// The journal's path and the (device, inode) it must still name.
 #[derive(Debug, Clone)]
-pub struct JournalWatch {
+pub(crate) struct JournalWatch {
     path: PathBuf,
     inode: (u64, u64),
 }
 
 impl JournalWatch {
-    pub fn check(&self) -> Result<(), StoreError> {
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
         match std::fs::symlink_metadata(&self.path) {
             Ok(m) if (m.dev(), m.ino()) == self.inode => Ok(()),
             _ => Err(StoreError::JournalReplaced {

@@ -32,7 +32,7 @@ use super::rule::Mark;
 use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 
 /// The files are brought up to date after this long without a new mark.
-pub const IDLE_CHECKPOINT: Duration = Duration::from_millis(200);
+pub(crate) const IDLE_CHECKPOINT: Duration = Duration::from_millis(200);
 /// Reservations made durable by one journal write, at most.
 const MAX_BATCH: usize = 512;
 

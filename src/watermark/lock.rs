@@ -21,7 +21,7 @@ pub const LOCK_FILE: &str = "tezos-azure-signer.lock";
 
 /// An exclusive lock on a data directory; released when dropped (or when the process dies).
 #[derive(Debug)]
-pub struct DirLock {
+pub(crate) struct DirLock {
     dir_path: PathBuf,
     /// The locked directory (its identity is checked before each write).
     dir: File,
@@ -35,7 +35,7 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError
 
 impl DirLock {
     /// Takes the lock without waiting, and records our pid and command line in the lock file.
-    pub fn acquire(dir_path: &Path) -> Result<DirLock, StoreError> {
+    pub(crate) fn acquire(dir_path: &Path) -> Result<DirLock, StoreError> {
         let dir = File::open(dir_path).map_err(io_err("open the data directory", dir_path))?;
         let path = dir_path.join(LOCK_FILE);
         let mut file = OpenOptions::new()
@@ -91,7 +91,7 @@ impl DirLock {
 
     /// Whether the data directory's path still names the directory this lock holds. If it was
     /// moved or replaced, another signer could lock the new one: the store stops writing.
-    pub fn still_holds(&self) -> Result<(), StoreError> {
+    pub(crate) fn still_holds(&self) -> Result<(), StoreError> {
         let held = self
             .dir
             .metadata()

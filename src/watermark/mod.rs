@@ -11,16 +11,16 @@
 //! that was released. Never lets a signature out before its mark is on disk (the signer
 //! persists first, then replies), and never resets or guesses a mark it cannot read.
 
-pub mod data_dir;
-pub mod files;
-pub mod format;
-pub mod journal;
-pub mod local_store;
-pub mod lock;
-pub mod mark_store;
-pub mod marks;
-pub mod rule;
-pub mod shared;
+pub(crate) mod data_dir;
+pub(crate) mod files;
+pub(crate) mod format;
+pub(crate) mod journal;
+pub(crate) mod local_store;
+pub(crate) mod lock;
+pub(crate) mod mark_store;
+pub(crate) mod marks;
+pub(crate) mod rule;
+pub(crate) mod shared;
 
 pub use data_dir::{DataDir, Migration, StoreError};
 pub use format::file_name;

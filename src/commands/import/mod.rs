@@ -55,7 +55,7 @@ pub struct ImportArgs {
 
 /// The exit codes of `import`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Ok = 0,
     Setup = 1,
     Usage = 2,
@@ -68,7 +68,7 @@ struct ReadKey {
     secret: SecretKey,
 }
 
-pub fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
+pub(crate) fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
     if args.name.is_some() && args.keys.len() > 1 {
         eprintln!("error: --name can only be used with a single --key");
         return ExitCode::from(Exit::Usage as u8);

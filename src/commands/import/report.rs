@@ -11,7 +11,7 @@ use crate::tezos::{Curve, Pkh, PublicKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Status {
+pub(super) enum Status {
     Pending,
     Imported,
     DryRun,
@@ -31,7 +31,7 @@ impl Status {
 
 /// The result for one `--key`.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Outcome {
+pub(super) struct Outcome {
     pub file: String,
     pub name: Option<String>,
     pub status: Status,
@@ -46,7 +46,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn new(path: &Path, hsm: bool) -> Self {
+    pub(super) fn new(path: &Path, hsm: bool) -> Self {
         Outcome {
             file: path.display().to_string(),
             name: None,
@@ -61,19 +61,19 @@ impl Outcome {
         }
     }
 
-    pub fn set_key(&mut self, name: &str, pk: &PublicKey) {
+    pub(super) fn set_key(&mut self, name: &str, pk: &PublicKey) {
         self.name = Some(name.to_owned());
         self.curve = Some(pk.curve());
         self.pkh = Some(pk.pkh());
         self.public_key = Some(pk.to_string());
     }
 
-    pub fn fail(&mut self, error: String) {
+    pub(super) fn fail(&mut self, error: String) {
         self.status = Status::Failed;
         self.error = Some(error);
     }
 
-    pub fn finish(&mut self, result: Result<Done, String>) {
+    pub(super) fn finish(&mut self, result: Result<Done, String>) {
         match result {
             Ok(Done::Imported { key_id }) => {
                 self.status = Status::Imported;
@@ -87,7 +87,7 @@ impl Outcome {
         }
     }
 
-    pub fn line(&self) -> String {
+    pub(super) fn line(&self) -> String {
         let name = self.name.as_deref().unwrap_or("-");
         match (self.status, &self.error) {
             (Status::Failed, Some(e)) => format!("FAILED {}: {e}", self.file),
@@ -111,14 +111,14 @@ impl Outcome {
 }
 
 /// A progress bar on a terminal, plain lines on stderr otherwise, nothing for JSON.
-pub enum Progress {
+pub(super) enum Progress {
     Bar(ProgressBar),
     Plain,
     Silent,
 }
 
 impl Progress {
-    pub fn new(total: usize, json: bool, terminal: bool) -> Self {
+    pub(super) fn new(total: usize, json: bool, terminal: bool) -> Self {
         if json {
             return Progress::Silent;
         }
@@ -132,13 +132,13 @@ impl Progress {
         Progress::Bar(bar)
     }
 
-    pub fn start(&self, o: &Outcome) {
+    pub(super) fn start(&self, o: &Outcome) {
         if let Progress::Bar(bar) = self {
             bar.set_message(format!("importing {}", o.file));
         }
     }
 
-    pub fn done(&self, o: &Outcome) {
+    pub(super) fn done(&self, o: &Outcome) {
         match self {
             Progress::Bar(bar) => {
                 bar.println(o.line());
@@ -149,7 +149,7 @@ impl Progress {
         }
     }
 
-    pub fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Progress::Bar(bar) = self {
             bar.finish_and_clear();
         }
@@ -165,7 +165,7 @@ struct JsonReport<'a> {
 }
 
 /// Prints the summary (table or JSON) on stdout.
-pub fn print(outcomes: &[Outcome], json: bool, exit_code: u8, offline: bool) {
+pub(super) fn print(outcomes: &[Outcome], json: bool, exit_code: u8, offline: bool) {
     if json {
         let report = JsonReport {
             ok: exit_code == 0,
@@ -190,7 +190,7 @@ pub fn print(outcomes: &[Outcome], json: bool, exit_code: u8, offline: bool) {
 }
 
 /// The summary table: status, name, pkh, then the key id or the error.
-pub fn table(outcomes: &[Outcome]) -> String {
+pub(super) fn table(outcomes: &[Outcome]) -> String {
     let rows: Vec<[String; 5]> = outcomes
         .iter()
         .map(|o| {

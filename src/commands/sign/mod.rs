@@ -23,7 +23,7 @@ use crate::vault::{OpenError, Vault, VaultError, VaultKey};
 use crate::watermark::{LocalStore, StoreError};
 
 mod pending;
-pub mod show;
+pub(crate) mod show;
 mod summary;
 
 #[derive(Debug, clap::Args)]
@@ -89,7 +89,7 @@ pub struct SignArgs {
 
 /// Why nothing was signed.
 #[derive(Debug, thiserror::Error)]
-pub enum SignFailure {
+pub(crate) enum SignFailure {
     #[error(
         "no terminal to confirm on: run it in a terminal, or pass --yes to sign without asking"
     )]
@@ -137,7 +137,7 @@ impl SignFailure {
     }
 }
 
-pub fn run(global: &GlobalArgs, args: SignArgs) -> ExitCode {
+pub(crate) fn run(global: &GlobalArgs, args: SignArgs) -> ExitCode {
     if args.pending {
         return pending::run(global, &args);
     }

@@ -17,7 +17,7 @@ use crate::confirm::HeldView;
 use crate::confirm::socket::{Command, ConfirmClient, Reply};
 use crate::tezos::{Pkh, SigningRequest};
 
-pub fn run(global: &GlobalArgs, args: &SignArgs) -> ExitCode {
+pub(super) fn run(global: &GlobalArgs, args: &SignArgs) -> ExitCode {
     let outcome = crate::commands::runtime()
         .map_err(|e| (3, format!("cannot start the async runtime: {e}")))
         .and_then(|rt| rt.block_on(pending(global, args)));

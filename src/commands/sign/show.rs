@@ -20,7 +20,7 @@ use crate::tezos::tez::format as tez;
 
 /// How much to show.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// Counters and gas limits too (`-v`).
     pub verbose: bool,
     /// Long strings and bytes whole (`--full`).
@@ -28,7 +28,7 @@ pub struct Options {
 }
 
 /// What the screen shows for one request, and whether it could be decoded.
-pub struct Shown {
+pub(crate) struct Shown {
     /// The details, operation by operation.
     pub lines: Vec<String>,
     /// The fixed summary, to print last, right above the prompt: the key, what is signed,
@@ -103,7 +103,12 @@ fn michelson(lines: &mut Vec<String>, render: &mut Render, label: &str, m: &Mich
 
 /// The lines for a batch of generic operations signed by `signer`: the details, and the
 /// summary to print last.
-pub fn operations(signer: &Pkh, branch: &[u8; 32], ops: &[Operation], options: Options) -> Shown {
+pub(crate) fn operations(
+    signer: &Pkh,
+    branch: &[u8; 32],
+    ops: &[Operation],
+    options: Options,
+) -> Shown {
     let mut render = Render::new(options.full);
     let mut lines = vec![format!(
         "branch: {}",
@@ -304,7 +309,7 @@ fn operation(
 }
 
 /// The lines for any request, or the decoder's error when it cannot be decoded.
-pub fn request(
+pub(crate) fn request(
     signer: &Pkh,
     req: &SigningRequest,
     options: Options,

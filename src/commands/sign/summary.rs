@@ -24,17 +24,17 @@ use crate::tezos::{Pkh, blake2b_256};
 
 /// A string longer than this many characters (bytes: half as many bytes) is shown shortened
 /// unless `--full`.
-pub const SHOWN_CHARS: usize = 64;
+pub(super) const SHOWN_CHARS: usize = 64;
 /// Destinations listed one per line; the rest are counted on one line.
-pub const MAX_DESTINATIONS: usize = 8;
+pub(super) const MAX_DESTINATIONS: usize = 8;
 /// Operations that hand over control named one per line; the rest are counted on one line.
-pub const MAX_CONTROLS: usize = 4;
+pub(super) const MAX_CONTROLS: usize = 4;
 
 const HEADER: &str = "── Summary: what you are signing (details above) ──";
 
 /// What the rendering of the details found that the summary must warn about.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Notes {
+pub(super) struct Notes {
     /// Strings and bytes shown shortened.
     pub truncated: usize,
     /// Strings that are not valid Michelson strings (printable ASCII and newlines only).
@@ -42,7 +42,7 @@ pub struct Notes {
 }
 
 /// The base58 blake2b-256 hash of `bytes`, to compare what was shortened on another screen.
-pub fn hash(bytes: &[u8]) -> String {
+pub(super) fn hash(bytes: &[u8]) -> String {
     bs58::encode(blake2b_256(bytes)).into_string()
 }
 
@@ -53,14 +53,14 @@ fn michelson_string(s: &str) -> bool {
 }
 
 /// Renders Micheline, strings and bytes, counting what the summary must warn about.
-pub struct Render {
+pub(super) struct Render {
     full: bool,
     pub notes: Notes,
 }
 
 impl Render {
     /// `full`: long strings and bytes whole (`--full`).
-    pub fn new(full: bool) -> Render {
+    pub(super) fn new(full: bool) -> Render {
         Render {
             full,
             notes: Notes::default(),
@@ -115,7 +115,7 @@ impl Render {
 
     /// Michelson concrete syntax on one line, as [`Micheline::to_michelson`] writes it but
     /// with strings and bytes as above.
-    pub fn michelson(&mut self, m: &Micheline) -> String {
+    pub(super) fn michelson(&mut self, m: &Micheline) -> String {
         let mut out = String::new();
         m.write_michelson(&mut out, &mut |out, leaf| match leaf {
             Leaf::String(s) => self.string(out, s),
@@ -125,7 +125,7 @@ impl Render {
     }
 
     /// A failing_noop message: a string when it is UTF-8 text, bytes otherwise.
-    pub fn message(&mut self, message: &[u8]) -> String {
+    pub(super) fn message(&mut self, message: &[u8]) -> String {
         let mut out = String::new();
         match std::str::from_utf8(message) {
             Ok(text) => self.string(&mut out, text),
@@ -234,7 +234,7 @@ fn warnings(out: &mut Vec<String>, notes: &Notes) {
 }
 
 /// The summary of a batch of generic operations signed by `signer`.
-pub fn batch(signer: &Pkh, ops: &[Operation], notes: &Notes) -> Vec<String> {
+pub(super) fn batch(signer: &Pkh, ops: &[Operation], notes: &Notes) -> Vec<String> {
     let e = Exposure::of(ops);
     let mut out = vec![HEADER.to_string()];
 
@@ -319,7 +319,7 @@ pub fn batch(signer: &Pkh, ops: &[Operation], notes: &Notes) -> Vec<String> {
 }
 
 /// The summary of any other request: `what` it is, in one line.
-pub fn single(signer: &Pkh, what: &str, notes: &Notes) -> Vec<String> {
+pub(super) fn single(signer: &Pkh, what: &str, notes: &Notes) -> Vec<String> {
     let mut out = vec![HEADER.to_string()];
     warnings(&mut out, notes);
     out.push(format!("key {signer}: {what}"));

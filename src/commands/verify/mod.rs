@@ -83,7 +83,7 @@ fn parse_hex(s: &str) -> Result<HexBytes, String> {
 
 /// The key being checked, and a description of where it came from (never its secret).
 #[derive(Debug, Clone)]
-pub struct ResolvedKey {
+pub(crate) struct ResolvedKey {
     pub public_key: PublicKey,
     /// True when the source held the secret key (only its public part is used here).
     pub had_secret: bool,
@@ -92,7 +92,7 @@ pub struct ResolvedKey {
 
 /// Why the key could not be obtained (exit code 3).
 #[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
     #[error(transparent)]
@@ -100,7 +100,10 @@ pub enum ResolveError {
 }
 
 /// Resolves the key source into a public key. The one place a new key source is added.
-pub fn resolve_key(_global: &GlobalArgs, src: &KeySourceArgs) -> Result<ResolvedKey, ResolveError> {
+pub(crate) fn resolve_key(
+    _global: &GlobalArgs,
+    src: &KeySourceArgs,
+) -> Result<ResolvedKey, ResolveError> {
     if let Some(pk) = &src.public_key {
         return Ok(ResolvedKey {
             public_key: pk.clone(),
@@ -125,9 +128,11 @@ pub fn resolve_key(_global: &GlobalArgs, src: &KeySourceArgs) -> Result<Resolved
 
 /// The process exit codes of `verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Ok = 0,
     Failed = 1,
+    /// clap's own exit code for a usage error (it exits before `verify` runs).
+    #[allow(dead_code)]
     Usage = 2,
     Input = 3,
 }
@@ -246,7 +251,7 @@ fn render_text(r: &Report) -> String {
     out
 }
 
-pub fn run(global: &GlobalArgs, args: VerifyArgs) -> ExitCode {
+pub(crate) fn run(global: &GlobalArgs, args: VerifyArgs) -> ExitCode {
     if args.source.vault_keys {
         return vault::list(global, &args.source.vault, args.json);
     }

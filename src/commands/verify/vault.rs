@@ -12,7 +12,7 @@ use crate::vault::{OpenError, Vault, VaultError, VaultKey};
 
 /// Why the vault could not answer `verify`.
 #[derive(Debug, thiserror::Error)]
-pub enum VaultReadError {
+pub(crate) enum VaultReadError {
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error(transparent)]
@@ -22,7 +22,7 @@ pub enum VaultReadError {
 }
 
 /// The public key of vault key `name`, for `verify --vault-key`.
-pub fn resolve(
+pub(super) fn resolve(
     global: &GlobalArgs,
     args: &VaultArgs,
     name: &str,
@@ -66,7 +66,7 @@ impl From<VaultKey> for Listed {
 }
 
 /// `verify --vault-keys`: exit 0 with the list, 3 when the vault cannot be read.
-pub fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCode {
+pub(super) fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCode {
     let keys = (|| -> Result<Vec<VaultKey>, VaultReadError> {
         let vault = crate::vault::open(&args.settings(global))?;
         Ok(crate::commands::runtime()?.block_on(vault.list_keys())?)

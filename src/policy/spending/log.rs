@@ -20,14 +20,14 @@ use super::window::{MAX_AHEAD_SECS, Window, wall_clock};
 use crate::tezos::Pkh;
 
 /// The file name in the data directory.
-pub const FILE: &str = "spending.log";
+pub(crate) const FILE: &str = "spending.log";
 /// The first version's file (JSON, rewritten whole per request): read once, then replaced.
-pub const OLD_FILE: &str = "spending_24h.json";
+pub(crate) const OLD_FILE: &str = "spending_24h.json";
 const HEADER: &str = "tezos-azure-signer spending log v2";
 
 /// The log of one data directory, open for appending.
 #[derive(Debug)]
-pub struct SpendLog {
+pub(super) struct SpendLog {
     dir: PathBuf,
     file: File,
     windows: BTreeMap<Pkh, Window>,
@@ -48,7 +48,7 @@ pub enum Found {
 impl SpendLog {
     /// Opens (or creates) the log of `dir`. A missing log is created only when `may_create`
     /// (the caller decides whether its absence could hide spent budget).
-    pub fn open(dir: &Path, may_create: bool) -> Result<(SpendLog, Found), SpendingError> {
+    pub(super) fn open(dir: &Path, may_create: bool) -> Result<(SpendLog, Found), SpendingError> {
         let path = dir.join(FILE);
         let unreadable = |reason: String| SpendingError::Unreadable {
             path: path.clone(),
@@ -107,7 +107,7 @@ impl SpendLog {
     }
 
     /// The ledger's time now: the wall clock, but never before the newest entry.
-    pub fn now(&self) -> u64 {
+    pub(super) fn now(&self) -> u64 {
         wall_clock().max(self.newest)
     }
 
@@ -121,7 +121,7 @@ impl SpendLog {
 
     /// What `pkh` spent in the window at the ledger's time (`None`: more than can be
     /// counted). No copy: asked for every counted request.
-    pub fn spent(&mut self, pkh: &Pkh) -> Option<u128> {
+    pub(super) fn spent(&mut self, pkh: &Pkh) -> Option<u128> {
         let now = self.now();
         match self.windows.get_mut(pkh) {
             Some(w) => {
@@ -133,14 +133,14 @@ impl SpendLog {
     }
 
     /// A copy of `pkh`'s window at the ledger's time (to seed an emptied shared container).
-    pub fn window(&mut self, pkh: &Pkh) -> Window {
+    pub(super) fn window(&mut self, pkh: &Pkh) -> Window {
         self.expire();
         self.windows.get(pkh).cloned().unwrap_or_else(Window::new)
     }
 
     /// Appends a spend, durably (fdatasync) before it returns; compacts when expired lines
     /// outnumber the live ones.
-    pub fn append(&mut self, pkh: &Pkh, mutez: u128) -> Result<(), SpendingError> {
+    pub(super) fn append(&mut self, pkh: &Pkh, mutez: u128) -> Result<(), SpendingError> {
         let at = self.now();
         let line = format!("{at} {pkh} {mutez}\n");
         let write = |f: &mut File| f.write_all(line.as_bytes()).and_then(|()| f.sync_data());

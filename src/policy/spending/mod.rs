@@ -16,7 +16,7 @@
 //! without a log while its absence could hide spent budget.
 
 mod log;
-pub mod shared;
+pub(crate) mod shared;
 mod window;
 
 use std::collections::HashMap;
@@ -24,8 +24,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use log::{FILE, Found, OLD_FILE};
-pub use shared::SharedBudget;
+pub(crate) use log::Found;
+#[cfg(test)]
+use log::{FILE, OLD_FILE};
+pub(crate) use shared::SharedBudget;
 
 use super::{Charge, PolicyRefusal};
 use crate::tezos::Pkh;

@@ -8,13 +8,13 @@
 use std::collections::VecDeque;
 
 /// The window's length in seconds.
-pub const DAY_SECS: u64 = 24 * 60 * 60;
+pub(super) const DAY_SECS: u64 = 24 * 60 * 60;
 
 /// An entry further ahead of the wall clock than this is not a clock set back but damage.
-pub const MAX_AHEAD_SECS: u64 = 366 * DAY_SECS;
+pub(super) const MAX_AHEAD_SECS: u64 = 366 * DAY_SECS;
 
 /// The wall clock, in seconds since the Unix epoch.
-pub fn wall_clock() -> u64 {
+pub(super) fn wall_clock() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -22,7 +22,7 @@ pub fn wall_clock() -> u64 {
 }
 
 /// Whether `amount` more than `spent` (`None`: overflowed) stays within `limit`.
-pub fn fits(spent: Option<u128>, amount: u128, limit: u128) -> bool {
+pub(super) fn fits(spent: Option<u128>, amount: u128, limit: u128) -> bool {
     spent
         .and_then(|s| s.checked_add(amount))
         .is_some_and(|total| total <= limit)

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use crate::signer::*;
 use crate::testing::MemoryVault;
 
-pub const SPSK: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
-pub const P2SK: &str = "p2sk2g5Btw8MK7fnhQg9d7DaE8QYX8A89BLWaqWTQcHuATYY3ABjD9";
-pub const OTHER_SPSK: &str = "spsk2rBDDeUqakQ42nBHDGQTtP3GErb6AahHPwF9bhca3Q5KA5HESE";
+pub(super) const SPSK: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
+pub(super) const P2SK: &str = "p2sk2g5Btw8MK7fnhQg9d7DaE8QYX8A89BLWaqWTQcHuATYY3ABjD9";
+pub(super) const OTHER_SPSK: &str = "spsk2rBDDeUqakQ42nBHDGQTtP3GErb6AahHPwF9bhca3Q5KA5HESE";
 
-pub fn vector(name: &str) -> (Vec<u8>, serde_json::Value) {
+pub(super) fn vector(name: &str) -> (Vec<u8>, serde_json::Value) {
     let v: serde_json::Value =
         serde_json::from_str(include_str!("../../../tests/vectors/requests.json")).unwrap();
     let entry = v["requests"]
@@ -24,7 +24,13 @@ pub fn vector(name: &str) -> (Vec<u8>, serde_json::Value) {
 }
 
 /// A (pre)attestation built from a vector: level, round, and a payload-hash byte.
-pub fn consensus(name: &str, chain: [u8; 4], level: i32, round: i32, variant: u8) -> Vec<u8> {
+pub(super) fn consensus(
+    name: &str,
+    chain: [u8; 4],
+    level: i32,
+    round: i32,
+    variant: u8,
+) -> Vec<u8> {
     let (mut b, _) = vector(name);
     b[1..5].copy_from_slice(&chain);
     b[40..44].copy_from_slice(&level.to_be_bytes());
@@ -34,7 +40,7 @@ pub fn consensus(name: &str, chain: [u8; 4], level: i32, round: i32, variant: u8
 }
 
 /// A block built from the unlocked round-0 vector (fitness length 33).
-pub fn block(level: i32, round: i32, variant: u8) -> Vec<u8> {
+pub(super) fn block(level: i32, round: i32, variant: u8) -> Vec<u8> {
     let (mut b, _) = vector("block_round0_unlocked");
     b[5..9].copy_from_slice(&level.to_be_bytes());
     b[96..100].copy_from_slice(&level.to_be_bytes());
@@ -43,10 +49,10 @@ pub fn block(level: i32, round: i32, variant: u8) -> Vec<u8> {
     b
 }
 
-pub const MAIN: [u8; 4] = [0x7a, 0x06, 0xa7, 0x70];
-pub const TEST: [u8; 4] = [1, 2, 3, 4];
+pub(super) const MAIN: [u8; 4] = [0x7a, 0x06, 0xa7, 0x70];
+pub(super) const TEST: [u8; 4] = [1, 2, 3, 4];
 
-pub struct Setup {
+pub(super) struct Setup {
     pub vault: Arc<MemoryVault>,
     pub signer: Arc<Signer>,
     pub dir: tempfile::TempDir,
@@ -54,12 +60,12 @@ pub struct Setup {
     pub tz3: Pkh,
 }
 
-pub async fn setup(config: SignerConfig) -> Setup {
+pub(super) async fn setup(config: SignerConfig) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     setup_in(dir, config).await
 }
 
-pub async fn setup_in(dir: tempfile::TempDir, config: SignerConfig) -> Setup {
+pub(super) async fn setup_in(dir: tempfile::TempDir, config: SignerConfig) -> Setup {
     let vault = Arc::new(MemoryVault::new());
     let tz2 = vault.add("baker-tz2", SPSK);
     let tz3 = vault.add("baker-tz3", P2SK);
@@ -73,7 +79,7 @@ pub async fn setup_in(dir: tempfile::TempDir, config: SignerConfig) -> Setup {
     }
 }
 
-pub fn refusal(r: Result<Signed, SignError>) -> String {
+pub(super) fn refusal(r: Result<Signed, SignError>) -> String {
     match r {
         Ok(s) => panic!("expected a refusal, got {}", s.signature),
         Err(e) => e.to_string(),

@@ -19,7 +19,7 @@ const X_MS_RETRY_AFTER_MS: HeaderName = HeaderName::from_static("x-ms-retry-afte
 const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
 
 /// Converts an SDK error for an operation on `key` (a key name, or the vault for listing).
-pub fn classify(err: azure_core::Error, key: &str) -> AttemptError {
+pub(crate) fn classify(err: azure_core::Error, key: &str) -> AttemptError {
     match err.kind() {
         ErrorKind::HttpResponse {
             status,
@@ -48,7 +48,7 @@ pub fn classify(err: azure_core::Error, key: &str) -> AttemptError {
 }
 
 /// The vault error for an HTTP error status.
-pub fn from_status(status: u16, code: String, message: String, key: &str) -> VaultError {
+pub(crate) fn from_status(status: u16, code: String, message: String, key: &str) -> VaultError {
     match status {
         404 => VaultError::NotFound(key.to_owned()),
         401 | 403 => VaultError::Unauthorized(format!("{code}: {message}")),
@@ -63,7 +63,7 @@ pub fn from_status(status: u16, code: String, message: String, key: &str) -> Vau
 
 /// The wait the service asked for, from `retry-after-ms`, `x-ms-retry-after-ms` or
 /// `Retry-After` (delta seconds or an HTTP date), in that order.
-pub fn retry_after(headers: &Headers) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &Headers) -> Option<Duration> {
     for name in [&RETRY_AFTER_MS, &X_MS_RETRY_AFTER_MS] {
         if let Some(ms) = headers
             .get_optional_str(name)

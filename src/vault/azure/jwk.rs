@@ -12,7 +12,7 @@ use crate::vault::VaultKey;
 
 /// Why a vault key is not usable for signing (skipped when listing, an error when named).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Unusable {
+pub(crate) enum Unusable {
     #[error("the key is disabled")]
     Disabled,
     #[error("key type {0} is not an elliptic-curve key")]
@@ -26,7 +26,7 @@ pub enum Unusable {
 }
 
 /// A usable [`VaultKey`] from a `get_key` answer.
-pub fn vault_key(key: &Key) -> Result<VaultKey, Unusable> {
+pub(crate) fn vault_key(key: &Key) -> Result<VaultKey, Unusable> {
     if key.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
         return Err(Unusable::Disabled);
     }
@@ -63,7 +63,7 @@ pub fn vault_key(key: &Key) -> Result<VaultKey, Unusable> {
 
 /// The JWK that imports `secret`: kty EC, crv P-256K or P-256, x/y/d of exactly 32 bytes,
 /// key_ops sign+verify. The caller zeroizes `d` (see [`wipe`]) once the request is serialised.
-pub fn import_jwk(secret: &SecretKey) -> JsonWebKey {
+pub(crate) fn import_jwk(secret: &SecretKey) -> JsonWebKey {
     let public = secret.public_key();
     let (x, y) = public
         .coordinates()
@@ -85,7 +85,7 @@ pub fn import_jwk(secret: &SecretKey) -> JsonWebKey {
 }
 
 /// Overwrites the private part of a JWK we built.
-pub fn wipe(jwk: &mut JsonWebKey) {
+pub(crate) fn wipe(jwk: &mut JsonWebKey) {
     use zeroize::Zeroize;
     if let Some(d) = jwk.d.as_mut() {
         d.zeroize();

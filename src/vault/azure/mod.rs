@@ -25,17 +25,17 @@ use crate::tezos::SecretKey;
 use crate::vault::credentials::TokenReset;
 use crate::vault::{Cause, ImportOptions, Vault, VaultError, VaultKey};
 
-pub mod errors;
-pub mod jwk;
-pub mod retry;
+pub(crate) mod errors;
+pub(crate) mod jwk;
+pub(crate) mod retry;
 
 use errors::classify;
 use retry::{AttemptError, RetryPolicy, with_retries_reauth};
 
 /// Default total deadline for one signature (retries included).
-pub const DEFAULT_SIGN_DEADLINE: Duration = Duration::from_secs(3);
+pub(crate) const DEFAULT_SIGN_DEADLINE: Duration = Duration::from_secs(3);
 /// Default total deadline for reads and imports.
-pub const DEFAULT_READ_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_READ_DEADLINE: Duration = Duration::from_secs(30);
 /// Keys fetched at once while listing.
 const LIST_CONCURRENCY: usize = 8;
 
@@ -68,7 +68,7 @@ impl AzureVaultConfig {
 
 /// Whether `url` points at this machine (the emulator), where the challenge resource
 /// (`vault.azure.net`) cannot match the host.
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -78,7 +78,7 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// Checks a vault URL before any request: https, a host, no path beyond `/`.
-pub fn check_vault_url(url: &Url) -> Result<(), VaultError> {
+pub(crate) fn check_vault_url(url: &Url) -> Result<(), VaultError> {
     let bad = |why: &str| VaultError::Protocol(format!("invalid vault URL {url}: {why}").into());
     if url.scheme() != "https" {
         return Err(bad("Key Vault is only reachable over https"));
@@ -94,7 +94,7 @@ pub fn check_vault_url(url: &Url) -> Result<(), VaultError> {
 
 /// Client options shared by the vault client and the credentials: the SDK's retry off (we
 /// retry under a deadline ourselves) and, when given, a transport trusting an extra CA.
-pub fn client_options(extra_ca_pem: Option<&[u8]>) -> Result<ClientOptions, VaultError> {
+pub(crate) fn client_options(extra_ca_pem: Option<&[u8]>) -> Result<ClientOptions, VaultError> {
     let mut options = ClientOptions {
         retry: RetryOptions::none(),
         ..Default::default()
@@ -121,7 +121,7 @@ pub fn client_options(extra_ca_pem: Option<&[u8]>) -> Result<ClientOptions, Vaul
 }
 
 /// Key Vault key names: 1-127 letters, digits and dashes.
-pub fn valid_key_name(name: &str) -> bool {
+pub(crate) fn valid_key_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 127
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')

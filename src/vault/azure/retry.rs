@@ -19,7 +19,7 @@ use crate::vault::credentials::TokenReset;
 
 /// How one kind of vault call is bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Total time for the call, every attempt and every wait included.
     pub deadline: Duration,
     /// Attempts in all (1 = no retry).
@@ -35,7 +35,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// The policy for signing: short waits, a few attempts, the given total deadline.
-    pub fn for_sign(deadline: Duration) -> Self {
+    pub(crate) fn for_sign(deadline: Duration) -> Self {
         RetryPolicy {
             deadline,
             max_attempts: 4,
@@ -46,7 +46,7 @@ impl RetryPolicy {
     }
 
     /// The policy for reads (listing, get): more patience.
-    pub fn for_read(deadline: Duration) -> Self {
+    pub(crate) fn for_read(deadline: Duration) -> Self {
         RetryPolicy {
             deadline,
             max_attempts: 6,
@@ -58,7 +58,7 @@ impl RetryPolicy {
 
     /// The policy for imports: the read policy's patience, but a 5xx, a lost connection or a
     /// timeout may mean the key was imported, so only throttling is retried.
-    pub fn for_import(deadline: Duration) -> Self {
+    pub(crate) fn for_import(deadline: Duration) -> Self {
         RetryPolicy {
             unprocessed_only: true,
             ..RetryPolicy::for_read(deadline)
@@ -67,7 +67,7 @@ impl RetryPolicy {
 
     /// This policy, its total time cut to what is left before `deadline` (the request's),
     /// when that is sooner: one budget, counted by one clock.
-    pub fn until(&self, deadline: Option<std::time::Instant>) -> RetryPolicy {
+    pub(crate) fn until(&self, deadline: Option<std::time::Instant>) -> RetryPolicy {
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         RetryPolicy {
             deadline: left.map_or(self.deadline, |left| left.min(self.deadline)),
@@ -76,7 +76,7 @@ impl RetryPolicy {
     }
 
     /// The backoff before attempt `attempt + 1` (attempt counts from 1), without jitter.
-    pub fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let factor = 1u32
             .checked_shl(attempt.saturating_sub(1))
             .unwrap_or(u32::MAX);
@@ -86,7 +86,7 @@ impl RetryPolicy {
 
 /// A failed attempt: the error and, when the service said so, how long to wait.
 #[derive(Debug, Clone)]
-pub struct AttemptError {
+pub(crate) struct AttemptError {
     pub error: VaultError,
     pub retry_after: Option<Duration>,
     /// The vault refused the access token (HTTP 401): a new token may succeed where the same
@@ -117,7 +117,7 @@ fn retryable(policy: &RetryPolicy, error: &VaultError) -> bool {
 
 /// What to do after a failed attempt, given the time left. Pure, for tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Wait this long, then try again.
     RetryAfter(Duration),
     /// Give up and return the error.
@@ -126,7 +126,7 @@ pub enum Next {
 
 /// Decides whether and when to retry after `attempt` (counting from 1) failed with `failure`.
 /// `jitter` in [0, 1) spreads the backoff (the wait is between 50% and 100% of it).
-pub fn decide(
+pub(crate) fn decide(
     policy: &RetryPolicy,
     attempt: u32,
     failure: &AttemptError,
@@ -154,7 +154,8 @@ pub fn decide(
 
 /// Runs `attempt` until it succeeds, fails for good, or the policy's deadline passes. Every
 /// attempt runs under the remaining time; the deadline yields [`VaultError::Deadline`].
-pub async fn with_retries<T, F, Fut>(
+#[cfg(test)]
+pub(crate) async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     what: &str,
     attempt: F,
@@ -169,7 +170,7 @@ where
 /// [`with_retries`], and when an attempt fails with a refused token and `reset` is given: the
 /// token caches are reset once and the call is tried again at once (no backoff, not counted
 /// against `max_attempts`), still under the same deadline. A second refusal is returned.
-pub async fn with_retries_reauth<T, F, Fut>(
+pub(crate) async fn with_retries_reauth<T, F, Fut>(
     policy: &RetryPolicy,
     what: &str,
     reset: Option<&dyn TokenReset>,

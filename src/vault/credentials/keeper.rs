@@ -78,7 +78,7 @@ struct Cache {
 
 /// A [`TokenCredential`] wrapper that caches tokens and refreshes them in the background.
 #[derive(Debug)]
-pub struct TokenKeeper {
+pub(super) struct TokenKeeper {
     inner: Arc<dyn TokenCredential>,
     /// Makes `inner` forget its own cached token (the chain credential).
     inner_reset: Option<Arc<dyn TokenReset>>,
@@ -96,7 +96,7 @@ fn remaining(token: &AccessToken) -> Duration {
 }
 
 impl TokenKeeper {
-    pub fn new(
+    pub(super) fn new(
         inner: Arc<dyn TokenCredential>,
         inner_reset: Option<Arc<dyn TokenReset>>,
         timing: KeeperTiming,
@@ -160,7 +160,7 @@ impl TokenKeeper {
     /// Drops every token fetched before `seen_at`; when that dropped one, also resets the
     /// inner credential (under the cache lock: a fetch starting after this sees both). Does
     /// nothing within `min_interval` of the last reset that dropped a token.
-    pub fn reset(&self, seen_at: Instant) {
+    pub(super) fn reset(&self, seen_at: Instant) {
         let mut cache = self.lock();
         if let Some(last) = cache.last_reset
             && last.elapsed() < self.timing.min_interval

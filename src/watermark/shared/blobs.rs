@@ -89,7 +89,7 @@ pub trait Blobs: Send + Sync + 'static {
 }
 
 /// Azure Blob Storage through Microsoft's SDK.
-pub struct AzureBlobs {
+pub(crate) struct AzureBlobs {
     container: BlobContainerClient,
 }
 
@@ -97,7 +97,7 @@ impl AzureBlobs {
     /// A client for `location`: its SAS token when it has one (no credential), else
     /// `credential`. `options` carry the transport (extra CA) the vault uses; retries are the
     /// store's own, within the sign deadline.
-    pub fn new(
+    pub(crate) fn new(
         location: &SharedLocation,
         credential: Option<Arc<dyn TokenCredential>>,
         options: ClientOptions,

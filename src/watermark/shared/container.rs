@@ -70,7 +70,7 @@ enum Known {
 
 /// What [`Container::raise_to`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Raised {
+pub enum RaiseOutcome {
     /// The slot had no mark: it now has the given one.
     Created,
     /// The shared mark was lower: raised.
@@ -323,7 +323,7 @@ impl Container {
     /// container from the local marks; never lowers one). The unreleased proof of a block
     /// reservation is never pushed: only a reservation write may assert it. A signature for
     /// the shared mark's own unsigned bytes is filled in.
-    pub async fn raise_to(&self, slot: Slot, mark: &Mark) -> Result<Raised, SharedError> {
+    pub async fn raise_to(&self, slot: Slot, mark: &Mark) -> Result<RaiseOutcome, SharedError> {
         let deadline = Instant::now() + self.budget;
         let name = self.location.blob_name(&slot);
         let mark = &Mark {
@@ -343,16 +343,16 @@ impl Container {
                 } => {
                     let (have, want) = (point(current), point(mark));
                     if have > want {
-                        return Ok(Raised::Kept);
+                        return Ok(RaiseOutcome::Kept);
                     }
                     let fills = current.hash == mark.hash
                         && current.signature.is_none()
                         && mark.signature.is_some();
                     if have == want && !fills {
                         return Ok(if current.hash == mark.hash {
-                            Raised::Kept
+                            RaiseOutcome::Kept
                         } else {
-                            Raised::Diverged
+                            RaiseOutcome::Diverged
                         });
                     }
                     (Condition::Matches(etag.clone()), false)
@@ -368,9 +368,9 @@ impl Container {
                         },
                     );
                     return Ok(if created {
-                        Raised::Created
+                        RaiseOutcome::Created
                     } else {
-                        Raised::Raised
+                        RaiseOutcome::Raised
                     });
                 }
                 Err(BlobError::Conflict | BlobError::Missing) => {

@@ -43,9 +43,9 @@
 //! proof: only a reservation may assert it.
 //! Must never: release a signature whose mark is not in the container, or lower a shared mark.
 
-pub mod blobs;
-pub mod container;
-pub mod location;
+pub(crate) mod blobs;
+pub(crate) mod container;
+pub(crate) mod location;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,9 +55,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 
-pub use blobs::{AzureBlobs, BlobError, Blobs, Condition};
-pub use container::{Container, Raised, SharedError};
-pub use location::{LocationError, SharedLocation};
+pub(crate) use blobs::{AzureBlobs, BlobError, Blobs, Condition};
+pub use container::SharedError;
+pub(crate) use container::{Container, RaiseOutcome};
+pub(crate) use location::SharedLocation;
 
 use super::data_dir::StoreError;
 use super::mark_store::{LocalStore, MarkStore, Slot};
@@ -115,7 +116,7 @@ impl SharedStats {
 
 /// What seeding a container from local marks did, slot by slot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PushReport {
+pub(crate) struct PushReport {
     pub created: usize,
     pub raised: usize,
     pub kept: usize,
@@ -125,17 +126,20 @@ pub struct PushReport {
 
 /// Writes each of `marks` to the container wherever its slot there is missing or lower; never
 /// lowers one. Up to 16 slots at a time.
-pub async fn push(shared: &Container, marks: Vec<(Slot, Mark)>) -> Result<PushReport, SharedError> {
+pub(crate) async fn push(
+    shared: &Container,
+    marks: Vec<(Slot, Mark)>,
+) -> Result<PushReport, SharedError> {
     let mut results = futures::stream::iter(marks)
         .map(|(slot, mark)| async move { shared.raise_to(slot, &mark).await.map(|r| (slot, r)) })
         .buffer_unordered(16);
     let mut report = PushReport::default();
     while let Some(result) = results.next().await {
         match result? {
-            (_, Raised::Created) => report.created += 1,
-            (_, Raised::Raised) => report.raised += 1,
-            (_, Raised::Kept) => report.kept += 1,
-            (slot, Raised::Diverged) => report.diverged.push(slot),
+            (_, RaiseOutcome::Created) => report.created += 1,
+            (_, RaiseOutcome::Raised) => report.raised += 1,
+            (_, RaiseOutcome::Kept) => report.kept += 1,
+            (slot, RaiseOutcome::Diverged) => report.diverged.push(slot),
         }
     }
     Ok(report)
