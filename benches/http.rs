@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tezos_azure_signer::commands::serve::dev::DevVault;
+use tezos_azure_signer::commands::DevVault;
 use tezos_azure_signer::server::ApiOptions;
 use tezos_azure_signer::server::listen::Limits;
 use tezos_azure_signer::server::run::Server;

@@ -7,7 +7,10 @@ pub(crate) mod args;
 #[cfg(feature = "emulator")]
 pub(crate) mod emulator;
 pub(crate) mod import;
-pub mod serve;
+pub(crate) mod serve;
+/// The Key Vault emulator behind `serve --dev` (for the tests and benches that run it).
+#[cfg(feature = "emulator")]
+pub use serve::dev::DevVault;
 pub(crate) mod sign;
 pub(crate) mod verify;
 pub(crate) mod watermarks;

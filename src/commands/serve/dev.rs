@@ -21,12 +21,12 @@ use crate::vault::credentials::{AuthMode, CredentialEnv};
 use crate::vault::{ImportOptions, Vault, VaultKey, VaultSettings};
 
 /// The demo keys' vault names.
-pub const DEMO_KEYS: [(&str, Curve); 2] =
+pub(crate) const DEMO_KEYS: [(&str, Curve); 2] =
     [("demo-tz2", Curve::Secp256k1), ("demo-tz3", Curve::P256)];
 
 /// A preattestation-free, ready-to-sign attestation (mainnet chain id, level 1331, round 0)
 /// for the printed curl example.
-pub const EXAMPLE_ATTESTATION: &str = "137a06a7700e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a815000000000533000000000000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const EXAMPLE_ATTESTATION: &str = "137a06a7700e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a815000000000533000000000000000000000000000000000000000000000000000000000000000000000000";
 
 pub struct DevVault {
     emulator: Emulator,

@@ -26,11 +26,11 @@ use crate::vault::Vault;
 use crate::watermark::shared::{AzureBlobs, Blobs, Container, SharedStats, SharedStore};
 use crate::watermark::{DataDir, LocalStore, MarkStore, SharedError, StoreError};
 
-pub use args::ServeArgs;
+pub(crate) use args::ServeArgs;
 
 mod args;
 #[cfg(feature = "emulator")]
-pub mod dev;
+pub(crate) mod dev;
 
 /// A startup failure, with what to do about it. Each source keeps its type; the message is
 /// formatted once, when `serve` prints it (exit 1).
@@ -72,7 +72,7 @@ pub enum ServeError {
     ConfirmSocket(std::io::Error),
 }
 
-pub fn run(global: &GlobalArgs, args: ServeArgs, lost_log_lines: LostLines) -> ExitCode {
+pub(crate) fn run(global: &GlobalArgs, args: ServeArgs, lost_log_lines: LostLines) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
