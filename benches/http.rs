@@ -1,6 +1,6 @@
 //! End-to-end bench: the real server (`server::run::Server`, the `Signer`, the durable
 //! watermark store) in-process, its vault the bundled emulator reached through the real Azure
-//! SDK over TLS (exactly `serve --dev`'s wiring, via `commands::serve_dev::DevVault`), and a
+//! SDK over TLS (exactly `serve --dev`'s wiring, via `commands::DevVault`), and a
 //! loopback HTTP client POSTing attestations at increasing levels.
 //!
 //! Baseline in the same run: the same SDK sign call straight to the emulator, no signer. The

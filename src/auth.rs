@@ -9,16 +9,28 @@ use std::path::Path;
 
 use crate::tezos::{Pkh, PublicKey, Signature};
 
+/// Why the `--authorized-keys` file could not be loaded (`serve` then refuses to start).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// The file could not be read (missing, unreadable, or not UTF-8).
     #[error("cannot read the authorized keys file {path}: {source}")]
     Read {
+        /// The file given as `--authorized-keys`, as displayed.
         path: String,
+        /// The I/O error from reading it.
         #[source]
         source: std::io::Error,
     },
+    /// A non-comment line is not a Tezos public key (`edpk…`, `sppk…`, `p2pk…`).
     #[error("authorized keys line {line}: {reason}")]
-    BadLine { line: usize, reason: String },
+    BadLine {
+        /// 1-based line number in the file.
+        line: usize,
+        /// Why the line's key did not parse.
+        reason: String,
+    },
+    /// The file holds no key at all (only blanks or comments): with authentication required,
+    /// every request would be refused, so this is treated as a mistake.
     #[error("the authorized keys file lists no key: every request would be refused")]
     Empty,
 }
@@ -49,6 +61,7 @@ impl AuthorizedKeys {
         Ok(AuthorizedKeys { keys })
     }
 
+    /// Reads and parses the `--authorized-keys` file at `path` (format as in [`Self::parse`]).
     pub fn load(path: &Path) -> Result<Self, AuthError> {
         let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
             path: path.display().to_string(),
@@ -76,8 +89,9 @@ impl AuthorizedKeys {
         Self::new(keys)
     }
 
+    /// The authorized public keys.
     #[cfg(test)]
-    pub fn keys(&self) -> &[PublicKey] {
+    pub(crate) fn keys(&self) -> &[PublicKey] {
         &self.keys
     }
 

@@ -1,4 +1,4 @@
-#![warn(unreachable_pub)]
+#![warn(unreachable_pub, missing_docs)]
 //! tezos-azure-signer: an octez-compatible remote signer for tz2/tz3 keys held in Azure Key
 //! Vault. See DESIGN in the README for the data flow of one signature.
 //!

@@ -35,10 +35,10 @@ impl LogFormat {
 
 /// Log lines stderr did not take, since the start.
 #[derive(Debug, Clone, Default)]
-pub struct LostLines(Arc<AtomicU64>);
+pub(crate) struct LostLines(Arc<AtomicU64>);
 
 impl LostLines {
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
 }

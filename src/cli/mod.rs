@@ -14,6 +14,8 @@ use crate::commands::{self, GlobalArgs};
 
 pub mod assets;
 
+/// The whole command line: global options and one subcommand. `--help` shows the `about`
+/// texts set in `#[command]`, not this comment.
 #[derive(Debug, Parser)]
 #[command(
     name = "tezos-azure-signer",
@@ -23,12 +25,15 @@ pub mod assets;
 P-256 (tz3) keys live in Azure Key Vault, with durable high-watermark double-sign protection."
 )]
 pub struct Cli {
+    /// Options accepted before or after any subcommand (vault URL, verbosity, log format).
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// The subcommand given (`serve`, `verify`, `import`, `sign`, …) with its own arguments.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands, each holding its own parsed arguments; [`main`] dispatches on it.
 // Parsed once per process: the size difference between variants does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]

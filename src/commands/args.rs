@@ -10,6 +10,8 @@ use crate::logging::LogFormat;
 use crate::vault::VaultSettings;
 use crate::vault::credentials::AuthMode;
 
+/// The options every subcommand accepts (`global = true`: before or after its name); the vault
+/// URL is turned into [`VaultSettings`] together with a command's [`VaultArgs`].
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Key Vault URL, e.g. https://myvault.vault.azure.net

@@ -33,18 +33,24 @@ pub fn request_hash(bytes: &[u8]) -> String {
 /// What the person said, or that nobody did in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
+    /// A person approved the request from `sign --pending`: it goes on to be signed, its value
+    /// at risk counted against the 24-hour limit.
     Approved,
     /// Approved with an identical request (same key, same bytes) answered first: the same
     /// operation, whose value that first request counts (once).
     ApprovedCopy,
+    /// A person rejected it: refused, nothing signed.
     Rejected,
+    /// Nobody answered within the confirmation timeout: refused as not confirmed, nothing signed.
     TimedOut,
 }
 
 /// How many requests may wait for a person: in total, and from one client address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeldLimits {
+    /// Held requests of all clients together (`--max-held`, default 64).
     pub total: usize,
+    /// Held requests from one client IP address (`--max-held-per-client`, default 16).
     pub per_client: usize,
 }
 
@@ -60,16 +66,26 @@ impl Default for HeldLimits {
 /// Why a request was not held (it is refused with 503: nothing was signed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HoldRefused {
+    /// `--max-held` requests (from all clients) already wait for a person.
     #[error(
         "{held} requests already wait for a person, the limit of --max-held: answer them with \
          `sign --pending`, then try again"
     )]
-    Full { held: usize },
+    Full {
+        /// How many requests were held at the time.
+        held: usize,
+    },
+    /// This client's IP address already has `--max-held-per-client` requests waiting.
     #[error(
         "client {client} already has {held} requests waiting for a person, the limit of \
          --max-held-per-client"
     )]
-    ClientFull { client: IpAddr, held: usize },
+    ClientFull {
+        /// The client's IP address (any port: the limit is per address).
+        client: IpAddr,
+        /// How many of its requests were held at the time.
+        held: usize,
+    },
 }
 
 /// How many of a request's first bytes a listing shows ([`HeldView::preview`]).
@@ -83,10 +99,14 @@ pub struct HeldView {
     /// The held request's number in this signer (the oldest of identical ones).
     #[serde(default)]
     pub id: u64,
+    /// What a person answers it by: [`request_hash`] of its bytes (base58 blake2b-256).
     pub hash: String,
+    /// The key it asks to sign with (`tz2…`/`tz3…`).
     pub pkh: String,
+    /// The address (`ip:port`) of the client that sent it, when known.
     #[serde(default)]
     pub client: Option<String>,
+    /// Milliseconds it has waited for an answer so far.
     #[serde(default)]
     pub waited_ms: u64,
     /// How many identical requests (same key, same bytes) wait for this one answer.
@@ -190,6 +210,8 @@ impl Drop for Unhold<'_> {
 }
 
 impl Confirmations {
+    /// An empty set whose requests wait at most `timeout` (`--confirm-timeout`) for an answer,
+    /// within `limits`.
     pub fn new(timeout: Duration, limits: HeldLimits) -> Confirmations {
         Confirmations {
             timeout,
@@ -199,6 +221,7 @@ impl Confirmations {
         }
     }
 
+    /// How long a held request waits for a person before it is refused as not confirmed.
     pub fn timeout(&self) -> Duration {
         self.timeout
     }

@@ -14,6 +14,8 @@ use super::KeyFileError;
 /// Supplies the passphrase of an encrypted key. Called at most once per key, and only when the
 /// key is actually encrypted. `what` names the key for prompts and errors.
 pub trait PassphraseSource {
+    /// The passphrase's bytes for the key described by `what` (e.g. "the encrypted PKCS#8
+    /// key"), or why there is none (e.g. [`KeyFileError::PassphraseRequired`]).
     fn passphrase(&self, what: &str) -> Result<Zeroizing<Vec<u8>>, KeyFileError>;
 }
 
@@ -74,6 +76,7 @@ impl PassphraseSource for NoPassphrase {
 pub struct FixedPassphrase(pub Zeroizing<Vec<u8>>);
 
 impl FixedPassphrase {
+    /// Copies `passphrase` into a buffer that is zeroed when dropped.
     pub fn new(passphrase: &[u8]) -> Self {
         FixedPassphrase(Zeroizing::new(passphrase.to_vec()))
     }

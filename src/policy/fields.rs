@@ -26,6 +26,7 @@ pub struct FieldRules {
     pub max_total_24h: Option<u128>,
     /// Addresses value may go to (`tz…`, `KT1…`, `sr1…`); `None` = anywhere.
     pub destinations: Option<BTreeSet<String>>,
+    /// `[keys.X.allow]`: the operations that hand over control of funds this key may sign.
     pub grants: Grants,
 }
 
@@ -175,12 +176,13 @@ impl FieldRules {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
+    /// Whether no rule is set; a key with any of them must list "generic" among its kinds.
+    pub(crate) fn is_empty(&self) -> bool {
         *self == FieldRules::default()
     }
 
     /// Checks the batch and its value at risk (the 24-hour total is the ledger's).
-    pub fn check(
+    pub(crate) fn check(
         &self,
         pkh: &Pkh,
         ops: &[Operation],

@@ -44,85 +44,168 @@ use value::Exposure;
 /// Why a request is refused by the policy. Formatted only when shown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyRefusal {
+    /// The request is an authentication payload (magic byte 0x04): never signed with a
+    /// signing key, whatever the policy, and never held for a person.
     #[error("authentication payloads (magic byte 0x04) are never signed with key {pkh}")]
-    Authentication { pkh: Pkh },
+    Authentication {
+        /// The key the request asked to sign with.
+        pkh: Pkh,
+    },
+    /// The key's rule (without a policy file: the baking kinds) does not list the request's
+    /// kind, e.g. `generic` for a baking-only key.
     #[error("request kind {kind} is not allowed for key {pkh}")]
-    Kind { pkh: Pkh, kind: RequestKind },
+    Kind {
+        /// The key the request asked to sign with.
+        pkh: Pkh,
+        /// The request's policy kind (Emmy blocks and endorsements count as their successors).
+        kind: RequestKind,
+    },
+    /// The request names a chain (a block or consensus operation) outside the key's `chains`.
     #[error("chain {chain} is not allowed for key {pkh}")]
-    Chain { pkh: Pkh, chain: ChainId },
+    Chain {
+        /// The key the request asked to sign with.
+        pkh: Pkh,
+        /// The chain id the request names.
+        chain: ChainId,
+    },
+    /// A generic batch, or Michelson data that would be held for a person, does not decode:
+    /// its contents cannot be checked, so it is never held.
     #[error("generic operation refused for key {pkh}: cannot check its contents: {reason}")]
-    Undecodable { pkh: Pkh, reason: DecodeError },
+    Undecodable {
+        /// The key the request asked to sign with.
+        pkh: Pkh,
+        /// Why it did not decode.
+        reason: DecodeError,
+    },
+    /// A generic batch holds an operation kind the key's `generic` list does not name.
     #[error(
         "operation kind {kind} is not allowed for key {pkh} (allowed: {})",
         names(allowed)
     )]
     Operation {
+        /// The key the request asked to sign with.
         pkh: Pkh,
+        /// The first operation kind in the batch that is not allowed.
         kind: OperationKind,
+        /// The key's `generic` list, for the message.
         allowed: Vec<OperationKind>,
     },
+    /// A policy file is loaded, the key has no section of its own (by pkh or vault name) and
+    /// there is no `[default]`: the key may sign nothing.
     #[error("key {pkh} has no entry in the policy file and there is no [default]")]
-    NoRule { pkh: Pkh },
+    NoRule {
+        /// The key the request asked to sign with.
+        pkh: Pkh,
+    },
+    /// A generic batch holds an operation kind this signer knows by name only: neither its
+    /// fields nor what follows it can be checked, so it is never held.
     #[error(
         "operation kind {kind} is refused for key {pkh}: this signer knows it by name only, so \
          it cannot check its fields (nor what may follow it in the batch)"
     )]
-    Unchecked { pkh: Pkh, kind: OperationKind },
+    Unchecked {
+        /// The key the request asked to sign with.
+        pkh: Pkh,
+        /// The kind known by name only, whose fields this signer does not decode.
+        kind: OperationKind,
+    },
+    /// An operation's fee is above the key's `max_fee`.
     #[error(
         "operation {index} breaks max_fee for key {pkh}: its fee {} is above {}",
         tez::format(*fee), tez::format(*limit)
     )]
     MaxFee {
+        /// The key the request asked to sign with.
         pkh: Pkh,
+        /// 1-based position of the operation in the batch.
         index: usize,
+        /// Mutez: the operation's fee.
         fee: u128,
+        /// Mutez: the key's `max_fee`.
         limit: u128,
     },
+    /// The request's value at risk (amounts, balances, fees, storage burns) is above the
+    /// key's `max_per_request`.
     #[error(
         "the request breaks max_per_request for key {pkh}: its value at risk (amounts, \
          balances, fees and storage burns) is {}, above {}",
         tez::format(*total), tez::format(*limit)
     )]
-    MaxPerRequest { pkh: Pkh, total: u128, limit: u128 },
+    MaxPerRequest {
+        /// The key the request asked to sign with.
+        pkh: Pkh,
+        /// Mutez: the request's value at risk.
+        total: u128,
+        /// Mutez: the key's `max_per_request`.
+        limit: u128,
+    },
+    /// The batch's value at risk cannot be summed (a sum overflows), so no limit can be
+    /// checked; never held.
     #[error(
         "the request's value at risk cannot be counted for key {pkh} (a sum overflows): refused"
     )]
-    Uncountable { pkh: Pkh },
+    Uncountable {
+        /// The key the request asked to sign with.
+        pkh: Pkh,
+    },
+    /// The batch has a `drain_delegate` (it moves the delegate's whole balance) while the key
+    /// has a `max_per_request` or `max_total_24h`, which it could not respect.
     #[error(
         "the request has a drain_delegate for key {pkh}, which can move the delegate's whole \
          balance: no max_per_request or max_total_24h can bound it, so it is refused while \
          either is set"
     )]
-    Everything { pkh: Pkh },
+    Everything {
+        /// The key the request asked to sign with.
+        pkh: Pkh,
+    },
+    /// An operation sends value (a granted drain or ticket transfer included) to an address
+    /// outside the key's `destinations`.
     #[error(
         "operation {index} ({kind}) breaks destinations for key {pkh}: it sends value to \
          {destination}, which is not an allowed destination"
     )]
     Destination {
+        /// The key the request asked to sign with.
         pkh: Pkh,
+        /// 1-based position of the operation in the batch.
         index: usize,
+        /// The operation's kind (transaction, origination, drain, ticket transfer, …).
         kind: OperationKind,
+        /// The receiving address, or "a new contract" for an origination.
         destination: String,
     },
+    /// An operation hands over control of funds (consensus key, drain, delegate parameters,
+    /// contract call, ticket transfer) and the key's `[keys.X.allow]` does not name it.
     #[error(
         "operation {index} is {what}, which hands over control of funds: key {pkh} may sign it \
          only if the policy names it (`{grant}` under [keys.<key>.allow])"
     )]
     NotGranted {
+        /// The key the request asked to sign with.
         pkh: Pkh,
+        /// 1-based position of the operation in the batch.
         index: usize,
+        /// What the operation hands over, e.g. "drain_delegate of everything to tz1…".
         what: String,
+        /// The line that would allow it, e.g. `drain_to = ["tz1…"]`.
         grant: String,
     },
+    /// Counting this request in the key's rolling 24-hour spending log would pass its
+    /// `max_total_24h`.
     #[error(
         "the request breaks max_total_24h for key {pkh}: {} already at risk in the last 24 \
          hours, {} more would pass the limit of {}",
         tez::format(*spent), tez::format(*amount), tez::format(*limit)
     )]
     MaxTotal24h {
+        /// The key the request asked to sign with.
         pkh: Pkh,
+        /// Mutez already counted in the last 24 hours (`u128::MAX` if that sum overflowed).
         spent: u128,
+        /// Mutez this request would add (a drain counts as the whole limit).
         amount: u128,
+        /// Mutez: the key's `max_total_24h`.
         limit: u128,
     },
 }
@@ -160,13 +243,18 @@ pub struct Verdict {
 /// The policy's verdict on one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// The rules allow it; the verdict says what to count against the 24-hour limit.
     Allow(Verdict),
     /// Refused by the rules, but `--confirm` covers it: a person may approve it. Once
     /// approved, `charge` is counted like an allowed request's.
     Hold {
+        /// The rules' refusal, shown to the person in `sign --pending`.
         reason: PolicyRefusal,
+        /// Its value at risk, when the key has a 24-hour limit.
         charge: Option<Charge>,
     },
+    /// Refused outright: `--confirm` does not cover its magic byte, or it cannot be shown in
+    /// full and counted (see [`PolicyRefusal::holdable`]).
     Refuse(PolicyRefusal),
 }
 
@@ -184,16 +272,24 @@ fn names(kinds: &[OperationKind]) -> String {
 /// Errors in `--magic-bytes` or the policy file.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// An item of `--magic-bytes` is not a hex byte, or not a Tezos magic byte; holds the
+    /// whole value and why.
     #[error(
         "bad --magic-bytes value {0:?} ({1}): expected a comma-separated list such as 0x11,0x12,0x13"
     )]
     MagicBytes(String, String),
+    /// The `--policy` file could not be read (missing, unreadable, or not UTF-8).
     #[error("cannot read the policy file {path}: {source}")]
     Read {
+        /// The file given as `--policy`, as displayed.
         path: String,
+        /// The I/O error from reading it.
         #[source]
         source: std::io::Error,
     },
+    /// The policy file is not valid TOML, has an unknown field, or breaks a rule (an unknown
+    /// kind or chain, `generic` without its list, a missing grant, …); holds the message,
+    /// which names the section.
     #[error("invalid policy file: {0}")]
     Invalid(String),
 }
@@ -203,14 +299,18 @@ pub enum PolicyError {
 pub struct MagicBytes(BTreeSet<u8>);
 
 impl MagicBytes {
+    /// The set of `bytes`, taken as they are (parsing `--magic-bytes` also refuses bytes that
+    /// are no Tezos magic byte).
     pub fn new(bytes: impl IntoIterator<Item = u8>) -> Self {
         MagicBytes(bytes.into_iter().collect())
     }
+    /// Whether a request whose first byte is `byte` passes the whitelist.
     pub fn allows(&self, byte: u8) -> bool {
         self.0.contains(&byte)
     }
+    /// The accepted magic bytes, in order.
     #[cfg(test)]
-    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u8> + '_ {
         self.0.iter().copied()
     }
 }
@@ -261,6 +361,8 @@ impl fmt::Display for MagicBytes {
 /// What one key may sign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRule {
+    /// Request kinds the key may sign, by their policy kind (`block`, `attestation`,
+    /// `generic`, …; Emmy blocks and endorsements count as `block` and `attestation`).
     pub kinds: BTreeSet<RequestKind>,
     /// Operation kinds allowed inside generic (0x03) batches.
     pub generic: BTreeSet<OperationKind>,
@@ -339,6 +441,8 @@ impl KeyRule {
 /// A loaded `--policy` file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PolicyRules {
+    /// `[default]`: the rule of keys without a section of their own; without it, such keys
+    /// may sign nothing.
     pub default: Option<KeyRule>,
     /// By pkh (`tz…`) or vault key name, as written in the file.
     pub keys: BTreeMap<String, KeyRule>,
@@ -375,6 +479,7 @@ struct RawRule {
 }
 
 impl PolicyRules {
+    /// Reads and parses the `--policy` file at `path`.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             path: path.display().to_string(),
@@ -383,6 +488,8 @@ impl PolicyRules {
         Self::parse(&text)
     }
 
+    /// Parses policy TOML (format in the module docs). Anything it does not understand is an
+    /// error, never ignored: unknown fields, kinds or chains, and missing grants.
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
         let raw: RawFile =
             toml::from_str(text).map_err(|e| PolicyError::Invalid(e.message().to_string()))?;
@@ -593,13 +700,18 @@ fn check_grants(generic: &BTreeSet<OperationKind>, grants: &Grants) -> Result<()
 /// The signer's whole policy: magic bytes plus, optionally, the per-key rules.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Policy {
+    /// The whitelist a request's first byte must pass before anything else is checked:
+    /// `--magic-bytes`, plus the `--confirm` bytes.
     pub magic_bytes: MagicBytes,
+    /// The `--policy` file; `None` = every key may sign the baking kinds, on any chain.
     pub rules: Option<PolicyRules>,
     /// `--confirm`: magic bytes whose refused requests a person may approve (0x03, 0x05).
     pub confirm: BTreeSet<u8>,
 }
 
 impl Policy {
+    /// A policy without `--confirm`: whatever the rules refuse is refused (see
+    /// [`Self::confirming`]).
     pub fn new(magic_bytes: MagicBytes, rules: Option<PolicyRules>) -> Self {
         Policy {
             magic_bytes,
@@ -653,6 +765,8 @@ impl Policy {
         self.confirm.contains(&magic_byte)
     }
 
+    /// Whether a request whose first byte is `byte` passes the whitelist; checked before
+    /// authentication and decoding.
     pub fn magic_byte_allowed(&self, byte: u8) -> bool {
         self.magic_bytes.allows(byte)
     }

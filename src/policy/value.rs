@@ -27,7 +27,7 @@ const STAKING: [&str; 3] = ["stake", "unstake", "finalize_unstake"];
 
 /// Where one operation sends value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outflow {
+pub(crate) struct Outflow {
     /// 1-based position in the batch.
     pub index: usize,
     pub kind: OperationKind,
@@ -38,7 +38,7 @@ pub struct Outflow {
 
 /// An operation that hands over control of funds, or moves what tez cannot measure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Control {
+pub(crate) enum Control {
     /// `update_consensus_key`: once active, the new key can drain the delegate.
     ConsensusKey { index: usize, public_key: String },
     /// `drain_delegate`: the delegate's whole spendable balance to `destination`.
@@ -56,7 +56,7 @@ pub enum Control {
 }
 
 impl Control {
-    pub fn index(&self) -> usize {
+    pub(crate) fn index(&self) -> usize {
         match self {
             Control::ConsensusKey { index, .. }
             | Control::Drain { index, .. }
@@ -91,7 +91,7 @@ impl std::fmt::Display for Control {
 
 /// What a batch can take out of the key's account.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Exposure {
+pub(crate) struct Exposure {
     /// Mutez: transaction amounts and origination balances.
     pub sent: Option<u128>,
     /// Mutez: fees summed over the batch.
@@ -125,7 +125,7 @@ fn plain_transfer(parameters: &Option<crate::tezos::operation::Parameters>) -> b
 
 impl Exposure {
     /// The model applied to a decoded batch.
-    pub fn of(ops: &[Operation]) -> Exposure {
+    pub(crate) fn of(ops: &[Operation]) -> Exposure {
         let mut e = Exposure {
             sent: Some(0),
             fees: Some(0),
@@ -208,7 +208,7 @@ impl Exposure {
 
     /// The request's value at risk in mutez (sent + fees + burns), not counting what a
     /// `drain_delegate` moves; `None` when a sum overflowed (no limit accepts it).
-    pub fn total(&self) -> Option<u128> {
+    pub(crate) fn total(&self) -> Option<u128> {
         add(add(self.sent, self.fees), self.burns)
     }
 }

@@ -37,6 +37,8 @@ pub struct Limits {
     /// Reading a request head (slowloris protection); a new connection must have sent its
     /// first request within this time.
     pub header_timeout: Duration,
+    /// The TLS handshake of a new connection (TLS listeners only); a connection that has not
+    /// completed it in this time is closed.
     pub handshake_timeout: Duration,
     /// How long shutdown waits for open connections to finish their current request.
     pub drain_timeout: Duration,
@@ -61,8 +63,10 @@ impl Default for Limits {
 
 /// Where a listener reports its connections: the server's metrics, under the listener's name.
 #[derive(Clone)]
-pub struct Observer {
+pub(crate) struct Observer {
+    /// The server's metrics, which count this listener's open, refused and evicted connections.
     pub metrics: Arc<Metrics>,
+    /// The listener's name in metrics labels and log lines (`"api"` or `"metrics"`).
     pub listener: &'static str,
 }
 
@@ -74,7 +78,7 @@ const EVICTION_WAIT: Duration = Duration::from_millis(500);
 const RESERVED_FDS: usize = 64;
 
 /// Serves `filter` on `listener` until `shutdown` resolves, then drains connections.
-pub async fn serve<F>(
+pub(crate) async fn serve<F>(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     filter: F,

@@ -42,7 +42,7 @@ struct Inner {
 
 /// All metrics of one server.
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     inner: Mutex<Inner>,
     /// Whole sign requests, from the body read to the answer.
     sign_requests: Histogram,
@@ -57,7 +57,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -68,11 +68,11 @@ impl Metrics {
         f(&mut guard)
     }
 
-    pub fn request(&self, route: &str, status: u16) {
+    pub(crate) fn request(&self, route: &str, status: u16) {
         self.with(|m| *m.requests.entry((route.to_string(), status)).or_default() += 1);
     }
     /// A signature was released (`replayed`: the stored one, no vault call).
-    pub fn signature(&self, kind: &str, pkh: &str, replayed: bool) {
+    pub(crate) fn signature(&self, kind: &str, pkh: &str, replayed: bool) {
         self.with(|m| {
             let key = (kind.to_string(), pkh.to_string());
             if replayed {
@@ -82,7 +82,7 @@ impl Metrics {
             }
         });
     }
-    pub fn watermark_refusal(&self, kind: &str, pkh: &str) {
+    pub(crate) fn watermark_refusal(&self, kind: &str, pkh: &str) {
         self.with(|m| {
             *m.watermark_refusals
                 .entry((kind.to_string(), pkh.to_string()))
@@ -90,53 +90,53 @@ impl Metrics {
         });
     }
     /// Any refused or failed sign request, by reason label.
-    pub fn refusal(&self, reason: &str) {
+    pub(crate) fn refusal(&self, reason: &str) {
         self.with(|m| *m.refusals.entry(reason.to_string()).or_default() += 1);
     }
-    pub fn vault_error(&self, error: &str) {
+    pub(crate) fn vault_error(&self, error: &str) {
         self.with(|m| *m.vault_errors.entry(error.to_string()).or_default() += 1);
     }
-    pub fn vault_latency(&self, d: Duration) {
+    pub(crate) fn vault_latency(&self, d: Duration) {
         self.vault_latency.observe(d);
     }
-    pub fn sign_request(&self, d: Duration) {
+    pub(crate) fn sign_request(&self, d: Duration) {
         self.sign_requests.observe(d);
     }
-    pub fn watermark_write(&self, d: Duration) {
+    pub(crate) fn watermark_write(&self, d: Duration) {
         self.watermark_writes.observe(d);
     }
-    pub fn set_ready(&self, ready: bool) {
+    pub(crate) fn set_ready(&self, ready: bool) {
         self.with(|m| m.ready = u64::from(ready));
     }
-    pub fn set_keys_loaded(&self, n: usize) {
+    pub(crate) fn set_keys_loaded(&self, n: usize) {
         self.with(|m| m.keys_loaded = n as u64);
     }
     /// Renders the shared watermark store's counters too.
-    pub fn attach_shared(&self, stats: Arc<SharedStats>) {
+    pub(crate) fn attach_shared(&self, stats: Arc<SharedStats>) {
         let _ = self.shared.set(stats);
     }
     /// Renders the count of log lines stderr did not take.
-    pub fn attach_lost_log_lines(&self, lost: crate::logging::LostLines) {
+    pub(crate) fn attach_lost_log_lines(&self, lost: crate::logging::LostLines) {
         let _ = self.lost_log_lines.set(lost);
     }
-    pub fn in_flight(&self, delta: i64) {
+    pub(crate) fn in_flight(&self, delta: i64) {
         self.with(|m| m.in_flight += delta);
     }
     /// A connection of `listener` opened (`1`) or closed (`-1`).
-    pub fn connection(&self, listener: &'static str, delta: i64) {
+    pub(crate) fn connection(&self, listener: &'static str, delta: i64) {
         self.with(|m| *m.connections_open.entry(listener).or_default() += delta);
     }
     /// A connection of `listener` closed at once: the connection cap was reached.
-    pub fn connection_refused(&self, listener: &'static str) {
+    pub(crate) fn connection_refused(&self, listener: &'static str) {
         self.with(|m| *m.connections_refused.entry(listener).or_default() += 1);
     }
     /// A connection of `listener` that had sent no request, closed to make room for a new one.
-    pub fn connection_evicted(&self, listener: &'static str) {
+    pub(crate) fn connection_evicted(&self, listener: &'static str) {
         self.with(|m| *m.connections_evicted.entry(listener).or_default() += 1);
     }
 
     /// The exposition text.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         self.with(|m| {
             let mut out = String::new();
             let p = PREFIX;

@@ -62,11 +62,16 @@ impl Default for ApiOptions {
 }
 
 /// Everything a request handler needs.
-pub struct AppState {
+pub(crate) struct AppState {
+    /// The signing pipeline behind every route (sign, public keys, authorized keys).
     pub signer: Arc<Signer>,
+    /// The server's metrics, shared with the metrics listener that renders them.
     pub metrics: Arc<metrics::Metrics>,
+    /// Limits and switches of the API (body limit, sign deadline, `/known_keys`).
     pub options: ApiOptions,
+    /// The sign tasks still running, which shutdown waits for.
     pub inflight: InFlight,
+    /// Gives each request the id its `X-Request-Id` answer header and log line carry.
     pub request_ids: outcome::RequestIds,
 }
 

@@ -17,7 +17,7 @@ use crate::watermark::{SharedError, StoreError};
 
 /// Request ids for one server.
 #[derive(Debug)]
-pub struct RequestIds {
+pub(crate) struct RequestIds {
     prefix: String,
     next: AtomicU64,
 }
@@ -45,7 +45,7 @@ impl Default for RequestIds {
 impl RequestIds {
     /// The client's id when it is 1 to 64 of `[A-Za-z0-9._-]` (anything else could forge log
     /// lines), else a new one.
-    pub fn accept_or_new(&self, client: Option<&str>) -> String {
+    pub(crate) fn accept_or_new(&self, client: Option<&str>) -> String {
         match client {
             Some(id)
                 if (1..=64).contains(&id.len())

@@ -26,7 +26,7 @@ use crate::tezos::{Pkh, Signature};
 /// The route table: the whole API as one filter that never rejects (every request gets an
 /// answer). Each route matches the end of the path, so any prefix before it (a reverse
 /// proxy's `/signer/v1`) works, as with octez-signer behind one.
-pub fn api(
+pub(crate) fn api(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     let state = warp::any().map(move || state.clone());

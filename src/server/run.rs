@@ -66,15 +66,19 @@ impl Server {
         })
     }
 
+    /// The address the signer API listener is bound to (the real port when 0 was asked for).
     pub fn api_address(&self) -> std::io::Result<SocketAddr> {
         self.api.local_addr()
     }
+    /// The address the metrics and health listener is bound to, if there is one.
     pub fn metrics_address(&self) -> Option<SocketAddr> {
         self.metrics_listener
             .as_ref()
             .and_then(|l| l.local_addr().ok())
     }
-    pub fn metrics(&self) -> Arc<Metrics> {
+    /// The server's metrics, to attach more sources to (shared watermark statistics, lost log
+    /// lines) before [`Server::run`].
+    pub(crate) fn metrics(&self) -> Arc<Metrics> {
         self.state.metrics.clone()
     }
 

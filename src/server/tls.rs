@@ -10,14 +10,34 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+/// Why [`server_config`] could not build a TLS configuration from `--tls-cert` and `--tls-key`.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// The certificate file could not be opened, or one of its PEM sections could not be parsed.
     #[error("cannot read the TLS certificate chain {path}: {reason}")]
-    Certificate { path: PathBuf, reason: String },
+    Certificate {
+        /// The certificate file (`--tls-cert`).
+        path: PathBuf,
+        /// The I/O or PEM parsing error.
+        reason: String,
+    },
+    /// The certificate file was read but contains no `CERTIFICATE` section (a key or an empty
+    /// file given as `--tls-cert`, for instance).
     #[error("{path} holds no PEM certificate")]
-    NoCertificate { path: PathBuf },
+    NoCertificate {
+        /// The certificate file (`--tls-cert`).
+        path: PathBuf,
+    },
+    /// The key file could not be opened or holds no PEM private key (PKCS#8, PKCS#1 or SEC1).
     #[error("cannot read the TLS private key {path}: {reason}")]
-    Key { path: PathBuf, reason: String },
+    Key {
+        /// The private key file (`--tls-key`).
+        path: PathBuf,
+        /// The I/O or PEM parsing error.
+        reason: String,
+    },
+    /// rustls refused the pair: typically the key does not match the certificate, or its
+    /// algorithm is not supported. Holds rustls's error message.
     #[error("the TLS certificate and key do not make a usable configuration: {0}")]
     Config(String),
 }

@@ -30,7 +30,10 @@ mod request;
 /// How the signer is set up (from the command line).
 #[derive(Debug, Clone)]
 pub struct SignerConfig {
+    /// Which magic bytes are signed, the per-key rules (`--policy`) and what `--confirm` holds.
     pub policy: Policy,
+    /// `--authorized-keys`: when set, every sign request must carry an `authentication`
+    /// signature by one of these keys; `None` accepts unauthenticated requests.
     pub authorized_keys: Option<AuthorizedKeys>,
     /// Vault key names or pkhs to serve; empty = every usable key.
     pub key_filter: Vec<String>,
@@ -68,6 +71,7 @@ impl Default for SignerConfig {
 /// A released signature.
 #[derive(Debug, Clone)]
 pub struct Signed {
+    /// The signature over the request's bytes, already checked against the key's public key.
     pub signature: Signature,
     /// Time spent in the vault call; `None` when the stored signature of an identical earlier
     /// request was returned instead.
@@ -88,29 +92,44 @@ impl Signed {
 /// metrics, and the signature or the refusal.
 #[derive(Debug)]
 pub struct Signing {
+    /// The parsed request's summary (kind, level, round…); `None` when the bytes did not parse.
     pub request: Option<RequestSummary>,
+    /// The released signature, or why none was.
     pub result: Result<Signed, SignError>,
 }
 
 /// Why a request was not signed. Messages are octez's where octez has one.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
+    /// No served key has this pkh, even after a re-discovery: check `--key` and that the
+    /// vault holds an enabled secp256k1 or P-256 key for it.
     #[error("key {0} is not known to this signer")]
     UnknownKey(Pkh),
+    /// The bytes are empty or do not decode as a Tezos signing request of their kind.
     #[error(transparent)]
     Decode(DecodeError),
+    /// The request's magic byte (its kind) is not in `--magic-bytes`.
     #[error("magic byte 0x{0:02X} not allowed")]
     MagicByteNotAllowed(u8),
+    /// A rule of the policy file refused the request.
     #[error(transparent)]
     PolicyRefused(#[from] PolicyRefusal),
+    /// `--authorized-keys` is set and the request carried no `authentication` signature.
     #[error("missing authentication signature field")]
     MissingAuthentication,
+    /// The `authentication` signature verifies against none of the `--authorized-keys`.
     #[error("invalid authentication signature")]
     InvalidAuthentication,
+    /// The watermark rule refused the request: a signature at or above its level and round
+    /// was already released for this key, kind and chain (a retry, or a second baker using
+    /// the key), or it is below `--min-level`.
     #[error(transparent)]
     Watermark(WatermarkError),
+    /// A Key Vault call failed (key discovery or the signature itself): nothing was signed.
     #[error(transparent)]
     Vault(VaultError),
+    /// The watermark store (the data directory, or the shared container) could not read or
+    /// write the key's mark, or another signer holds it: nothing was released.
     #[error(transparent)]
     Store(StoreError),
     /// A held request (`serve --confirm`) the operator refused.
@@ -127,7 +146,14 @@ pub enum SignError {
     Spending(SpendingError),
     /// The request left without reaching the vault (queue full, client gone, time over).
     #[error("key {pkh}: {reason}")]
-    Withdrawn { pkh: Pkh, reason: Withdrawn },
+    Withdrawn {
+        /// The key the request was for.
+        pkh: Pkh,
+        /// Why it was given up: queue full, client gone, or time over (and at which step).
+        reason: Withdrawn,
+    },
+    /// The key already holds watermarks on `--max-chains-per-key` chains and the request is
+    /// for yet another one: the vault is not called.
     #[error(
         "key {pkh} already has watermarks on {} chains ({}), the limit of --max-chains-per-key: \
          refusing chain {chain}. List the chains this key signs for in the policy file \
@@ -136,8 +162,11 @@ pub enum SignError {
         chains.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     )]
     ChainLimit {
+        /// The key the request was for.
         pkh: Pkh,
+        /// The refused request's chain.
         chain: ChainId,
+        /// The chains the key already holds watermarks on.
         chains: Vec<ChainId>,
     },
 }
@@ -213,10 +242,13 @@ impl Signer {
         self.keyring.get(pkh).map(|e| e.key.clone())
     }
 
+    /// Every served key's pkh, sorted (what `GET /known_keys` lists).
     pub fn known_keys(&self) -> Vec<Pkh> {
         self.keyring.pkhs()
     }
 
+    /// The pkhs of the `--authorized-keys` (what `GET /authorized_keys` lists); `None` when
+    /// requests need no authentication.
     pub fn authorized_keys(&self) -> Option<Vec<Pkh>> {
         self.config.authorized_keys.as_ref().map(|k| k.pkhs())
     }

@@ -18,23 +18,41 @@ use tokio_util::sync::CancellationToken;
 /// when its time ran out during the vault call or the reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Withdrawn {
+    /// `--max-queue-per-key` requests already waited for the key's lock: refused at once.
     #[error(
         "{waiting} requests are already waiting for this key (the limit of \
          --max-queue-per-key): refused without signing. Something sends faster than the vault \
          answers"
     )]
-    QueueFull { waiting: usize },
+    QueueFull {
+        /// How many requests were waiting for the key when this one came.
+        waiting: usize,
+    },
+    /// The client disconnected (or its HTTP request timed out) before the request reached the
+    /// vault, while it waited for its key or for a person.
     #[error("the client left before the request reached the vault: not signed")]
     ClientGone,
+    /// The deadline passed before the request reached the vault, typically while it waited
+    /// for its key's earlier requests.
     #[error(
         "the request's time ran out after {waited_ms} ms waiting for this key's earlier \
          requests: not signed"
     )]
-    Expired { waited_ms: u64 },
+    Expired {
+        /// Time since the request arrived, in milliseconds.
+        waited_ms: u64,
+    },
+    /// The deadline passed during the vault call or the mark's reservation or record: no
+    /// signature is released (a store step still running is left to finish).
     #[error(
         "the request's time ran out after {waited_ms} ms waiting for {waiting_for}: not signed"
     )]
-    Late { waited_ms: u64, waiting_for: Stage },
+    Late {
+        /// Time since the request arrived, in milliseconds.
+        waited_ms: u64,
+        /// The step that had not finished.
+        waiting_for: Stage,
+    },
 }
 
 /// The step a request was still waiting for when its time ran out (after it got the lock).
@@ -62,8 +80,11 @@ impl std::fmt::Display for Stage {
 /// cancelled when its client is gone.
 #[derive(Debug, Clone)]
 pub struct SignContext {
+    /// When the request arrived; the waits reported in [`Withdrawn`] count from here.
     pub started: Instant,
+    /// After this instant the request no longer goes to the vault; `None` waits forever.
     pub deadline: Option<Instant>,
+    /// Cancelled when the client is gone (the HTTP handler was dropped).
     pub client_gone: CancellationToken,
     /// The client's address (held requests are capped per address).
     pub peer: Option<std::net::SocketAddr>,

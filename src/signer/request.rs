@@ -11,6 +11,7 @@ use crate::tezos::{DecodeError, Pkh, RequestSummary, Signature, SigningRequest};
 /// A request to sign `data` with `pkh`.
 #[derive(Debug, Clone)]
 pub struct SignRequest {
+    /// The key to sign with, from the URL (`POST /keys/<pkh>`).
     pub pkh: Pkh,
     /// The bytes to sign, magic byte first.
     pub data: Vec<u8>,

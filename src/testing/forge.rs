@@ -91,7 +91,9 @@ fn manager(tag: u8, source: &str, fee: u128, storage_limit: u128) -> Vec<u8> {
 /// The fee and storage limit of a manager operation.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// The fee, in mutez.
     pub fee: u128,
+    /// The storage limit, in bytes (burnt at 250 mutez each when used).
     pub storage_limit: u128,
 }
 

@@ -14,10 +14,14 @@ use crate::watermark::shared::{BlobError, Blobs, Condition};
 /// Azure applies them, request counters and a switch that makes every request fail.
 #[derive(Default)]
 pub struct MemoryBlobs {
+    /// Each blob by name: its version (the ETag) and its content.
     pub blobs: Mutex<HashMap<String, (u64, Vec<u8>)>>,
     version: AtomicU64,
+    /// Read requests so far.
     pub reads: AtomicUsize,
+    /// Write requests so far (conditional ones included, whether they succeeded or not).
     pub writes: AtomicUsize,
+    /// While set, every request fails as a refused connection does (transient).
     pub down: AtomicBool,
 }
 
@@ -29,6 +33,7 @@ impl MemoryBlobs {
             Ok(())
         }
     }
+    /// (reads, writes) so far.
     pub fn counts(&self) -> (usize, usize) {
         (
             self.reads.load(Ordering::SeqCst),

@@ -13,8 +13,10 @@ use k256::ecdsa::signature::hazmat::RandomizedPrehashSigner;
 use crate::tezos::{Curve, Pkh, SecretKey};
 use crate::vault::{ImportOptions, Vault, VaultError, VaultKey};
 
+/// How the memory vault answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Valid, randomised signatures, as Key Vault makes them.
     Normal,
     /// Returns the high-S form (n − s) of a valid signature.
     HighS,
@@ -26,10 +28,14 @@ pub enum Mode {
     Hang,
 }
 
+/// The in-memory vault (see the module doc).
 pub struct MemoryVault {
     keys: Mutex<Vec<(VaultKey, SecretKey)>>,
+    /// Sign requests received (counted before the gate, the latency and the mode).
     pub sign_calls: AtomicUsize,
+    /// Key listings.
     pub list_calls: AtomicUsize,
+    /// Single-key reads (what the signer's vault health check makes).
     pub get_calls: AtomicUsize,
     /// Signatures returned (after the latency and the gate).
     pub signed: AtomicUsize,
@@ -49,6 +55,7 @@ impl Default for MemoryVault {
 }
 
 impl MemoryVault {
+    /// An empty vault in [`Mode::Normal`], without latency.
     pub fn new() -> Self {
         MemoryVault {
             keys: Mutex::new(Vec::new()),
@@ -63,6 +70,7 @@ impl MemoryVault {
         }
     }
 
+    /// Imports `secret` (base58 `spsk…`/`p2sk…`) as version `v1` of key `name`; its pkh.
     pub fn add(&self, name: &str, secret: &str) -> Pkh {
         self.add_version(name, "v1", secret)
     }
@@ -94,6 +102,7 @@ impl MemoryVault {
         self.keys.lock().unwrap().retain(|(k, _)| k.name != name);
     }
 
+    /// Answers as `mode` says from now on.
     pub fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
     }
@@ -121,9 +130,11 @@ impl MemoryVault {
         sem
     }
 
+    /// Sign requests received.
     pub fn signs(&self) -> usize {
         self.sign_calls.load(Ordering::SeqCst)
     }
+    /// Key listings made.
     pub fn lists(&self) -> usize {
         self.list_calls.load(Ordering::SeqCst)
     }

@@ -26,8 +26,11 @@ pub async fn signer_over(vault: Arc<MemoryVault>, dir: &Path, config: SignerConf
     Arc::new(signer)
 }
 
-/// The test vectors' secp256k1 key (tz2SSuN7…) and P-256 key (tz3ZxowX…).
+/// The test vectors' secp256k1 secret key (tz2SSuN7…).
 pub const TZ2_SECRET: &str = "spsk2oCGdj7yZFmAWr1wqopU512kDtCfWfs7N4FoRH6bkHhgXk5Tu5";
+/// The pkh of [`TZ2_SECRET`].
 pub const TZ2: &str = "tz2SSuN7FRcAurZPSAQS1swNWE8xxf71MTjt";
+/// The test vectors' P-256 secret key (tz3ZxowX…).
 pub const TZ3_SECRET: &str = "p2sk2g5Btw8MK7fnhQg9d7DaE8QYX8A89BLWaqWTQcHuATYY3ABjD9";
+/// The pkh of [`TZ3_SECRET`].
 pub const TZ3: &str = "tz3ZxowXGSjiVq227GQcwKdz87rKhq62rY4t";

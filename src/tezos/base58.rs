@@ -7,14 +7,24 @@ use sha2::{Digest, Sha256};
 /// A Tezos base58 prefix: the bytes prepended before encoding and the payload length they imply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prefix {
+    /// The text every encoded value starts with (`tz1`, `edpk`, `B`…); also names the
+    /// prefix in errors.
     pub name: &'static str,
+    /// The bytes put before the payload (and the 4-byte checksum after it) before base58
+    /// encoding.
     pub bytes: &'static [u8],
+    /// The payload's length in bytes, prefix and checksum excluded.
     pub payload_len: usize,
 }
 
 macro_rules! prefixes {
     ($($id:ident = $name:literal, [$($b:literal),*], $len:literal;)*) => {
-        $(pub const $id: Prefix = Prefix { name: $name, bytes: &[$($b),*], payload_len: $len };)*
+        $(
+            #[doc = concat!(
+                "Prefix of `", $name, "…` values, whose payload is ", stringify!($len), " bytes."
+            )]
+            pub const $id: Prefix = Prefix { name: $name, bytes: &[$($b),*], payload_len: $len };
+        )*
     };
 }
 
@@ -46,20 +56,35 @@ prefixes! {
     P2ESK = "p2esk", [0x09, 0x30, 0x39, 0x73, 0xab], 56;
 }
 
+/// Why a string could not be decoded as the expected base58check Tezos value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Base58Error {
+    /// The text is not base58 (e.g. a `0`, `O`, `I` or `l`); holds the decoder's message.
     #[error("not valid base58: {0}")]
     Alphabet(String),
+    /// The last 4 decoded bytes are not the start of the double SHA-256 of the rest, or
+    /// fewer than 4 bytes were decoded.
     #[error("bad base58 checksum")]
     Checksum,
+    /// The text (its length held here) is longer than [`MAX_CHARS`]; refused before
+    /// decoding.
     #[error("a base58 value of {0} characters: no Tezos value is longer than {MAX_CHARS}")]
     TooLong(usize),
+    /// The decoded bytes do not start with the prefix wanted (for [`decode_any`]: with
+    /// any candidate's, at its payload length).
     #[error("expected a {expected} value, got something else")]
-    WrongPrefix { expected: &'static str },
+    WrongPrefix {
+        /// Name of the prefix wanted (for [`decode_any`], the first candidate's).
+        expected: &'static str,
+    },
+    /// The prefix matched but the payload has the wrong number of bytes.
     #[error("{name} value has {got} payload bytes, expected {expected}")]
     Length {
+        /// Name of the prefix that matched.
         name: &'static str,
+        /// Payload length found, in bytes.
         got: usize,
+        /// Payload length the prefix requires, in bytes.
         expected: usize,
     },
 }

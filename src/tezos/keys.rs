@@ -19,8 +19,11 @@ use super::signature::{Signature, VerifyError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Curve {
+    /// Ed25519, the curve of tz1 keys (`edpk…`); only verified here, never held in the vault.
     Ed25519,
+    /// secp256k1, the curve of tz2 keys (`sppk…`); `P-256K` in a JWK.
     Secp256k1,
+    /// NIST P-256 (secp256r1), the curve of tz3 keys (`p2pk…`); `P-256` in a JWK.
     P256,
 }
 
@@ -34,6 +37,7 @@ impl Curve {
             _ => None,
         }
     }
+    /// Lowercase name for messages and logs, as serialized: `ed25519`, `secp256k1` or `p256`.
     pub fn name(self) -> &'static str {
         match self {
             Curve::Ed25519 => "ed25519",
@@ -41,6 +45,7 @@ impl Curve {
             Curve::P256 => "p256",
         }
     }
+    /// The address kind of keys on this curve: tz1 (Ed25519), tz2 (secp256k1), tz3 (P-256).
     pub fn pkh_kind(self) -> PkhKind {
         match self {
             Curve::Ed25519 => PkhKind::Tz1,
@@ -59,27 +64,46 @@ impl fmt::Display for Curve {
 /// Errors met while turning outside input into key types.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// The text is not valid Base58Check (alphabet, checksum or payload length).
     #[error(transparent)]
     Base58(#[from] Base58Error),
+    /// The Base58 text starts with none of the prefixes accepted for the value being parsed.
     #[error("not a Tezos {what}: expected one of {expected}")]
     UnknownPrefix {
+        /// What was being parsed, e.g. `public key` or `public key hash`.
         what: &'static str,
+        /// The accepted prefixes, comma-separated, e.g. `sppk, p2pk, edpk`.
         expected: &'static str,
     },
+    /// The public key bytes do not decode to a point on the curve; holds the curve.
     #[error("the point is not on the {0} curve")]
     NotOnCurve(Curve),
+    /// Public key bytes of a length the curve's encoding does not allow.
     #[error("{curve} public key must be {expected}, got {got} bytes")]
     PublicKeyLength {
+        /// The curve the key was meant for.
         curve: Curve,
+        /// The allowed length(s) in words, e.g. `33 (compressed) or 65 (uncompressed)`.
         expected: &'static str,
+        /// The length received, in bytes.
         got: usize,
     },
+    /// A secret scalar is zero or not below the curve's group order; holds the curve.
     #[error("{0} secret scalar is out of range (zero or not below the group order)")]
     BadScalar(Curve),
+    /// A secret scalar longer than 32 bytes.
     #[error("secret key is {got} bytes, expected 32")]
-    SecretKeyLength { got: usize },
+    SecretKeyLength {
+        /// The scalar's length, in bytes.
+        got: usize,
+    },
+    /// A JWK `x` or `y` coordinate longer than 32 bytes once leading zeros are stripped.
     #[error("JWK coordinate is {got} bytes, expected at most 32")]
-    CoordinateLength { got: usize },
+    CoordinateLength {
+        /// The coordinate's length after stripping leading zeros, in bytes.
+        got: usize,
+    },
+    /// A signing key on a curve other than secp256k1 or P-256; holds the curve's name.
     #[error("unsupported curve {0}: only secp256k1 (tz2) and P-256 (tz3) can sign")]
     UnsupportedCurve(String),
 }
@@ -90,12 +114,16 @@ pub enum KeyError {
 /// A validated public key.
 #[derive(Clone, PartialEq, Eq)]
 pub enum PublicKey {
+    /// A tz1 public key (`edpk…`, 32 bytes).
     Ed25519(ed25519_dalek::VerifyingKey),
+    /// A tz2 public key (`sppk…`, a 33-byte compressed SEC1 point).
     Secp256k1(k256::PublicKey),
+    /// A tz3 public key (`p2pk…`, a 33-byte compressed SEC1 point).
     P256(p256::PublicKey),
 }
 
 impl PublicKey {
+    /// The curve of this key, which decides its address kind and Base58 prefix.
     pub fn curve(&self) -> Curve {
         match self {
             PublicKey::Ed25519(_) => Curve::Ed25519,
@@ -182,6 +210,7 @@ impl PublicKey {
         }
     }
 
+    /// The key's address (tz1/tz2/tz3): BLAKE2b-160 of [`PublicKey::to_tezos_bytes`].
     pub fn pkh(&self) -> Pkh {
         Pkh::new(self.curve().pkh_kind(), blake2b_160(&self.to_tezos_bytes()))
     }
@@ -256,7 +285,9 @@ impl fmt::Debug for PublicKey {
 /// `Debug` never shows it.
 #[derive(Clone)]
 pub enum SecretKey {
+    /// A tz2 secret key (`spsk…`).
     Secp256k1(k256::SecretKey),
+    /// A tz3 secret key (`p2sk…`).
     P256(p256::SecretKey),
 }
 
@@ -279,6 +310,7 @@ impl SecretKey {
         }
     }
 
+    /// The curve of this key: secp256k1 (tz2) or P-256 (tz3).
     pub fn curve(&self) -> Curve {
         match self {
             SecretKey::Secp256k1(_) => Curve::Secp256k1,
@@ -296,6 +328,7 @@ impl SecretKey {
         out
     }
 
+    /// The matching public key, derived from the scalar.
     pub fn public_key(&self) -> PublicKey {
         match self {
             SecretKey::Secp256k1(sk) => PublicKey::Secp256k1(sk.public_key()),

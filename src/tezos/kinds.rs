@@ -30,17 +30,26 @@ impl std::str::FromStr for ChainId {
 /// The first byte of every signing request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MagicByte {
+    /// 0x01: an Emmy (pre-Tenderbake) block; shares the block watermark.
     LegacyBlock = 0x01,
+    /// 0x02: an Emmy endorsement, with its own `endorsement` watermark.
     LegacyEndorsement = 0x02,
+    /// 0x03: a generic operation batch (transactions, delegations, reveals, …); no watermark.
     Generic = 0x03,
+    /// 0x04: an authentication payload (`0x04 ‖ 0x01 ‖ pkh ‖ data`), never signed by a signing key.
     Authentication = 0x04,
+    /// 0x05: packed Michelson data; no watermark.
     MichelsonData = 0x05,
+    /// 0x11: a Tenderbake block header; watermarked by level and round.
     Block = 0x11,
+    /// 0x12: a Tenderbake preattestation (operation tag 0x14); watermarked by level and round.
     Preattestation = 0x12,
+    /// 0x13: a Tenderbake attestation (tag 0x15, or 0x17 with DAL content); watermarked.
     Attestation = 0x13,
 }
 
 impl MagicByte {
+    /// Every magic byte the signer can decode, in byte order.
     pub const ALL: [MagicByte; 8] = [
         MagicByte::LegacyBlock,
         MagicByte::LegacyEndorsement,
@@ -66,9 +75,11 @@ impl MagicByte {
         MagicByte::Attestation,
     ];
 
+    /// The magic byte `b` stands for; `None` if no signing request starts with `b`.
     pub fn from_byte(b: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|m| *m as u8 == b)
     }
+    /// The byte's value as it opens a request, e.g. `0x11` for a block.
     pub fn byte(self) -> u8 {
         self as u8
     }
@@ -76,6 +87,7 @@ impl MagicByte {
     pub fn is_watermarked(self) -> bool {
         Self::WATERMARKED.contains(&self)
     }
+    /// A human-readable name with spaces, e.g. `generic operation` (not [`RequestKind::name`]).
     pub fn name(self) -> &'static str {
         match self {
             MagicByte::LegacyBlock => "legacy block",
@@ -115,6 +127,7 @@ pub enum RequestKind {
 }
 
 impl RequestKind {
+    /// Every request kind, each with a distinct [`RequestKind::name`].
     pub const ALL: [RequestKind; 9] = [
         RequestKind::Block,
         RequestKind::LegacyBlock,
@@ -143,6 +156,7 @@ impl RequestKind {
         RequestKind::AttestationWithDal,
     ];
 
+    /// The kind's one snake_case label, as written in policy files, metric labels and logs.
     pub fn name(self) -> &'static str {
         match self {
             RequestKind::Block => "block",
@@ -157,6 +171,7 @@ impl RequestKind {
         }
     }
 
+    /// The kind whose [`RequestKind::name`] is `name`, e.g. `attestation_with_dal`; `None` if none.
     pub fn from_name(name: &str) -> Option<RequestKind> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
@@ -199,20 +214,25 @@ impl fmt::Display for RequestKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsensusKind {
+    /// Blocks: Tenderbake 0x11 and legacy Emmy 0x01 share this watermark.
     Block,
+    /// Tenderbake preattestations (magic byte 0x12).
     Preattestation,
+    /// Tenderbake attestations (magic byte 0x13), with or without DAL content.
     Attestation,
     /// Legacy (Emmy) endorsement, magic byte 0x02.
     Endorsement,
 }
 
 impl ConsensusKind {
+    /// Every watermarked kind; each has one high watermark per chain and key.
     pub const ALL: [ConsensusKind; 4] = [
         ConsensusKind::Block,
         ConsensusKind::Preattestation,
         ConsensusKind::Attestation,
         ConsensusKind::Endorsement,
     ];
+    /// Lowercase label for logs; also the stem of octez's `<name>_high_watermarks` file names.
     pub fn name(self) -> &'static str {
         match self {
             ConsensusKind::Block => "block",

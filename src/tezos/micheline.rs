@@ -21,20 +21,32 @@ pub const MAX_DEPTH: usize = 256;
 /// A string or bytes leaf, for a printer that writes them its own way.
 #[derive(Debug, Clone, Copy)]
 pub enum Leaf<'a> {
+    /// A string literal as decoded (UTF-8, not yet quoted or escaped).
     String(&'a str),
+    /// A bytes literal, raw ([`Micheline::to_michelson`] writes it as `0x` and hex).
     Bytes(&'a [u8]),
 }
 
 /// A Micheline node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Micheline {
+    /// An integer literal of any size (node tag 0x00), e.g. `42` or `-1`.
     Int(Zarith),
+    /// A string literal (node tag 0x01), valid UTF-8.
     String(String),
+    /// A bytes literal (node tag 0x0a), written `0x…` in Michelson.
     Bytes(Vec<u8>),
+    /// A sequence `{ a ; b }` (node tag 0x02): a block of instructions or a list, set or
+    /// map literal.
     Seq(Vec<Micheline>),
+    /// A primitive application (node tags 0x03–0x09): an instruction, type, data
+    /// constructor or script section with its arguments, e.g. `PUSH nat 3` or `Pair 1 2`.
     Prim {
+        /// The primitive's name from the protocol's table, e.g. `PUSH`, `pair`, `Some`, `code`.
         prim: &'static str,
+        /// Its arguments, in order (tags 0x03–0x08 carry 0, 1 or 2; tag 0x09 any number).
         args: Vec<Micheline>,
+        /// Its annotations (`@var`, `:type`, `%field`), each with its leading character.
         annots: Vec<String>,
     },
 }

@@ -7,11 +7,17 @@ use std::str::FromStr;
 use super::base58::{self, Base58Error, Prefix};
 use super::keys::KeyError;
 
+/// The signature scheme of the key a hash was made from: it picks the base58 prefix
+/// and the binary tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PkhKind {
+    /// Ed25519 (`tz1…`, tag 0).
     Tz1,
+    /// secp256k1 (`tz2…`, tag 1).
     Tz2,
+    /// P-256 (`tz3…`, tag 2).
     Tz3,
+    /// BLS12-381 (`tz4…`, tag 3).
     Tz4,
 }
 
@@ -43,12 +49,16 @@ pub struct Pkh {
 }
 
 impl Pkh {
+    /// A hash of scheme `kind` from its 20 raw bytes (the BLAKE2b-160 of the public key;
+    /// not checked against any key).
     pub fn new(kind: PkhKind, hash: [u8; 20]) -> Self {
         Pkh { kind, hash }
     }
+    /// The scheme, which decides the `tz1`…`tz4` prefix and the tag byte.
     pub fn kind(&self) -> PkhKind {
         self.kind
     }
+    /// The 20 raw hash bytes, without tag, prefix or checksum.
     pub fn hash(&self) -> &[u8; 20] {
         &self.hash
     }

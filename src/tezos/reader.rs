@@ -5,43 +5,85 @@
 /// A decoding failure, with the byte offset (magic byte = offset 0) where it was found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// The request has no bytes at all, not even a magic byte.
     #[error("empty payload: nothing to sign")]
     Empty,
+    /// The first byte is none of the known magic bytes; holds that byte.
     #[error("unknown magic byte 0x{0:02x}")]
     UnknownMagicByte(u8),
+    /// The payload ends before a field is complete.
     #[error("truncated payload: {what} at byte {offset} needs {needed} more byte(s)")]
     Truncated {
+        /// The field being read, e.g. `level` or `branch`.
         what: &'static str,
+        /// Where the field starts.
         offset: usize,
+        /// How many bytes more the field needed than were left.
         needed: usize,
     },
+    /// A consensus operation tag that does not belong to its magic byte (e.g. 0x15 under 0x12).
     #[error("operation tag 0x{tag:02x} at byte {offset} does not belong under magic byte {magic}")]
     TagMismatch {
+        /// The operation tag found.
         tag: u8,
+        /// Offset of the tag byte (37 in a consensus operation).
         offset: usize,
+        /// The magic byte's name and value, e.g. `preattestation (0x12)`.
         magic: &'static str,
     },
+    /// A consensus operation tag only tz4 (BLS) keys sign: 0x28, 0x29, 0x1e or 0x1f.
     #[error("operation tag 0x{tag:02x} at byte {offset} is only valid for BLS (tz4) keys")]
-    BlsOnlyTag { tag: u8, offset: usize },
+    BlsOnlyTag {
+        /// The BLS-only operation tag found.
+        tag: u8,
+        /// Offset of the tag byte.
+        offset: usize,
+    },
+    /// A Tenderbake block's fitness is not the five well-formed elements it must be.
     #[error("malformed fitness at byte {offset}: {reason}")]
-    Fitness { offset: usize, reason: String },
+    Fitness {
+        /// Offset of the offending fitness element, or of the fitness length.
+        offset: usize,
+        /// What is wrong, e.g. `fitness version must be 02, found 01`.
+        reason: String,
+    },
+    /// Bytes follow a complete value (a consensus operation, a Micheline expression).
     #[error("{count} unexpected trailing byte(s) at byte {offset}")]
-    TrailingBytes { offset: usize, count: usize },
+    TrailingBytes {
+        /// Offset of the first extra byte.
+        offset: usize,
+        /// How many extra bytes there are.
+        count: usize,
+    },
+    /// A generic operation's content tag is unknown or unsupported, so the batch is refused.
     #[error(
         "unknown or unsupported operation tag {tag} (0x{tag:02x}) at byte {offset}: refusing \
          what cannot be decoded"
     )]
-    UnknownOperationTag { tag: u8, offset: usize },
-    #[error("negative {what} {value} at byte {offset}: Tezos levels and rounds are never negative")]
-    Negative {
-        what: &'static str,
-        value: i32,
+    UnknownOperationTag {
+        /// The content tag found (e.g. 108 is a transaction).
+        tag: u8,
+        /// Offset of the tag byte.
         offset: usize,
     },
+    /// A level or round decodes as a negative int32.
+    #[error("negative {what} {value} at byte {offset}: Tezos levels and rounds are never negative")]
+    Negative {
+        /// The field, e.g. `level`, `round` or `payload round`.
+        what: &'static str,
+        /// The negative value read.
+        value: i32,
+        /// Offset of the int32.
+        offset: usize,
+    },
+    /// A field is present but invalid, e.g. a non-canonical Zarith number.
     #[error("malformed {what} at byte {offset}: {reason}")]
     Malformed {
+        /// The field being read.
         what: &'static str,
+        /// Where the problem was found.
         offset: usize,
+        /// What is wrong with it.
         reason: &'static str,
     },
 }

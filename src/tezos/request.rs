@@ -10,12 +10,15 @@ use super::reader::{DecodeError, Reader, non_negative};
 /// A Tenderbake block header (magic 0x11) or a legacy Emmy block (0x01, round 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockHeader {
+    /// The chain the block belongs to.
     pub chain_id: ChainId,
+    /// The block's level (height), never negative.
     pub level: i32,
     /// The block's round: the last element of the fitness. This is what the watermark uses.
     pub round: i32,
     /// The round at which the payload was proposed (not the block's round).
     pub payload_round: i32,
+    /// True for an Emmy block (magic 0x01): only chain and level are read; round is 0.
     pub legacy: bool,
 }
 
@@ -30,12 +33,19 @@ const CONSENSUS_LEN: usize = 80;
 /// A preattestation or attestation (magic 0x12 / 0x13), or a legacy endorsement (0x02).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsensusOperation {
+    /// The chain the operation is for.
     pub chain_id: ChainId,
+    /// The hash of the block the operation is anchored to.
     pub branch: [u8; 32],
+    /// The operation tag: 0x14 preattestation, 0x15 attestation, 0x17 attestation with DAL.
     pub tag: u8,
+    /// The delegate's first consensus slot at this level.
     pub slot: u16,
+    /// The level being (pre)attested, never negative.
     pub level: i32,
+    /// The round being (pre)attested, never negative.
     pub round: i32,
+    /// The hash of the block payload being (pre)attested.
     pub payload_hash: [u8; 32],
     /// The DAL attestation bitset (a Zarith natural, raw bytes) for tag 0x17.
     pub dal_content: Option<Vec<u8>>,
@@ -44,19 +54,33 @@ pub struct ConsensusOperation {
 /// A generic (manager) operation batch (magic 0x03): branch and undecoded contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenericOperation {
+    /// The hash of the block the batch is anchored to.
     pub branch: [u8; 32],
+    /// The operation contents (tag-prefixed operations, never empty), left undecoded here.
     pub contents: Vec<u8>,
 }
 
 /// A parsed signing request. Construct with [`SigningRequest::parse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SigningRequest {
+    /// A Tenderbake (0x11) or legacy Emmy (0x01) block header.
     Block(BlockHeader),
+    /// A preattestation (0x12, tag 0x14).
     Preattestation(ConsensusOperation),
+    /// An attestation (0x13): tag 0x15, or 0x17 with DAL content.
     Attestation(ConsensusOperation),
-    LegacyEndorsement { chain_id: ChainId, level: i32 },
+    /// An Emmy endorsement (0x02): only what its watermark needs is kept.
+    LegacyEndorsement {
+        /// The chain the endorsement is for.
+        chain_id: ChainId,
+        /// The endorsed level, taken from the request's last four bytes as octez-signer does.
+        level: i32,
+    },
+    /// A generic operation batch (0x03): transactions, delegations, reveals, and so on.
     Generic(GenericOperation),
+    /// An authentication payload (0x04); holds the bytes after the magic byte.
     Authentication(Vec<u8>),
+    /// Packed Michelson data (0x05); holds the Micheline bytes after the magic byte.
     MichelsonData(Vec<u8>),
 }
 
@@ -64,17 +88,24 @@ pub enum SigningRequest {
 /// its chain, level and round. Derived once from the parsed request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestSummary {
+    /// The request's kind, by its one name in logs and metrics.
     pub kind: RequestKind,
+    /// The chain, for watermarked kinds (blocks, (pre)attestations, legacy endorsements).
     pub chain: Option<ChainId>,
+    /// The level, for watermarked kinds.
     pub level: Option<i32>,
+    /// The round, for Tenderbake blocks and (pre)attestations; `None` for other kinds.
     pub round: Option<i32>,
 }
 
 /// What the watermark needs to know about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatermarkKey {
+    /// Which high watermark applies (legacy blocks share [`ConsensusKind::Block`]'s).
     pub kind: ConsensusKind,
+    /// The chain the mark is kept for: each chain has its own high watermarks.
     pub chain_id: ChainId,
+    /// The request's level, compared before the round.
     pub level: i32,
     /// None for the legacy kinds (0x01, 0x02): octez records no round for them and compares
     /// them as round 0.
@@ -137,6 +168,7 @@ impl SigningRequest {
         }
     }
 
+    /// The magic byte the request was decoded from (0x01 for a legacy block).
     pub fn magic_byte(&self) -> MagicByte {
         match self {
             SigningRequest::Block(b) if b.legacy => MagicByte::LegacyBlock,

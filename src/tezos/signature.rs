@@ -17,10 +17,13 @@ pub struct Signature {
     curve: Option<Curve>,
 }
 
+/// Why a string is not a Tezos signature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// The text is not valid Base58Check (alphabet, checksum or payload length).
     #[error(transparent)]
     Base58(#[from] Base58Error),
+    /// The prefix is none of `spsig1`, `p2sig`, `edsig` and `sig`, or the payload is not 64 bytes.
     #[error("not a Tezos signature: expected spsig1, p2sig, edsig or sig")]
     UnknownPrefix,
 }
@@ -28,12 +31,21 @@ pub enum SignatureError {
 /// Why a signature does not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
+    /// The signature is well formed but was not made by this key over this digest.
     #[error("signature does not verify against the public key")]
     Invalid,
+    /// A tz2 signature that verifies but has high S, which Octez's libsecp256k1 rejects.
     #[error("valid ECDSA but not canonical (high S): Tezos rejects it")]
     HighS,
+    /// A curve-tagged signature (e.g. `p2sig…`) checked against a key on another curve.
     #[error("the signature is a {sig} signature but the key is {key}")]
-    CurveMismatch { sig: Curve, key: Curve },
+    CurveMismatch {
+        /// The curve the signature's prefix names.
+        sig: Curve,
+        /// The curve of the public key.
+        key: Curve,
+    },
+    /// r or s is zero or not below the curve's group order, so no key can verify it.
     #[error("malformed signature: r or s is zero or not below the group order")]
     Malformed,
 }
@@ -69,12 +81,15 @@ fn verify_p256_openssl(pk: &p256::PublicKey, digest: &[u8; 32], raw: &[u8; 64]) 
 }
 
 impl Signature {
+    /// Wraps 64 raw bytes with their curve; `None` for a generic `sig…` value.
     pub fn from_raw(curve: Option<Curve>, raw: [u8; 64]) -> Self {
         Signature { raw, curve }
     }
+    /// The 64 signature bytes: r‖s big-endian for ECDSA, R‖S for Ed25519.
     pub fn raw(&self) -> &[u8; 64] {
         &self.raw
     }
+    /// The curve the signature is known to belong to; `None` for a generic `sig…` value.
     pub fn curve(&self) -> Option<Curve> {
         self.curve
     }

@@ -32,13 +32,17 @@ pub struct VaultKey {
     /// The curve name as the vault spells it (`P-256K`, `SECP256K1`, `P-256`): decides the
     /// signing algorithm.
     pub vault_curve: String,
+    /// The key's public key as read from the vault, cached: every signature is verified
+    /// against it before it is released.
     pub public_key: PublicKey,
 }
 
 impl VaultKey {
+    /// The key's curve, from its public key (secp256k1 or P-256).
     pub fn curve(&self) -> Curve {
         self.public_key.curve()
     }
+    /// The key's Tezos address (`tz2…` or `tz3…`): how bakers name it.
     pub fn pkh(&self) -> Pkh {
         self.public_key.pkh()
     }
@@ -63,28 +67,54 @@ pub struct ImportOptions {
 /// Vault failures, each with a message a baker can act on.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum VaultError {
+    /// The vault answered 404 for this key name (or the vault, when listing): check the key
+    /// name and the vault URL. Holds the key name.
     #[error("key {0} not found in the vault")]
     NotFound(String),
+    /// The vault answered 401 (token refused, also after a new one was fetched) or 403 (the
+    /// identity lacks a role such as "Key Vault Crypto User"). Holds the service's code and
+    /// message.
     #[error("vault refused the credentials: {0}")]
     Unauthorized(String),
+    /// The call and its retries did not finish within the deadline it holds (the sign or read
+    /// deadline): the vault or the network is slow or unreachable.
     #[error("vault request did not complete within {0:?} (retries included)")]
     Deadline(Duration),
+    /// The vault kept answering 429 (Key Vault's request rate limits). Holds its message.
     #[error("vault is throttling requests (HTTP 429): {0}")]
     Throttled(String),
+    /// Any other HTTP error status from the vault (400, 409, 5xx…).
     #[error("vault error (HTTP {status}, {code}): {message}")]
     Service {
+        /// The HTTP status code.
         status: u16,
+        /// Key Vault's error code, or the status when it sent none.
         code: String,
+        /// The SDK's description of the error.
         message: String,
     },
+    /// No HTTP answer (connection, DNS, TLS or I/O failure), or the `--vault-ca` file could not
+    /// be used to build the HTTP client.
     #[error("cannot reach the vault: {0}")]
     Transport(#[source] Cause),
+    /// The credential chain could not get an access token for the vault.
     #[error("could not obtain an Azure credential: {0}")]
     Credential(#[source] Cause),
+    /// The key exists but cannot sign Tezos requests (disabled, not EC, not secp256k1 or
+    /// P-256, invalid public key), or its name is not a valid Key Vault key name.
     #[error("key {name} cannot be used: {reason}")]
-    UnusableKey { name: String, reason: String },
+    UnusableKey {
+        /// The key's name in the vault.
+        name: String,
+        /// What makes it unusable.
+        reason: String,
+    },
+    /// The signature the vault returned does not verify against the key's cached public key
+    /// (the key was replaced, or the vault misbehaved): it is never released. Holds the pkh.
     #[error("the vault returned a signature that does not verify for {0}: refusing to release it")]
     InvalidSignature(Pkh),
+    /// The vault's answer could not be understood (malformed JSON or key, wrong signature
+    /// length), or the vault URL is invalid.
     #[error("the vault answered something unexpected: {0}")]
     Protocol(#[source] Cause),
 }

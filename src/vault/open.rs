@@ -27,6 +27,7 @@ use super::credentials::{
 pub struct VaultSettings {
     /// `https://NAME.vault.azure.net` (or a Managed HSM); `None` when none was given.
     pub url: Option<Url>,
+    /// `--auth`: which credentials the chain may try, and in what order.
     pub auth: AuthMode,
     /// Total time for one signature, retries included.
     pub sign_deadline: std::time::Duration,
@@ -39,17 +40,25 @@ pub struct VaultSettings {
 /// Why the vault could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// Neither `--vault-url` nor AZURE_KEYVAULT_URI gave a vault URL.
     #[error(
         "no vault URL: pass --vault-url https://NAME.vault.azure.net or set AZURE_KEYVAULT_URI"
     )]
     MissingVaultUrl,
+    /// The extra CA file (`--vault-ca`) could not be read.
     #[error("cannot read the vault CA file {path}: {source}")]
     ReadCa {
+        /// The CA file.
         path: PathBuf,
+        /// The I/O error (missing file, permissions…).
         source: std::io::Error,
     },
+    /// No credential of the `--auth` mode is configured in this environment; the error lists
+    /// each with why and its fix. Nothing was sent to Azure.
     #[error(transparent)]
     NoCredential(#[from] ChainError),
+    /// The vault client could not be built: an invalid vault URL (not https, or with a path),
+    /// or a CA file that holds no usable PEM certificate.
     #[error(transparent)]
     Vault(#[from] VaultError),
 }

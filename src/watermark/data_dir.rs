@@ -27,96 +27,172 @@ use crate::tezos::{ChainId, ConsensusKind, Pkh};
 /// Store failures. Each names the file and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// At open: another process (another signer, or a command on the same data directory)
+    /// holds the directory's lock; two stores on one directory would not see each other's marks.
     #[error(
         "the data directory {} is in use by another process: {holder}. Stop it first: two \
          signers sharing watermarks could double sign",
         dir.display()
     )]
-    Locked { dir: PathBuf, holder: String },
+    Locked {
+        /// The data directory that is locked.
+        dir: PathBuf,
+        /// What the holder recorded in the lock file (its pid and command line), or a
+        /// placeholder when it recorded nothing.
+        holder: String,
+    },
+    /// A file-system call on the data directory, a watermark file, the journal or the lock
+    /// file failed: at open, when a mark is made durable, or at a checkpoint.
     #[error("cannot {op} {}: {source}", path.display())]
     Io {
+        /// What was being done, worded to follow "cannot" (`"read"`, `"open the lock file"`).
         op: &'static str,
+        /// The file or directory it was done on.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
+    /// A watermark file (or `journal.id`) does not parse, is not UTF-8 or is larger than a
+    /// watermark file can be: the store does not open rather than guess its marks.
     #[error(
         "cannot parse the watermark file {}: {reason}. Refusing to run with an unknown \
          watermark state: repair or restore the file (it is never reset automatically)",
         path.display()
     )]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The file that cannot be read as marks.
+        path: PathBuf,
+        /// Why it cannot be read as marks (the parse error, or its size).
+        reason: String,
+    },
+    /// The signature the store holds for the request's very bytes (an identical retry's, or
+    /// the one another signer recorded first for a block) does not verify against the key:
+    /// it is not released, and nothing new is signed.
     #[error(
         "the stored {kind} signature of {pkh} at level {level} does not verify for the same \
          bytes: refusing to return it (check the watermark file)"
     )]
     InvalidStoredSignature {
+        /// The request's kind.
         kind: ConsensusKind,
+        /// The key the stored signature should be from.
         pkh: Pkh,
+        /// The request's level.
         level: i32,
     },
+    /// The store cannot answer after an internal failure: its writer thread stopped, the
+    /// recording task failed, or the batch this request was written in failed (holds the
+    /// cause's text).
     #[error(
         "the watermark store is unavailable after an internal failure ({0}): restart the signer"
     )]
     Unavailable(String),
+    /// A mark to store is not strictly above the slot's current one in (level, round) (for a
+    /// mark without a round: not at a higher level). The rule refuses such requests first, so
+    /// this is a race or an import below what is already held.
     #[error(
         "refusing to move the {kind} watermark of {pkh} on {chain} from ({from_level},{from_round}) \
          to ({to_level},{to_round}): watermarks only go up"
     )]
     Regression {
+        /// The kind of the slot.
         kind: ConsensusKind,
+        /// The chain of the slot.
         chain: ChainId,
+        /// The key of the slot.
         pkh: Pkh,
+        /// The current mark's level.
         from_level: i32,
+        /// The current mark's round (0 when it has none).
         from_round: i32,
+        /// The refused mark's level.
         to_level: i32,
+        /// The refused mark's round (0 when it has none).
         to_round: i32,
     },
+    /// A watermark file, the journal, `journal.id` or a leftover temporary file is a symbolic
+    /// link, a directory, a FIFO or anything else but a regular file: refused, never followed.
     #[error(
         "{} is {what}: watermark files must be regular files in the data directory (a link \
          could make the signer read or overwrite marks elsewhere). Replace it with the file \
          itself",
         path.display()
     )]
-    NotARegularFile { path: PathBuf, what: &'static str },
+    NotARegularFile {
+        /// The path that is not a regular file.
+        path: PathBuf,
+        /// What it is instead (`"a symbolic link"`, `"a directory"`, `"a FIFO"`…).
+        what: &'static str,
+    },
+    /// At open: the data directory holds a `*_high_watermarks` file whose name this signer
+    /// does not know, so its marks would be ignored.
     #[error(
         "{} is a watermark file this signer does not understand: it may hold marks that would \
          be ignored. Move it out of the data directory (after checking what it holds)",
         path.display()
     )]
-    UnknownFile { path: PathBuf },
+    UnknownFile {
+        /// The unknown file.
+        path: PathBuf,
+    },
+    /// At open: the data directory is writable by every user, who could replace its marks.
     #[error(
         "the data directory {} is writable by every user (mode {mode:o}): anyone could replace \
          its watermarks. Run `chmod o-w {}` (the signer creates it with mode 700)",
         dir.display(), dir.display()
     )]
-    UnsafePermissions { dir: PathBuf, mode: u32 },
+    UnsafePermissions {
+        /// The data directory.
+        dir: PathBuf,
+        /// Its permission bits (`st_mode & 0o7777`), shown in octal.
+        mode: u32,
+    },
+    /// The data directory's path no longer names the directory locked at open (same device
+    /// and inode): another signer could lock the new one, so this store stops writing.
     #[error(
         "the data directory {} was moved or replaced while this signer held it: refusing to \
          write marks another signer could be ignoring. Restart the signer",
         dir.display()
     )]
-    DirectoryReplaced { dir: PathBuf },
+    DirectoryReplaced {
+        /// The data directory's path, as given at open.
+        dir: PathBuf,
+    },
+    /// A signature to record does not fit the slot's current mark, which must be the unsigned
+    /// one at the same level, round and bytes (it moved on, or was never reserved).
     #[error(
         "no reservation to complete: the {kind} watermark of {pkh} on {chain} is not the \
          unsigned mark at level {level} it should be"
     )]
     NotAReservation {
+        /// The kind of the slot.
         kind: ConsensusKind,
+        /// The chain of the slot.
         chain: ChainId,
+        /// The key of the slot.
         pkh: Pkh,
+        /// The level of the signed mark to record.
         level: i32,
     },
+    /// A mark fails [`Mark::validate_for`] for its slot's kind (a negative level or round, or
+    /// an Emmy endorsement with a round): refused before it is written, as it would not load.
     #[error(
         "refusing to store the {kind} watermark of {pkh} on {chain}: {reason} (the file could \
          not be loaded back)"
     )]
     InvalidMark {
+        /// The kind of the slot.
         kind: ConsensusKind,
+        /// The chain of the slot.
         chain: ChainId,
+        /// The key of the slot.
         pkh: Pkh,
+        /// Which check it fails.
         reason: InvalidMark,
     },
+    /// At open: `marks.journal` cannot be read back in full (a damaged header or record, the
+    /// wrong size, another directory's identity, or missing while `journal.id` exists).
     #[error(
         "the reservation journal {} is damaged: {reason}. It may hold acknowledged marks that \
          are in no other file, so the signer refuses to start rather than sign below them; it \
@@ -125,14 +201,24 @@ pub enum StoreError {
          chain), move marks.journal and journal.id aside and start with --min-level above them",
         path.display()
     )]
-    JournalDamaged { path: PathBuf, reason: String },
+    JournalDamaged {
+        /// The journal's path.
+        path: PathBuf,
+        /// What is wrong with it (which record, header or size).
+        reason: String,
+    },
+    /// The journal's path no longer names the file (device and inode) this store opened, so
+    /// marks appended to it would be lost at the next start: the store stops writing.
     #[error(
         "the reservation journal {} was deleted, renamed or replaced while this signer wrote \
          it: marks written now would reach no file a restart reads. Restart the signer (it \
          refuses to start if marks are missing)",
         path.display()
     )]
-    JournalReplaced { path: PathBuf },
+    JournalReplaced {
+        /// The journal's path.
+        path: PathBuf,
+    },
     /// The shared store (`--shared-watermarks`) refused or failed.
     #[error(transparent)]
     Shared(super::shared::SharedError),

@@ -23,8 +23,11 @@ use crate::tezos::{ChainId, ConsensusKind, Pkh, Signature};
 /// One high watermark: a kind, a chain and a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Slot {
+    /// The operation kind: each kind has its own marks (its own octez-signer file).
     pub kind: ConsensusKind,
+    /// The chain the operations are for: a mark on one chain never constrains another.
     pub chain: ChainId,
+    /// The signing key's public key hash.
     pub pkh: Pkh,
 }
 

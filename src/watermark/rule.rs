@@ -40,9 +40,15 @@ use crate::tezos::{ConsensusKind, Signature, WatermarkKey, blake2b_256};
 /// signature can never be replayed, so it refuses more, never less.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mark {
+    /// The level signed (or reserved) last: nothing below it is signed again.
     pub level: i32,
+    /// The round at that level; `None` for a level-only mark (legacy kinds, pre-Tenderbake
+    /// files): nothing new is signed at its level.
     pub round: Option<i32>,
+    /// BLAKE2b-256 of the full signed bytes (magic byte included): an identical retry matches.
     pub hash: [u8; 32],
+    /// The signature of those bytes, replayed to an identical retry; `None` for a reservation
+    /// whose signature is not recorded yet, or a mark from a tool that keeps no signatures.
     pub signature: Option<Signature>,
     /// A block reservation made by a signer that records block signatures before releasing
     /// them, with no signature recorded yet: proof that no signature left any signer for it.
@@ -56,8 +62,10 @@ pub struct Mark {
 /// reading, so a mark that was persisted always loads back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidMark {
+    /// The mark's level (the value held) is negative: no Tezos level is.
     #[error("negative level {0}")]
     NegativeLevel(i32),
+    /// The mark's round (the value held) is negative: no Tezos round is.
     #[error("negative round {0}")]
     NegativeRound(i32),
     /// Emmy (0x02) endorsement marks have no round: in `endorsement_high_watermarks` an entry
@@ -96,9 +104,13 @@ impl Mark {
 /// round 0 and recorded without a round, as octez does) and the hash of the full signed bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MarkRequest {
+    /// Which of the key's marks on the chain the request is checked against.
     pub kind: ConsensusKind,
+    /// The level the request would sign at.
     pub level: i32,
+    /// The round at that level; `None` for the legacy kinds (compared as round 0).
     pub round: Option<i32>,
+    /// BLAKE2b-256 of the full bytes to sign, magic byte included.
     pub hash: [u8; 32],
 }
 
@@ -151,38 +163,63 @@ pub enum Decision {
 /// tooling see what they already know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WatermarkError {
+    /// The request's level is below that of a mark with a recorded signature.
     #[error("{kind} level {level} below high watermark {mark_level}")]
     Below {
+        /// The request's kind.
         kind: ConsensusKind,
+        /// The request's level.
         level: i32,
+        /// The stored mark's level.
         mark_level: i32,
     },
+    /// At the mark's level, the request's round is below the mark's, or at the round of an
+    /// unsigned mark (a reservation) for other bytes.
     #[error(
         "{kind} level {level} and round {round} not above high watermark ({mark_level},{mark_round})"
     )]
     RoundNotAbove {
+        /// The request's kind.
         kind: ConsensusKind,
+        /// The request's level.
         level: i32,
+        /// The request's round (0 for a request without one).
         round: i32,
+        /// The stored mark's level.
         mark_level: i32,
+        /// The stored mark's round.
         mark_round: i32,
     },
-    /// Only for marks that carry neither a round nor a signature (octez's oldest format).
+    /// The request is not above an unsigned mark: one without a round or signature (octez's
+    /// oldest format) at its level or above, or an unsigned mark with a round above its level.
     #[error("{kind} level {level} not above high watermark {mark_level}")]
     LevelNotAbove {
+        /// The request's kind.
         kind: ConsensusKind,
+        /// The request's level.
         level: i32,
+        /// The stored mark's level.
         mark_level: i32,
     },
+    /// Other bytes at the (level, round) of a signed mark: signing them would be the double
+    /// sign itself.
     #[error("{kind} level {level} and round {round} already signed with different data")]
     DifferentData {
+        /// The request's kind.
         kind: ConsensusKind,
+        /// The request's level (the mark's).
         level: i32,
+        /// The request's round (the mark's).
         round: i32,
     },
     /// Same as [`WatermarkError::DifferentData`] for a mark without a round (octez's wording).
     #[error("{kind} level {level} already signed with different data")]
-    DifferentDataAtLevel { kind: ConsensusKind, level: i32 },
+    DifferentDataAtLevel {
+        /// The request's kind.
+        kind: ConsensusKind,
+        /// The request's level (the mark's).
+        level: i32,
+    },
     /// A block mark at this very point without a signature and without proof that none was
     /// released (imported, pushed, or from an older signer): signing the same block again could
     /// release a second signature of it, a double bake.
@@ -191,21 +228,30 @@ pub enum WatermarkError {
          pushed or written by an older signer): the block may have been released already, and a \
          second signature of it would be a double bake; refusing"
     )]
-    UnsignedBlock { level: i32, round: i32 },
+    UnsignedBlock {
+        /// The block's level.
+        level: i32,
+        /// The block's round.
+        round: i32,
+    },
     /// The `--min-level` migration floor: nothing below it is signed until a mark exists there.
     #[error(
         "{kind} level {level} below the minimum level {floor} this signer was started with (--min-level)"
     )]
     BelowFloor {
+        /// The request's kind.
         kind: ConsensusKind,
+        /// The request's level.
         level: i32,
+        /// The `--min-level` the signer was started with.
         floor: i32,
     },
 }
 
 impl WatermarkError {
+    /// The kind of request the refusal is about.
     #[cfg(test)]
-    pub fn kind(&self) -> ConsensusKind {
+    pub(crate) fn kind(&self) -> ConsensusKind {
         match self {
             WatermarkError::Below { kind, .. }
             | WatermarkError::RoundNotAbove { kind, .. }

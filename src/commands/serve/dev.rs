@@ -28,6 +28,8 @@ pub(crate) const DEMO_KEYS: [(&str, Curve); 2] =
 /// for the printed curl example.
 pub(crate) const EXAMPLE_ATTESTATION: &str = "137a06a7700e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a815000000000533000000000000000000000000000000000000000000000000000000000000000000000000";
 
+/// The running emulator of `serve --dev`, the vault client opened on it, and the demo keys
+/// (`demo-tz2`, `demo-tz3`) it holds. Software keys in a loopback emulator: never for real funds.
 pub struct DevVault {
     emulator: Emulator,
     vault: Arc<dyn Vault>,
@@ -99,6 +101,8 @@ impl DevVault {
         })
     }
 
+    /// The vault client for the emulator, opened exactly as production opens Azure Key Vault;
+    /// hand it to the signer in place of the real vault.
     pub fn vault(&self) -> Arc<dyn Vault> {
         self.vault.clone()
     }
@@ -134,6 +138,8 @@ impl DevVault {
         let _ = writeln!(out);
     }
 
+    /// Stops the emulator and waits for its servers to end; its state stays on disk, so the
+    /// next start finds the same demo keys.
     pub async fn shutdown(self) {
         self.emulator.shutdown().await;
     }

@@ -32,7 +32,9 @@ pub(super) fn pkh(r: &mut Reader<'_>, what: &'static str) -> Result<Pkh, DecodeE
 /// P-256 (2, 33), BLS (3, 48). Kept as bytes: BLS keys have no type of their own here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedPublicKey {
+    /// The scheme tag: 0 Ed25519, 1 secp256k1, 2 P-256, 3 BLS.
     pub tag: u8,
+    /// The key without its tag: 32, 33, 33 or 48 bytes, by tag.
     pub bytes: Vec<u8>,
 }
 
@@ -71,9 +73,13 @@ pub(super) fn public_key(
 /// smart rollup (`sr1`) or a ZK rollup (`epx1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination {
+    /// An implicit account, `tz1…` to `tz4…` (contract tag 0).
     Implicit(Pkh),
+    /// An originated contract: the 20-byte hash of its `KT1…` address (contract tag 1).
     Originated([u8; 20]),
+    /// A smart rollup: the 20-byte hash of its `sr1…` address (destination tag 3).
     SmartRollup([u8; 20]),
+    /// A ZK rollup: the 20-byte hash of its `epx1…` address (destination tag 4).
     ZkRollup([u8; 20]),
 }
 

@@ -29,12 +29,16 @@ use fields::{
 /// A ballot's vote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Vote {
+    /// For the proposal (encoded 0).
     Yay,
+    /// Against the proposal (encoded 1).
     Nay,
+    /// Abstention: counts toward the quorum only (encoded 2).
     Pass,
 }
 
 impl Vote {
+    /// The vote as octez's JSON `"ballot"` field writes it: `yay`, `nay` or `pass`.
     pub fn name(self) -> &'static str {
         match self {
             Vote::Yay => "yay",
@@ -47,90 +51,146 @@ impl Vote {
 /// What every manager operation carries: who pays, how much, and its limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagerHeader {
+    /// The implicit account that signs, pays the fee and whose counter is used.
     pub source: Pkh,
     /// Mutez.
     pub fee: u128,
+    /// The source's counter for this operation (one more than its last), against replay.
     pub counter: u128,
+    /// The most gas units the operation may consume.
     pub gas_limit: u128,
+    /// The most new storage, in bytes, the source agrees to pay (burn) for.
     pub storage_limit: u128,
 }
 
 /// A transaction's parameters: the entrypoint and the value passed to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parameters {
+    /// The entrypoint called: `default`, another well-known one (`do`, `stake`…) or the
+    /// contract's own name (at most 31 characters).
     pub entrypoint: String,
+    /// The argument passed to the entrypoint.
     pub value: Micheline,
 }
 
 /// The kind-specific fields of one element.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
+    /// Activates a fundraiser account (`activate_account`).
     ActivateAccount {
+        /// The `tz1` account activated (encoded as its 20 bytes, with no tag).
         pkh: Pkh,
+        /// The 20-byte activation code (hex in the JSON).
         secret: [u8; 20],
     },
+    /// Submits or upvotes protocol proposals (`proposals`).
     Proposals {
+        /// The delegate proposing.
         source: Pkh,
+        /// Index of the voting period the proposals are made in.
         period: i32,
+        /// The protocol hashes proposed (`P…` in base58), at most 20.
         proposals: Vec<[u8; 32]>,
     },
+    /// A vote on the proposal under exploration or promotion (`ballot`).
     Ballot {
+        /// The delegate voting.
         source: Pkh,
+        /// Index of the voting period the vote is cast in.
         period: i32,
+        /// The protocol hash voted on (`P…` in base58).
         proposal: [u8; 32],
+        /// The vote cast.
         vote: Vote,
     },
+    /// A consensus key draining its delegate's account (`drain_delegate`).
     DrainDelegate {
+        /// The delegate's consensus key, which signs the operation.
         consensus_key: Pkh,
+        /// The delegate whose spendable balance is moved.
         delegate: Pkh,
+        /// The implicit account the balance goes to.
         destination: Pkh,
     },
+    /// Arbitrary bytes that can never be included in a block (`failing_noop`).
     FailingNoop {
+        /// The bytes signed (hex in the JSON's `arbitrary` field).
         message: Vec<u8>,
     },
+    /// Publishes the source's public key (`reveal`).
     Reveal {
+        /// The key revealed; its hash must be the manager source.
         public_key: EncodedPublicKey,
+        /// For a BLS (`tz4`) key, its 96-byte proof of possession (a BLS signature).
         proof: Option<Vec<u8>>,
     },
+    /// A transfer of tez, possibly a contract or rollup call (`transaction`).
     Transaction {
+        /// Mutez transferred.
         amount: u128,
+        /// The receiving account, contract or rollup.
         destination: Destination,
+        /// The entrypoint and argument; `None` for a plain transfer (`Unit` to `default`).
         parameters: Option<Parameters>,
     },
+    /// Deploys a smart contract (`origination`).
     Origination {
+        /// Mutez the new contract starts with, taken from the source.
         balance: u128,
+        /// The new contract's delegate, if any.
         delegate: Option<Pkh>,
+        /// The contract's script: its `parameter`, `storage` and `code` sections.
         code: Micheline,
+        /// The contract's initial storage.
         storage: Micheline,
     },
+    /// Sets the source's delegate (`delegation`).
     Delegation {
+        /// The new delegate (the source itself to register as a baker); `None` withdraws.
         delegate: Option<Pkh>,
     },
+    /// Stores a global constant (`register_global_constant`).
     RegisterGlobalConstant {
+        /// The value, which scripts then reference by its expression hash (`expr…`).
         value: Micheline,
     },
+    /// Limits the source delegate's frozen deposits (`set_deposits_limit`).
     SetDepositsLimit {
+        /// The cap in mutez; `None` removes it.
         limit: Option<u128>,
     },
+    /// Prepays a contract's storage (`increase_paid_storage`).
     IncreasePaidStorage {
+        /// Bytes of storage bought (an integer; the protocol wants it positive).
         amount: zarith::Zarith,
+        /// The 20-byte hash of the `KT1` contract whose paid storage grows.
         destination: [u8; 20],
     },
     /// `update_consensus_key` and `update_companion_key`.
     UpdateKey {
+        /// The new consensus or companion key.
         public_key: EncodedPublicKey,
+        /// For a BLS (`tz4`) key, its 96-byte proof of possession (a BLS signature).
         proof: Option<Vec<u8>>,
     },
+    /// Sends tickets held by the source (`transfer_ticket`).
     TransferTicket {
+        /// The ticket's payload (Micheline data).
         contents: Micheline,
+        /// The Michelson type of `contents`.
         ty: Micheline,
+        /// The contract that created the ticket.
         ticketer: Destination,
+        /// How many units of the ticket are sent.
         amount: u128,
+        /// The contract receiving them.
         destination: Destination,
+        /// The destination's entrypoint receiving them.
         entrypoint: String,
     },
     /// A kind whose fields are not decoded (smart rollups, DAL): its bytes after the header.
     Opaque {
+        /// Everything after the manager header, to the end of the batch.
         bytes: Vec<u8>,
     },
 }
@@ -138,12 +198,16 @@ pub enum Body {
 /// One decoded element of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operation {
+    /// The element's kind, from its tag.
     pub kind: OperationKind,
     /// Offset of the element's tag in the whole request (magic byte = 0).
     pub offset: usize,
     /// The element's size in bytes, tag included.
     pub size: usize,
+    /// The manager header; `None` for `activate_account`, `proposals`, `ballot`,
+    /// `drain_delegate` and `failing_noop`.
     pub manager: Option<ManagerHeader>,
+    /// The kind's own fields.
     pub body: Body,
 }
 

@@ -44,6 +44,8 @@ const LIST_CONCURRENCY: usize = 8;
 pub struct AzureVaultConfig {
     /// `https://NAME.vault.azure.net`, `https://NAME.managedhsm.azure.net`, or a loopback URL.
     pub vault_url: Url,
+    /// Where the vault client gets its bearer tokens (in production the token keeper in front
+    /// of the credential chain).
     pub credential: Arc<dyn TokenCredential>,
     /// Makes `credential` forget a token the vault refused (401), so the call can be retried
     /// once with a new one. Usually the same keeper as `credential`. None: a 401 is returned.
@@ -55,6 +57,8 @@ pub struct AzureVaultConfig {
 }
 
 impl AzureVaultConfig {
+    /// A config with the default deadlines (3 s per signature, 30 s per read or import) and
+    /// no token reset (a 401 is returned, not retried).
     pub fn new(vault_url: Url, credential: Arc<dyn TokenCredential>) -> Self {
         AzureVaultConfig {
             vault_url,

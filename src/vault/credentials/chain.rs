@@ -22,6 +22,8 @@ use crate::vault::cause::error_chain;
 
 /// Builds the SDK credential for one kind (the real one is [`super::SdkFactory`]).
 pub trait CredentialFactory {
+    /// A new instance of `kind`'s credential configured from `env` (local work only, no token
+    /// request), or why it cannot be built (a missing variable, an SDK error).
     fn build(
         &self,
         kind: CredentialKind,
@@ -51,6 +53,8 @@ impl Entry {
     }
 }
 
+/// The `TokenCredential` the vault client uses: tries each credential of the plan in order
+/// until one gets a token, then sticks to it; when none does, the error lists each with why.
 pub struct ChainCredential {
     entries: Vec<Entry>,
     chosen: OnceLock<usize>,

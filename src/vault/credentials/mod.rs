@@ -30,6 +30,7 @@ pub use sdk::SdkFactory;
 /// ignore resets that come too often. Must never fetch a token itself or wait on the network
 /// (it runs on the signing path), and never panic.
 pub trait TokenReset: Send + Sync + fmt::Debug {
+    /// Drops every cached token obtained before `seen_at`, the moment the vault's 401 was seen.
     fn reset(&self, seen_at: Instant);
 }
 
@@ -50,6 +51,7 @@ pub enum AuthMode {
 }
 
 impl AuthMode {
+    /// Every mode, in the order `--help` lists them (clap's possible values).
     pub const ALL: [AuthMode; 5] = [
         AuthMode::Auto,
         AuthMode::ManagedIdentity,
@@ -92,14 +94,23 @@ impl AuthMode {
 /// One credential the chain can try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialKind {
+    /// A service principal's secret: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET.
     ClientSecret,
+    /// A Kubernetes federated token: AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID,
+    /// AZURE_CLIENT_ID.
     WorkloadIdentity,
+    /// The managed identity of an App Service or Container App (IDENTITY_ENDPOINT,
+    /// IDENTITY_HEADER).
     AppServiceManagedIdentity,
+    /// An Azure VM's managed identity, through the instance metadata endpoint; in `auto` only
+    /// tried when the DMI asset tag says this is an Azure VM.
     VmManagedIdentity,
+    /// The token of the Azure CLI's login (`az login`), when `az` is on the PATH.
     AzureCli,
 }
 
 impl CredentialKind {
+    /// The name in logs and in the chain's error (`client secret`, `Azure CLI`…).
     pub fn name(self) -> &'static str {
         match self {
             CredentialKind::ClientSecret => "client secret",
@@ -241,7 +252,10 @@ fn is_executable(path: &Path) -> bool {
 /// A credential in the plan: ready to try, or not configured (with the reason).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
+    /// Which credential.
     pub kind: CredentialKind,
+    /// Why it cannot be tried (e.g. `AZURE_CLIENT_SECRET not set`, `az not found on PATH`);
+    /// `None` when it is configured.
     pub unavailable: Option<String>,
 }
 
@@ -311,6 +325,8 @@ fn unavailable(kind: CredentialKind, env: &CredentialEnv, explicit: bool) -> Opt
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", render(.attempts))]
 pub struct ChainError {
+    /// Each credential of the plan, in order, with why it could not be used or the error its
+    /// token request returned.
     pub attempts: Vec<(CredentialKind, String)>,
 }
 

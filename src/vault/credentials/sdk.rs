@@ -24,10 +24,14 @@ use crate::vault::cause::error_chain;
 /// The real factory. `client_options` carries the transport (e.g. with an extra trusted CA).
 #[derive(Clone, Default)]
 pub struct SdkFactory {
+    /// The base options of every credential's token requests (transport with the extra CA,
+    /// retry); AZURE_AUTHORITY_HOST, when set, is added to them at each build.
     pub client_options: ClientOptions,
 }
 
 impl SdkFactory {
+    /// A factory over `client_options`, with their retry replaced by a short bounded one
+    /// (3 retries, 5 s in all) so that a dead token endpoint cannot hang a command.
     pub fn new(mut client_options: ClientOptions) -> Self {
         // Token requests happen outside the signing path (they are cached), but a dead token
         // endpoint must still not hang a command for a minute.

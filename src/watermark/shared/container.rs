@@ -31,26 +31,51 @@ const MAX_TRIES: usize = 8;
 pub enum SharedError {
     /// Another signer holds a mark this request may not pass.
     #[error("{reason} (the shared mark another signer wrote)")]
-    Refused { slot: Slot, reason: WatermarkError },
+    Refused {
+        /// The (kind, chain, key) whose shared mark refused.
+        slot: Slot,
+        /// The rule's refusal against the shared mark, in octez-signer's words.
+        reason: WatermarkError,
+    },
+    /// The container could not be used: a storage request failed for good (a non-transient
+    /// error, or transient ones until the deadline), or its client could not be opened. Fails
+    /// closed: no signature is released.
     #[error(
         "shared watermarks at {location}, {during}: {error}. No signature was released; check \
          that the storage account answers from this host"
     )]
     Unavailable {
+        /// The container's URL (any SAS token redacted) and prefix.
         location: String,
+        /// What the signer was doing (`"reserving a mark"`, `"reading a mark"`…).
         during: &'static str,
+        /// The storage failure.
         error: BlobError,
     },
+    /// A slot's blob does not parse as a mark, or holds a mark invalid for its kind: the
+    /// signer refuses to sign over a shared mark it cannot read.
     #[error(
         "the shared mark {blob} cannot be read ({reason}): refusing to sign over an unknown \
          mark. Repair or delete the blob after checking every signer's local marks"
     )]
-    Corrupt { blob: String, reason: String },
+    Corrupt {
+        /// The blob's name (`[<prefix>/]<chain>/<pkh>/<kind's file name>`).
+        blob: String,
+        /// Why it cannot be read as a mark.
+        reason: String,
+    },
+    /// Every conditional write of one reservation, record or raise lost its race to another
+    /// signer: the step gives up rather than keep fighting over the mark.
     #[error(
         "the shared mark {blob} changed under this signer {tries} times in a row: another \
          signer keeps moving it. Check that two bakers are not fighting over one key"
     )]
-    Contended { blob: String, tries: usize },
+    Contended {
+        /// The blob's name.
+        blob: String,
+        /// How many conditional writes were tried.
+        tries: usize,
+    },
     /// The block reservation this signer wrote is no longer the blob's mark, and nothing
     /// above it says what was released: no signature may leave.
     #[error(
@@ -58,7 +83,10 @@ pub enum SharedError {
          cannot tell whether another signer released this block, so this signature is not \
          released"
     )]
-    ReservationLost { blob: String },
+    ReservationLost {
+        /// The blob's name.
+        blob: String,
+    },
 }
 
 /// What this signer last saw of a slot's blob.

@@ -174,7 +174,9 @@ impl SharedStore {
         })
     }
 
-    pub fn stats(&self) -> Arc<SharedStats> {
+    /// The container's counters (conditional writes, lost races, failed requests), shared
+    /// with it, for `/metrics`.
+    pub(crate) fn stats(&self) -> Arc<SharedStats> {
         Arc::clone(self.shared.stats())
     }
 
