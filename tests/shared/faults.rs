@@ -233,3 +233,30 @@ async fn an_emptied_container_never_lets_a_signer_below_its_local_marks() {
         assert_eq!(signed, 1, "level {level}");
     }
 }
+
+/// At start, serve reads the storage account's SKU (Get Account Information) and warns when
+/// it is geo-replicated: Azurite reports `Standard_RAGRS`, as a default Azure account does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_geo_replicated_account_is_named_in_a_warning_at_start() {
+    let Some(bin) = launcher() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let azurite = Azurite::start(bin, None);
+    azurite.create_container("marks").await;
+    let vault = vault(dir.path());
+    let signer = SharedSigner::start(&vault, &dir.path().join("a"), &azurite.url("marks", "x"));
+    // The log is written by a background thread: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = std::fs::read_to_string(&signer.log).expect("log");
+        if log.contains("geo-replicated") || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        log.contains("geo-replicated") && log.contains("Standard_RAGRS"),
+        "{log}"
+    );
+    // Signing is not affected.
+    signs_levels(&client(), &signer, 5..=5).await;
+}

@@ -23,7 +23,9 @@ use crate::server::run::{Server, TerminationSignal};
 use crate::server::{ApiOptions, tls};
 use crate::signer::{Signer, SignerConfig};
 use crate::vault::Vault;
-use crate::watermark::shared::{AzureBlobs, Blobs, Container, SharedStats, SharedStore};
+use crate::watermark::shared::{
+    AzureBlobs, Blobs, Container, SharedLocation, SharedStats, SharedStore, geo_replicated,
+};
 use crate::watermark::{DataDir, LocalStore, MarkStore, SharedError, StoreError};
 
 pub(crate) use args::ServeArgs;
@@ -302,6 +304,7 @@ async fn open_store(
         }))
     })?;
     let blobs: Arc<dyn Blobs> = Arc::new(blobs);
+    warn_if_geo_replicated(blobs.as_ref(), location).await;
     let budget = SharedBudget::new(Arc::clone(&blobs), location.clone());
     let shared = Container::new(
         blobs,
@@ -314,6 +317,29 @@ async fn open_store(
     let stats = store.stats();
     tracing::info!(location = %location, sas = location.uses_sas(), "shared watermarks on");
     Ok((Arc::new(store), Some(stats), Some(budget)))
+}
+
+/// Reads the storage account's SKU and warns when it is geo-replicated: an account failover
+/// could then roll shared marks back (docs/watermarks-policy-auth.md, shared watermarks).
+/// Not fatal either way: the marks work on any SKU, and a SAS may not allow the read.
+async fn warn_if_geo_replicated(blobs: &dyn Blobs, location: &SharedLocation) {
+    match tokio::time::timeout(std::time::Duration::from_secs(10), blobs.sku()).await {
+        Ok(Ok(Some(sku))) if geo_replicated(&sku) => tracing::warn!(
+            location = %location,
+            sku,
+            "the shared watermarks' storage account is geo-replicated: replication to the \
+             secondary region is asynchronous, so an account failover can roll marks back and \
+             let two signers double sign; use an LRS or ZRS account"
+        ),
+        Ok(Ok(Some(sku))) => tracing::info!(location = %location, sku, "storage account SKU"),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(location = %location, error = %e, "could not read the storage account's SKU (Get Account Information): check that it is LRS or ZRS")
+        }
+        Err(_) => {
+            tracing::warn!(location = %location, "the storage account's SKU did not arrive within 10 s: check that it is LRS or ZRS")
+        }
+    }
 }
 
 fn open_vault(global: &GlobalArgs, args: &ServeArgs) -> Result<Arc<dyn Vault>, ServeError> {

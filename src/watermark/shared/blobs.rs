@@ -13,7 +13,10 @@ use async_trait::async_trait;
 use azure_core::credentials::TokenCredential;
 use azure_core::error::ErrorKind;
 use azure_core::http::{ClientOptions, Etag, RequestContent, StatusCode};
-use azure_storage_blob::models::{BlobClientDownloadOptions, BlockBlobClientUploadOptions};
+use azure_storage_blob::models::{
+    BlobClientDownloadOptions, BlobContainerClientGetAccountInfoResultHeaders,
+    BlockBlobClientUploadOptions,
+};
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
 
 use super::location::SharedLocation;
@@ -86,6 +89,20 @@ pub trait Blobs: Send + Sync + 'static {
         body: Vec<u8>,
         condition: Condition,
     ) -> Result<String, BlobError>;
+    /// The storage account's replication, as its SKU name (`Standard_LRS`, `Standard_RAGRS`…),
+    /// or `None` where there is no account to ask (the in-memory container).
+    async fn sku(&self) -> Result<Option<String>, BlobError> {
+        Ok(None)
+    }
+}
+
+/// Whether a storage account's SKU replicates to a secondary region (GRS, RA-GRS, GZRS,
+/// RA-GZRS). That replication is asynchronous: after an account failover the secondary may
+/// lack the latest writes, so shared marks could go back and two signers double sign. Locally
+/// (LRS) or zone (ZRS) redundant accounts write every copy before answering.
+pub(crate) fn geo_replicated(sku: &str) -> bool {
+    let sku = sku.to_ascii_uppercase();
+    sku.ends_with("GRS") || sku.ends_with("GZRS")
 }
 
 /// Azure Blob Storage through Microsoft's SDK.
@@ -120,6 +137,19 @@ impl AzureBlobs {
 
 #[async_trait]
 impl Blobs for AzureBlobs {
+    /// Get Account Information on the container (`x-ms-sku-name`).
+    async fn sku(&self) -> Result<Option<String>, BlobError> {
+        let response = self
+            .container
+            .get_account_info(None)
+            .await
+            .map_err(classify)?;
+        let sku = response
+            .sku_name()
+            .map_err(|e| BlobError::Failed(Cause::new(e)))?;
+        Ok(sku.map(|s| s.to_string()))
+    }
+
     async fn read(&self, name: &str) -> Result<Option<(String, Vec<u8>)>, BlobError> {
         let blob = self.container.blob_client(name);
         let options = BlobClientDownloadOptions {
@@ -207,5 +237,29 @@ fn classify(e: azure_core::Error) -> BlobError {
             ErrorKind::Credential => BlobError::Denied(Cause::new(e)),
             _ => BlobError::Transient(Cause::new(e)),
         },
+    }
+}
+
+#[cfg(test)]
+mod sku_tests {
+    use super::geo_replicated;
+
+    /// Every SKU name Azure Storage reports (`x-ms-sku-name`), and whether it replicates to a
+    /// second region.
+    #[test]
+    fn geo_replicated_skus_are_the_grs_and_gzrs_ones() {
+        for (sku, geo) in [
+            ("Standard_LRS", false),
+            ("Standard_ZRS", false),
+            ("Premium_LRS", false),
+            ("Premium_ZRS", false),
+            ("Standard_GRS", true),
+            ("Standard_RAGRS", true),
+            ("Standard_GZRS", true),
+            ("Standard_RAGZRS", true),
+            ("standard_ragrs", true),
+        ] {
+            assert_eq!(geo_replicated(sku), geo, "{sku}");
+        }
     }
 }

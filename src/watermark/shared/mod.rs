@@ -55,7 +55,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 
-pub(crate) use blobs::{AzureBlobs, BlobError, Blobs, Condition};
+pub(crate) use blobs::{AzureBlobs, BlobError, Blobs, Condition, geo_replicated};
 pub use container::SharedError;
 pub(crate) use container::{Container, RaiseOutcome};
 pub(crate) use location::SharedLocation;
