@@ -194,6 +194,10 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand em
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l error-rate -d 'Fraction (0..1) of authenticated data-plane requests failing with 500' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l wrong-signature-rate -d 'Fraction (0..1) of sign replies carrying a signature that does not verify' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l malformed-signature-rate -d 'Fraction (0..1) of sign replies whose value is malformed (63 or 65 bytes, r = 0, s out of range, not base64url; in turn)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l slow-rate -d 'Fraction (0..1) of data-plane requests delayed by --slow-ms more (a latency tail)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l slow-ms -d 'The extra delay of a slow request (--slow-rate)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l throttle-per-window -d 'Key Vault\'s own throttling: at most N authenticated data-plane requests per window (--throttle-window-ms); the rest get 429 without Retry-After, as the service answers' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l throttle-window-ms -d 'The window of --throttle-per-window (Key Vault counts per 10 seconds)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l token-lifetime-secs -d 'Lifetime of minted access tokens (short values exercise clients\' token refresh)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l tenant-id -d 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l client-id -d 'Client id of the one app registered for the client-credentials flow' -r
@@ -204,6 +208,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand em
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l ephemeral -d 'Keep keys in memory only; the CA goes to a temporary directory removed on exit'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l print-env -d 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l empty-pages -d 'Page key listings as the service sometimes does: an empty page carrying a nextLink before every page, and an empty last page after the last full one'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s h -l help -d 'Print help'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'

@@ -1,5 +1,7 @@
-//! Fault injection for the emulator: artificial latency, periodic throttling (429 with
-//! `Retry-After`), random 5xx errors and rates of wrong and of malformed signatures. It owns only the decision
+//! Fault injection for the emulator: artificial latency and a slow tail, periodic throttling
+//! (429 with `Retry-After`) and Key Vault's own windowed throttling (429 without it), random
+//! 5xx errors, rates of wrong and of malformed signatures, and list pages shaped as the
+//! service sometimes shapes them (empty pages carrying a `nextLink`). It owns only the decision
 //! "should this request misbehave, and how"; it never touches key state or tokens.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +28,20 @@ pub struct Faults {
     /// Probability (0..=1) that a sign reply carries a malformed signature value, cycling
     /// through [`Malformed`]'s kinds so that a run sees each of them.
     pub malformed_signature_rate: f64,
+    /// Probability (0..=1) that a data-plane request is delayed `slow_ms` more: a latency
+    /// tail (a fraction of requests far slower than the rest).
+    pub slow_rate: f64,
+    /// The extra delay of a slow request, in milliseconds.
+    pub slow_ms: u64,
+    /// Key Vault's service limit as it counts it: at most this many authenticated data-plane
+    /// requests per window of `throttle_window_ms`; the rest of the window is answered 429
+    /// *without* `Retry-After`, as the service's recorded throttling replies are.
+    pub throttle_per_window: Option<u32>,
+    /// The throttling window, in milliseconds (Key Vault counts per 10 seconds).
+    pub throttle_window_ms: u64,
+    /// Key listings as the service sometimes pages them: an empty page that still carries a
+    /// `nextLink` before every page, and after the last full page an empty last page.
+    pub empty_pages: bool,
 }
 
 impl Default for Faults {
@@ -37,6 +53,11 @@ impl Default for Faults {
             error_rate: 0.0,
             wrong_signature_rate: 0.0,
             malformed_signature_rate: 0.0,
+            slow_rate: 0.0,
+            slow_ms: 0,
+            throttle_per_window: None,
+            throttle_window_ms: 10_000,
+            empty_pages: false,
         }
     }
 }
@@ -44,8 +65,11 @@ impl Default for Faults {
 /// What to do with one authenticated data-plane request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Injected {
+    /// Answer normally.
     None,
-    Throttle { retry_after_secs: u64 },
+    /// Answer 429, with `Retry-After` when given.
+    Throttle { retry_after_secs: Option<u64> },
+    /// Answer 500.
     ServerError,
 }
 
@@ -104,6 +128,8 @@ pub struct FaultInjector {
     faults: Arc<RwLock<Faults>>,
     counter: Arc<AtomicU64>,
     malformed: Arc<AtomicU64>,
+    /// The current throttling window: when it started and the requests counted in it.
+    window: Arc<std::sync::Mutex<Option<(std::time::Instant, u32)>>>,
 }
 
 impl FaultInjector {
@@ -112,6 +138,7 @@ impl FaultInjector {
             faults: Arc::new(RwLock::new(faults)),
             counter: Arc::new(AtomicU64::new(0)),
             malformed: Arc::new(AtomicU64::new(0)),
+            window: Arc::default(),
         }
     }
 
@@ -130,11 +157,35 @@ impl FaultInjector {
         }
         self.counter.store(0, Ordering::SeqCst);
         self.malformed.store(0, Ordering::SeqCst);
+        *self.window.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
+    /// This request's added delay: the latency, plus `slow_ms` for the slow fraction.
     pub fn latency(&self) -> Option<Duration> {
-        let ms = self.get().latency_ms;
+        let faults = self.get();
+        let slow = if chance(faults.slow_rate) {
+            faults.slow_ms
+        } else {
+            0
+        };
+        let ms = faults.latency_ms + slow;
         (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
+    /// Whether this request is over the window's limit (counting it).
+    fn over_window_limit(&self, limit: u32, window_ms: u64) -> bool {
+        let now = std::time::Instant::now();
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        let (started, count) = match *window {
+            Some((started, count))
+                if now.duration_since(started) < Duration::from_millis(window_ms) =>
+            {
+                (started, count + 1)
+            }
+            _ => (now, 1),
+        };
+        *window = Some((started, count));
+        count > limit
     }
 
     /// Decides the fate of the next authenticated data-plane request.
@@ -145,7 +196,14 @@ impl FaultInjector {
             && n.is_multiple_of(u64::from(every))
         {
             return Injected::Throttle {
-                retry_after_secs: faults.retry_after_secs,
+                retry_after_secs: Some(faults.retry_after_secs),
+            };
+        }
+        if let Some(limit) = faults.throttle_per_window
+            && self.over_window_limit(limit, faults.throttle_window_ms)
+        {
+            return Injected::Throttle {
+                retry_after_secs: None,
             };
         }
         if chance(faults.error_rate) {
@@ -195,7 +253,7 @@ mod tests {
         });
         let got: Vec<Injected> = (0..6).map(|_| f.next_request()).collect();
         let t = Injected::Throttle {
-            retry_after_secs: 7,
+            retry_after_secs: Some(7),
         };
         assert_eq!(
             got,
@@ -231,5 +289,30 @@ mod tests {
         assert!((0..20).all(|_| f.next_request() == Injected::None));
         assert!((0..20).all(|_| !f.wrong_signature()));
         assert_eq!(f.latency(), None);
+        f.set(Faults {
+            latency_ms: 5,
+            slow_rate: 1.0,
+            slow_ms: 300,
+            ..Faults::default()
+        });
+        assert_eq!(f.latency(), Some(Duration::from_millis(305)));
+    }
+
+    /// Key Vault's own throttling: a limit per window, 429s without `Retry-After` for the
+    /// rest of the window, a fresh count in the next one.
+    #[test]
+    fn throttles_past_a_limit_per_window_without_retry_after() {
+        let f = FaultInjector::new(Faults {
+            throttle_per_window: Some(2),
+            throttle_window_ms: 200,
+            ..Faults::default()
+        });
+        let over = Injected::Throttle {
+            retry_after_secs: None,
+        };
+        let got: Vec<Injected> = (0..4).map(|_| f.next_request()).collect();
+        assert_eq!(got, vec![Injected::None, Injected::None, over, over]);
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(f.next_request(), Injected::None);
     }
 }

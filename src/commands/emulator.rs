@@ -46,6 +46,23 @@ pub struct EmulatorArgs {
     /// s out of range, not base64url; in turn).
     #[arg(long, default_value_t = 0.0, value_name = "F", value_parser = rate)]
     pub malformed_signature_rate: f64,
+    /// Fraction (0..1) of data-plane requests delayed by --slow-ms more (a latency tail).
+    #[arg(long, default_value_t = 0.0, value_name = "F", value_parser = rate)]
+    pub slow_rate: f64,
+    /// The extra delay of a slow request (--slow-rate).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub slow_ms: u64,
+    /// Key Vault's own throttling: at most N authenticated data-plane requests per window
+    /// (--throttle-window-ms); the rest get 429 without Retry-After, as the service answers.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub throttle_per_window: Option<u32>,
+    /// The window of --throttle-per-window (Key Vault counts per 10 seconds).
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub throttle_window_ms: u64,
+    /// Page key listings as the service sometimes does: an empty page carrying a nextLink
+    /// before every page, and an empty last page after the last full one.
+    #[arg(long)]
+    pub empty_pages: bool,
     /// Lifetime of minted access tokens (short values exercise clients' token refresh).
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub token_lifetime_secs: u64,
@@ -105,6 +122,11 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
             error_rate: args.error_rate,
             wrong_signature_rate: args.wrong_signature_rate,
             malformed_signature_rate: args.malformed_signature_rate,
+            slow_rate: args.slow_rate,
+            slow_ms: args.slow_ms,
+            throttle_per_window: args.throttle_per_window,
+            throttle_window_ms: args.throttle_window_ms,
+            empty_pages: args.empty_pages,
         },
         tenant_id: args.tenant_id,
         client_id: args.client_id,

@@ -331,3 +331,52 @@ async fn a_listing_and_its_key_fetches_share_one_read_deadline() {
     );
     assert!(took < Duration::from_millis(1000), "{took:?}");
 }
+
+/// A latency tail: the slow fraction of requests pays its extra delay, the rest does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_tail_is_paid_by_the_slow_requests_only() {
+    let (emu, _s, vault, key) = setup(Curve::P256, 3000).await;
+    emu.set_faults(Faults {
+        slow_rate: 1.0,
+        slow_ms: 400,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    sign_verified(&vault, &key, &digest(1)).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    emu.set_faults(Faults::default());
+    let started = Instant::now();
+    sign_verified(&vault, &key, &digest(2)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(400));
+}
+
+/// Key Vault's own throttling (a limit per window, 429s without `Retry-After`): the client
+/// backs off within the request's deadline and then says it is throttled, instead of waiting
+/// for a window it cannot see the end of; once the window has passed, signing works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windowed_throttling_without_retry_after_fails_within_the_deadline() {
+    let (emu, _s, vault, key) = setup(Curve::Secp256k1, 1000).await;
+    emu.set_faults(Faults {
+        throttle_per_window: Some(2),
+        throttle_window_ms: 2500,
+        ..Faults::default()
+    });
+    let window = Instant::now();
+    for i in 0..2 {
+        sign_verified(&vault, &key, &digest(i)).await.unwrap();
+    }
+    let started = Instant::now();
+    let err = sign_verified(&vault, &key, &digest(3)).await.unwrap_err();
+    assert!(
+        matches!(err, VaultError::Throttled(_) | VaultError::Deadline(_)),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(emu.stats().throttled >= 1, "{:?}", emu.stats());
+    tokio::time::sleep(Duration::from_millis(2600).saturating_sub(window.elapsed())).await;
+    sign_verified(&vault, &key, &digest(4)).await.unwrap();
+}

@@ -86,10 +86,10 @@ async fn route(shared: &Shared, req: Request<hyper::body::Incoming>) -> Resp {
                 "Throttled",
                 "Operations per second is over the limit. (emulator fault injection)",
             );
-            resp.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(retry_after_secs),
-            );
+            if let Some(secs) = retry_after_secs {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            }
             return resp;
         }
         Injected::ServerError => {
@@ -216,8 +216,12 @@ fn get(shared: &Shared, base: &str, name: &str, version: Option<&str>) -> Resp {
     }
 }
 
+/// The token of the empty last page (not a key name: names have no `$`).
+const END: &str = "$end";
+
 /// `GET /keys` (one item per key, base kid) or `GET /keys/{name}/versions` (one item per
-/// version, versioned kid), `maxresults` ≤ 25, absolute `nextLink`.
+/// version, versioned kid), `maxresults` ≤ 25, absolute `nextLink`; with
+/// [`crate::Faults::empty_pages`], key listings interleave empty pages as the service does.
 fn list(
     shared: &Shared,
     req: &Request<hyper::body::Incoming>,
@@ -259,9 +263,43 @@ fn list(
         }
         item
     };
+    let empty_pages = shared.faults.get().empty_pages && versions_of.is_none();
+    // With empty pages, tokens say which page comes: `R:<after>` a real page, `E:<next>` the
+    // empty page before it (`E:` + END: the empty last page). Key names have no ':'.
+    let (after, empty_before) = match (empty_pages, after.as_deref()) {
+        (false, _) => (after, None),
+        (true, None) => (None, Some(Some(String::new()))),
+        (true, Some(token)) => match token.split_once(':') {
+            Some(("R", a)) => ((!a.is_empty()).then(|| a.to_string()), None),
+            Some(("E", END)) => (None, Some(None)),
+            Some(("E", n)) => (None, Some(Some(n.to_string()))),
+            _ => (after, None),
+        },
+    };
+    if let Some(next_real) = empty_before {
+        let next_link = next_real.map(|n| {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("api-version", api)
+                .append_pair(
+                    "$skiptoken",
+                    &crate::jwk::b64url(format!("R:{n}").as_bytes()),
+                )
+                .append_pair("maxresults", &max.to_string())
+                .finish();
+            format!("{base}/keys?{query}")
+        });
+        bump(&shared.counters.list);
+        return super::json_response(StatusCode::OK, &json!({"value": [], "nextLink": next_link}));
+    }
     let (value, next, path): (Vec<Value>, Option<String>, String) = match versions_of {
         None => {
             let (page, next) = store.page(after.as_deref(), max);
+            // Each real page is followed by an empty one (the last by the empty last page).
+            let next = match (empty_pages, next) {
+                (true, Some(n)) => Some(format!("E:{n}")),
+                (true, None) => Some(format!("E:{END}")),
+                (false, next) => next,
+            };
             let value = page
                 .iter()
                 .filter_map(|e| Some(item(format!("{base}/keys/{}", e.name), e.latest()?)))
