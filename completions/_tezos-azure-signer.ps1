@@ -236,6 +236,7 @@ Register-ArgumentCompleter -Native -CommandName 'tezos-azure-signer' -ScriptBloc
             [CompletionResult]::new('--ephemeral', '--ephemeral', [CompletionResultType]::ParameterName, 'Keep keys in memory only; the CA goes to a temporary directory removed on exit')
             [CompletionResult]::new('--print-env', '--print-env', [CompletionResultType]::ParameterName, 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving')
             [CompletionResult]::new('--empty-pages', '--empty-pages', [CompletionResultType]::ParameterName, 'Page key listings as the service sometimes does: an empty page carrying a nextLink before every page, and an empty last page after the last full one')
+            [CompletionResult]::new('--standard-tier', '--standard-tier', [CompletionResultType]::ParameterName, 'Answer as a Standard-tier vault: HSM-protected imports are refused with the service''s message (the default is Premium, which holds both)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace). RUST_LOG overrides')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

@@ -219,6 +219,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --ephemeral 'Keep keys in memory only; the CA goes to a temporary directory removed on exit'
             cand --print-env 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
             cand --empty-pages 'Page key listings as the service sometimes does: an empty page carrying a nextLink before every page, and an empty last page after the last full one'
+            cand --standard-tier 'Answer as a Standard-tier vault: HSM-protected imports are refused with the service''s message (the default is Premium, which holds both)'
             cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
             cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
             cand -h 'Print help'

@@ -209,6 +209,7 @@ json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l ephemeral -d 'Keep keys in memory only; the CA goes to a temporary directory removed on exit'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l print-env -d 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l empty-pages -d 'Page key listings as the service sometimes does: an empty page carrying a nextLink before every page, and an empty last page after the last full one'
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l standard-tier -d 'Answer as a Standard-tier vault: HSM-protected imports are refused with the service\'s message (the default is Premium, which holds both)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -s h -l help -d 'Print help'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand help; and not __fish_seen_subcommand_from serve verify import sign watermarks emulator help" -f -a "serve" -d 'Run the octez-compatible remote signer (`--dev`: with the bundled emulator)'

@@ -62,6 +62,9 @@ pub struct EmulatorConfig {
     pub federated_token: String,
     /// Lifetime of minted tokens.
     pub token_lifetime: Duration,
+    /// Answer as a Standard-tier vault: HSM-protected keys are refused, with the service's
+    /// message. Default: Premium, which holds both.
+    pub standard_tier: bool,
 }
 
 /// Default tenant of the emulated directory.
@@ -83,6 +86,7 @@ impl Default for EmulatorConfig {
             client_secret: DEFAULT_CLIENT_SECRET.to_string(),
             federated_token: random_federated_token(),
             token_lifetime: Duration::from_secs(3600),
+            standard_tier: false,
         }
     }
 }
@@ -107,6 +111,7 @@ pub(crate) struct Shared {
     pub(crate) federated_token: Zeroizing<String>,
     pub(crate) identity_header: String,
     pub(crate) vault_url: String,
+    pub(crate) standard_tier: bool,
 }
 
 /// A temporary directory removed on drop (ephemeral mode's CA file).
@@ -222,6 +227,7 @@ impl Emulator {
             federated_token: Zeroizing::new(config.federated_token.clone()),
             identity_header,
             vault_url: format!("https://localhost:{port}"),
+            standard_tier: config.standard_tier,
         });
         let (tx, rx) = watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());

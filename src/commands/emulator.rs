@@ -63,6 +63,10 @@ pub struct EmulatorArgs {
     /// before every page, and an empty last page after the last full one.
     #[arg(long)]
     pub empty_pages: bool,
+    /// Answer as a Standard-tier vault: HSM-protected imports are refused with the service's
+    /// message (the default is Premium, which holds both).
+    #[arg(long)]
+    pub standard_tier: bool,
     /// Lifetime of minted access tokens (short values exercise clients' token refresh).
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub token_lifetime_secs: u64,
@@ -135,6 +139,7 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
             .federated_token
             .unwrap_or_else(crate::emulator::random_federated_token),
         token_lifetime: std::time::Duration::from_secs(args.token_lifetime_secs),
+        standard_tier: args.standard_tier,
     };
     let emulator = Emulator::start(config).await?;
     tracing::info!(

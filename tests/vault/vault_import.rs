@@ -401,3 +401,31 @@ async fn listing_follows_paging_past_25_keys() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout_json(&out)["keys"].as_array().unwrap().len(), 31);
 }
+
+/// A Standard-tier vault refuses HSM-protected keys with the service's message; `import`
+/// says what to do (a Premium vault, or --software), and --software imports the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standard_vault_refuses_hsm_keys_and_import_says_what_to_do() {
+    let emu = keyvault_emulator::Emulator::start(keyvault_emulator::EmulatorConfig {
+        standard_tier: true,
+        ..keyvault_emulator::EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts");
+    let s = Scratch::new();
+    let key = genkey(s.path(), "secp256k1", "baker");
+    let key = key.to_str().unwrap();
+    let env = mi_env(&emu);
+    let out = run(bin(&s, &env, &["import", "--key", key])).await;
+    assert_ne!(code(&out), 0);
+    let err = stderr(&out) + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        err.contains("Hardware key operation not allowed on standard vault")
+            && err.contains("use a Premium vault (or a Managed HSM), or import with --software"),
+        "{err}"
+    );
+    assert_eq!(emu.key_count(), 0);
+    let out = run(bin(&s, &env, &["import", "--software", "--key", key])).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(emu.key_count(), 1);
+}

@@ -35,6 +35,9 @@ struct ImportBody {
     tags: Option<BTreeMap<String, String>>,
 }
 
+/// What a Standard-tier vault answers to an HSM key import or creation.
+pub(crate) const STANDARD_TIER_HSM: &str = "Hardware key operation not allowed on standard vault";
+
 fn bad(message: impl Into<String>) -> Resp {
     kv_error(StatusCode::BAD_REQUEST, "BadParameter", message)
 }
@@ -62,6 +65,11 @@ pub async fn import(
         Err(e) => return bad(format!("Invalid key: {e}")),
     };
     let hsm = parsed.hsm_upper.or(parsed.hsm).unwrap_or(false);
+    if hsm && shared.standard_tier {
+        // The service's text (seen in Azure SDK and docs issues); the status and code are
+        // this emulator's assumption.
+        return bad(STANDARD_TIER_HSM);
+    }
     let attrs = parsed.attributes.unwrap_or_default();
     let attributes = ImportAttributes {
         enabled: attrs.enabled,

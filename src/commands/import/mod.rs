@@ -204,7 +204,7 @@ async fn import_one(
     let imported = vault
         .import_key(&key.name, &key.secret, options)
         .await
-        .map_err(|e| format!("import failed: {e}"))?;
+        .map_err(|e| import_failure(&e, args.software))?;
     let back = vault.get_key(&key.name).await.map_err(|e| {
         format!(
             "imported as {}, but reading it back failed: {e}",
@@ -219,4 +219,21 @@ async fn import_one(
         ));
     }
     Ok(Done::Imported { key_id: back.id })
+}
+
+/// What a refused import says, with the way out when the vault cannot hold HSM keys.
+fn import_failure(e: &crate::vault::VaultError, software: bool) -> String {
+    let standard_tier = matches!(
+        e,
+        crate::vault::VaultError::Service { message, .. }
+            if message.contains("not allowed on standard vault")
+    );
+    if standard_tier && !software {
+        format!(
+            "import failed: {e}. This is a Standard vault, which holds no HSM-protected keys: \
+             use a Premium vault (or a Managed HSM), or import with --software"
+        )
+    } else {
+        format!("import failed: {e}")
+    }
 }
