@@ -39,6 +39,9 @@ pub struct Faults {
     pub throttle_per_window: Option<u32>,
     /// The throttling window, in milliseconds (Key Vault counts per 10 seconds).
     pub throttle_window_ms: u64,
+    /// Every Nth key-listing request (a page) is answered `429` with `retry_after_secs`: a
+    /// listing throttled part-way, whatever the other requests do.
+    pub throttle_list_every: Option<u32>,
     /// Key listings as the service sometimes pages them: an empty page that still carries a
     /// `nextLink` before every page, and after the last full page an empty last page.
     pub empty_pages: bool,
@@ -57,6 +60,7 @@ impl Default for Faults {
             slow_ms: 0,
             throttle_per_window: None,
             throttle_window_ms: 10_000,
+            throttle_list_every: None,
             empty_pages: false,
         }
     }
@@ -128,6 +132,8 @@ pub struct FaultInjector {
     faults: Arc<RwLock<Faults>>,
     counter: Arc<AtomicU64>,
     malformed: Arc<AtomicU64>,
+    /// Key-listing requests so far (for `throttle_list_every`).
+    lists: Arc<AtomicU64>,
     /// The current throttling window: when it started and the requests counted in it.
     window: Arc<std::sync::Mutex<Option<(std::time::Instant, u32)>>>,
 }
@@ -138,6 +144,7 @@ impl FaultInjector {
             faults: Arc::new(RwLock::new(faults)),
             counter: Arc::new(AtomicU64::new(0)),
             malformed: Arc::new(AtomicU64::new(0)),
+            lists: Arc::new(AtomicU64::new(0)),
             window: Arc::default(),
         }
     }
@@ -157,6 +164,7 @@ impl FaultInjector {
         }
         self.counter.store(0, Ordering::SeqCst);
         self.malformed.store(0, Ordering::SeqCst);
+        self.lists.store(0, Ordering::SeqCst);
         *self.window.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
@@ -210,6 +218,15 @@ impl FaultInjector {
             return Injected::ServerError;
         }
         Injected::None
+    }
+
+    /// Whether this key-listing request is throttled (`Some(Retry-After seconds)`).
+    pub fn next_list(&self) -> Option<u64> {
+        let faults = self.get();
+        let n = self.lists.fetch_add(1, Ordering::SeqCst) + 1;
+        let every = faults.throttle_list_every.filter(|e| *e > 0)?;
+        n.is_multiple_of(u64::from(every))
+            .then_some(faults.retry_after_secs)
     }
 
     /// Whether this sign reply should carry a wrong signature.

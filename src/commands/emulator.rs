@@ -130,6 +130,7 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
             slow_ms: args.slow_ms,
             throttle_per_window: args.throttle_per_window,
             throttle_window_ms: args.throttle_window_ms,
+            throttle_list_every: None,
             empty_pages: args.empty_pages,
         },
         tenant_id: args.tenant_id,

@@ -390,6 +390,23 @@ async fn listing_follows_paging_past_25_keys() {
     );
     let got: Vec<_> = listed.iter().map(|k| (k.name.clone(), k.pkh())).collect();
     assert_eq!(got, want);
+    // Every second page throttled (no wait asked): the listing resumes from the page that
+    // was refused instead of starting over (which, here, would never get past page 2).
+    emu.set_faults(keyvault_emulator::Faults {
+        throttle_list_every: Some(2),
+        retry_after_secs: 0,
+        ..keyvault_emulator::Faults::default()
+    });
+    let (before, throttled) = (emu.stats().list, emu.stats().throttled);
+    let listed = vault.list_keys().await.unwrap();
+    assert_eq!(
+        emu.stats().list - before,
+        2,
+        "page 1, then page 2 once it passed"
+    );
+    assert!(emu.stats().throttled > throttled);
+    let got: Vec<_> = listed.iter().map(|k| (k.name.clone(), k.pkh())).collect();
+    assert_eq!(got, want);
     emu.set_faults(keyvault_emulator::Faults::default());
     // The binary sees the same 31 keys.
     let out = run(bin(

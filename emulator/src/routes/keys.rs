@@ -263,6 +263,19 @@ fn list(
         }
         item
     };
+    if versions_of.is_none()
+        && let Some(secs) = shared.faults.next_list()
+    {
+        bump(&shared.counters.throttled);
+        let mut resp = kv_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Throttled",
+            "Operations per second is over the limit. (emulator fault injection)",
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        return resp;
+    }
     let empty_pages = shared.faults.get().empty_pages && versions_of.is_none();
     // With empty pages, tokens say which page comes: `R:<after>` a real page, `E:<next>` the
     // empty page before it (`E:` + END: the empty last page). Key names have no ':'.

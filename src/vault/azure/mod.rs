@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_core::credentials::TokenCredential;
+use azure_core::http::pager::{PagerContinuation, PagerOptions};
 use azure_core::http::{ClientOptions, RequestContent, RetryOptions, Transport, Url};
 use azure_security_keyvault_keys::models::{
     ImportKeyParameters, Key, KeyClientGetKeyOptions, KeyClientListKeyPropertiesOptions,
-    KeyClientSignOptions, SignParameters, SignatureAlgorithm,
+    KeyClientSignOptions, KeyProperties, SignParameters, SignatureAlgorithm,
 };
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions, ResourceExt};
 use futures::{StreamExt, TryStreamExt};
@@ -233,37 +234,68 @@ impl AzureVault {
         .await
     }
 
+    /// The names of the enabled keys, page by page. A page that fails (a 429, a 5xx) is
+    /// retried from where the listing stopped, not from the first page: the pages already read
+    /// and the continuation survive the retry.
     async fn list_names(&self) -> Result<Vec<String>, VaultError> {
         let reset = self.token_reset.as_deref();
+        let progress = std::sync::Mutex::new(Listing::default());
         with_retries_reauth(&self.read_policy, "list keys", reset, || async {
+            let continuation = lock(&progress).continuation.clone();
             let options = KeyClientListKeyPropertiesOptions {
                 maxresults: Some(25),
-                ..Default::default()
+                method_options: PagerOptions {
+                    continuation,
+                    ..Default::default()
+                },
             };
-            let pager = self
+            let mut pages = self
                 .client
                 .list_key_properties(Some(options))
-                .map_err(|e| classify(e, "(list)"))?;
-            let items: Vec<_> = pager
-                .try_collect()
-                .await
-                .map_err(|e| classify(e, "(list)"))?;
-            let mut names = Vec::with_capacity(items.len());
-            for item in items {
-                let Ok(id) = item.resource_id() else {
-                    tracing::debug!(kid = ?item.kid, "skipping a listed key without a usable id");
-                    continue;
+                .map_err(|e| classify(e, "(list)"))?
+                .into_pages();
+            loop {
+                let page = match pages.try_next().await {
+                    Ok(Some(page)) => page,
+                    Ok(None) => return Ok(std::mem::take(&mut lock(&progress).names)),
+                    Err(e) => return Err(classify(e, "(list)")),
                 };
-                if item.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
-                    tracing::debug!(key = %id.name, "skipping disabled key");
-                    continue;
-                }
-                names.push(id.name);
+                let page = page
+                    .into_model()
+                    .map_err(|e| AttemptError::from(VaultError::Protocol(Cause::new(e))))?;
+                let mut progress = lock(&progress);
+                progress
+                    .names
+                    .extend(page.value.iter().filter_map(usable_name));
+                progress.continuation = pages.continuation().cloned();
             }
-            Ok(names)
         })
         .await
     }
+}
+
+/// How far a key listing got: the names read so far and where the next page starts.
+#[derive(Default)]
+struct Listing {
+    names: Vec<String>,
+    continuation: Option<PagerContinuation>,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A listed key's name, if it is enabled and has a usable id.
+fn usable_name(item: &KeyProperties) -> Option<String> {
+    let Ok(id) = item.resource_id() else {
+        tracing::debug!(kid = ?item.kid, "skipping a listed key without a usable id");
+        return None;
+    };
+    if item.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
+        tracing::debug!(key = %id.name, "skipping disabled key");
+        return None;
+    }
+    Some(id.name)
 }
 
 fn unusable(name: &str, reason: impl ToString) -> VaultError {
