@@ -220,6 +220,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --print-env 'Print shell `export` lines (AZURE_KEYVAULT_URI, SSL_CERT_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER) once listening, then keep serving'
             cand --empty-pages 'Page key listings as the service sometimes does: an empty page carrying a nextLink before every page, and an empty last page after the last full one'
             cand --standard-tier 'Answer as a Standard-tier vault: HSM-protected imports are refused with the service''s message (the default is Premium, which holds both)'
+            cand --managed-hsm 'Answer as a Managed HSM (its challenge resource and token audience, empty 401 bodies, no nextLink member on the last page, `alg` in sign replies, every key EC-HSM); reach it as https://NAME.managedhsm.azure.net:PORT resolved to 127.0.0.1'
             cand -v 'More logging (-v debug, -vv trace). RUST_LOG overrides'
             cand --verbose 'More logging (-v debug, -vv trace). RUST_LOG overrides'
             cand -h 'Print help'

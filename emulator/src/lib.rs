@@ -65,6 +65,10 @@ pub struct EmulatorConfig {
     /// Answer as a Standard-tier vault: HSM-protected keys are refused, with the service's
     /// message. Default: Premium, which holds both.
     pub standard_tier: bool,
+    /// Answer as a Managed HSM (`*.managedhsm.azure.net`): the challenge names its resource
+    /// and tokens must be for it, a 401 has an empty body, the last list page has no
+    /// `nextLink` member, sign replies carry `alg`, and every key is `EC-HSM`.
+    pub managed_hsm: bool,
 }
 
 /// Default tenant of the emulated directory.
@@ -87,6 +91,7 @@ impl Default for EmulatorConfig {
             federated_token: random_federated_token(),
             token_lifetime: Duration::from_secs(3600),
             standard_tier: false,
+            managed_hsm: false,
         }
     }
 }
@@ -112,6 +117,18 @@ pub(crate) struct Shared {
     pub(crate) identity_header: String,
     pub(crate) vault_url: String,
     pub(crate) standard_tier: bool,
+    pub(crate) managed_hsm: bool,
+}
+
+impl Shared {
+    /// The audience tokens must carry, and the challenge names.
+    pub(crate) fn resource(&self) -> &'static str {
+        if self.managed_hsm {
+            tokens::MANAGED_HSM_RESOURCE
+        } else {
+            tokens::VAULT_RESOURCE
+        }
+    }
 }
 
 /// A temporary directory removed on drop (ephemeral mode's CA file).
@@ -228,6 +245,7 @@ impl Emulator {
             identity_header,
             vault_url: format!("https://localhost:{port}"),
             standard_tier: config.standard_tier,
+            managed_hsm: config.managed_hsm,
         });
         let (tx, rx) = watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());

@@ -12,6 +12,8 @@ use rand::RngCore as _;
 
 /// The audience (resource) of Key Vault tokens.
 pub const VAULT_RESOURCE: &str = "https://vault.azure.net";
+/// The audience (resource) of Managed HSM tokens.
+pub const MANAGED_HSM_RESOURCE: &str = "https://managedhsm.azure.net";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenRefusal {
@@ -19,7 +21,7 @@ pub enum TokenRefusal {
     Unknown,
     #[error("the access token has expired")]
     Expired,
-    #[error("the access token audience is not {VAULT_RESOURCE}")]
+    #[error("the access token audience is not this service's")]
     WrongAudience,
 }
 
@@ -98,8 +100,13 @@ impl TokenStore {
         revoked
     }
 
-    /// Checks the value of an `Authorization` header.
-    pub fn check_header(&self, authorization: &str) -> Result<(), TokenRefusal> {
+    /// Checks the value of an `Authorization` header for a service whose audience is
+    /// `resource`.
+    pub fn check_header_for(
+        &self,
+        authorization: &str,
+        resource: &str,
+    ) -> Result<(), TokenRefusal> {
         let mut parts = authorization.trim().splitn(2, ' ');
         let scheme = parts.next().unwrap_or_default();
         let token = parts.next().unwrap_or_default().trim();
@@ -111,10 +118,15 @@ impl TokenStore {
         if t.expires_on <= now() {
             return Err(TokenRefusal::Expired);
         }
-        if t.resource != VAULT_RESOURCE {
+        if t.resource != resource {
             return Err(TokenRefusal::WrongAudience);
         }
         Ok(())
+    }
+
+    /// [`TokenStore::check_header_for`] Key Vault.
+    pub fn check_header(&self, authorization: &str) -> Result<(), TokenRefusal> {
+        self.check_header_for(authorization, VAULT_RESOURCE)
     }
 }
 

@@ -67,6 +67,11 @@ pub struct EmulatorArgs {
     /// message (the default is Premium, which holds both).
     #[arg(long)]
     pub standard_tier: bool,
+    /// Answer as a Managed HSM (its challenge resource and token audience, empty 401 bodies,
+    /// no nextLink member on the last page, `alg` in sign replies, every key EC-HSM); reach
+    /// it as https://NAME.managedhsm.azure.net:PORT resolved to 127.0.0.1.
+    #[arg(long)]
+    pub managed_hsm: bool,
     /// Lifetime of minted access tokens (short values exercise clients' token refresh).
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub token_lifetime_secs: u64,
@@ -141,6 +146,7 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
             .unwrap_or_else(crate::emulator::random_federated_token),
         token_lifetime: std::time::Duration::from_secs(args.token_lifetime_secs),
         standard_tier: args.standard_tier,
+        managed_hsm: args.managed_hsm,
     };
     let emulator = Emulator::start(config).await?;
     tracing::info!(

@@ -380,3 +380,80 @@ async fn windowed_throttling_without_retry_after_fails_within_the_deadline() {
     tokio::time::sleep(Duration::from_millis(2600).saturating_sub(window.elapsed())).await;
     sign_verified(&vault, &key, &digest(4)).await.unwrap();
 }
+
+/// Managed HSM mode, end to end through the real SDK at a production-shaped
+/// `*.managedhsm.azure.net` host: the SDK verifies the challenge's resource against that host
+/// and fetches a token for it, imports (always HSM there), lists (no `nextLink` member on the
+/// last page) and signs (a reply that also names `alg`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_hsm_mode_end_to_end() {
+    use std::sync::Arc;
+    use tezos_azure_signer::vault::AzureVaultConfig;
+    use tezos_azure_signer::vault::credentials::{
+        AuthMode, ChainCredential, CredentialEnv, SdkFactory, plan,
+    };
+    let emu = keyvault_emulator::Emulator::start(keyvault_emulator::EmulatorConfig {
+        managed_hsm: true,
+        ..keyvault_emulator::EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts");
+    let s = Scratch::new();
+    let ca = reqwest::Certificate::from_pem(emu.ca_pem().as_bytes()).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", emu.port()).parse().unwrap();
+    let http = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve("myhsm.managedhsm.azure.net", addr)
+        .no_proxy()
+        .build()
+        .unwrap();
+    let base = format!("https://myhsm.managedhsm.azure.net:{}", emu.port());
+    // What a client without a token sees: the HSM's challenge, and an empty body.
+    let res = http
+        .get(format!("{base}/keys?api-version=7.5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.contains("resource=\"https://managedhsm.azure.net\""),
+        "{challenge}"
+    );
+    assert!(res.bytes().await.unwrap().is_empty());
+
+    let options = azure_core::http::ClientOptions {
+        retry: azure_core::http::RetryOptions::none(),
+        transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+        ..Default::default()
+    };
+    let env = CredentialEnv::new(client_secret_env(&emu), &s.dmi());
+    let chain = ChainCredential::new(
+        &plan(AuthMode::ClientSecret, &env),
+        &env,
+        &SdkFactory::new(options.clone()),
+    );
+    let vault = AzureVault::with_client_options(
+        AzureVaultConfig::new(base.parse().unwrap(), Arc::new(chain)),
+        options,
+    )
+    .unwrap();
+    for (i, curve) in [Curve::Secp256k1, Curve::P256].into_iter().enumerate() {
+        let sk = SecretKey::from_scalar(curve, &[0x21 + i as u8; 32]).unwrap();
+        let name = format!("baker{i}");
+        let software = ImportOptions { software: true };
+        let key = vault.import_key(&name, &sk, software).await.unwrap();
+        assert!(key.id.starts_with(&base), "{}", key.id);
+    }
+    let keys = vault.list_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    for (i, key) in keys.iter().enumerate() {
+        let sig = sign_verified(&vault, key, &digest(i as u32)).await.unwrap();
+        key.public_key
+            .verify_digest(&digest(i as u32), &sig)
+            .unwrap();
+    }
+}

@@ -30,12 +30,17 @@ pub async fn handle(shared: &Shared, req: Request<hyper::body::Incoming>) -> Res
 }
 
 fn challenge(shared: &Shared, status: StatusCode, body: Resp) -> Resp {
+    // A Managed HSM answers its 401s with an empty body.
     let mut resp = body;
+    if shared.managed_hsm {
+        *resp.body_mut() = http_body_util::Full::new(bytes::Bytes::new());
+        resp.headers_mut().remove(header::CONTENT_TYPE);
+    }
     *resp.status_mut() = status;
     let value = format!(
         "Bearer authorization=\"https://login.microsoftonline.com/{}\", resource=\"{}\"",
         shared.tenant_id,
-        crate::tokens::VAULT_RESOURCE
+        shared.resource()
     );
     if let Ok(v) = header::HeaderValue::from_str(&value) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -55,7 +60,10 @@ fn authenticate(shared: &Shared, req: &Request<hyper::body::Incoming>) -> Option
         return Some(challenge(shared, StatusCode::UNAUTHORIZED, body));
     };
     let refusal = match auth.to_str() {
-        Ok(value) => shared.tokens.check_header(value).err(),
+        Ok(value) => shared
+            .tokens
+            .check_header_for(value, shared.resource())
+            .err(),
         Err(_) => Some(crate::tokens::TokenRefusal::Unknown),
     };
     refusal.map(|r| {
@@ -342,8 +350,10 @@ fn list(
         format!("{base}{path}?{query}")
     });
     bump(&shared.counters.list);
-    super::json_response(
-        StatusCode::OK,
-        &json!({"value": value, "nextLink": next_link}),
-    )
+    let mut page = json!({"value": value, "nextLink": next_link});
+    // A Managed HSM leaves the member out of the last page instead of sending null.
+    if shared.managed_hsm && page["nextLink"].is_null() {
+        page.as_object_mut().map(|p| p.remove("nextLink"));
+    }
+    super::json_response(StatusCode::OK, &page)
 }

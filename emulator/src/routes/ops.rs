@@ -64,7 +64,8 @@ pub async fn import(
         Ok(ok) => ok,
         Err(e) => return bad(format!("Invalid key: {e}")),
     };
-    let hsm = parsed.hsm_upper.or(parsed.hsm).unwrap_or(false);
+    // A Managed HSM holds every key in the HSM.
+    let hsm = parsed.hsm_upper.or(parsed.hsm).unwrap_or(false) || shared.managed_hsm;
     if hsm && shared.standard_tier {
         // The service's text (seen in Azure SDK and docs issues); the status and code are
         // this emulator's assumption.
@@ -246,7 +247,12 @@ pub async fn sign(
                         .map_or_else(|| "not*base64url!".to_string(), |v| b64url(&v))
                 }
             };
-            json_response(StatusCode::OK, &json!({"kid": kid, "value": value}))
+            let mut reply = json!({"kid": kid, "value": value});
+            // A Managed HSM names the algorithm in its reply.
+            if shared.managed_hsm {
+                reply["alg"] = json!(alg);
+            }
+            json_response(StatusCode::OK, &reply)
         }
         Err(e) => kv_error(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -204,3 +204,53 @@ async fn versions_are_listed_oldest_first_with_paging() {
         (404, Some("KeyNotFound"))
     );
 }
+
+/// Managed HSM mode on the wire: tokens for the HSM's audience only, an empty 401 body, every
+/// key EC-HSM (even one imported without `hsm`), no `nextLink` member on the last page, and
+/// `alg` in sign replies.
+#[tokio::test]
+async fn managed_hsm_mode_answers_as_a_managed_hsm() {
+    let emu = start_with(keyvault_emulator::EmulatorConfig {
+        managed_hsm: true,
+        ..keyvault_emulator::EmulatorConfig::default()
+    })
+    .await;
+    let http = client(&emu);
+    let vault_token = token(&emu, &http).await;
+    let (status, headers, _) = get(&http, &vault_token, &keys_url(&emu)).await;
+    assert_eq!(status, 401, "a Key Vault token is not a Managed HSM token");
+    let challenge = headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("resource=\"https://managedhsm.azure.net\""),
+        "{challenge}"
+    );
+    let raw = http.get(keys_url(&emu)).send().await.unwrap();
+    assert_eq!(raw.status(), 401);
+    assert!(raw.bytes().await.unwrap().is_empty(), "an empty 401 body");
+
+    let url = format!(
+        "{}?api-version=2019-08-01&resource=https://managedhsm.azure.net",
+        emu.identity_endpoint()
+    );
+    let body: Value = http
+        .get(url)
+        .header("X-IDENTITY-HEADER", emu.identity_header())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let t = body["access_token"].as_str().unwrap().to_string();
+    let bundle = import(&emu, &http, &t, "k", json!({"key": jwk("P-256K")})).await;
+    assert_eq!(bundle["key"]["kty"], "EC-HSM");
+    let (status, _, page) = get(&http, &t, &keys_url(&emu)).await;
+    assert_eq!(status, 200);
+    assert!(page.get("nextLink").is_none(), "{page}");
+    let kid = bundle["key"]["kid"].as_str().unwrap();
+    let url = format!("{kid}/sign?{API}");
+    let body = json!({"alg": "ES256K", "value": b64(&[7u8; 32])});
+    let (status, _, reply) = call(&http, &t, Method::POST, &url, Some(body)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["alg"], "ES256K");
+}
