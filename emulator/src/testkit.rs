@@ -36,10 +36,15 @@ pub fn client(emu: &Emulator) -> reqwest::Client {
         .expect("client")
 }
 
-/// A token from the managed-identity endpoint.
+/// A Key Vault token from the managed-identity endpoint.
 pub async fn token(emu: &Emulator, http: &reqwest::Client) -> String {
+    token_for(emu, http, "https://vault.azure.net").await
+}
+
+/// A token for `resource` from the managed-identity endpoint.
+pub async fn token_for(emu: &Emulator, http: &reqwest::Client, resource: &str) -> String {
     let url = format!(
-        "{}?api-version=2019-08-01&resource=https://vault.azure.net",
+        "{}?api-version=2019-08-01&resource={resource}",
         emu.identity_endpoint()
     );
     let resp = http

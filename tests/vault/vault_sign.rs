@@ -255,40 +255,48 @@ async fn legacy_curve_names_and_disabled_keys() {
     assert!(matches!(vault.get_key("absent").await, Err(VaultError::NotFound(n)) if n == "absent"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn production_shaped_host_with_challenge_verification_on() {
+/// An SDK vault client at the production-shaped `host` (resolved to the emulator, challenge
+/// verification on), its credential chain a client secret; and a plain HTTP client for `host`.
+fn production_shaped(
+    emu: &keyvault_emulator::Emulator,
+    s: &Scratch,
+    host: &str,
+) -> (AzureVault, reqwest::Client, String) {
     use std::sync::Arc;
     use tezos_azure_signer::vault::AzureVaultConfig;
     use tezos_azure_signer::vault::credentials::{
         AuthMode, ChainCredential, CredentialEnv, SdkFactory, plan,
     };
-    let emu = emulator().await;
-    let s = Scratch::new();
     let ca = reqwest::Certificate::from_pem(emu.ca_pem().as_bytes()).unwrap();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{}", emu.port()).parse().unwrap();
     let http = reqwest::Client::builder()
         .tls_certs_only([ca])
-        .resolve("myvault.vault.azure.net", addr)
+        .resolve(host, addr)
         .no_proxy()
         .build()
         .unwrap();
     let options = azure_core::http::ClientOptions {
         retry: azure_core::http::RetryOptions::none(),
-        transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+        transport: Some(azure_core::http::Transport::new(Arc::new(http.clone()))),
         ..Default::default()
     };
-    let env = CredentialEnv::new(client_secret_env(&emu), &s.dmi());
+    let env = CredentialEnv::new(client_secret_env(emu), &s.dmi());
     let chain = ChainCredential::new(
         &plan(AuthMode::ClientSecret, &env),
         &env,
         &SdkFactory::new(options.clone()),
     );
-    let url = format!("https://myvault.vault.azure.net:{}", emu.port())
-        .parse()
-        .unwrap();
-    let vault =
-        AzureVault::with_client_options(AzureVaultConfig::new(url, Arc::new(chain)), options)
-            .unwrap();
+    let base = format!("https://{host}:{}", emu.port());
+    let config = AzureVaultConfig::new(base.parse().unwrap(), Arc::new(chain));
+    let vault = AzureVault::with_client_options(config, options).unwrap();
+    (vault, http, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_shaped_host_with_challenge_verification_on() {
+    let emu = emulator().await;
+    let s = Scratch::new();
+    let (vault, _, _) = production_shaped(&emu, &s, "myvault.vault.azure.net");
     let sk = SecretKey::from_scalar(Curve::Secp256k1, &[0x11; 32]).unwrap();
     let key = vault
         .import_key("baker", &sk, ImportOptions::default())
@@ -387,11 +395,6 @@ async fn windowed_throttling_without_retry_after_fails_within_the_deadline() {
 /// last page) and signs (a reply that also names `alg`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_hsm_mode_end_to_end() {
-    use std::sync::Arc;
-    use tezos_azure_signer::vault::AzureVaultConfig;
-    use tezos_azure_signer::vault::credentials::{
-        AuthMode, ChainCredential, CredentialEnv, SdkFactory, plan,
-    };
     let emu = keyvault_emulator::Emulator::start(keyvault_emulator::EmulatorConfig {
         managed_hsm: true,
         ..keyvault_emulator::EmulatorConfig::default()
@@ -399,15 +402,7 @@ async fn managed_hsm_mode_end_to_end() {
     .await
     .expect("emulator starts");
     let s = Scratch::new();
-    let ca = reqwest::Certificate::from_pem(emu.ca_pem().as_bytes()).unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", emu.port()).parse().unwrap();
-    let http = reqwest::Client::builder()
-        .tls_certs_only([ca])
-        .resolve("myhsm.managedhsm.azure.net", addr)
-        .no_proxy()
-        .build()
-        .unwrap();
-    let base = format!("https://myhsm.managedhsm.azure.net:{}", emu.port());
+    let (vault, http, base) = production_shaped(&emu, &s, "myhsm.managedhsm.azure.net");
     // What a client without a token sees: the HSM's challenge, and an empty body.
     let res = http
         .get(format!("{base}/keys?api-version=7.5"))
@@ -425,22 +420,6 @@ async fn managed_hsm_mode_end_to_end() {
     );
     assert!(res.bytes().await.unwrap().is_empty());
 
-    let options = azure_core::http::ClientOptions {
-        retry: azure_core::http::RetryOptions::none(),
-        transport: Some(azure_core::http::Transport::new(Arc::new(http))),
-        ..Default::default()
-    };
-    let env = CredentialEnv::new(client_secret_env(&emu), &s.dmi());
-    let chain = ChainCredential::new(
-        &plan(AuthMode::ClientSecret, &env),
-        &env,
-        &SdkFactory::new(options.clone()),
-    );
-    let vault = AzureVault::with_client_options(
-        AzureVaultConfig::new(base.parse().unwrap(), Arc::new(chain)),
-        options,
-    )
-    .unwrap();
     for (i, curve) in [Curve::Secp256k1, Curve::P256].into_iter().enumerate() {
         let sk = SecretKey::from_scalar(curve, &[0x21 + i as u8; 32]).unwrap();
         let name = format!("baker{i}");

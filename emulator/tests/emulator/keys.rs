@@ -228,20 +228,7 @@ async fn managed_hsm_mode_answers_as_a_managed_hsm() {
     assert_eq!(raw.status(), 401);
     assert!(raw.bytes().await.unwrap().is_empty(), "an empty 401 body");
 
-    let url = format!(
-        "{}?api-version=2019-08-01&resource=https://managedhsm.azure.net",
-        emu.identity_endpoint()
-    );
-    let body: Value = http
-        .get(url)
-        .header("X-IDENTITY-HEADER", emu.identity_header())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let t = body["access_token"].as_str().unwrap().to_string();
+    let t = token_for(&emu, &http, "https://managedhsm.azure.net").await;
     let bundle = import(&emu, &http, &t, "k", json!({"key": jwk("P-256K")})).await;
     assert_eq!(bundle["key"]["kty"], "EC-HSM");
     let (status, _, page) = get(&http, &t, &keys_url(&emu)).await;
