@@ -159,6 +159,15 @@ impl Container {
         self
     }
 
+    /// Gives up on `slot` after `MAX_TRIES` lost races (its cached state is forgotten).
+    fn contended(&self, slot: &Slot, blob: String) -> SharedError {
+        self.forget(slot);
+        SharedError::Contended {
+            blob,
+            tries: MAX_TRIES,
+        }
+    }
+
     /// The one deadline of a step: the caller's, else this container's budget from now.
     fn deadline(&self, until: Option<Instant>) -> Instant {
         until.unwrap_or_else(|| Instant::now() + self.budget)
@@ -192,7 +201,7 @@ impl Container {
             hash: mark.hash,
         };
         let mut known = self.cached(&slot);
-        let mut backoff = Duration::from_millis(20);
+        let mut backoff = Backoff::until(deadline);
         // Lost races count towards MAX_TRIES; transient failures are bounded by the deadline
         // alone (a storage outage is reported as one, not as a fight between signers).
         let mut conflicts = 0;
@@ -243,21 +252,14 @@ impl Container {
                     }
                     known = Some(now);
                 }
-                Err(e) if e.is_transient() && Instant::now() + backoff < deadline => {
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
-                }
+                Err(e) if e.is_transient() && backoff.fits() => backoff.wait().await,
                 Err(error) => {
                     self.forget(&slot);
                     return Err(self.unavailable("reserving a mark", error));
                 }
             }
         }
-        self.forget(&slot);
-        Err(SharedError::Contended {
-            blob: name,
-            tries: MAX_TRIES,
-        })
+        Err(self.contended(&slot, name))
     }
 
     /// Records `signed`'s signature as the one signature of its block, over the unsigned
@@ -284,7 +286,7 @@ impl Container {
             Some(known) => known,
             None => self.read(&slot, &name, deadline).await?,
         };
-        let mut backoff = Duration::from_millis(20);
+        let mut backoff = Backoff::until(deadline);
         // Lost races count towards MAX_TRIES; transient failures are bounded by the deadline
         // alone (a storage outage is reported as one, not as a fight between signers).
         let mut conflicts = 0;
@@ -330,21 +332,14 @@ impl Container {
                     self.stats.conflict();
                     known = self.read(&slot, &name, deadline).await?;
                 }
-                Err(e) if e.is_transient() && Instant::now() + backoff < deadline => {
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
-                }
+                Err(e) if e.is_transient() && backoff.fits() => backoff.wait().await,
                 Err(error) => {
                     self.forget(&slot);
                     return Err(self.unavailable("recording a block signature", error));
                 }
             }
         }
-        self.forget(&slot);
-        Err(SharedError::Contended {
-            blob: name,
-            tries: MAX_TRIES,
-        })
+        Err(self.contended(&slot, name))
     }
 
     /// Raises the shared mark of `slot` to `mark` unless it is as high already (seeding a
@@ -473,14 +468,13 @@ impl Container {
     }
 
     async fn read(&self, slot: &Slot, name: &str, deadline: Instant) -> Result<Known, SharedError> {
-        let mut backoff = Duration::from_millis(20);
+        let mut backoff = Backoff::until(deadline);
         let found = loop {
             match timed(deadline, self.blobs.read(name)).await {
                 Ok(found) => break found,
-                Err(e) if e.is_transient() && Instant::now() + backoff < deadline => {
+                Err(e) if e.is_transient() && backoff.fits() => {
                     self.stats.error(e.label());
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                    backoff.wait().await;
                 }
                 Err(e) => {
                     self.stats.error(e.label());
@@ -580,5 +574,31 @@ async fn timed<T>(
         Err(_) => Err(BlobError::Transient(
             "no answer within the sign deadline".into(),
         )),
+    }
+}
+
+/// The wait between tries of a transient failure: 20 ms, doubling up to 500 ms, and never
+/// a wait that would end past the step's deadline.
+struct Backoff {
+    next: Duration,
+    deadline: Instant,
+}
+
+impl Backoff {
+    fn until(deadline: Instant) -> Backoff {
+        Backoff {
+            next: Duration::from_millis(20),
+            deadline,
+        }
+    }
+
+    /// Whether one more wait ends before the deadline.
+    fn fits(&self) -> bool {
+        Instant::now() + self.next < self.deadline
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(Duration::from_millis(500));
     }
 }
