@@ -107,7 +107,8 @@ pub fn random_federated_token() -> String {
 /// State shared by every connection.
 pub(crate) struct Shared {
     pub(crate) store: Mutex<state::KeyStore>,
-    pub(crate) tokens: tokens::TokenStore,
+    /// The tenant's token issuer: shared with sibling vaults ([`Emulator::start_sibling`]).
+    pub(crate) tokens: Arc<tokens::TokenStore>,
     pub(crate) faults: faults::FaultInjector,
     pub(crate) counters: stats::Counters,
     pub(crate) tenant_id: String,
@@ -158,8 +159,7 @@ impl Drop for TempDir {
 /// A running emulator. Dropping it stops the servers; [`Emulator::shutdown`] also waits.
 pub struct Emulator {
     shared: Arc<Shared>,
-    ca_pem: String,
-    ca_path: PathBuf,
+    tls: tls::TlsMaterial,
     port: u16,
     identity_port: u16,
     shutdown: watch::Sender<bool>,
@@ -218,6 +218,51 @@ impl Emulator {
             }
         };
         let tls = tls::load_or_create(&dir)?;
+        // With a state directory the identity endpoint's secret stays across restarts, as an
+        // App Service's does for its lifetime: clients started against it keep working.
+        let identity_header = match &config.state_dir {
+            Some(dir) => load_or_create_identity_header(dir)?,
+            None => new_identity_header(),
+        };
+        let tokens = Arc::new(tokens::TokenStore::new(config.token_lifetime));
+        Emulator::serve(config, store, tls, tokens, identity_header, temp).await
+    }
+
+    /// A second vault in this one's tenant, as two real vaults in one tenant are: its own
+    /// keys, port, faults and counters, but this emulator's CA (one trust root for both), its
+    /// token issuer (a token from either's endpoints is accepted by both) and its app and
+    /// identity secrets. `config`'s tenant, app and token settings are ignored. Stopping one
+    /// leaves the other serving (its `ca_path` is this emulator's file).
+    pub async fn start_sibling(&self, config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        let store = match &config.state_dir {
+            Some(dir) => {
+                private_fs::create_all(dir)
+                    .with_context(|| format!("cannot create state directory {}", dir.display()))?;
+                state::KeyStore::open(dir)?
+            }
+            None => state::KeyStore::ephemeral(),
+        };
+        let config = EmulatorConfig {
+            tenant_id: self.shared.tenant_id.clone(),
+            client_id: self.shared.client_id.clone(),
+            client_secret: self.shared.client_secret.to_string(),
+            federated_token: self.shared.federated_token.to_string(),
+            ..config
+        };
+        let (tls, tokens) = (self.tls.clone(), Arc::clone(&self.shared.tokens));
+        let identity_header = self.shared.identity_header.clone();
+        Emulator::serve(config, store, tls, tokens, identity_header, None).await
+    }
+
+    /// Binds the ports and starts serving `store` with the tenant's TLS and tokens.
+    async fn serve(
+        config: EmulatorConfig,
+        store: state::KeyStore,
+        tls: tls::TlsMaterial,
+        tokens: Arc<tokens::TokenStore>,
+        identity_header: String,
+        temp: Option<TempDir>,
+    ) -> anyhow::Result<Emulator> {
         let vault_listeners = bind_loopback(config.port).await?;
         let port = vault_listeners[0].local_addr()?.port();
         let identity_listener = TcpListener::bind(SocketAddr::from((
@@ -227,15 +272,9 @@ impl Emulator {
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", config.identity_port))?;
         let identity_port = identity_listener.local_addr()?.port();
-        // With a state directory the identity endpoint's secret stays across restarts, as an
-        // App Service's does for its lifetime: clients started against it keep working.
-        let identity_header = match &config.state_dir {
-            Some(dir) => load_or_create_identity_header(dir)?,
-            None => new_identity_header(),
-        };
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
-            tokens: tokens::TokenStore::new(config.token_lifetime),
+            tokens,
             faults: faults::FaultInjector::new(config.faults.clone()),
             counters: stats::Counters::default(),
             tenant_id: config.tenant_id.clone(),
@@ -260,8 +299,7 @@ impl Emulator {
         ];
         Ok(Emulator {
             shared,
-            ca_pem: tls.ca_pem,
-            ca_path: tls.ca_path,
+            tls,
             port,
             identity_port,
             shutdown: tx,
@@ -281,12 +319,12 @@ impl Emulator {
 
     /// The CA certificate (PEM) that signed the server certificate.
     pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
+        &self.tls.ca_pem
     }
 
     /// Where the CA PEM is written (for `SSL_CERT_FILE`).
     pub fn ca_path(&self) -> &Path {
-        &self.ca_path
+        &self.tls.ca_path
     }
 
     /// `http://127.0.0.1:IPORT/msi/token` (App Service managed identity, for `IDENTITY_ENDPOINT`).
@@ -328,7 +366,7 @@ impl Emulator {
             ("AZURE_KEYVAULT_URI".into(), self.vault_url()),
             (
                 "SSL_CERT_FILE".into(),
-                self.ca_path.to_string_lossy().into_owned(),
+                self.ca_path().to_string_lossy().into_owned(),
             ),
             ("IDENTITY_ENDPOINT".into(), self.identity_endpoint()),
             ("IDENTITY_HEADER".into(), self.identity_header().to_string()),

@@ -45,6 +45,7 @@ pub enum TlsError {
 }
 
 /// The CA (PEM, and where it is written) and the server configuration using the leaf.
+#[derive(Clone)]
 pub struct TlsMaterial {
     pub ca_pem: String,
     pub ca_path: PathBuf,

@@ -436,3 +436,51 @@ async fn managed_hsm_mode_end_to_end() {
             .unwrap();
     }
 }
+
+/// Two vaults in one tenant (`Emulator::start_sibling`), as two regions' vaults are: one CA,
+/// one token issuer. A client whose tokens come from vault A's tenant endpoint imports into and
+/// signs with vault B too, and keeps signing with B after A has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_vaults_in_one_tenant_share_the_ca_and_the_token_issuer() {
+    use tezos_azure_signer::vault::credentials::{AuthMode, CredentialEnv};
+    use tezos_azure_signer::vault::{VaultSettings, open_with_env};
+    let a = emulator().await;
+    let b = a
+        .start_sibling(keyvault_emulator::EmulatorConfig::default())
+        .await
+        .expect("the second vault starts");
+    assert_ne!(a.vault_url(), b.vault_url());
+    assert_eq!(a.ca_pem(), b.ca_pem());
+    let s = Scratch::new();
+    // One credential chain for both: tokens from A's tenant endpoint.
+    let env = CredentialEnv::new(client_secret_env(&a), &s.dmi());
+    let open = |url: String| {
+        let settings = VaultSettings {
+            url: Some(url.parse().unwrap()),
+            auth: AuthMode::Auto,
+            sign_deadline: Duration::from_secs(3),
+            read_deadline: Duration::from_secs(20),
+            extra_ca: Some(a.ca_path().to_path_buf()),
+        };
+        open_with_env(&settings, &env).expect("vault opens").0
+    };
+    let (vault_a, vault_b) = (open(a.vault_url()), open(b.vault_url()));
+    let sk = SecretKey::from_scalar(Curve::P256, &[0x33; 32]).unwrap();
+    for vault in [&vault_a, &vault_b] {
+        vault
+            .import_key("baker", &sk, ImportOptions::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        (a.key_count(), b.key_count()),
+        (1, 1),
+        "each vault its own keys"
+    );
+    let key_b = vault_b.list_keys().await.unwrap().remove(0);
+    assert_eq!(key_b.pkh(), sk.public_key().pkh());
+    assert_eq!(b.stats().tokens_client_credentials, 0, "B minted no token");
+    a.shutdown().await;
+    let sig = sign_verified(&vault_b, &key_b, &digest(7)).await.unwrap();
+    sk.public_key().verify_digest(&digest(7), &sig).unwrap();
+}
