@@ -164,7 +164,8 @@ pub struct Emulator {
     identity_port: u16,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    _temp: Option<TempDir>,
+    /// The ephemeral state directory (the CA file), shared with sibling vaults.
+    _temp: Option<Arc<TempDir>>,
 }
 
 async fn bind_loopback(port: u16) -> anyhow::Result<Vec<TcpListener>> {
@@ -225,14 +226,22 @@ impl Emulator {
             None => new_identity_header(),
         };
         let tokens = Arc::new(tokens::TokenStore::new(config.token_lifetime));
-        Emulator::serve(config, store, tls, tokens, identity_header, temp).await
+        Emulator::serve(
+            config,
+            store,
+            tls,
+            tokens,
+            identity_header,
+            temp.map(Arc::new),
+        )
+        .await
     }
 
     /// A second vault in this one's tenant, as two real vaults in one tenant are: its own
     /// keys, port, faults and counters, but this emulator's CA (one trust root for both), its
     /// token issuer (a token from either's endpoints is accepted by both) and its app and
     /// identity secrets. `config`'s tenant, app and token settings are ignored. Stopping one
-    /// leaves the other serving (its `ca_path` is this emulator's file).
+    /// leaves the other serving (the CA file stays while either runs).
     pub async fn start_sibling(&self, config: EmulatorConfig) -> anyhow::Result<Emulator> {
         let store = match &config.state_dir {
             Some(dir) => {
@@ -251,7 +260,8 @@ impl Emulator {
         };
         let (tls, tokens) = (self.tls.clone(), Arc::clone(&self.shared.tokens));
         let identity_header = self.shared.identity_header.clone();
-        Emulator::serve(config, store, tls, tokens, identity_header, None).await
+        let temp = self._temp.clone();
+        Emulator::serve(config, store, tls, tokens, identity_header, temp).await
     }
 
     /// Binds the ports and starts serving `store` with the tenant's TLS and tokens.
@@ -261,7 +271,7 @@ impl Emulator {
         tls: tls::TlsMaterial,
         tokens: Arc<tokens::TokenStore>,
         identity_header: String,
-        temp: Option<TempDir>,
+        temp: Option<Arc<TempDir>>,
     ) -> anyhow::Result<Emulator> {
         let vault_listeners = bind_loopback(config.port).await?;
         let port = vault_listeners[0].local_addr()?.port();

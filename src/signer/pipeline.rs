@@ -23,7 +23,7 @@ use crate::tezos::{
     ConsensusKind, DecodeError, Pkh, Signature, SigningRequest, WatermarkKey, blake2b_256,
 };
 use crate::vault::{self, VaultError};
-use crate::watermark::{self, Decision, MarkRequest, Slot, StoreError};
+use crate::watermark::{self, Decision, MarkRequest, SharedError, Slot, StoreError};
 
 /// The key's lock, held from the watermark check to the record of the signature.
 type KeyGuard = tokio::sync::OwnedMutexGuard<()>;
@@ -173,7 +173,10 @@ impl Signer {
     /// running at the deadline is handed to a task of its own with the key's lock, so it
     /// completes and the next request for this key never races it into the store. A signature
     /// is returned only once both succeeded (with the vault's latency, the reservation's, and
-    /// the key's lock, handed on).
+    /// the key's lock, handed on). If a direct caller drops this future mid-way (the server
+    /// cannot: it runs the pipeline in a task of its own), the unfinished reservation stops
+    /// with it: nothing is signed, the local writer still checks the next mark against what it
+    /// wrote, and the container's ETags keep a half-done shared write from being overtaken.
     async fn reserve_and_sign(
         &self,
         entry: &KeyEntry,
@@ -205,7 +208,7 @@ impl Signer {
                 return Err(late);
             }
         };
-        reserved.map_err(SignError::Store)?;
+        reserved.map_err(|e| late_if_due(ctx, &slot.pkh, Stage::Reservation, e))?;
         let (signature, latency) = signed?;
         Ok((signature, latency, reserved_in, guard))
     }
@@ -215,7 +218,9 @@ impl Signer {
     /// an identical retry is signed again, which is no double sign), done here before the
     /// reply. A block's is recorded durably, and in the shared container, before it leaves,
     /// and what leaves is the one signature recorded for it, perhaps another signer's: in a
-    /// task that owns the key's lock, so it completes even past the request's deadline.
+    /// task that owns the key's lock, so its local record completes even past the request's
+    /// deadline (the container's compare-and-swap stops at it; an identical retry then gets
+    /// the signature the container holds, or signs through the same reservation).
     async fn record(
         &self,
         entry: &KeyEntry,
@@ -250,7 +255,7 @@ impl Signer {
         let (recorded, recorded_in) = bounded(ctx, &slot.pkh, Stage::Record, &mut recording)
             .await?
             .map_err(|e| SignError::Store(StoreError::Unavailable(e.to_string())))?;
-        let released = recorded.map_err(SignError::Store)?;
+        let released = recorded.map_err(|e| late_if_due(ctx, &slot.pkh, Stage::Record, e))?;
         let signature = if released == signature {
             signature
         } else {
@@ -306,6 +311,20 @@ fn verified_stored(
                 level: req.level,
             })
         })
+}
+
+/// A store failure as the request sees it: the shared container gives up at the request's
+/// deadline itself, and a container that was merely still answering then made the request
+/// late (a 503 saying which stage), not a storage account that does not answer.
+fn late_if_due(ctx: &SignContext, pkh: &Pkh, stage: Stage, e: StoreError) -> SignError {
+    let due = ctx.deadline.is_some_and(|d| Instant::now() >= d);
+    match e {
+        StoreError::Shared(SharedError::Unavailable { .. }) if due => SignError::Withdrawn {
+            pkh: *pkh,
+            reason: ctx.late(stage),
+        },
+        e => SignError::Store(e),
+    }
 }
 
 /// A store step, with how long it took, run in the request's task.

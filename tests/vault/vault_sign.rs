@@ -481,6 +481,10 @@ async fn two_vaults_in_one_tenant_share_the_ca_and_the_token_issuer() {
     assert_eq!(key_b.pkh(), sk.public_key().pkh());
     assert_eq!(b.stats().tokens_client_credentials, 0, "B minted no token");
     a.shutdown().await;
+    assert!(
+        b.ca_path().exists(),
+        "the tenant's CA file outlives the first vault"
+    );
     let sig = sign_verified(&vault_b, &key_b, &digest(7)).await.unwrap();
     sk.public_key().verify_digest(&digest(7), &sig).unwrap();
 }

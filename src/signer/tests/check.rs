@@ -263,3 +263,76 @@ async fn a_vault_failure_after_the_reservation_leaves_only_the_identical_request
     assert!(replay.replayed());
     assert_eq!(replay.signature, again.signature);
 }
+
+/// A container that accepted the connection and froze.
+struct FrozenContainer;
+
+#[async_trait::async_trait]
+impl crate::watermark::shared::Blobs for FrozenContainer {
+    async fn read(
+        &self,
+        _: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, crate::watermark::shared::BlobError> {
+        std::future::pending().await
+    }
+    async fn write(
+        &self,
+        _: &str,
+        _: Vec<u8>,
+        _: crate::watermark::shared::Condition,
+    ) -> Result<String, crate::watermark::shared::BlobError> {
+        std::future::pending().await
+    }
+}
+
+/// A shared container still answering at the request's deadline makes the request late at
+/// the reservation (a 503 that says so), not "storage unavailable": the container gives up
+/// at that same deadline, and its timeout must not pass for an outage. Nothing is signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_still_answering_at_the_deadline_makes_the_request_late() {
+    use crate::watermark::shared::{Container, SharedLocation, SharedStats};
+    let dir = tempfile::tempdir().unwrap();
+    let vault = std::sync::Arc::new(crate::testing::MemoryVault::new());
+    let tz2 = vault.add("baker-tz2", SPSK);
+    let location =
+        SharedLocation::parse("http://127.0.0.1:10000/devstoreaccount1/marks?sv=1&sig=x").unwrap();
+    let container = Container::new(
+        std::sync::Arc::new(FrozenContainer),
+        location,
+        std::time::Duration::from_secs(30),
+        std::sync::Arc::new(SharedStats::default()),
+    );
+    let local = crate::watermark::LocalStore::open(dir.path()).unwrap();
+    let store = crate::watermark::SharedStore::open(local, container)
+        .await
+        .unwrap();
+    let signer = Signer::new(
+        vault.clone(),
+        std::sync::Arc::new(store),
+        SignerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let ctx = SignContext {
+        deadline: Some(std::time::Instant::now() + std::time::Duration::from_millis(150)),
+        ..SignContext::unbounded()
+    };
+    let data = consensus("attestation", MAIN, 100, 0, 1);
+    let req = SignRequest::new(tz2, data, None, ctx, String::new());
+    let started = std::time::Instant::now();
+    let err = signer.sign_request(&req).await.result.unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert!(
+        matches!(
+            err,
+            SignError::Withdrawn {
+                reason: Withdrawn::Late {
+                    waiting_for: Stage::Reservation,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
