@@ -361,10 +361,7 @@ mod tests {
 
     #[tokio::test]
     async fn answers_go_by_the_bytes_and_every_held_request_gets_its_own() {
-        let set = Arc::new(Confirmations::new(
-            Duration::from_millis(300),
-            HeldLimits::default(),
-        ));
+        let set = confirmations(Duration::from_millis(300));
         let pkh: Pkh = TZ2.parse().expect("pkh");
         let spawn = |bytes: Vec<u8>| {
             let set = Arc::clone(&set);
@@ -396,6 +393,11 @@ mod tests {
         );
     }
 
+    /// A set of held requests with the default limits, each waiting at most `ttl`.
+    fn confirmations(ttl: Duration) -> Arc<Confirmations> {
+        Arc::new(Confirmations::new(ttl, HeldLimits::default()))
+    }
+
     /// Spawns a task holding `bytes` for `pkh` from `client`; waits until it is listed.
     async fn held_by(
         set: &Arc<Confirmations>,
@@ -419,10 +421,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_same_bytes_for_two_keys_are_two_requests_answered_apart() {
-        let set = Arc::new(Confirmations::new(
-            Duration::from_secs(60),
-            HeldLimits::default(),
-        ));
+        let set = confirmations(Duration::from_secs(60));
         let a: Pkh = TZ2.parse().expect("pkh");
         let b: Pkh = TZ3.parse().expect("pkh");
         let for_a = held_by(&set, a, vec![3, 7], None).await;
@@ -500,10 +499,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_listing_carries_a_preview_and_get_the_whole_request() {
-        let set = Arc::new(Confirmations::new(
-            Duration::from_secs(60),
-            HeldLimits::default(),
-        ));
+        let set = confirmations(Duration::from_secs(60));
         let pkh: Pkh = TZ2.parse().expect("pkh");
         let other: Pkh = TZ3.parse().expect("pkh");
         let big: Vec<u8> = std::iter::once(3)
@@ -562,29 +558,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_naming_the_id_seen_answers_nothing_once_that_request_left() {
-        let set = Arc::new(Confirmations::new(
-            Duration::from_secs(60),
-            HeldLimits::default(),
-        ));
+        let set = confirmations(Duration::from_secs(60));
         let pkh: Pkh = TZ2.parse().expect("pkh");
-        let first = {
-            let set = Arc::clone(&set);
-            tokio::spawn(async move { set.hold(pkh, &[3, 1], None, "policy".into()).await })
-        };
-        while set.list().is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let first = held_by(&set, pkh, vec![3, 1], None).await;
         let seen = set.list()[0].id;
         first.abort();
         let _ = first.await;
         // The same bytes arrive again: a new request the person has not seen.
-        let again = {
-            let set = Arc::clone(&set);
-            tokio::spawn(async move { set.hold(pkh, &[3, 1], None, "policy".into()).await })
-        };
-        while set.list().is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let again = held_by(&set, pkh, vec![3, 1], None).await;
         let hash = request_hash(&[3, 1]);
         assert_eq!(set.answer_seen(&pkh, &hash, Some(seen), true), 0);
         let now = set.list()[0].id;
@@ -595,22 +576,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_whose_waiter_left_is_no_longer_held() {
-        let set = Arc::new(Confirmations::new(
-            Duration::from_secs(60),
-            HeldLimits::default(),
-        ));
+        let set = confirmations(Duration::from_secs(60));
         let pkh: Pkh = TZ2.parse().expect("pkh");
-        let waiter = {
-            let set = Arc::clone(&set);
-            tokio::spawn(async move {
-                set.hold(pkh, &[3, 1], None, "policy".into())
-                    .await
-                    .expect("held")
-            })
-        };
-        while set.list().is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let waiter = held_by(&set, pkh, vec![3, 1], None).await;
         waiter.abort();
         let _ = waiter.await;
         assert!(set.list().is_empty());

@@ -260,12 +260,11 @@ mod tests {
     #[tokio::test]
     async fn routes_answer_503_when_not_ready_and_serve_metrics() {
         let metrics = Arc::new(Metrics::new());
+        // Bound: its data directory must outlive the filter's checks.
+        let p = probe(0, true).await;
         let filter = routes(
             metrics.clone(),
-            Arc::new(
-                Health::new(probe(0, true).await.signer, HEALTH_CACHE)
-                    .reporting_to(metrics.clone()),
-            ),
+            Arc::new(Health::new(p.signer.clone(), HEALTH_CACHE).reporting_to(metrics.clone())),
         );
         let res = warp::test::request().path("/readyz").reply(&filter).await;
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);

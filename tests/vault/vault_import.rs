@@ -423,12 +423,11 @@ async fn listing_follows_paging_past_25_keys() {
 /// says what to do (a Premium vault, or --software), and --software imports the key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standard_vault_refuses_hsm_keys_and_import_says_what_to_do() {
-    let emu = keyvault_emulator::Emulator::start(keyvault_emulator::EmulatorConfig {
+    let emu = emulator_as(keyvault_emulator::EmulatorConfig {
         standard_tier: true,
         ..keyvault_emulator::EmulatorConfig::default()
     })
-    .await
-    .expect("emulator starts");
+    .await;
     let s = Scratch::new();
     let key = genkey(s.path(), "secp256k1", "baker");
     let key = key.to_str().unwrap();

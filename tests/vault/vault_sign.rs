@@ -395,12 +395,11 @@ async fn windowed_throttling_without_retry_after_fails_within_the_deadline() {
 /// last page) and signs (a reply that also names `alg`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_hsm_mode_end_to_end() {
-    let emu = keyvault_emulator::Emulator::start(keyvault_emulator::EmulatorConfig {
+    let emu = emulator_as(keyvault_emulator::EmulatorConfig {
         managed_hsm: true,
         ..keyvault_emulator::EmulatorConfig::default()
     })
-    .await
-    .expect("emulator starts");
+    .await;
     let s = Scratch::new();
     let (vault, http, base) = production_shaped(&emu, &s, "myhsm.managedhsm.azure.net");
     // What a client without a token sees: the HSM's challenge, and an empty body.

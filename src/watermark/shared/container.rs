@@ -194,12 +194,7 @@ impl Container {
     ) -> Result<(), SharedError> {
         let deadline = self.deadline(until);
         let name = self.location.blob_name(&slot);
-        let request = MarkRequest {
-            kind: slot.kind,
-            level: mark.level,
-            round: mark.round,
-            hash: mark.hash,
-        };
+        let request = request_for(&slot, mark);
         let mut known = self.cached(&slot);
         let mut backoff = Backoff::until(deadline);
         // Lost races count towards MAX_TRIES; transient failures are bounded by the deadline
@@ -276,12 +271,7 @@ impl Container {
     ) -> Result<Signature, SharedError> {
         let deadline = self.deadline(until);
         let name = self.location.blob_name(&slot);
-        let request = MarkRequest {
-            kind: slot.kind,
-            level: signed.level,
-            round: signed.round,
-            hash: signed.hash,
-        };
+        let request = request_for(&slot, signed);
         let mut known = match self.cached(&slot) {
             Some(known) => known,
             None => self.read(&slot, &name, deadline).await?,
@@ -574,6 +564,16 @@ async fn timed<T>(
         Err(_) => Err(BlobError::Transient(
             "no answer within the sign deadline".into(),
         )),
+    }
+}
+
+/// The request `mark` answers in `slot` (what the shared rule checks it as).
+fn request_for(slot: &Slot, mark: &Mark) -> MarkRequest {
+    MarkRequest {
+        kind: slot.kind,
+        level: mark.level,
+        round: mark.round,
+        hash: mark.hash,
     }
 }
 

@@ -19,12 +19,16 @@ pub async fn emulator() -> Emulator {
 }
 
 pub async fn emulator_with(faults: Faults) -> Emulator {
-    Emulator::start(EmulatorConfig {
+    emulator_as(EmulatorConfig {
         faults,
         ..EmulatorConfig::default()
     })
     .await
-    .expect("emulator starts")
+}
+
+/// An emulator started with `config` (a Standard vault, a Managed HSM…).
+pub async fn emulator_as(config: EmulatorConfig) -> Emulator {
+    Emulator::start(config).await.expect("emulator starts")
 }
 
 /// A scratch directory with a DMI asset tag file that is not Azure's.
