@@ -64,6 +64,9 @@ enum Job {
     /// The checkpointer sleeps this long before its next work (tests of a slow disk).
     #[cfg(test)]
     Stall(Duration),
+    /// The writer itself sleeps this long (tests of jobs that pile up behind it).
+    #[cfg(test)]
+    Pause(Duration),
 }
 
 /// What the checkpointer thread does beside the writer.
@@ -328,6 +331,9 @@ impl Writer<'_> {
             }
             let mut reserves = Vec::with_capacity(batch.len());
             let mut flushes = Vec::new();
+            // The end waits for the rest of its batch: a checkpointer's answer behind it would
+            // otherwise be dropped, and the last checkpoint would wait for it forever.
+            let mut stopping = false;
             for job in batch {
                 match job {
                     Job::Reserve { slot, mark, done } => reserves.push((slot, mark, done)),
@@ -346,13 +352,15 @@ impl Writer<'_> {
                             }
                         }
                     }
-                    Job::Stop => return self.stop(),
+                    Job::Stop => stopping = true,
                     #[cfg(test)]
                     Job::Die => panic!("the writer thread dies (test)"),
                     #[cfg(test)]
                     Job::Stall(d) => {
                         let _ = self.work.send(Work::Stall(d));
                     }
+                    #[cfg(test)]
+                    Job::Pause(d) => std::thread::sleep(d),
                 }
             }
             if self.commit(reserves) {
@@ -364,6 +372,9 @@ impl Writer<'_> {
                 for done in flushes {
                     let _ = done.send(result.as_ref().map(|_| ()).map_err(shared_error));
                 }
+            }
+            if stopping {
+                return self.stop();
             }
         }
     }
@@ -622,6 +633,38 @@ mod tests {
         assert!(!store.alive());
         let err = store.reserve(slot(1), mark(1), None).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    }
+
+    /// The end of a store whose last checkpoint answer arrives behind its stop, in one batch
+    /// (the checkpointer was on a slow disk, the writer busy): the store still closes, at
+    /// once, and keeps every mark. The writer used to drop that answer and wait for it forever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stop_queued_before_the_last_checkpoint_answer_still_closes_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        // The checkpointer is stuck for 1.5 s when the idle checkpoint is handed to it.
+        let _ = store
+            .submit(|_| Job::Stall(Duration::from_millis(1500)))
+            .await;
+        store.reserve(slot(1), mark(1), None).await.unwrap();
+        tokio::time::sleep(IDLE_CHECKPOINT * 2).await;
+        // The writer is busy until well after the checkpointer answers; the stop queues first.
+        let _ = store
+            .submit(|_| Job::Pause(Duration::from_millis(2500)))
+            .await;
+        let (closed, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(store);
+            let _ = closed.send(());
+        });
+        wait.recv_timeout(Duration::from_secs(20))
+            .expect("the store closes (its writer waited for an answer it had dropped)");
+        let reopened = DataDir::open(dir.path()).unwrap();
+        let s = slot(1);
+        assert_eq!(
+            reopened.get(s.kind, &s.chain, &s.pkh).map(|m| m.level),
+            Some(1)
+        );
     }
 
     /// A slow disk: while the checkpointer is stuck in a checkpoint's (or a probe's) fsyncs,
