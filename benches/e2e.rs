@@ -388,14 +388,15 @@ fn client_vault(emulator: &EmulatorProc, url: &str) -> Arc<dyn Vault> {
         Path::new("/nonexistent/e2e"),
     );
     let settings = VaultSettings {
-        url: Some(url.parse().expect("url")),
+        urls: vec![url.parse().expect("url")],
         auth: AuthMode::ClientSecret,
         sign_deadline: Duration::from_secs(3),
         read_deadline: Duration::from_secs(30),
         extra_ca: Some(emulator.var("SSL_CERT_FILE").into()),
+        hedge: Default::default(),
     };
     let (vault, _) = tezos_azure_signer::vault::open_with_env(&settings, &env).expect("vault");
-    Arc::new(vault)
+    vault
 }
 
 struct Bench {

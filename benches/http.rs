@@ -38,14 +38,15 @@ fn http(c: &mut Criterion) {
 
     // serve's default deadlines; the credential and CA are the emulator's.
     let deadlines = VaultSettings {
-        url: None,
+        urls: Vec::new(),
         auth: AuthMode::ClientSecret,
         sign_deadline: std::time::Duration::from_secs(3),
         read_deadline: std::time::Duration::from_secs(30),
         extra_ca: None,
+        hedge: Default::default(),
     };
     let dev = rt
-        .block_on(DevVault::start(data_dir.path(), &deadlines, 0))
+        .block_on(DevVault::start(data_dir.path(), &deadlines, 0, 1))
         .expect("the emulator starts with its demo keys");
     let vault = dev.vault();
     let key = rt

@@ -418,7 +418,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__serve)
-            opts="-v -h --address --port --data-dir --magic-bytes --key --policy --authorized-keys --tls-cert --tls-key --metrics-address --known-keys --shared-watermarks --min-level --confirm --reset-spending --confirm-timeout --max-held --max-held-per-client --max-queue-per-key --max-chains-per-key --max-connections --idle-timeout --header-timeout --request-timeout --dev --dev-latency-ms --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
+            opts="-v -h --address --port --data-dir --magic-bytes --key --policy --authorized-keys --tls-cert --tls-key --metrics-address --known-keys --shared-watermarks --min-level --confirm --reset-spending --confirm-timeout --max-held --max-held-per-client --max-queue-per-key --max-chains-per-key --max-connections --idle-timeout --header-timeout --request-timeout --hedge-delay --hedge-max-ratio --demote-after --dev --dev-latency-ms --dev-vaults --auth --sign-deadline --read-deadline --vault-ca --vault-url --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -512,7 +512,23 @@ _tezos__azure__signer() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hedge-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hedge-max-ratio)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --demote-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dev-latency-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dev-vaults)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -24,7 +24,7 @@ function __fish_tezos_azure_signer_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_needs_command" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
@@ -59,7 +59,11 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand se
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l idle-timeout -d 'A connection with no request in progress for this long is closed (HTTP/1 and HTTP/2)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l header-timeout -d 'Time limit for a request\'s head (and a new connection\'s first request)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l request-timeout -d 'Time limit of one request; a sign request is not sent to the vault once it is over' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l hedge-delay -d 'With several --vault-url: how long the preferred vault has to answer before the next one is asked too ("auto": about its recent 95th percentile, 10 ms to 1 s; or a duration). A vault that errors, throttles or is demoted hands over at once' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l hedge-max-ratio -d 'With several --vault-url: at most this share of signatures sends a second vault request because the first was slow (a budget: the share plus a burst of 5)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l demote-after -d 'With several --vault-url: failures in a row that demote a vault (it is then asked last and probed every 5 s until it answers)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l dev-latency-ms -d 'With --dev: the emulator answers each vault request after this many milliseconds (to see the signer under a real vault\'s latency)' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l dev-vaults -d 'With --dev: emulate this many vaults (one tenant, one CA, the demo keys in each), used as several --vault-url are' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l auth -d 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)' -r -f -a "auto\t'Client secret, workload identity, managed identity, Azure CLI: the first that is configured'
 managed-identity\t'Managed identity: App Service (IDENTITY_ENDPOINT) or the VM metadata endpoint'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
@@ -68,7 +72,7 @@ azure-cli\t'The Azure CLI\'s login (`az login`)'"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l sign-deadline -d 'Total time for one signature, retries included (e.g. 3s, 1500ms)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l read-deadline -d 'Total time for one read or import (listing, get, import), retries included' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l vault-ca -d 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator\'s); the system roots stay trusted' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand serve" -l known-keys -d 'Answer `GET /known_keys` with the pkhs this signer serves'
@@ -91,7 +95,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand ve
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l pkh -d 'Check that the key hashes to this public key hash (tz1…, tz2…, tz3…)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l signature -d 'Check this Tezos signature (spsig1…, p2sig…, edsig…, sig…) over --data' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l data -d 'The signed bytes, hex (an optional 0x prefix is ignored); the digest is BLAKE2b-256' -r
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand verify" -l vault-keys -d 'List every usable key in the vault with curve, pkh and state'
@@ -109,7 +113,7 @@ azure-cli\t'The Azure CLI\'s login (`az login`)'"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l sign-deadline -d 'Total time for one signature, retries included (e.g. 3s, 1500ms)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l read-deadline -d 'Total time for one read or import (listing, get, import), retries included' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l vault-ca -d 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator\'s); the system roots stay trusted' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand import" -l software -d 'Software-protected key instead of HSM-protected (HSM needs a Premium vault or a Managed HSM)'
@@ -131,7 +135,7 @@ azure-cli\t'The Azure CLI\'s login (`az login`)'"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l sign-deadline -d 'Total time for one signature, retries included (e.g. 3s, 1500ms)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l read-deadline -d 'Total time for one read or import (listing, get, import), retries included' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l vault-ca -d 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator\'s); the system roots stay trusted' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -l yes -d 'Sign without asking (scripts). What would be shown is still printed on stderr'
@@ -143,7 +147,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand si
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
@@ -153,7 +157,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand wa
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -f -a "push" -d 'Seed a shared-watermark container (`serve --shared-watermarks`) with this directory\'s marks, raising each slot that is missing or lower there, never lowering one'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and not __fish_seen_subcommand_from show import push help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from show" -l json -d 'One JSON object on stdout'
@@ -162,7 +166,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand wa
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -l from -d 'Whose files: octez (octez-signer\'s base directory) or signatory (the directory holding `watermark_v2/`)' -r -f -a "octez\t''
 signatory\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from import" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
@@ -176,7 +180,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand wa
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l read-deadline -d 'Total time for one read or import (listing, get, import), retries included' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l vault-ca -d 'An extra CA certificate (PEM) to trust for the vault and token endpoints (e.g. the emulator\'s); the system roots stay trusted' -r -F
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l data-dir -d 'Data directory of the high watermarks (the same default as `serve`)' -r -F
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand watermarks; and __fish_seen_subcommand_from push" -s v -l verbose -d 'More logging (-v debug, -vv trace). RUST_LOG overrides'
@@ -203,7 +207,7 @@ complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand em
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l client-id -d 'Client id of the one app registered for the client-credentials flow' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l client-secret -d 'Client secret of that app (a test value)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l federated-token -d 'Federated token that app trusts as a workload identity\'s client assertion (put the same text in the file named by AZURE_FEDERATED_TOKEN_FILE). Default: random, i.e. refused' -r
-complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net' -r
+complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l vault-url -d 'Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault holding the same keys (another region): the first is preferred, the others take over when it fails or is slow (in the environment: a comma-separated list)' -r
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c tezos-azure-signer -n "__fish_tezos_azure_signer_using_subcommand emulator" -l ephemeral -d 'Keep keys in memory only; the CA goes to a temporary directory removed on exit'

@@ -14,9 +14,11 @@ use crate::vault::credentials::AuthMode;
 /// URL is turned into [`VaultSettings`] together with a command's [`VaultArgs`].
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// Key Vault URL, e.g. https://myvault.vault.azure.net
-    #[arg(long, global = true, env = "AZURE_KEYVAULT_URI", value_name = "URL")]
-    pub vault_url: Option<url::Url>,
+    /// Key Vault URL, e.g. https://myvault.vault.azure.net. Give it again for a second vault
+    /// holding the same keys (another region): the first is preferred, the others take over
+    /// when it fails or is slow (in the environment: a comma-separated list).
+    #[arg(long, global = true, env = "AZURE_KEYVAULT_URI", value_name = "URL", value_delimiter = ',', action = clap::ArgAction::Append)]
+    pub vault_url: Vec<url::Url>,
     /// More logging (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -112,11 +114,12 @@ impl VaultArgs {
     /// The library's vault settings: these flags and the global `--vault-url`.
     pub fn settings(&self, global: &GlobalArgs) -> VaultSettings {
         VaultSettings {
-            url: global.vault_url.clone(),
+            urls: global.vault_url.clone(),
             auth: self.auth,
             sign_deadline: self.sign_deadline,
             read_deadline: self.read_deadline,
             extra_ca: self.vault_ca.clone(),
+            hedge: crate::vault::HedgeConfig::default(),
         }
     }
 }

@@ -279,22 +279,6 @@ pub(crate) fn sign_error_label(e: &SignError) -> &'static str {
     }
 }
 
-/// A stable label for a vault failure (metric `…_vault_errors_total{error=…}`).
-pub(crate) fn vault_error_label(e: &VaultError) -> &'static str {
-    match e {
-        VaultError::NotFound(_) => "not_found",
-        VaultError::Unauthorized(_) => "unauthorized",
-        VaultError::Deadline(_) => "deadline",
-        VaultError::Throttled(_) => "throttled",
-        VaultError::Service { .. } => "service",
-        VaultError::Transport(_) => "transport",
-        VaultError::Credential(_) => "credential",
-        VaultError::UnusableKey { .. } => "unusable_key",
-        VaultError::InvalidSignature(_) => "invalid_signature",
-        VaultError::Protocol(_) => "protocol",
-    }
-}
-
 #[cfg(test)]
 #[path = "errors_tests.rs"]
 mod tests;

@@ -111,6 +111,32 @@ impl Health {
     }
 }
 
+/// With several vaults: each one's standing, and `degraded` naming the demoted ones (the
+/// signer stays ready while every key has a vault in good standing).
+fn add_vaults(body: &mut serde_json::Value, vaults: &[crate::vault::MemberStatus]) {
+    if vaults.is_empty() {
+        return;
+    }
+    let each: Vec<_> = vaults
+        .iter()
+        .map(|v| match &v.demoted {
+            None => serde_json::json!({"vault": v.url, "state": "up", "keys": v.keys}),
+            Some(why) => {
+                serde_json::json!({"vault": v.url, "state": "demoted", "reason": why, "keys": v.keys})
+            }
+        })
+        .collect();
+    let degraded: Vec<&str> = vaults
+        .iter()
+        .filter(|v| v.demoted.is_some())
+        .map(|v| v.url.as_str())
+        .collect();
+    body["vaults"] = serde_json::json!(each);
+    if !degraded.is_empty() {
+        body["degraded"] = serde_json::json!(degraded);
+    }
+}
+
 /// `/metrics`, `/healthz` and `/readyz`; anything else is 404.
 pub(crate) fn routes(
     metrics: Arc<Metrics>,
@@ -143,19 +169,18 @@ pub(crate) fn routes(
     let ready_route = warp::path!("readyz").and(warp::get()).then(move || {
         let health = health.clone();
         async move {
-            match health.check().await {
-                Ok(keys) => {
-                    warp::reply::json(&serde_json::json!({"status": "ready", "keys": keys}))
-                        .into_response()
-                }
-                Err(reason) => warp::reply::with_status(
-                    warp::reply::json(
-                        &serde_json::json!({"status": "unavailable", "reason": reason}),
-                    ),
+            let (status, mut body) = match health.check().await {
+                Ok(keys) => (
+                    StatusCode::OK,
+                    serde_json::json!({"status": "ready", "keys": keys}),
+                ),
+                Err(reason) => (
                     StatusCode::SERVICE_UNAVAILABLE,
-                )
-                .into_response(),
-            }
+                    serde_json::json!({"status": "unavailable", "reason": reason}),
+                ),
+            };
+            add_vaults(&mut body, &health.signer.vaults());
+            warp::reply::with_status(warp::reply::json(&body), status).into_response()
         }
     });
     metrics_route
@@ -255,6 +280,57 @@ mod tests {
         assert_eq!(health.check().await, Ok(1));
         let fresh = Health::new(p.signer.clone(), Duration::ZERO);
         assert!(fresh.check().await.is_err());
+    }
+
+    /// Two vaults holding the same keys: ready while one answers, and `/readyz` names the
+    /// demoted one; not ready once neither does.
+    #[tokio::test]
+    async fn with_two_vaults_ready_while_one_answers_and_the_degraded_one_is_named() {
+        let (a, b) = (Arc::new(MemoryVault::new()), Arc::new(MemoryVault::new()));
+        for vault in [&a, &b] {
+            vault.add("baker", TZ2_SECRET);
+        }
+        let member = |url: &str, v: &Arc<MemoryVault>| {
+            (url.to_string(), v.clone() as Arc<dyn crate::vault::Vault>)
+        };
+        let set = crate::vault::VaultSet::new(
+            vec![
+                member("https://a.example/", &a),
+                member("https://b.example/", &b),
+            ],
+            crate::vault::HedgeConfig::default(),
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let signer = signer_over(Arc::new(set), dir.path(), SignerConfig::default()).await;
+        let metrics = Arc::new(Metrics::new());
+        let filter = routes(metrics, Arc::new(Health::new(signer, Duration::ZERO)));
+        let ready = || async {
+            let res = warp::test::request().path("/readyz").reply(&filter).await;
+            let body: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
+            (res.status(), body)
+        };
+        let (status, body) = ready().await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["vaults"][0]["state"], "up", "{body}");
+        assert!(body.get("degraded").is_none(), "{body}");
+        a.set_mode(Mode::Fail);
+        for _ in 0..3 {
+            ready().await;
+        }
+        let (status, body) = ready().await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["degraded"][0], "https://a.example/", "{body}");
+        assert_eq!(body["vaults"][0]["state"], "demoted", "{body}");
+        assert!(
+            body["vaults"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("memory vault is down"),
+            "{body}"
+        );
+        b.set_mode(Mode::Fail);
+        let (status, body) = ready().await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     }
 
     #[tokio::test]

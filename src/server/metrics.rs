@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::latency::{BUCKETS, Histogram, Snapshot};
+use crate::vault::{MemberStatus, Vault};
 use crate::watermark::shared::SharedStats;
 
 pub(crate) const PREFIX: &str = "tezos_azure_signer";
@@ -54,6 +55,8 @@ pub(crate) struct Metrics {
     shared: OnceLock<Arc<SharedStats>>,
     /// Log lines stderr did not take (the process's logger).
     lost_log_lines: OnceLock<crate::logging::LostLines>,
+    /// The vault, whose members are rendered when it is a set of several.
+    vault: OnceLock<Arc<dyn Vault>>,
 }
 
 impl Metrics {
@@ -114,6 +117,10 @@ impl Metrics {
     /// Renders the shared watermark store's counters too.
     pub(crate) fn attach_shared(&self, stats: Arc<SharedStats>) {
         let _ = self.shared.set(stats);
+    }
+    /// Renders each vault's standing when `vault` is a set of several.
+    pub(crate) fn attach_vault(&self, vault: Arc<dyn Vault>) {
+        let _ = self.vault.set(vault);
     }
     /// Renders the count of log lines stderr did not take.
     pub(crate) fn attach_lost_log_lines(&self, lost: crate::logging::LostLines) {
@@ -208,6 +215,9 @@ impl Metrics {
             if let Some(shared) = self.shared.get() {
                 render_shared(&mut out, shared);
             }
+            if let Some(vault) = self.vault.get() {
+                render_members(&mut out, &vault.members());
+            }
             out
         })
     }
@@ -230,6 +240,56 @@ fn render_shared(out: &mut String, shared: &SharedStats) {
 }
 
 /// A histogram in the exposition format: cumulative buckets, `+Inf`, sum and count.
+/// Each vault of a set (nothing for one vault), labelled by its URL.
+#[rustfmt::skip]
+fn render_members(out: &mut String, members: &[MemberStatus]) {
+    if members.is_empty() {
+        return;
+    }
+    let p = PREFIX;
+    type Field = fn(&MemberStatus) -> String;
+    let families: [(&str, &str, &str, Field); 6] = [
+        ("vault_up", "gauge", "1 while the vault is in good standing, 0 while it is demoted (asked last, probed until it answers).",
+            |m| u8::from(m.demoted.is_none()).to_string()),
+        ("vault_requests_total", "counter", "Sign requests sent to each vault (hedges and hand-overs included).",
+            |m| m.requests.to_string()),
+        ("vault_hedges_total", "counter", "Sign requests sent to a vault because the one asked before it had not answered within the hedge delay.",
+            |m| m.hedges_sent.to_string()),
+        ("vault_hedges_won_total", "counter", "Hedges whose signature was the one released.",
+            |m| m.hedges_won.to_string()),
+        ("vault_hedges_refused_total", "counter", "Hedges to a vault that the hedge budget (--hedge-max-ratio) refused.",
+            |m| m.hedges_refused.to_string()),
+        ("vault_hedge_delay_seconds", "gauge", "How long the vault has, when asked first, before the next one is asked too.",
+            |m| m.hedge_delay.as_secs_f64().to_string()),
+    ];
+    for (name, kind, help, value) in families {
+        header(out, &format!("{p}_{name}"), kind, help);
+        for m in members {
+            let _ = writeln!(out, "{p}_{name}{{vault=\"{}\"}} {}", esc(&m.url), value(m));
+        }
+    }
+    header(out, &format!("{p}_vault_failures_total"), "counter",
+        "Failed sign, read and probe calls of each vault, by error class (outrun: still pending when another vault answered).");
+    for m in members {
+        for (error, n) in &m.errors {
+            let _ = writeln!(out, "{p}_vault_failures_total{{vault=\"{}\",error=\"{error}\"}} {n}", esc(&m.url));
+        }
+    }
+    let name = format!("{p}_vault_member_sign_duration_seconds");
+    header(out, &name, "histogram", "Verified signatures of each vault of a set, by latency.");
+    for m in members {
+        let vault = format!("vault=\"{}\"", esc(&m.url));
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(&m.latency.buckets) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{{{vault},le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{vault},le=\"+Inf\"}} {}", m.latency.count);
+        let _ = writeln!(out, "{name}_sum{{{vault}}} {}", m.latency.sum_seconds);
+        let _ = writeln!(out, "{name}_count{{{vault}}} {}", m.latency.count);
+    }
+}
+
 fn render_histogram(out: &mut String, name: &str, help: &str, h: &Snapshot) {
     header(out, name, "histogram", help);
     let mut cumulative = 0;
@@ -320,7 +380,43 @@ mod tests {
         m.connection("api", 1);
         m.connection_refused("api");
         m.attach_shared(Arc::new(SharedStats::default()));
+        m.attach_vault(two_vaults());
         m
+    }
+
+    fn two_vaults() -> Arc<dyn Vault> {
+        let vault = |url: &str| {
+            let memory: Arc<dyn Vault> = Arc::new(crate::testing::MemoryVault::new());
+            (url.to_string(), memory)
+        };
+        Arc::new(crate::vault::VaultSet::new(
+            vec![
+                vault("https://a.vault.azure.net/"),
+                vault("https://b.vault.azure.net/"),
+            ],
+            crate::vault::HedgeConfig::default(),
+        ))
+    }
+
+    #[test]
+    fn renders_each_vault_of_a_set_and_nothing_for_one_vault() {
+        let text = populated().render();
+        for line in [
+            "tezos_azure_signer_vault_up{vault=\"https://a.vault.azure.net/\"} 1",
+            "tezos_azure_signer_vault_up{vault=\"https://b.vault.azure.net/\"} 1",
+            "tezos_azure_signer_vault_requests_total{vault=\"https://b.vault.azure.net/\"} 0",
+            "tezos_azure_signer_vault_hedges_won_total{vault=\"https://a.vault.azure.net/\"} 0",
+            "tezos_azure_signer_vault_hedge_delay_seconds{vault=\"https://a.vault.azure.net/\"} 0.25",
+            "tezos_azure_signer_vault_member_sign_duration_seconds_count{vault=\"https://a.vault.azure.net/\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        let one = Metrics::new();
+        one.attach_vault(Arc::new(crate::testing::MemoryVault::new()));
+        assert!(!one.render().contains("vault_up"));
     }
 
     /// `name kind` of every `# TYPE` line.

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::errors::{refusal_hint, sign_error_label, sign_status, vault_error_label};
+use super::errors::{refusal_hint, sign_error_label, sign_status};
 use super::metrics::Metrics;
 use super::{SignError, Signing};
 use crate::signer::Withdrawn;
@@ -111,7 +111,7 @@ pub(crate) fn record(
                 | SignError::Store(StoreError::Shared(SharedError::Refused { .. })) => {
                     metrics.watermark_refusal(kind, &pkh_text)
                 }
-                SignError::Vault(v) => metrics.vault_error(vault_error_label(v)),
+                SignError::Vault(v) => metrics.vault_error(v.label()),
                 _ => {}
             }
             let status = sign_status(e).as_u16();

@@ -242,6 +242,11 @@ impl Signer {
         self.keyring.get(pkh).map(|e| e.key.clone())
     }
 
+    /// Each vault's standing when several serve the keys (empty for one vault).
+    pub fn vaults(&self) -> Vec<crate::vault::MemberStatus> {
+        self.vault.members()
+    }
+
     /// Every served key's pkh, sorted (what `GET /known_keys` lists).
     pub fn known_keys(&self) -> Vec<Pkh> {
         self.keyring.pkhs()
@@ -277,10 +282,8 @@ impl Signer {
 
     /// One cheap vault request (read a served key, or list when none is served).
     pub async fn check_vault(&self) -> Result<(), VaultError> {
-        match self.keyring.any() {
-            Some(entry) => self.vault.get_key(&entry.key.name).await.map(drop),
-            None => self.vault.list_keys().await.map(drop),
-        }
+        let any = self.keyring.any();
+        self.vault.check(any.as_ref().map(|entry| &entry.key)).await
     }
 
     /// Whether the signing path's workers run (the watermark writer thread).

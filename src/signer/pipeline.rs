@@ -22,7 +22,7 @@ use crate::policy::Decision as Verdict;
 use crate::tezos::{
     ConsensusKind, DecodeError, Pkh, Signature, SigningRequest, WatermarkKey, blake2b_256,
 };
-use crate::vault::{self, VaultError};
+use crate::vault::VaultError;
 use crate::watermark::{self, Decision, MarkRequest, SharedError, Slot, StoreError};
 
 /// The key's lock, held from the watermark check to the record of the signature.
@@ -274,8 +274,10 @@ impl Signer {
         ctx: &SignContext,
     ) -> Result<(Signature, Duration), SignError> {
         let started = Instant::now();
-        let signed =
-            vault::sign_verified_until(self.vault.as_ref(), &entry.key, digest, ctx.deadline).await;
+        let signed = self
+            .vault
+            .sign_verified_until(&entry.key, digest, ctx.deadline)
+            .await;
         let sig = signed.map_err(|e| match e {
             // The request's time, not the vault's own deadline, ran out.
             VaultError::Deadline(_) if ctx.deadline.is_some_and(|d| Instant::now() >= d) => {

@@ -17,8 +17,13 @@ use std::sync::Arc;
 use crate::signer::{Signer, SignerConfig};
 use crate::watermark::LocalStore;
 
-/// The real signer over `vault`, its marks in files in `dir` as in production.
-pub async fn signer_over(vault: Arc<MemoryVault>, dir: &Path, config: SignerConfig) -> Arc<Signer> {
+/// The real signer over `vault` (a [`MemoryVault`], or a set of them), its marks in files in
+/// `dir` as in production.
+pub async fn signer_over(
+    vault: Arc<dyn crate::vault::Vault>,
+    dir: &Path,
+    config: SignerConfig,
+) -> Arc<Signer> {
     let store = LocalStore::open(dir).expect("a watermark store in the test's directory");
     let signer = Signer::new(vault, Arc::new(store), config)
         .await

@@ -15,10 +15,15 @@ pub(crate) mod azure;
 pub(crate) mod cause;
 pub mod credentials;
 mod open;
+pub(crate) mod set;
 
 pub use azure::{AzureVault, AzureVaultConfig};
 pub use cause::Cause;
-pub use open::{OpenError, VaultSettings, azure_access, open, open_with_env};
+pub use open::{
+    OpenError, VaultSettings, Vaults, as_one, azure_access, open, open_each, open_each_with_env,
+    open_with_env,
+};
+pub use set::{HedgeConfig, HedgeDelay, MemberStatus, VaultSet};
 
 /// A usable signing key in the vault (enabled, EC, secp256k1 or P-256).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +146,37 @@ pub trait Vault: Send + Sync {
     async fn sign_digest(&self, key: &VaultKey, digest: &[u8; 32]) -> Result<[u8; 64], VaultError> {
         self.sign_digest_until(key, digest, None).await
     }
+
+    /// What callers use: [`Vault::sign_digest_until`], normalised (low-S) and verified against
+    /// the key's cached public key ([`verified`]). A set of vaults overrides it so that the
+    /// first *verified* signature of its vaults wins.
+    async fn sign_verified_until(
+        &self,
+        key: &VaultKey,
+        digest: &[u8; 32],
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Signature, VaultError> {
+        verified(
+            key,
+            digest,
+            self.sign_digest_until(key, digest, deadline).await?,
+        )
+    }
+
+    /// One cheap request that says whether the vault answers (readiness): reads `key`, or
+    /// lists when no key is served. A set of vaults checks each of its vaults.
+    async fn check(&self, key: Option<&VaultKey>) -> Result<(), VaultError> {
+        match key {
+            Some(key) => self.get_key(&key.name).await.map(drop),
+            None => self.list_keys().await.map(drop),
+        }
+    }
+
+    /// Each vault's standing when this is a set of several (readiness, metrics); empty for
+    /// one vault.
+    fn members(&self) -> Vec<MemberStatus> {
+        Vec::new()
+    }
     /// Imports `secret` under `name` (a new version if the name exists) and returns the key as
     /// the vault now reports it.
     async fn import_key(
@@ -151,28 +187,55 @@ pub trait Vault: Send + Sync {
     ) -> Result<VaultKey, VaultError>;
 }
 
-/// Signs `digest` with `key` and returns a signature that is canonical (low-S) and verified
-/// against the key's cached public key. A vault signature that does not verify is an error,
-/// never an output.
+/// Signs `digest` with `key` within the vault's own sign deadline: a canonical (low-S)
+/// signature, verified against the key's cached public key ([`Vault::sign_verified_until`]).
 pub async fn sign_verified(
     vault: &dyn Vault,
     key: &VaultKey,
     digest: &[u8; 32],
 ) -> Result<Signature, VaultError> {
-    sign_verified_until(vault, key, digest, None).await
+    vault.sign_verified_until(key, digest, None).await
 }
 
-/// [`sign_verified`], the vault call finished by `deadline` ([`Vault::sign_digest_until`]).
-pub async fn sign_verified_until(
-    vault: &dyn Vault,
+/// `raw` (a vault's r‖s for `digest`) as a canonical (low-S) signature, if it verifies against
+/// `key`'s cached public key. A vault signature that does not verify is an error, never an
+/// output.
+pub(crate) fn verified(
     key: &VaultKey,
     digest: &[u8; 32],
-    deadline: Option<std::time::Instant>,
+    raw: [u8; 64],
 ) -> Result<Signature, VaultError> {
-    let raw = vault.sign_digest_until(key, digest, deadline).await?;
     let sig = Signature::from_raw(Some(key.curve()), raw).normalized();
     key.public_key
         .verify_digest(digest, &sig)
         .map_err(|_| VaultError::InvalidSignature(key.pkh()))?;
     Ok(sig)
+}
+
+impl VaultError {
+    /// A stable label for the failure (metric labels `…_vault_errors_total{error=…}`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            VaultError::NotFound(_) => "not_found",
+            VaultError::Unauthorized(_) => "unauthorized",
+            VaultError::Deadline(_) => "deadline",
+            VaultError::Throttled(_) => "throttled",
+            VaultError::Service { .. } => "service",
+            VaultError::Transport(_) => "transport",
+            VaultError::Credential(_) => "credential",
+            VaultError::UnusableKey { .. } => "unusable_key",
+            VaultError::InvalidSignature(_) => "invalid_signature",
+            VaultError::Protocol(_) => "protocol",
+        }
+    }
+
+    /// Whether the failure says the vault itself is in trouble (unreachable, slow, throttling,
+    /// failing, refusing this identity, answering nonsense), rather than something about one key
+    /// (missing, unusable) that another request may not hit.
+    pub fn is_vault_failure(&self) -> bool {
+        !matches!(
+            self,
+            VaultError::NotFound(_) | VaultError::UnusableKey { .. }
+        )
+    }
 }

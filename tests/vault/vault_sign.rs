@@ -442,7 +442,7 @@ async fn managed_hsm_mode_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_vaults_in_one_tenant_share_the_ca_and_the_token_issuer() {
     use tezos_azure_signer::vault::credentials::{AuthMode, CredentialEnv};
-    use tezos_azure_signer::vault::{VaultSettings, open_with_env};
+    use tezos_azure_signer::vault::{VaultSettings, open_each_with_env};
     let a = emulator().await;
     let b = a
         .start_sibling(keyvault_emulator::EmulatorConfig::default())
@@ -455,13 +455,18 @@ async fn two_vaults_in_one_tenant_share_the_ca_and_the_token_issuer() {
     let env = CredentialEnv::new(client_secret_env(&a), &s.dmi());
     let open = |url: String| {
         let settings = VaultSettings {
-            url: Some(url.parse().unwrap()),
+            urls: vec![url.parse().unwrap()],
             auth: AuthMode::Auto,
             sign_deadline: Duration::from_secs(3),
             read_deadline: Duration::from_secs(20),
             extra_ca: Some(a.ca_path().to_path_buf()),
+            hedge: Default::default(),
         };
-        open_with_env(&settings, &env).expect("vault opens").0
+        open_each_with_env(&settings, &env)
+            .expect("vault opens")
+            .0
+            .remove(0)
+            .1
     };
     let (vault_a, vault_b) = (open(a.vault_url()), open(b.vault_url()));
     let sk = SecretKey::from_scalar(Curve::P256, &[0x33; 32]).unwrap();

@@ -88,11 +88,12 @@ pub(crate) fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
             return ExitCode::from(Exit::Setup as u8);
         }
     };
-    // The vault is needed for everything but an offline --dry-run.
-    let vault = match (&global.vault_url, args.dry_run) {
-        (None, true) => None,
-        _ => match crate::vault::open(&args.vault.settings(global)) {
-            Ok(v) => Some(v),
+    // The vaults are needed for everything but an offline --dry-run; each is opened on its
+    // own, so that every key is imported into each and each is reported.
+    let vaults = match (global.vault_url.is_empty(), args.dry_run) {
+        (true, true) => Vec::new(),
+        _ => match crate::vault::open_each(&args.vault.settings(global)) {
+            Ok(v) => v,
             Err(e) => {
                 if args.json {
                     let body = serde_json::json!({"ok": false, "exit_code": Exit::Setup as u8, "error": e.to_string()});
@@ -113,8 +114,7 @@ pub(crate) fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
     let progress = Progress::new(ready.len(), args.json, std::io::stderr().is_terminal());
     for (index, key) in ready {
         progress.start(&outcomes[index]);
-        let vault = vault.as_ref().map(|v| v as &dyn Vault);
-        let result = runtime.block_on(import_one(vault, &key, &args));
+        let result = runtime.block_on(import_everywhere(&vaults, &key, &args));
         drop(key);
         outcomes[index].finish(result);
         progress.done(&outcomes[index]);
@@ -126,7 +126,7 @@ pub(crate) fn run(global: &GlobalArgs, args: ImportArgs) -> ExitCode {
         &outcomes,
         args.json,
         exit as u8,
-        vault.is_none() && args.dry_run,
+        vaults.is_empty() && args.dry_run,
     );
     ExitCode::from(exit as u8)
 }
@@ -164,20 +164,58 @@ fn read_all(args: &ImportArgs) -> (Vec<Outcome>, Vec<(usize, ReadKey)>) {
 /// What happened to one key in the vault.
 #[derive(Debug)]
 pub(crate) enum Done {
-    Imported { key_id: String },
-    DryRun { exists: Option<bool> },
+    /// Imported into every vault: the key identifiers, one per vault.
+    Imported {
+        key_ids: Vec<String>,
+    },
+    DryRun {
+        exists: Option<bool>,
+    },
 }
 
-/// Checks the name, uploads, reads back and compares the pkh.
-async fn import_one(
-    vault: Option<&dyn Vault>,
+/// Imports `key` into every vault: first checks its name in each (nothing is uploaded when one
+/// refuses), then uploads into each in turn, reads it back and compares the pkh, so that
+/// every vault is known to hold the same public key. With several vaults, each message names
+/// its vault.
+async fn import_everywhere(
+    vaults: &[(url::Url, crate::vault::AzureVault)],
     key: &ReadKey,
     args: &ImportArgs,
 ) -> Result<Done, String> {
-    let want = key.secret.public_key().pkh();
-    let Some(vault) = vault else {
+    if vaults.is_empty() {
         return Ok(Done::DryRun { exists: None });
-    };
+    }
+    let several = vaults.len() > 1;
+    let at = |url: &url::Url, e: String| if several { format!("{url}: {e}") } else { e };
+    let mut exists = false;
+    for (url, vault) in vaults {
+        exists |= check_name(vault, key, args).await.map_err(|e| at(url, e))?;
+    }
+    if args.dry_run {
+        return Ok(Done::DryRun {
+            exists: Some(exists),
+        });
+    }
+    let mut key_ids = Vec::with_capacity(vaults.len());
+    for (url, vault) in vaults {
+        match upload(vault, key, args).await {
+            Ok(id) => key_ids.push(id),
+            Err(e) if key_ids.is_empty() => return Err(at(url, e)),
+            Err(e) => {
+                return Err(format!(
+                    "{}; imported into the vaults before it ({}): import again into this one \
+                     alone (its --vault-url only) to finish",
+                    at(url, e),
+                    key_ids.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(Done::Imported { key_ids })
+}
+
+/// Whether a key named like `key` exists in `vault` (refused without `--force`).
+async fn check_name(vault: &dyn Vault, key: &ReadKey, args: &ImportArgs) -> Result<bool, String> {
     let exists = match vault.get_key(&key.name).await {
         Ok(existing) => Some(format!("holding {}", existing.pkh())),
         Err(VaultError::UnusableKey { reason, .. }) => Some(format!("not usable: {reason}")),
@@ -193,11 +231,12 @@ async fn import_one(
             key.name
         ));
     }
-    if args.dry_run {
-        return Ok(Done::DryRun {
-            exists: Some(exists.is_some()),
-        });
-    }
+    Ok(exists.is_some())
+}
+
+/// Uploads, reads back and compares the pkh; the key's identifier in `vault`.
+async fn upload(vault: &dyn Vault, key: &ReadKey, args: &ImportArgs) -> Result<String, String> {
+    let want = key.secret.public_key().pkh();
     let options = ImportOptions {
         software: args.software,
     };
@@ -218,7 +257,7 @@ async fn import_one(
             back.pkh()
         ));
     }
-    Ok(Done::Imported { key_id: back.id })
+    Ok(back.id)
 }
 
 /// What a refused import says, with the way out when the vault cannot hold HSM keys.

@@ -38,6 +38,7 @@ pub(super) struct Outcome {
     pub curve: Option<Curve>,
     pub pkh: Option<Pkh>,
     pub public_key: Option<String>,
+    /// The key identifier in each vault (comma-separated when imported into several).
     pub key_id: Option<String>,
     pub hsm: bool,
     /// For --dry-run against a vault: whether the name already exists (then --force was given).
@@ -75,9 +76,9 @@ impl Outcome {
 
     pub(super) fn finish(&mut self, result: Result<Done, String>) {
         match result {
-            Ok(Done::Imported { key_id }) => {
+            Ok(Done::Imported { key_ids }) => {
                 self.status = Status::Imported;
-                self.key_id = Some(key_id);
+                self.key_id = Some(key_ids.join(", "));
             }
             Ok(Done::DryRun { exists }) => {
                 self.status = Status::DryRun;

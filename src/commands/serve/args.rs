@@ -124,6 +124,19 @@ pub struct ServeArgs {
     /// Time limit of one request; a sign request is not sent to the vault once it is over.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = crate::commands::args::parse_duration)]
     pub request_timeout: std::time::Duration,
+    /// With several --vault-url: how long the preferred vault has to answer before the next
+    /// one is asked too ("auto": about its recent 95th percentile, 10 ms to 1 s; or a duration).
+    /// A vault that errors, throttles or is demoted hands over at once.
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_HEDGE_DELAY", value_name = "auto|DURATION", default_value = "auto", value_parser = parse_hedge_delay)]
+    pub hedge_delay: crate::vault::HedgeDelay,
+    /// With several --vault-url: at most this share of signatures sends a second vault request
+    /// because the first was slow (a budget: the share plus a burst of 5).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_HEDGE_MAX_RATIO", value_name = "RATIO", default_value_t = 0.1, value_parser = parse_ratio)]
+    pub hedge_max_ratio: f64,
+    /// With several --vault-url: failures in a row that demote a vault (it is then asked last
+    /// and probed every 5 s until it answers).
+    #[arg(long, env = "TEZOS_AZURE_SIGNER_DEMOTE_AFTER", value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub demote_after: u32,
     /// Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and
     /// tz3 key on first run, and serve them through the production code path.
     #[arg(long, env = "TEZOS_AZURE_SIGNER_DEV")]
@@ -138,6 +151,10 @@ pub struct ServeArgs {
         hide = true
     )]
     pub dev_latency_ms: u64,
+    /// With --dev: emulate this many vaults (one tenant, one CA, the demo keys in each), used
+    /// as several --vault-url are.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "dev", value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub dev_vaults: u8,
     #[command(flatten)]
     pub vault: crate::commands::VaultArgs,
 }
@@ -155,7 +172,40 @@ fn parse_confirm_byte(s: &str) -> Result<u8, String> {
     }
 }
 
+/// `auto` or a duration (0 is allowed: ask every vault at once).
+fn parse_hedge_delay(s: &str) -> Result<crate::vault::HedgeDelay, String> {
+    match s.trim() {
+        "auto" => Ok(crate::vault::HedgeDelay::Auto),
+        "0" | "0ms" | "0s" => Ok(crate::vault::HedgeDelay::Fixed(std::time::Duration::ZERO)),
+        other => crate::commands::args::parse_duration(other).map(crate::vault::HedgeDelay::Fixed),
+    }
+}
+
+/// A share between 0 and 1.
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("{s:?} is not a ratio between 0 and 1 (e.g. 0.1)")),
+    }
+}
+
 impl ServeArgs {
+    /// The vault settings: `--vault-url` and the vault flags, with this command's hedging.
+    pub fn vault_settings(
+        &self,
+        global: &crate::commands::GlobalArgs,
+    ) -> crate::vault::VaultSettings {
+        crate::vault::VaultSettings {
+            hedge: crate::vault::HedgeConfig {
+                delay: self.hedge_delay,
+                max_ratio: self.hedge_max_ratio,
+                demote_after: self.demote_after,
+                ..crate::vault::HedgeConfig::default()
+            },
+            ..self.vault.settings(global)
+        }
+    }
+
     /// The data directory: the flag, else `$STATE_DIRECTORY` (systemd), else
     /// `~/.tezos-azure-signer`; `--dev` without `--data-dir` uses a `dev` subdirectory so demo
     /// watermarks never mix with real ones.

@@ -18,7 +18,7 @@ use super::ServeError;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::tezos::{Curve, Pkh, SecretKey};
 use crate::vault::credentials::{AuthMode, CredentialEnv};
-use crate::vault::{ImportOptions, Vault, VaultKey, VaultSettings};
+use crate::vault::{AzureVault, ImportOptions, Vault, VaultKey, VaultSettings};
 
 /// The demo keys' vault names.
 pub(crate) const DEMO_KEYS: [(&str, Curve); 2] =
@@ -28,10 +28,11 @@ pub(crate) const DEMO_KEYS: [(&str, Curve); 2] =
 /// for the printed curl example.
 pub(crate) const EXAMPLE_ATTESTATION: &str = "137a06a7700e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a815000000000533000000000000000000000000000000000000000000000000000000000000000000000000";
 
-/// The running emulator of `serve --dev`, the vault client opened on it, and the demo keys
-/// (`demo-tz2`, `demo-tz3`) it holds. Software keys in a loopback emulator: never for real funds.
+/// The running emulator of `serve --dev` (one per emulated vault, in one tenant), the vault
+/// client opened on it, and the demo keys (`demo-tz2`, `demo-tz3`) each holds. Software keys in
+/// a loopback emulator: never for real funds.
 pub struct DevVault {
-    emulator: Emulator,
+    emulators: Vec<Emulator>,
     vault: Arc<dyn Vault>,
     demo: Vec<(String, Pkh)>,
 }
@@ -40,26 +41,44 @@ fn dev_err(e: impl Into<anyhow::Error>) -> ServeError {
     ServeError::Dev(e.into())
 }
 
+/// Where the `n`th emulated vault (from 0) keeps its state.
+fn state_dir(data_dir: &Path, n: usize) -> std::path::PathBuf {
+    match n {
+        0 => data_dir.join("emulator"),
+        n => data_dir.join(format!("emulator-{}", n + 1)),
+    }
+}
+
 impl DevVault {
-    /// Starts the emulator under `data_dir/emulator`, opens it like production would (with
-    /// `vault`'s deadlines; the credential and CA are the emulator's), and creates the demo keys
-    /// if they do not exist yet.
+    /// Starts `vaults` emulated vaults in one tenant under `data_dir/emulator[-N]`, opens them
+    /// like production would (with `vault`'s deadlines and hedging; the credential and CA are
+    /// the emulator's), and creates the demo keys in every vault if they are not there yet.
     pub async fn start(
         data_dir: &Path,
         vault: &VaultSettings,
         latency_ms: u64,
+        vaults: u8,
     ) -> Result<DevVault, ServeError> {
-        let emulator = Emulator::start(EmulatorConfig {
-            state_dir: Some(data_dir.join("emulator")),
+        let config = |n| EmulatorConfig {
+            state_dir: Some(state_dir(data_dir, n)),
             faults: crate::emulator::Faults {
                 latency_ms,
                 ..crate::emulator::Faults::default()
             },
             ..EmulatorConfig::default()
-        })
-        .await
-        .map_err(dev_err)?;
-        let url = Url::parse(&emulator.vault_url()).map_err(dev_err)?;
+        };
+        let first = Emulator::start(config(0)).await.map_err(dev_err)?;
+        let mut emulators = vec![];
+        for n in 1..usize::from(vaults.max(1)) {
+            emulators.push(first.start_sibling(config(n)).await.map_err(dev_err)?);
+        }
+        emulators.insert(0, first);
+        let emulator = &emulators[0];
+        let urls = emulators
+            .iter()
+            .map(|e| Url::parse(&e.vault_url()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(dev_err)?;
         // The client-secret credential against the emulator's Entra-style token endpoint
         // (https, same CA). Built from an explicit environment, not the process's: the SDK's
         // App Service managed identity reads IDENTITY_ENDPOINT from the process environment,
@@ -86,17 +105,16 @@ impl DevVault {
             Path::new("/nonexistent/tezos-azure-signer-dev"),
         );
         let settings = VaultSettings {
-            url: Some(url),
+            urls,
             auth: AuthMode::ClientSecret,
             extra_ca: Some(emulator.ca_path().to_path_buf()),
             ..vault.clone()
         };
-        let (vault, _) = crate::vault::open_with_env(&settings, &env).map_err(dev_err)?;
-        let vault: Arc<dyn Vault> = Arc::new(vault);
-        let demo = ensure_demo_keys(vault.as_ref()).await?;
+        let (each, _) = crate::vault::open_each_with_env(&settings, &env).map_err(dev_err)?;
+        let demo = ensure_demo_keys(&each).await?;
         Ok(DevVault {
-            emulator,
-            vault,
+            emulators,
+            vault: crate::vault::as_one(each, settings.hedge),
             demo,
         })
     }
@@ -113,12 +131,14 @@ impl DevVault {
         use std::io::Write;
         let mut out = std::io::stdout();
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "Development mode: Key Vault emulator at {} (state in {})",
-            self.emulator.vault_url(),
-            data_dir.join("emulator").display()
-        );
+        for (n, emulator) in self.emulators.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "Development mode: Key Vault emulator at {} (state in {})",
+                emulator.vault_url(),
+                state_dir(data_dir, n).display()
+            );
+        }
         for (name, pkh) in &self.demo {
             let _ = writeln!(out, "  demo key {name}: {pkh}");
         }
@@ -141,28 +161,42 @@ impl DevVault {
     /// Stops the emulator and waits for its servers to end; its state stays on disk, so the
     /// next start finds the same demo keys.
     pub async fn shutdown(self) {
-        self.emulator.shutdown().await;
+        for emulator in self.emulators {
+            emulator.shutdown().await;
+        }
     }
 }
 
-/// Returns (name, pkh) of each demo key, importing the missing ones.
-async fn ensure_demo_keys(vault: &dyn Vault) -> Result<Vec<(String, Pkh)>, ServeError> {
-    let existing: Vec<VaultKey> = vault.list_keys().await.map_err(dev_err)?;
+/// Returns (name, pkh) of each demo key, importing the missing ones: a demo key that is not
+/// in every vault with one public key is drawn anew and imported into all of them (a new
+/// version where the name exists), so that the vaults hold the same keys.
+async fn ensure_demo_keys(vaults: &[(Url, AzureVault)]) -> Result<Vec<(String, Pkh)>, ServeError> {
+    let mut listed = Vec::new();
+    for (_, vault) in vaults {
+        listed.push(vault.list_keys().await.map_err(dev_err)?);
+    }
     let mut demo = Vec::new();
     for (name, curve) in DEMO_KEYS {
-        let key = match existing.iter().find(|k| k.name == name) {
-            Some(k) => k.clone(),
-            None => {
+        let pkhs: Vec<Option<Pkh>> = listed
+            .iter()
+            .map(|keys| keys.iter().find(|k| k.name == name).map(VaultKey::pkh))
+            .collect();
+        let pkh = match pkhs.first().copied().flatten() {
+            Some(pkh) if pkhs.iter().all(|p| *p == Some(pkh)) => pkh,
+            _ => {
                 let secret = random_secret(curve)?;
-                let key = vault
-                    .import_key(name, &secret, ImportOptions { software: true })
-                    .await
-                    .map_err(dev_err)?;
-                tracing::info!(name, pkh = %key.pkh(), "created demo key in the emulator");
-                key
+                for (_, vault) in vaults {
+                    vault
+                        .import_key(name, &secret, ImportOptions { software: true })
+                        .await
+                        .map_err(dev_err)?;
+                }
+                let pkh = secret.public_key().pkh();
+                tracing::info!(name, pkh = %pkh, vaults = vaults.len(), "created demo key in the emulator");
+                pkh
             }
         };
-        demo.push((name.to_string(), key.pkh()));
+        demo.push((name.to_string(), pkh));
     }
     Ok(demo)
 }

@@ -166,8 +166,13 @@ async fn serve(
     #[cfg(feature = "emulator")]
     let dev = if args.dev {
         Some(
-            dev::DevVault::start(&data_dir, &args.vault.settings(global), args.dev_latency_ms)
-                .await?,
+            dev::DevVault::start(
+                &data_dir,
+                &args.vault_settings(global),
+                args.dev_latency_ms,
+                args.dev_vaults,
+            )
+            .await?,
         )
     } else {
         None
@@ -210,7 +215,7 @@ async fn serve(
         confirm,
         ..config
     };
-    let signer = Signer::new(vault, store, config).await?;
+    let signer = Signer::new(vault.clone(), store, config).await?;
     let signer = Arc::new(signer);
     let limits = args.limits();
     let options = ApiOptions {
@@ -236,6 +241,7 @@ async fn serve(
         server.metrics().attach_shared(stats);
     }
     server.metrics().attach_lost_log_lines(lost_log_lines);
+    server.metrics().attach_vault(vault);
     let bound = server.api_address().map_err(|source| ServeError::Bind {
         address: api_address.to_string(),
         source,
@@ -343,6 +349,5 @@ async fn warn_if_geo_replicated(blobs: &dyn Blobs, location: &SharedLocation) {
 }
 
 fn open_vault(global: &GlobalArgs, args: &ServeArgs) -> Result<Arc<dyn Vault>, ServeError> {
-    let vault = crate::vault::open(&args.vault.settings(global))?;
-    Ok(Arc::new(vault))
+    Ok(crate::vault::open(&args.vault_settings(global))?)
 }

@@ -228,7 +228,7 @@ async fn sign(global: &GlobalArgs, args: &SignArgs) -> Result<(), SignFailure> {
     } else {
         None
     };
-    let vault: Arc<dyn Vault> = Arc::new(crate::vault::open(&args.vault.settings(global))?);
+    let vault: Arc<dyn Vault> = crate::vault::open(&args.vault.settings(global))?;
     let wanted = args.key.as_deref().unwrap_or_default();
     // Consensus payloads are signed by serve's pipeline, whose key discovery finds the key;
     // the rest by one direct vault call after one listing.

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use super::{Exit, ResolvedKey};
 use crate::commands::{GlobalArgs, VaultArgs};
 use crate::vault::{OpenError, Vault, VaultError, VaultKey};
+use url::Url;
 
 /// Why the vault could not answer `verify`.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,8 @@ pub(super) fn resolve(
 
 #[derive(serde::Serialize)]
 struct Listed {
+    /// The vault holding it (with several `--vault-url`, each key is listed per vault).
+    vault: String,
     name: String,
     version: String,
     key_id: String,
@@ -49,9 +52,10 @@ struct Listed {
     state: &'static str,
 }
 
-impl From<VaultKey> for Listed {
-    fn from(k: VaultKey) -> Self {
+impl Listed {
+    fn new(vault: &Url, k: VaultKey) -> Self {
         Listed {
+            vault: vault.to_string(),
             curve: k.curve(),
             algorithm: k.algorithm(),
             pkh: k.pkh(),
@@ -65,14 +69,20 @@ impl From<VaultKey> for Listed {
     }
 }
 
-/// `verify --vault-keys`: exit 0 with the list, 3 when the vault cannot be read.
+/// `verify --vault-keys`: exit 0 with the list (each key per vault when several are given),
+/// 3 when a vault cannot be read (the others are still listed). With several vaults, a key
+/// missing from one of them is named, with the vault it is missing from.
 pub(super) fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCode {
-    let keys = (|| -> Result<Vec<VaultKey>, VaultReadError> {
-        let vault = crate::vault::open(&args.settings(global))?;
-        Ok(crate::commands::runtime()?.block_on(vault.list_keys())?)
+    let listings = (|| -> Result<Vec<Listing>, VaultReadError> {
+        let vaults = crate::vault::open_each(&args.settings(global))?;
+        let runtime = crate::commands::runtime()?;
+        Ok(vaults
+            .iter()
+            .map(|(url, vault)| (url.clone(), runtime.block_on(vault.list_keys())))
+            .collect())
     })();
-    let keys: Vec<Listed> = match keys {
-        Ok(keys) => keys.into_iter().map(Listed::from).collect(),
+    let listings = match listings {
+        Ok(listings) => listings,
         Err(e) => {
             if json {
                 println!(
@@ -84,25 +94,105 @@ pub(super) fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCod
             return ExitCode::from(Exit::Input as u8);
         }
     };
+    let several = listings.len() > 1;
+    let mut keys = Vec::new();
+    let mut errors = Vec::new();
+    for (url, listing) in &listings {
+        match listing {
+            Ok(listed) => keys.extend(listed.iter().cloned().map(|k| Listed::new(url, k))),
+            Err(e) => errors.push((url.to_string(), e.to_string())),
+        }
+    }
+    let missing = missing_from(&listings);
+    let exit = if errors.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Input
+    };
     if json {
+        let errors: Vec<_> = errors
+            .iter()
+            .map(|(vault, error)| serde_json::json!({"vault": vault, "error": error}))
+            .collect();
+        let missing: Vec<_> = missing
+            .iter()
+            .map(|(pkh, vault)| serde_json::json!({"pkh": pkh, "missing_from": vault}))
+            .collect();
         println!(
             "{}",
-            serde_json::json!({"ok": true, "exit_code": 0, "keys": keys})
+            serde_json::json!({"ok": errors.is_empty(), "exit_code": exit as u8, "keys": keys, "errors": errors, "missing": missing})
         );
-    } else if keys.is_empty() {
-        println!("no usable tz2/tz3 keys in the vault");
     } else {
-        let w = keys.iter().map(|k| k.name.len()).max().unwrap_or(4).max(4);
-        println!(
-            "{:<w$}  {:<9}  {:<36}  {:<7}  VERSION",
-            "NAME", "CURVE", "PKH", "STATE"
-        );
-        for k in &keys {
+        print_table(&keys, several);
+        for (vault, error) in &errors {
+            eprintln!("error: cannot list the keys of {vault}: {error}");
+        }
+        for (pkh, vault) in &missing {
             println!(
-                "{:<w$}  {:<9}  {:<36}  {:<7}  {}",
-                k.name, k.vault_curve, k.pkh, k.state, k.version
+                "warning: {pkh} is not in {vault}: import it there too (`import --vault-url` with every vault)"
             );
         }
     }
-    ExitCode::SUCCESS
+    ExitCode::from(exit as u8)
+}
+
+/// One vault's listing.
+type Listing = (Url, Result<Vec<VaultKey>, VaultError>);
+
+/// Every (pkh, vault) where a key some vault holds is missing; empty for one vault.
+fn missing_from(listings: &[Listing]) -> Vec<(String, String)> {
+    let listed: Vec<(&Url, Vec<crate::tezos::Pkh>)> = listings
+        .iter()
+        .filter_map(|(url, l)| {
+            l.as_ref()
+                .ok()
+                .map(|keys| (url, keys.iter().map(VaultKey::pkh).collect()))
+        })
+        .collect();
+    let all: std::collections::BTreeSet<String> = listed
+        .iter()
+        .flat_map(|(_, pkhs)| pkhs.iter().map(|p| p.to_string()))
+        .collect();
+    let mut missing = Vec::new();
+    for pkh in all {
+        for (url, pkhs) in &listed {
+            if !pkhs.iter().any(|p| p.to_string() == pkh) {
+                missing.push((pkh.clone(), url.to_string()));
+            }
+        }
+    }
+    missing
+}
+
+fn print_table(keys: &[Listed], several: bool) {
+    if keys.is_empty() {
+        println!("no usable tz2/tz3 keys in the vault");
+        return;
+    }
+    let w = keys.iter().map(|k| k.name.len()).max().unwrap_or(4).max(4);
+    let v = keys.iter().map(|k| k.vault.len()).max().unwrap_or(5).max(5);
+    let vault = |k: Option<&Listed>| match (several, k) {
+        (false, _) => String::new(),
+        (true, Some(k)) => format!("{:<v$}  ", k.vault),
+        (true, None) => format!("{:<v$}  ", "VAULT"),
+    };
+    println!(
+        "{}{:<w$}  {:<9}  {:<36}  {:<7}  VERSION",
+        vault(None),
+        "NAME",
+        "CURVE",
+        "PKH",
+        "STATE"
+    );
+    for k in keys {
+        println!(
+            "{}{:<w$}  {:<9}  {:<36}  {:<7}  {}",
+            vault(Some(k)),
+            k.name,
+            k.vault_curve,
+            k.pkh,
+            k.state,
+            k.version
+        );
+    }
 }

@@ -8,6 +8,7 @@ mod queue;
 mod rediscovery;
 mod spending;
 mod testkit;
+mod two_vaults;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -35,6 +35,8 @@ use retry::{AttemptError, RetryPolicy, with_retries_reauth};
 
 /// Default total deadline for one signature (retries included).
 pub(crate) const DEFAULT_SIGN_DEADLINE: Duration = Duration::from_secs(3);
+/// Attempts per signature of a vault used alone.
+pub(crate) const DEFAULT_SIGN_ATTEMPTS: u32 = 4;
 /// Default total deadline for reads and imports.
 pub(crate) const DEFAULT_READ_DEADLINE: Duration = Duration::from_secs(30);
 /// Keys fetched at once while listing.
@@ -55,6 +57,9 @@ pub struct AzureVaultConfig {
     pub sign_deadline: Duration,
     /// Total time for one read or import, retries included.
     pub read_deadline: Duration,
+    /// Attempts per signature (4). In a set of vaults, 1: the other vault is the retry, and
+    /// a throttled or failing vault hands over at once instead of backing off.
+    pub sign_attempts: u32,
 }
 
 impl AzureVaultConfig {
@@ -67,6 +72,7 @@ impl AzureVaultConfig {
             token_reset: None,
             sign_deadline: DEFAULT_SIGN_DEADLINE,
             read_deadline: DEFAULT_READ_DEADLINE,
+            sign_attempts: DEFAULT_SIGN_ATTEMPTS,
         }
     }
 }
@@ -183,7 +189,10 @@ impl AzureVault {
         Ok(AzureVault {
             client,
             token_reset: config.token_reset,
-            sign_policy: RetryPolicy::for_sign(config.sign_deadline),
+            sign_policy: RetryPolicy {
+                max_attempts: config.sign_attempts.max(1),
+                ..RetryPolicy::for_sign(config.sign_deadline)
+            },
             read_policy: RetryPolicy::for_read(config.read_deadline),
             import_policy: RetryPolicy::for_import(config.read_deadline),
         })

@@ -38,7 +38,7 @@ impl RetryPolicy {
     pub(crate) fn for_sign(deadline: Duration) -> Self {
         RetryPolicy {
             deadline,
-            max_attempts: 4,
+            max_attempts: super::DEFAULT_SIGN_ATTEMPTS,
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(500),
             unprocessed_only: false,

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use keyvault_emulator::{Emulator, EmulatorConfig, Faults};
 use serde_json::Value;
 use tezos_azure_signer::vault::credentials::{AuthMode, CredentialEnv};
-use tezos_azure_signer::vault::{AzureVault, VaultSettings, open_with_env};
+use tezos_azure_signer::vault::{AzureVault, VaultSettings, open_each_with_env};
 
 pub const PASS: &str = "correct horse battery";
 
@@ -137,13 +137,15 @@ pub fn vault_with_deadlines(
 ) -> AzureVault {
     let env = CredentialEnv::new(client_secret_env(emu), &scratch.dmi());
     let settings = VaultSettings {
-        url: Some(emu.vault_url().parse().unwrap()),
+        urls: vec![emu.vault_url().parse().unwrap()],
         auth: AuthMode::Auto,
         sign_deadline,
         read_deadline,
         extra_ca: Some(emu.ca_path().to_path_buf()),
+        hedge: Default::default(),
     };
-    open_with_env(&settings, &env).expect("vault opens").0
+    let (mut each, _) = open_each_with_env(&settings, &env).expect("vault opens");
+    each.remove(0).1
 }
 
 pub fn openssl(dir: &Path, args: &[&str]) {

@@ -1,0 +1,431 @@
+//! Several vaults holding the same keys (one per region), used as one [`Vault`]: a baker signs
+//! through a regional outage or a slow tail of one of them.
+//!
+//! Owns: matching keys across vaults by public key (the pkh; names may differ), the order in
+//! which vaults are asked (the first `--vault-url` first, demoted ones last), each vault's
+//! standing ([`standing`]) and its probe back, and the hedged signature ([`race`]). Must never:
+//! release a signature that did not verify, or more than one signature per call (the first
+//! verified one wins; the others are dropped inside this module, so a block's one released
+//! signature is the one the pipeline records).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{ImportOptions, Vault, VaultError, VaultKey};
+use crate::latency::Snapshot;
+use crate::tezos::{Pkh, SecretKey, Signature};
+
+mod race;
+mod standing;
+
+use standing::{Change, HedgeBudget, Standing};
+
+/// When the other vault is asked if the first has not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HedgeDelay {
+    /// About the preferred vault's recent 95th percentile, between [`HedgeConfig::min_delay`]
+    /// and [`HedgeConfig::max_delay`] ([`HedgeConfig::initial_delay`] until it has answered
+    /// 20 times).
+    Auto,
+    /// Always this long.
+    Fixed(Duration),
+}
+
+/// How a set of vaults hedges and demotes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HedgeConfig {
+    /// When to hedge.
+    pub delay: HedgeDelay,
+    /// Lower bound of the automatic delay.
+    pub min_delay: Duration,
+    /// Upper bound of the automatic delay.
+    pub max_delay: Duration,
+    /// The automatic delay before enough latencies are known.
+    pub initial_delay: Duration,
+    /// Hedges per signature in the long run (0.1: at most 10 % of signatures cost a second
+    /// vault request because the first was slow; a failed first request is not a hedge).
+    pub max_ratio: f64,
+    /// Vault failures in a row that demote a vault.
+    pub demote_after: u32,
+    /// How often a demoted vault is probed (one listing) to bring it back.
+    pub probe_every: Duration,
+}
+
+impl Default for HedgeConfig {
+    fn default() -> Self {
+        HedgeConfig {
+            delay: HedgeDelay::Auto,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(1),
+            initial_delay: Duration::from_millis(250),
+            max_ratio: 0.1,
+            demote_after: 3,
+            probe_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One vault's state, for `/readyz` and the metrics.
+#[derive(Debug, Clone)]
+pub struct MemberStatus {
+    /// The vault's URL.
+    pub url: String,
+    /// Why it is demoted; `None` while it is in good standing.
+    pub demoted: Option<String>,
+    /// Keys it holds (as last listed).
+    pub keys: usize,
+    /// Sign requests sent to it.
+    pub requests: u64,
+    /// Requests sent to it because another vault had not answered within the hedge delay.
+    pub hedges_sent: u64,
+    /// Of those, the ones whose signature was released.
+    pub hedges_won: u64,
+    /// Hedges to it that the cap refused.
+    pub hedges_refused: u64,
+    /// Failed calls by class.
+    pub errors: Vec<(&'static str, u64)>,
+    /// Latencies of its verified signatures.
+    pub latency: Snapshot,
+    /// Its current hedge delay (when it is asked first).
+    pub hedge_delay: Duration,
+}
+
+/// One vault of the set.
+struct Member {
+    url: String,
+    vault: Arc<dyn Vault>,
+    /// Its keys by pkh, as last listed (kept when a listing fails).
+    keys: RwLock<HashMap<Pkh, VaultKey>>,
+    standing: Standing,
+}
+
+impl Member {
+    fn key(&self, pkh: &Pkh) -> Option<VaultKey> {
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(pkh)
+            .cloned()
+    }
+
+    fn key_named(&self, name: &str) -> Option<VaultKey> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.values().find(|k| k.name == name).cloned()
+    }
+
+    /// Lists the vault; on success its keys replace the ones known.
+    async fn list(self: &Arc<Self>, config: &HedgeConfig) -> Result<Vec<VaultKey>, VaultError> {
+        let listed = self.vault.list_keys().await;
+        match &listed {
+            Ok(keys) => {
+                let map = keys.iter().map(|k| (k.pkh(), k.clone())).collect();
+                *self.keys.write().unwrap_or_else(|p| p.into_inner()) = map;
+                self.succeeded(None);
+            }
+            Err(e) => self.failed(e, config),
+        }
+        listed
+    }
+
+    fn succeeded(&self, took: Option<Duration>) {
+        if self.standing.succeeded(took) == Change::Restored {
+            tracing::warn!(vault = %self.url, "vault restored: it answers again and is asked first again");
+        }
+    }
+
+    /// Counts a failure of the vault itself (a missing key is not one) and, when it demotes
+    /// the vault, says so once and starts probing it.
+    fn failed(self: &Arc<Self>, e: &VaultError, config: &HedgeConfig) {
+        if e.is_vault_failure() {
+            self.failure(e.label(), &e.to_string(), config);
+        }
+    }
+
+    fn failure(self: &Arc<Self>, label: &'static str, why: &str, config: &HedgeConfig) {
+        if self.standing.failed(label, why, config.demote_after) == Change::Demoted {
+            tracing::error!(vault = %self.url, reason = %self.standing.demoted().unwrap_or_default(), "vault demoted: the other vaults are asked first until it answers a probe");
+            self.probe(*config);
+        }
+    }
+
+    /// Lists the demoted vault every `probe_every` until it answers (then it is restored and
+    /// its keys are known again); stops when the set is gone. Needs a tokio runtime; without
+    /// one, a later successful request restores it.
+    fn probe(self: &Arc<Self>, config: HedgeConfig) {
+        if tokio::runtime::Handle::try_current().is_err() || !self.standing.start_probe() {
+            return;
+        }
+        let member: Weak<Member> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(config.probe_every).await;
+                let Some(member) = member.upgrade() else {
+                    return;
+                };
+                if member.standing.healthy() || member.list(&config).await.is_ok() {
+                    member.standing.end_probe();
+                    return;
+                }
+            }
+        });
+    }
+
+    fn status(&self, delay: Duration) -> MemberStatus {
+        MemberStatus {
+            url: self.url.clone(),
+            demoted: self.standing.demoted(),
+            keys: self.keys.read().unwrap_or_else(|p| p.into_inner()).len(),
+            requests: Standing::count(&self.standing.requests),
+            hedges_sent: Standing::count(&self.standing.hedges_sent),
+            hedges_won: Standing::count(&self.standing.hedges_won),
+            hedges_refused: Standing::count(&self.standing.hedges_refused),
+            errors: self.standing.errors().into_iter().collect(),
+            latency: self.standing.latency.snapshot(),
+            hedge_delay: delay,
+        }
+    }
+}
+
+/// Several vaults as one (see the module doc).
+pub struct VaultSet {
+    members: Vec<Arc<Member>>,
+    config: HedgeConfig,
+    budget: HedgeBudget,
+}
+
+impl std::fmt::Debug for VaultSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let urls: Vec<&str> = self.members.iter().map(|m| m.url.as_str()).collect();
+        f.debug_struct("VaultSet").field("vaults", &urls).finish()
+    }
+}
+
+impl VaultSet {
+    /// `vaults` (URL, vault), the preferred one first.
+    pub fn new(vaults: Vec<(String, Arc<dyn Vault>)>, config: HedgeConfig) -> VaultSet {
+        VaultSet {
+            members: vaults
+                .into_iter()
+                .map(|(url, vault)| {
+                    Arc::new(Member {
+                        url,
+                        vault,
+                        keys: RwLock::default(),
+                        standing: Standing::default(),
+                    })
+                })
+                .collect(),
+            budget: HedgeBudget::new(config.max_ratio),
+            config,
+        }
+    }
+
+    /// The vaults holding `pkh`, each with its own key: the ones in good standing in the order
+    /// given, then the demoted ones (asked only when the others failed).
+    fn order(&self, pkh: &Pkh) -> Vec<(&Arc<Member>, VaultKey)> {
+        let holders = self
+            .members
+            .iter()
+            .filter_map(|m| m.key(pkh).map(|k| (m, k)));
+        let (mut healthy, demoted): (Vec<_>, Vec<_>) =
+            holders.partition(|(m, _)| m.standing.healthy());
+        healthy.extend(demoted);
+        healthy
+    }
+
+    /// How long the first vault asked, `member`, has before the next one is asked too.
+    fn hedge_delay(&self, member: &Member) -> Duration {
+        let c = &self.config;
+        match c.delay {
+            HedgeDelay::Fixed(d) => d,
+            HedgeDelay::Auto => member
+                .standing
+                .p95()
+                .map_or(c.initial_delay, |p| p.clamp(c.min_delay, c.max_delay)),
+        }
+    }
+
+    /// Warns about every key only one vault holds (no second vault to fail over to).
+    fn warn_single_homed(&self, merged: &[VaultKey]) {
+        for key in merged {
+            let pkh = key.pkh();
+            let holders: Vec<&str> = self
+                .members
+                .iter()
+                .filter(|m| m.key(&pkh).is_some())
+                .map(|m| m.url.as_str())
+                .collect();
+            if let [only] = holders.as_slice() {
+                tracing::warn!(pkh = %pkh, key = %key.name, vault = %only, "key found in only one vault: served from it alone, with no vault to fail over to (import it into every vault)");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Vault for VaultSet {
+    /// Lists every vault at once; the union by pkh, each key as the first vault holding it
+    /// reports it. A vault whose listing fails keeps the keys it had; fails only when every
+    /// listing fails.
+    async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
+        let listings =
+            futures::future::join_all(self.members.iter().map(|m| m.list(&self.config))).await;
+        let mut first_error = None;
+        let mut answered = 0;
+        for (member, listing) in self.members.iter().zip(listings) {
+            match listing {
+                Ok(_) => answered += 1,
+                Err(e) => {
+                    tracing::warn!(vault = %member.url, error = %e, "could not list the keys of one vault: its last known keys are kept");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if answered == 0 {
+            return Err(first_error.expect("a set has at least one vault"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut merged = Vec::new();
+        for member in &self.members {
+            let keys = member.keys.read().unwrap_or_else(|p| p.into_inner());
+            let mut own: Vec<&VaultKey> = keys.values().collect();
+            own.sort_by(|a, b| a.name.cmp(&b.name));
+            merged.extend(own.into_iter().filter(|k| seen.insert(k.pkh())).cloned());
+        }
+        self.warn_single_homed(&merged);
+        Ok(merged)
+    }
+
+    /// The key named `name` (in the first vault that knows that name), read from the first
+    /// vault holding it that answers.
+    async fn get_key(&self, name: &str) -> Result<VaultKey, VaultError> {
+        let pkh = self
+            .members
+            .iter()
+            .find_map(|m| m.key_named(name))
+            .map(|k| k.pkh());
+        let asked: Vec<(&Arc<Member>, String)> = match &pkh {
+            Some(pkh) => self
+                .order(pkh)
+                .into_iter()
+                .map(|(m, k)| (m, k.name))
+                .collect(),
+            None => self.members.iter().map(|m| (m, name.to_string())).collect(),
+        };
+        let mut last = VaultError::NotFound(name.to_string());
+        for (member, own_name) in asked {
+            match member.vault.get_key(&own_name).await {
+                Ok(key) => {
+                    member.succeeded(None);
+                    return Ok(key);
+                }
+                Err(e) => {
+                    member.failed(&e, &self.config);
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// The raw r‖s of the hedged, verified signature ([`Vault::sign_verified_until`]).
+    async fn sign_digest_until(
+        &self,
+        key: &VaultKey,
+        digest: &[u8; 32],
+        deadline: Option<Instant>,
+    ) -> Result<[u8; 64], VaultError> {
+        self.sign_verified_until(key, digest, deadline)
+            .await
+            .map(|s| *s.raw())
+    }
+
+    /// The hedged signature: see [`race`].
+    async fn sign_verified_until(
+        &self,
+        key: &VaultKey,
+        digest: &[u8; 32],
+        deadline: Option<Instant>,
+    ) -> Result<Signature, VaultError> {
+        race::sign(self, key, digest, deadline).await
+    }
+
+    /// Imports into every vault, in order; stops at the first failure (the `import` command
+    /// imports vault by vault and reports each).
+    async fn import_key(
+        &self,
+        name: &str,
+        secret: &SecretKey,
+        options: ImportOptions,
+    ) -> Result<VaultKey, VaultError> {
+        let mut first = None;
+        for member in &self.members {
+            let key = member.vault.import_key(name, secret, options).await?;
+            first.get_or_insert(key);
+        }
+        Ok(first.expect("a set has at least one vault"))
+    }
+
+    /// Checks every vault at once (each reads one of its keys, or lists); fails when a served
+    /// key is left without a vault in good standing.
+    async fn check(&self, key: Option<&VaultKey>) -> Result<(), VaultError> {
+        let checks = self.members.iter().map(|m| async move {
+            let own = key.and_then(|k| m.key(&k.pkh())).or_else(|| {
+                let keys = m.keys.read().unwrap_or_else(|p| p.into_inner());
+                keys.values().next().cloned()
+            });
+            let result = m.vault.check(own.as_ref()).await;
+            match &result {
+                Ok(()) => m.succeeded(None),
+                Err(e) => m.failed(e, &self.config),
+            }
+            result
+        });
+        let results = futures::future::join_all(checks).await;
+        let mut pkhs = std::collections::HashSet::new();
+        for m in &self.members {
+            pkhs.extend(
+                m.keys
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .keys()
+                    .copied(),
+            );
+        }
+        for pkh in pkhs {
+            let covered = self
+                .members
+                .iter()
+                .zip(&results)
+                .any(|(m, r)| r.is_ok() && m.standing.healthy() && m.key(&pkh).is_some());
+            if !covered {
+                let holder_error = self
+                    .members
+                    .iter()
+                    .zip(&results)
+                    .find_map(|(m, r)| m.key(&pkh).and(r.clone().err()));
+                return Err(holder_error.unwrap_or(VaultError::NotFound(pkh.to_string())));
+            }
+        }
+        match results.iter().all(Result::is_err) {
+            true => results
+                .into_iter()
+                .find_map(Result::err)
+                .map_or(Ok(()), Err),
+            false => Ok(()),
+        }
+    }
+
+    fn members(&self) -> Vec<MemberStatus> {
+        self.members
+            .iter()
+            .map(|m| m.status(self.hedge_delay(m)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

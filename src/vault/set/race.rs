@@ -1,0 +1,166 @@
+//! The hedged signature: one digest, several vaults, one signature out.
+//!
+//! The first vault in the set's order is asked. The next one is asked too when the first
+//! fails (an error, a 429, its deadline) — at once — or when it has not answered within the
+//! hedge delay and the hedge budget allows it. The first *verified* signature wins; the calls
+//! still running are dropped (their signatures, if any, never leave the process). Every call
+//! obeys the request's one deadline. When every vault failed with something that may pass
+//! (throttling, a lost connection, a 5xx) and time is left, the round is tried again after a
+//! short pause: the vaults' own clients do not retry inside a set, the other vault is the retry.
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use super::{Member, Standing, VaultSet};
+use crate::tezos::Signature;
+use crate::vault::{VaultError, VaultKey};
+
+/// Rounds over the vaults at most (see the module doc).
+const ROUNDS: u32 = 3;
+/// The pause before the second round; doubles for the third.
+const ROUND_PAUSE: Duration = Duration::from_millis(50);
+
+/// The hedged signature of `digest` by `key` (see the module doc).
+pub(super) async fn sign(
+    set: &VaultSet,
+    key: &VaultKey,
+    digest: &[u8; 32],
+    deadline: Option<Instant>,
+) -> Result<Signature, VaultError> {
+    set.budget.earn();
+    let mut pause = ROUND_PAUSE;
+    for round in 1..=ROUNDS {
+        let order = set.order(&key.pkh());
+        if order.is_empty() {
+            return Err(VaultError::NotFound(key.name.clone()));
+        }
+        let error = match one_round(set, &order, digest, deadline).await {
+            Ok(sig) => return Ok(sig),
+            Err(e) => e,
+        };
+        let time_left = deadline.is_none_or(|d| Instant::now() + pause < d);
+        if round == ROUNDS || !passing(&error) || !time_left {
+            return Err(error);
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    }
+    unreachable!("the last round returns")
+}
+
+/// Whether another round may succeed where this one failed.
+fn passing(e: &VaultError) -> bool {
+    match e {
+        VaultError::Throttled(_) | VaultError::Transport(_) => true,
+        VaultError::Service { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+/// One round over `order`: the first verified signature, or the last error.
+async fn one_round(
+    set: &VaultSet,
+    order: &[(&Arc<Member>, VaultKey)],
+    digest: &[u8; 32],
+    deadline: Option<Instant>,
+) -> Result<Signature, VaultError> {
+    let first = order[0].0;
+    let call = |i: usize, hedge: bool| {
+        let (member, key) = &order[i];
+        if hedge {
+            Standing::bump(&member.standing.hedges_sent);
+        }
+        Call::new(member, &set.config).sign(key, digest, deadline, hedge)
+    };
+    let mut calls = FuturesUnordered::new();
+    calls.push(call(0, false));
+    let mut next = 1;
+    let mut timer = pin!(tokio::time::sleep(set.hedge_delay(first)));
+    loop {
+        tokio::select! {
+            Some((member, hedge, result)) = calls.next() => match result {
+                Ok(sig) => {
+                    if hedge {
+                        Standing::bump(&member.standing.hedges_won);
+                    }
+                    return Ok(sig);
+                }
+                Err(e) if next < order.len() => {
+                    tracing::debug!(vault = %member.url, error = %e, "asking the next vault at once");
+                    calls.push(call(next, false));
+                    next += 1;
+                }
+                Err(e) if calls.is_empty() => return Err(e),
+                Err(_) => {}
+            },
+            () = &mut timer, if next < order.len() => {
+                if set.budget.spend() {
+                    calls.push(call(next, true));
+                    next += 1;
+                } else {
+                    Standing::bump(&order[next].0.standing.hedges_refused);
+                }
+                // One hedge per delay: the vault after it (if any) after another delay.
+                timer.set(tokio::time::sleep(set.hedge_delay(first)));
+            }
+        }
+    }
+}
+
+/// One vault's sign call. Dropped while still pending (another vault won), it counts as that
+/// vault having been outrun: a frozen vault that never answers is demoted this way, as one
+/// that fails is.
+struct Call<'a> {
+    member: &'a Arc<Member>,
+    config: &'a super::HedgeConfig,
+    started: Instant,
+    pending: bool,
+}
+
+impl<'a> Call<'a> {
+    fn new(member: &'a Arc<Member>, config: &'a super::HedgeConfig) -> Self {
+        Standing::bump(&member.standing.requests);
+        Call {
+            member,
+            config,
+            started: Instant::now(),
+            pending: true,
+        }
+    }
+
+    /// The call; returns its vault and `hedge` with the result.
+    async fn sign(
+        mut self,
+        key: &VaultKey,
+        digest: &[u8; 32],
+        deadline: Option<Instant>,
+        hedge: bool,
+    ) -> (&'a Arc<Member>, bool, Result<Signature, VaultError>) {
+        let result = self
+            .member
+            .vault
+            .sign_verified_until(key, digest, deadline)
+            .await;
+        self.pending = false;
+        match &result {
+            Ok(_) => self.member.succeeded(Some(self.started.elapsed())),
+            Err(e) => self.member.failed(e, self.config),
+        }
+        (self.member, hedge, result)
+    }
+}
+
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        if self.pending {
+            let waited = format!(
+                "no answer after {:?}, another vault answered first",
+                self.started.elapsed()
+            );
+            self.member.failure("outrun", &waited, self.config);
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The set over memory vaults: who is asked, when the other vault is asked too, what is
+//! released, demotion and the way back, the hedge cap, and keys matched by public key.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::testing::{MemoryVault, Mode, TZ2_SECRET, TZ3_SECRET};
+use crate::tezos::blake2b_256;
+
+/// Two memory vaults holding the tz2 and tz3 keys (under other names in the second).
+fn two() -> (Arc<MemoryVault>, Arc<MemoryVault>) {
+    let (a, b) = (Arc::new(MemoryVault::new()), Arc::new(MemoryVault::new()));
+    a.add("baker", TZ2_SECRET);
+    a.add("tz3", TZ3_SECRET);
+    b.add("baker-west", TZ2_SECRET);
+    b.add("tz3-west", TZ3_SECRET);
+    (a, b)
+}
+
+fn config() -> HedgeConfig {
+    HedgeConfig {
+        delay: HedgeDelay::Fixed(Duration::from_millis(30)),
+        max_ratio: 1.0,
+        probe_every: Duration::from_millis(50),
+        ..HedgeConfig::default()
+    }
+}
+
+async fn set_of(a: &Arc<MemoryVault>, b: &Arc<MemoryVault>, config: HedgeConfig) -> VaultSet {
+    let set = VaultSet::new(
+        vec![
+            (
+                "https://a.vault.azure.net".into(),
+                a.clone() as Arc<dyn Vault>,
+            ),
+            (
+                "https://b.vault.azure.net".into(),
+                b.clone() as Arc<dyn Vault>,
+            ),
+        ],
+        config,
+    );
+    set.list_keys().await.expect("listed");
+    set
+}
+
+async fn tz2(set: &VaultSet) -> VaultKey {
+    let keys = set.list_keys().await.unwrap();
+    keys.into_iter()
+        .find(|k| k.curve() == crate::tezos::Curve::Secp256k1)
+        .unwrap()
+}
+
+fn digest(i: u32) -> [u8; 32] {
+    blake2b_256(&i.to_be_bytes())
+}
+
+async fn sign(set: &VaultSet, key: &VaultKey, i: u32) -> Result<Signature, VaultError> {
+    set.sign_verified_until(
+        key,
+        &digest(i),
+        Some(Instant::now() + Duration::from_secs(2)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn keys_are_matched_by_public_key_and_named_as_the_first_vault_names_them() {
+    let (a, b) = two();
+    b.add(
+        "only-west",
+        "spsk2rBDDeUqakQ42nBHDGQTtP3GErb6AahHPwF9bhca3Q5KA5HESE",
+    );
+    let set = set_of(&a, &b, config()).await;
+    let mut names: Vec<String> = set
+        .list_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["baker", "only-west", "tz3"]);
+    // A listing that fails keeps that vault's keys; only every listing failing is an error.
+    a.set_mode(Mode::Fail);
+    assert_eq!(set.list_keys().await.unwrap().len(), 3);
+    b.set_mode(Mode::Fail);
+    assert!(set.list_keys().await.is_err());
+}
+
+#[tokio::test]
+async fn both_healthy_the_first_vault_alone_signs() {
+    let (a, b) = two();
+    let set = set_of(&a, &b, config()).await;
+    let key = tz2(&set).await;
+    for i in 0..20 {
+        let sig = sign(&set, &key, i).await.unwrap();
+        key.public_key.verify_digest(&digest(i), &sig).unwrap();
+    }
+    assert_eq!((a.signs(), b.signs()), (20, 0));
+    let status = set.members();
+    assert_eq!(status[0].requests, 20);
+    assert_eq!(status[1].requests, 0);
+    assert!(status.iter().all(|m| m.demoted.is_none()));
+}
+
+#[tokio::test]
+async fn a_failing_vault_hands_over_at_once_is_demoted_and_probed_back() {
+    let (a, b) = two();
+    let set = set_of(&a, &b, config()).await;
+    let key = tz2(&set).await;
+    a.set_mode(Mode::Fail);
+    for i in 0..3 {
+        let started = Instant::now();
+        sign(&set, &key, i).await.expect("the other vault signs");
+        assert!(
+            started.elapsed() < Duration::from_millis(30),
+            "no hedge delay after an error: {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(a.signs(), 3);
+    let demoted = set.members()[0]
+        .demoted
+        .clone()
+        .expect("demoted after 3 failures");
+    assert!(demoted.contains("memory vault is down"), "{demoted}");
+    // Demoted: the other vault is asked first.
+    for i in 3..10 {
+        sign(&set, &key, i).await.unwrap();
+    }
+    assert_eq!(
+        a.signs(),
+        3,
+        "a demoted vault is not asked while the other answers"
+    );
+    // Back up: a probe (a listing) restores it, and it is asked first again.
+    a.set_mode(Mode::Normal);
+    let until = Instant::now() + Duration::from_secs(5);
+    while set.members()[0].demoted.is_some() {
+        assert!(Instant::now() < until, "never probed back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sign(&set, &key, 10).await.unwrap();
+    assert_eq!(a.signs(), 4);
+}
+
+#[tokio::test]
+async fn a_frozen_vault_is_hedged_after_the_delay_then_demoted() {
+    let (a, b) = two();
+    let set = set_of(&a, &b, config()).await;
+    let key = tz2(&set).await;
+    a.set_mode(Mode::Hang);
+    for i in 0..3 {
+        let started = Instant::now();
+        sign(&set, &key, i).await.expect("the hedge signs");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(30) && took < Duration::from_millis(500),
+            "{took:?}"
+        );
+    }
+    let status = set.members();
+    assert_eq!((status[1].hedges_sent, status[1].hedges_won), (3, 3));
+    assert!(
+        status[0]
+            .demoted
+            .as_deref()
+            .unwrap()
+            .contains("another vault answered first")
+    );
+    let started = Instant::now();
+    sign(&set, &key, 3).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(30),
+        "demoted: no delay"
+    );
+}
+
+#[tokio::test]
+async fn only_verified_signatures_leave_and_one_per_call() {
+    let (a, b) = two();
+    // Both asked at once every time: the race is real.
+    let set = set_of(
+        &a,
+        &b,
+        HedgeConfig {
+            delay: HedgeDelay::Fixed(Duration::ZERO),
+            demote_after: u32::MAX,
+            ..config()
+        },
+    )
+    .await;
+    let key = tz2(&set).await;
+    for i in 0..50 {
+        let sig = sign(&set, &key, i).await.unwrap();
+        key.public_key.verify_digest(&digest(i), &sig).unwrap();
+    }
+    // A vault answering with another key's signature loses every time, and never leaks.
+    a.set_mode(Mode::Wrong);
+    for i in 50..60 {
+        let sig = sign(&set, &key, i).await.unwrap();
+        key.public_key.verify_digest(&digest(i), &sig).unwrap();
+    }
+    // Each of its ten calls failed its check, or lost the race before it could.
+    let errors = &set.members()[0].errors;
+    let lost: u64 = errors
+        .iter()
+        .filter(|(class, _)| *class == "invalid_signature" || *class == "outrun")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(lost, 10, "{errors:?}");
+    b.set_mode(Mode::Wrong);
+    let err = sign(&set, &key, 60).await.unwrap_err();
+    assert!(matches!(err, VaultError::InvalidSignature(_)), "{err}");
+}
+
+#[tokio::test]
+async fn the_cap_holds_hedges_under_a_slow_vault() {
+    let (a, b) = two();
+    let set = set_of(
+        &a,
+        &b,
+        HedgeConfig {
+            delay: HedgeDelay::Fixed(Duration::from_millis(5)),
+            max_ratio: 0.1,
+            demote_after: u32::MAX,
+            ..config()
+        },
+    )
+    .await;
+    let key = tz2(&set).await;
+    a.set_latency(Duration::from_millis(25));
+    for i in 0..60 {
+        sign(&set, &key, i).await.unwrap();
+    }
+    let status = set.members();
+    let allowed = (0.1 * 60.0 + HedgeBudget::BURST) as u64;
+    assert!(
+        status[1].hedges_sent <= allowed,
+        "{} hedges for 60 signatures",
+        status[1].hedges_sent
+    );
+    assert!(status[1].hedges_sent >= 5, "the budget is used");
+    assert!(status[1].hedges_refused > 0);
+    assert_eq!(a.signs() + b.signs(), 60 + status[1].hedges_sent as usize);
+}
+
+#[tokio::test]
+async fn the_automatic_delay_follows_the_first_vaults_latency() {
+    let (a, b) = two();
+    let set = set_of(
+        &a,
+        &b,
+        HedgeConfig {
+            delay: HedgeDelay::Auto,
+            ..config()
+        },
+    )
+    .await;
+    let key = tz2(&set).await;
+    assert_eq!(
+        set.members()[0].hedge_delay,
+        HedgeConfig::default().initial_delay
+    );
+    a.set_latency(Duration::from_millis(15));
+    for i in 0..25 {
+        sign(&set, &key, i).await.unwrap();
+    }
+    let delay = set.members()[0].hedge_delay;
+    assert!(
+        delay >= Duration::from_millis(15) && delay < Duration::from_millis(100),
+        "{delay:?}"
+    );
+    assert_eq!(b.signs(), 0, "a steady vault is not hedged");
+}
+
+#[tokio::test]
+async fn both_down_fails_within_the_deadline_and_readiness_says_so() {
+    let (a, b) = two();
+    let set = set_of(&a, &b, config()).await;
+    let key = tz2(&set).await;
+    a.set_mode(Mode::Hang);
+    b.set_mode(Mode::Hang);
+    let started = Instant::now();
+    let err = set
+        .sign_verified_until(
+            &key,
+            &digest(1),
+            Some(Instant::now() + Duration::from_millis(200)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, VaultError::Deadline(_)), "{err}");
+    assert!(started.elapsed() < Duration::from_millis(400));
+    // One vault down: ready (degraded); both: not.
+    a.set_mode(Mode::Fail);
+    b.set_mode(Mode::Normal);
+    set.check(Some(&key)).await.expect("one vault is enough");
+    b.set_mode(Mode::Fail);
+    for _ in 0..3 {
+        let _ = set.check(Some(&key)).await;
+    }
+    assert!(set.check(Some(&key)).await.is_err());
+    assert!(set.members().iter().all(|m| m.demoted.is_some()));
+}
+
+#[tokio::test]
+async fn a_key_in_one_vault_is_served_from_it() {
+    let (a, b) = two();
+    a.add(
+        "lonely",
+        "spsk2rBDDeUqakQ42nBHDGQTtP3GErb6AahHPwF9bhca3Q5KA5HESE",
+    );
+    let set = set_of(&a, &b, config()).await;
+    let lonely = set
+        .list_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.name == "lonely")
+        .unwrap();
+    sign(&set, &lonely, 1).await.unwrap();
+    a.set_mode(Mode::Fail);
+    let err = sign(&set, &lonely, 2).await.unwrap_err();
+    assert!(matches!(err, VaultError::Transport(_)), "{err}");
+    assert_eq!(b.signs(), 0);
+}
