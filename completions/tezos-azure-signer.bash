@@ -120,7 +120,7 @@ _tezos__azure__signer() {
             return 0
             ;;
         tezos__subcmd__azure__subcmd__signer__subcmd__emulator)
-            opts="-v -h --state-dir --ephemeral --port --identity-port --print-env --latency-ms --throttle-every --retry-after --error-rate --wrong-signature-rate --malformed-signature-rate --slow-rate --slow-ms --throttle-per-window --throttle-window-ms --empty-pages --standard-tier --managed-hsm --token-lifetime-secs --tenant-id --client-id --client-secret --federated-token --vault-url --verbose --log-format --help"
+            opts="-v -h --state-dir --ephemeral --port --identity-port --print-env --latency-ms --throttle-every --retry-after --error-rate --wrong-signature-rate --malformed-signature-rate --slow-rate --slow-ms --throttle-per-window --throttle-window-ms --empty-pages --standard-tier --managed-hsm --vaults --token-lifetime-secs --tenant-id --client-id --client-secret --federated-token --vault-url --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -175,6 +175,10 @@ _tezos__azure__signer() {
                     return 0
                     ;;
                 --throttle-window-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vaults)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -213,6 +213,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --slow-ms 'The extra delay of a slow request (--slow-rate)'
             cand --throttle-per-window 'Key Vault''s own throttling: at most N authenticated data-plane requests per window (--throttle-window-ms); the rest get 429 without Retry-After, as the service answers'
             cand --throttle-window-ms 'The window of --throttle-per-window (Key Vault counts per 10 seconds)'
+            cand --vaults 'Serve this many vaults in one tenant (one CA, one token issuer: a token is good for each, as for two real vaults of one tenant), each with its own keys and port; the first on --port, the others on ports the OS picks, their state under --state-dir/vault-N. --print-env lists every URL in AZURE_KEYVAULT_URI, comma-separated; the faults apply to the first (the others'' through their /_emulator/faults endpoint)'
             cand --token-lifetime-secs 'Lifetime of minted access tokens (short values exercise clients'' token refresh)'
             cand --tenant-id 'Tenant named in the 401 challenge and accepted by /{tenant}/oauth2/v2.0/token'
             cand --client-id 'Client id of the one app registered for the client-credentials flow'

@@ -72,6 +72,13 @@ pub struct EmulatorArgs {
     /// it as https://NAME.managedhsm.azure.net:PORT resolved to 127.0.0.1.
     #[arg(long)]
     pub managed_hsm: bool,
+    /// Serve this many vaults in one tenant (one CA, one token issuer: a token is good for
+    /// each, as for two real vaults of one tenant), each with its own keys and port; the first
+    /// on --port, the others on ports the OS picks, their state under --state-dir/vault-N.
+    /// --print-env lists every URL in AZURE_KEYVAULT_URI, comma-separated; the faults apply to
+    /// the first (the others' through their /_emulator/faults endpoint).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub vaults: u8,
     /// Lifetime of minted access tokens (short values exercise clients' token refresh).
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub token_lifetime_secs: u64,
@@ -120,8 +127,9 @@ pub(crate) fn run(_global: &crate::commands::GlobalArgs, args: EmulatorArgs) -> 
 }
 
 async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
+    let state_dir = if args.ephemeral { None } else { args.state_dir };
     let config = EmulatorConfig {
-        state_dir: if args.ephemeral { None } else { args.state_dir },
+        state_dir: state_dir.clone(),
         port: args.port,
         identity_port: args.identity_port,
         faults: Faults {
@@ -149,17 +157,36 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
         managed_hsm: args.managed_hsm,
     };
     let emulator = Emulator::start(config).await?;
-    tracing::info!(
-        vault = %emulator.vault_url(),
-        identity_endpoint = %emulator.identity_endpoint(),
-        ca = %emulator.ca_path().display(),
-        "Key Vault emulator listening (stats: {}/_emulator/stats)",
-        emulator.vault_url()
-    );
+    let mut others = Vec::new();
+    for n in 2..=args.vaults {
+        let sibling = EmulatorConfig {
+            state_dir: state_dir.as_ref().map(|d| d.join(format!("vault-{n}"))),
+            ..EmulatorConfig::default()
+        };
+        others.push(emulator.start_sibling(sibling).await?);
+    }
+    for vault in std::iter::once(&emulator).chain(&others) {
+        tracing::info!(
+            vault = %vault.vault_url(),
+            identity_endpoint = %emulator.identity_endpoint(),
+            ca = %emulator.ca_path().display(),
+            "Key Vault emulator listening (stats: {}/_emulator/stats)",
+            vault.vault_url()
+        );
+    }
     if args.print_env {
         use std::io::Write as _;
+        let urls: Vec<String> = std::iter::once(&emulator)
+            .chain(&others)
+            .map(Emulator::vault_url)
+            .collect();
         let mut out = std::io::stdout().lock();
         for (k, v) in emulator.env() {
+            let v = if k == "AZURE_KEYVAULT_URI" {
+                urls.join(",")
+            } else {
+                v
+            };
             writeln!(out, "export {k}={}", shell_quote(&v))?;
         }
         out.flush()?;
@@ -168,6 +195,9 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
     }
     wait_for_signal().await;
     tracing::info!("Key Vault emulator stopping");
+    for other in others {
+        other.shutdown().await;
+    }
     emulator.shutdown().await;
     Ok(())
 }

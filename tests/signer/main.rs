@@ -25,4 +25,5 @@ mod server_layer;
 mod slowloris;
 mod spending_log;
 mod taquito;
+mod two_vaults;
 mod vault_faults;

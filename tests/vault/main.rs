@@ -5,5 +5,6 @@ mod vault_common;
 
 mod vault_credentials;
 mod vault_import;
+mod vault_pair;
 mod vault_reauth;
 mod vault_sign;

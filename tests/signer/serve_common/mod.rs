@@ -41,6 +41,8 @@ pub struct Serving {
     pub tz3: String,
     /// The ready-to-paste curl commands of the `--dev` banner.
     pub curl: Vec<String>,
+    /// The emulated vaults' URLs, from the banner (several with `--dev-vaults`).
+    pub vaults: Vec<String>,
 }
 
 impl Serving {
@@ -70,6 +72,7 @@ impl Serving {
         });
         let (mut url, mut metrics, mut tz2, mut tz3) = (None, None, None, None);
         let mut curl = Vec::new();
+        let mut vaults = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while url.is_none() || metrics.is_none() || tz2.is_none() || tz3.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -85,6 +88,9 @@ impl Serving {
             };
             if line.trim_start().starts_with("curl ") {
                 curl.push(line.trim().to_string());
+            }
+            if let Some(rest) = line.strip_prefix("Development mode: Key Vault emulator at ") {
+                vaults.extend(rest.split(' ').next().map(str::to_string));
             }
             if let Some(u) = line.strip_prefix("listening ") {
                 url = Some(u.trim().to_string());
@@ -107,6 +113,7 @@ impl Serving {
         }
         Serving {
             curl,
+            vaults,
             child,
             url: url.expect("checked"),
             metrics: metrics.expect("checked"),
