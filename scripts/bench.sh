@@ -31,6 +31,11 @@ if [ "${1:-}" = e2e ]; then
         tail -n 40 target/bench-e2e.log
         exit 1
     }
+    # Two vaults at 20 ms (benches/vaults.rs): slow tail, a vault shut down, hedge cost.
+    cargo bench --locked --bench vaults 2>target/bench-vaults.log || {
+        tail -n 40 target/bench-vaults.log
+        exit 1
+    }
     exit 0
 fi
 

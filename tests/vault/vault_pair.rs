@@ -263,15 +263,13 @@ async fn blocks_through_two_answering_vaults_get_one_signature_each() {
     );
 }
 
-/// The environment of the binary for A and B: client secret of the tenant, both URLs in
-/// AZURE_KEYVAULT_URI (comma-separated), the tenant's CA.
-fn pair_env(a: &Emulator, b: &Emulator) -> Vec<(String, String)> {
+/// The environment of the binary on the tenant of `a`: its client secret and CA, and `urls`
+/// in AZURE_KEYVAULT_URI (comma-separated).
+fn env_for(a: &Emulator, urls: &[&Emulator]) -> Vec<(String, String)> {
+    let urls: Vec<String> = urls.iter().map(|e| e.vault_url()).collect();
     let mut env = client_secret_env(a);
-    for (k, v) in env.iter_mut() {
-        if k == "AZURE_KEYVAULT_URI" {
-            *v = format!("{},{}", a.vault_url(), b.vault_url());
-        }
-    }
+    env.retain(|(k, _)| k != "AZURE_KEYVAULT_URI");
+    env.push(("AZURE_KEYVAULT_URI".into(), urls.join(",")));
     env
 }
 
@@ -282,7 +280,7 @@ async fn import_puts_the_key_into_every_vault_and_verify_lists_it_per_vault() {
     let s = Scratch::new();
     let file = genkey(s.path(), "prime256v1", "baker");
     let pkh = pkh_of(&file);
-    let env = pair_env(&a, &b);
+    let env = env_for(&a, &[&a, &b]);
     let out = run(bin(
         &s,
         &env,
@@ -325,13 +323,9 @@ async fn import_puts_the_key_into_every_vault_and_verify_lists_it_per_vault() {
 
     // A key in A only is named as missing from B.
     let other = genkey(s.path(), "secp256k1", "other");
-    let only_a = [("AZURE_KEYVAULT_URI".to_string(), a.vault_url())];
-    let mut env_a = env.clone();
-    env_a.retain(|(k, _)| k != "AZURE_KEYVAULT_URI");
-    env_a.extend(only_a);
     let out = run(bin(
         &s,
-        &env_a,
+        &env_for(&a, &[&a]),
         &["import", "--key", other.to_str().unwrap()],
     ))
     .await;
@@ -352,12 +346,7 @@ async fn import_refuses_before_uploading_when_one_vault_holds_another_key_under_
     let s = Scratch::new();
     // B already holds a different key named "baker".
     let squatter = genkey(s.path(), "secp256k1", "squatter");
-    let mut env_b = client_secret_env(&a);
-    for (k, v) in env_b.iter_mut() {
-        if k == "AZURE_KEYVAULT_URI" {
-            *v = b.vault_url();
-        }
-    }
+    let env_b = env_for(&a, &[&b]);
     let out = run(bin(
         &s,
         &env_b,
@@ -374,7 +363,7 @@ async fn import_refuses_before_uploading_when_one_vault_holds_another_key_under_
     let file = genkey(s.path(), "prime256v1", "baker");
     let out = run(bin(
         &s,
-        &pair_env(&a, &b),
+        &env_for(&a, &[&a, &b]),
         &["import", "--name", "baker", "--key", file.to_str().unwrap()],
     ))
     .await;
