@@ -23,6 +23,9 @@ mod standing;
 
 use standing::{Change, HedgeBudget, Standing};
 
+/// How long the other vaults may still take to list their keys once one has.
+const LIST_GRACE: Duration = Duration::from_secs(2);
+
 /// When the other vault is asked if the first has not answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HedgeDelay {
@@ -271,16 +274,33 @@ impl Vault for VaultSet {
     /// reports it. A vault whose listing fails keeps the keys it had; fails only when every
     /// listing fails.
     async fn list_keys(&self) -> Result<Vec<VaultKey>, VaultError> {
-        let listings =
-            futures::future::join_all(self.members.iter().map(|m| m.list(&self.config))).await;
+        use futures::stream::{FuturesUnordered, StreamExt};
+        let mut listings: FuturesUnordered<_> = self
+            .members
+            .iter()
+            .map(|m| async move { (m, m.list(&self.config).await) })
+            .collect();
         let mut first_error = None;
         let mut answered = 0;
-        for (member, listing) in self.members.iter().zip(listings) {
-            match listing {
-                Ok(_) => answered += 1,
-                Err(e) => {
-                    tracing::warn!(vault = %member.url, error = %e, "could not list the keys of one vault: its last known keys are kept");
-                    first_error.get_or_insert(e);
+        // Once one vault has answered, the others get LIST_GRACE more: a frozen vault must not
+        // hold up the start or a re-discovery for its whole read deadline.
+        let mut grace: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                next = listings.next() => match next {
+                    Some((_, Ok(_))) => {
+                        answered += 1;
+                        grace.get_or_insert_with(|| tokio::time::Instant::now() + LIST_GRACE);
+                    }
+                    Some((member, Err(e))) => {
+                        tracing::warn!(vault = %member.url, error = %e, "could not list the keys of one vault: its last known keys are kept");
+                        first_error.get_or_insert(e);
+                    }
+                    None => break,
+                },
+                () = tokio::time::sleep_until(grace.unwrap_or_else(tokio::time::Instant::now)), if grace.is_some() => {
+                    tracing::warn!(vaults = listings.len(), "a vault did not list its keys in time: its last known keys are kept");
+                    break;
                 }
             }
         }

@@ -327,3 +327,18 @@ async fn a_key_in_one_vault_is_served_from_it() {
     assert!(matches!(err, VaultError::Transport(_)), "{err}");
     assert_eq!(b.signs(), 0);
 }
+
+#[tokio::test]
+async fn a_frozen_vault_holds_up_a_listing_only_for_the_grace_period() {
+    let (a, b) = two();
+    let set = set_of(&a, &b, config()).await;
+    a.set_mode(Mode::Hang);
+    let started = Instant::now();
+    let keys = set.list_keys().await.expect("B answered");
+    assert_eq!(keys.len(), 2, "A's last known keys are kept");
+    let took = started.elapsed();
+    assert!(
+        took >= LIST_GRACE && took < LIST_GRACE + Duration::from_secs(1),
+        "{took:?}"
+    );
+}
