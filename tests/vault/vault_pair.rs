@@ -76,13 +76,16 @@ async fn pair(hedge: HedgeConfig) -> Pair {
         .start_sibling(EmulatorConfig::default())
         .await
         .expect("the second vault starts");
+    let url = a.vault_url();
+    pair_on(a, b, &url, hedge).await
+}
+
+/// The pair of `a` (reached at `a_url`) and `b`.
+async fn pair_on(a: Emulator, b: Emulator, a_url: &str, hedge: HedgeConfig) -> Pair {
     let s = Scratch::new();
     let env = CredentialEnv::new(client_secret_env(&a), &s.dmi());
     let settings = VaultSettings {
-        urls: vec![
-            a.vault_url().parse().unwrap(),
-            b.vault_url().parse().unwrap(),
-        ],
+        urls: vec![a_url.parse().unwrap(), b.vault_url().parse().unwrap()],
         auth: AuthMode::Auto,
         sign_deadline: Duration::from_secs(3),
         read_deadline: Duration::from_secs(1),
@@ -106,6 +109,48 @@ async fn pair(hedge: HedgeConfig) -> Pair {
         key,
         secret,
         _scratch: s,
+    }
+}
+
+/// tests/support/tcp_forward.py in front of a vault: stopping it (SIGSTOP) freezes the vault
+/// for real, at the process level. Killed on drop.
+struct Forwarder {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Forwarder {
+    /// `None` when python3 is missing (the caller reports the skip).
+    fn start(target: u16) -> Option<Forwarder> {
+        use std::io::BufRead as _;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tcp_forward.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(target.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take()?)
+            .read_line(&mut line)
+            .ok()?;
+        let port = line.trim().parse().ok()?;
+        Some(Forwarder { child, port })
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal}");
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -159,6 +204,64 @@ async fn a_frozen_vault_is_hedged_then_demoted_and_asked_first_again_once_it_ans
     let before = p.a().stats().sign;
     p.sign(10).await.unwrap();
     assert_eq!(p.a().stats().sign, before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_stopped_with_sigstop_is_hedged_demoted_and_back_after_sigcont() {
+    let a = emulator().await;
+    let b = a.start_sibling(EmulatorConfig::default()).await.unwrap();
+    let Some(forwarder) = Forwarder::start(a.port()) else {
+        crate::skip::skipped(
+            "SIGSTOP test of two vaults",
+            "python3 could not run tests/support/tcp_forward.py",
+            "install python3",
+        );
+        return;
+    };
+    let p = pair_on(
+        a,
+        b,
+        &format!("https://localhost:{}", forwarder.port),
+        hedging(),
+    )
+    .await;
+    p.sign(0).await.unwrap();
+    assert_eq!(p.set.members()[0].requests, 1);
+    forwarder.signal("-STOP");
+    for i in 1..=3 {
+        let took = p.sign(i).await.expect("the hedge signs");
+        assert!(took >= Duration::from_millis(100), "{took:?}");
+    }
+    assert!(p.demoted(0).is_some(), "demoted after three hedges won");
+    for i in 4..8 {
+        let took = p.sign(i).await.unwrap();
+        assert!(took < Duration::from_millis(100), "{took:?}");
+    }
+    forwarder.signal("-CONT");
+    p.until_restored(0).await;
+    let before = p.set.members()[0].requests;
+    p.sign(8).await.unwrap();
+    assert_eq!(p.set.members()[0].requests, before + 1, "asked first again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_signatures_from_one_vault_never_leave() {
+    let p = pair(HedgeConfig {
+        demote_after: u32::MAX,
+        ..hedging()
+    })
+    .await;
+    p.a().set_faults(Faults {
+        wrong_signature_rate: 1.0,
+        ..Faults::default()
+    });
+    // Pair::sign verifies every released signature against the key.
+    for i in 0..10 {
+        p.sign(i).await.expect("B's verified signature");
+    }
+    assert!(p.a().stats().wrong_signatures >= 10);
+    let errors = &p.set.members()[0].errors;
+    assert!(errors.contains(&("invalid_signature", 10)), "{errors:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
