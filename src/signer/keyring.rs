@@ -161,12 +161,11 @@ impl Keyring {
         out
     }
 
-    /// Any served key (for a cheap vault health check).
-    pub(super) fn any(&self) -> Option<Arc<KeyEntry>> {
+    /// Every served key, the first by name first (the vault health check reads it).
+    pub(super) fn served_keys(&self) -> Vec<crate::vault::VaultKey> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        keys.served
-            .values()
-            .min_by(|a, b| a.key.name.cmp(&b.key.name))
-            .cloned()
+        let mut out: Vec<_> = keys.served.values().map(|e| e.key.clone()).collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 }

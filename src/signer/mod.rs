@@ -282,8 +282,7 @@ impl Signer {
 
     /// One cheap vault request (read a served key, or list when none is served).
     pub async fn check_vault(&self) -> Result<(), VaultError> {
-        let any = self.keyring.any();
-        self.vault.check(any.as_ref().map(|entry| &entry.key)).await
+        self.vault.check(&self.keyring.served_keys()).await
     }
 
     /// Whether the signing path's workers run (the watermark writer thread).

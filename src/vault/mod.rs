@@ -163,10 +163,11 @@ pub trait Vault: Send + Sync {
         )
     }
 
-    /// One cheap request that says whether the vault answers (readiness): reads `key`, or
-    /// lists when no key is served. A set of vaults checks each of its vaults.
-    async fn check(&self, key: Option<&VaultKey>) -> Result<(), VaultError> {
-        match key {
+    /// One cheap request that says whether the vault answers (readiness): reads the first of
+    /// the `served` keys, or lists when none is served. A set of vaults checks each of its
+    /// vaults, and that every served key has one in good standing.
+    async fn check(&self, served: &[VaultKey]) -> Result<(), VaultError> {
+        match served.first() {
             Some(key) => self.get_key(&key.name).await.map(drop),
             None => self.list_keys().await.map(drop),
         }

@@ -120,9 +120,17 @@ pub fn open_each_with_env(
     let options = options_of(settings)?;
     let (keeper, chain) = credential_chain(settings, env, &options)?;
     let token_reset: Arc<dyn TokenReset> = keeper.clone();
-    let several = settings.urls.len() > 1;
-    let mut each = Vec::with_capacity(settings.urls.len());
+    let mut urls: Vec<&Url> = Vec::with_capacity(settings.urls.len());
     for url in &settings.urls {
+        if urls.contains(&url) {
+            tracing::warn!(vault = %url, "the same vault URL was given twice: it is used once");
+        } else {
+            urls.push(url);
+        }
+    }
+    let several = urls.len() > 1;
+    let mut each = Vec::with_capacity(urls.len());
+    for url in urls {
         let config = AzureVaultConfig {
             vault_url: url.clone(),
             credential: keeper.clone(),

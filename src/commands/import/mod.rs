@@ -203,8 +203,8 @@ async fn import_everywhere(
             Err(e) if key_ids.is_empty() => return Err(at(url, e)),
             Err(e) => {
                 return Err(format!(
-                    "{}; imported into the vaults before it ({}): import again into this one \
-                     alone (its --vault-url only) to finish",
+                    "{}; imported into the vaults before it ({}): to finish, import into this \
+                     one alone (its --vault-url only; with --force if it now holds the key)",
                     at(url, e),
                     key_ids.join(", ")
                 ));

@@ -118,18 +118,23 @@ pub(super) fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCod
             .iter()
             .map(|(pkh, vault)| serde_json::json!({"pkh": pkh, "missing_from": vault}))
             .collect();
-        println!(
-            "{}",
-            serde_json::json!({"ok": errors.is_empty(), "exit_code": exit as u8, "keys": keys, "errors": errors, "missing": missing})
-        );
+        let mut body = serde_json::json!({"ok": errors.is_empty(), "exit_code": exit as u8, "keys": keys, "errors": errors, "missing": missing});
+        // The first error also as `error`, as every other failing command prints it.
+        if let Some(first) = errors.first() {
+            body["error"] = first["error"].clone();
+        }
+        println!("{body}");
     } else {
-        print_table(&keys, several);
+        // When nothing could be listed, the errors say why (not "no keys").
+        if !keys.is_empty() || errors.is_empty() {
+            print_table(&keys, several);
+        }
         for (vault, error) in &errors {
             eprintln!("error: cannot list the keys of {vault}: {error}");
         }
         for (pkh, vault) in &missing {
             println!(
-                "warning: {pkh} is not in {vault}: import it there too (`import --vault-url` with every vault)"
+                "warning: {pkh} is not in {vault}: import it there too (`import --vault-url {vault}`)"
             );
         }
     }

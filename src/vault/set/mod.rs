@@ -25,6 +25,9 @@ use standing::{Change, HedgeBudget, Standing};
 
 /// How long the other vaults may still take to list their keys once one has.
 const LIST_GRACE: Duration = Duration::from_secs(2);
+/// How long each vault's readiness check may take (under the readiness probe's own limit, so
+/// that one frozen vault cannot make the whole check time out).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// When the other vault is asked if the first has not answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,23 +122,57 @@ impl Member {
         keys.values().find(|k| k.name == name).cloned()
     }
 
-    /// Lists the vault; on success its keys replace the ones known.
+    /// Lists the vault; on success its keys replace the ones known. (A listing that works says
+    /// nothing about signing: it neither clears failures nor restores a demoted vault.)
     async fn list(self: &Arc<Self>, config: &HedgeConfig) -> Result<Vec<VaultKey>, VaultError> {
         let listed = self.vault.list_keys().await;
         match &listed {
             Ok(keys) => {
                 let map = keys.iter().map(|k| (k.pkh(), k.clone())).collect();
                 *self.keys.write().unwrap_or_else(|p| p.into_inner()) = map;
-                self.succeeded(None);
             }
             Err(e) => self.failed(e, config),
         }
         listed
     }
 
-    fn succeeded(&self, took: Option<Duration>) {
-        if self.standing.succeeded(took) == Change::Restored {
-            tracing::warn!(vault = %self.url, "vault restored: it answers again and is asked first again");
+    /// A verified signature after `took`: failures cleared, a demoted vault restored.
+    fn signed(&self, took: Duration) {
+        if self.standing.succeeded(Some(took)) == Change::Restored {
+            tracing::warn!(vault = %self.url, "vault restored: it signs again and is asked first again");
+        }
+    }
+
+    /// One probe of a demoted vault: a signature by one of its keys (what demoted it was
+    /// signing, so only a signature brings it back), after a listing when it knows no key.
+    async fn probe_once(self: &Arc<Self>, config: &HedgeConfig) -> bool {
+        let key = {
+            let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+            keys.values().min_by(|a, b| a.name.cmp(&b.name)).cloned()
+        };
+        let key = match key {
+            Some(key) => key,
+            None => match self.list(config).await {
+                Ok(mut keys) if !keys.is_empty() => keys.remove(0),
+                _ => return false,
+            },
+        };
+        let started = Instant::now();
+        let digest = crate::tezos::blake2b_256(b"tezos-azure-signer: is this vault back?");
+        let deadline = Some(started + config.max_delay.max(Duration::from_secs(3)));
+        match self
+            .vault
+            .sign_verified_until(&key, &digest, deadline)
+            .await
+        {
+            Ok(_) => {
+                self.signed(started.elapsed());
+                true
+            }
+            Err(e) => {
+                self.failed(&e, config);
+                false
+            }
         }
     }
 
@@ -168,8 +205,12 @@ impl Member {
                 let Some(member) = member.upgrade() else {
                     return;
                 };
-                if member.standing.healthy() || member.list(&config).await.is_ok() {
-                    member.standing.end_probe();
+                if !member.standing.healthy() {
+                    member.probe_once(&config).await;
+                }
+                // Ends only while healthy, under the lock a new demotion takes: a demotion
+                // after this finds no probe running and starts one.
+                if member.standing.end_probe_if_healthy() {
                     return;
                 }
             }
@@ -247,7 +288,7 @@ impl VaultSet {
             HedgeDelay::Auto => member
                 .standing
                 .p95()
-                .map_or(c.initial_delay, |p| p.clamp(c.min_delay, c.max_delay)),
+                .map_or(c.initial_delay, |p| p.max(c.min_delay).min(c.max_delay)),
         }
     }
 
@@ -305,7 +346,7 @@ impl Vault for VaultSet {
             }
         }
         if answered == 0 {
-            return Err(first_error.expect("a set has at least one vault"));
+            return Err(first_error.unwrap_or_else(|| VaultError::NotFound("any vault".into())));
         }
         let mut seen = std::collections::HashSet::new();
         let mut merged = Vec::new();
@@ -338,10 +379,7 @@ impl Vault for VaultSet {
         let mut last = VaultError::NotFound(name.to_string());
         for (member, own_name) in asked {
             match member.vault.get_key(&own_name).await {
-                Ok(key) => {
-                    member.succeeded(None);
-                    return Ok(key);
-                }
+                Ok(key) => return Ok(key),
                 Err(e) => {
                     member.failed(&e, &self.config);
                     last = e;
@@ -386,56 +424,53 @@ impl Vault for VaultSet {
             let key = member.vault.import_key(name, secret, options).await?;
             first.get_or_insert(key);
         }
-        Ok(first.expect("a set has at least one vault"))
+        first.ok_or_else(|| VaultError::NotFound(name.to_string()))
     }
 
-    /// Checks every vault at once (each reads one of its keys, or lists); fails when a served
-    /// key is left without a vault in good standing.
-    async fn check(&self, key: Option<&VaultKey>) -> Result<(), VaultError> {
+    /// Checks every vault at once, each within [`CHECK_TIMEOUT`]: one read of a served key it
+    /// holds, or a listing when it holds none yet (which also fills in its keys). Fails when a
+    /// served key is left without a vault that answered and is in good standing.
+    async fn check(&self, served: &[VaultKey]) -> Result<(), VaultError> {
         let checks = self.members.iter().map(|m| async move {
-            let own = key.and_then(|k| m.key(&k.pkh())).or_else(|| {
-                let keys = m.keys.read().unwrap_or_else(|p| p.into_inner());
-                keys.values().next().cloned()
-            });
-            let result = m.vault.check(own.as_ref()).await;
-            match &result {
-                Ok(()) => m.succeeded(None),
-                Err(e) => m.failed(e, &self.config),
+            let own = served.iter().find_map(|k| m.key(&k.pkh()));
+            let known = !m.keys.read().unwrap_or_else(|p| p.into_inner()).is_empty();
+            let call = async {
+                match (&own, known) {
+                    (Some(_), _) | (None, true) => m.vault.check(own.as_slice()).await,
+                    (None, false) => m.list(&self.config).await.map(drop),
+                }
+            };
+            let result = tokio::time::timeout(CHECK_TIMEOUT, call)
+                .await
+                .unwrap_or(Err(VaultError::Deadline(CHECK_TIMEOUT)));
+            if let Err(e) = &result {
+                m.failed(e, &self.config);
             }
             result
         });
         let results = futures::future::join_all(checks).await;
-        let mut pkhs = std::collections::HashSet::new();
-        for m in &self.members {
-            pkhs.extend(
-                m.keys
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .keys()
-                    .copied(),
-            );
-        }
-        for pkh in pkhs {
-            let covered = self
-                .members
-                .iter()
-                .zip(&results)
-                .any(|(m, r)| r.is_ok() && m.standing.healthy() && m.key(&pkh).is_some());
-            if !covered {
-                let holder_error = self
-                    .members
+        let usable = |m: &Member, r: &Result<(), VaultError>| r.is_ok() && m.standing.healthy();
+        for key in served {
+            let pkh = key.pkh();
+            let holders = || {
+                self.members
                     .iter()
                     .zip(&results)
-                    .find_map(|(m, r)| m.key(&pkh).and(r.clone().err()));
-                return Err(holder_error.unwrap_or(VaultError::NotFound(pkh.to_string())));
+                    .filter(|(m, _)| m.key(&pkh).is_some())
+            };
+            if !holders().any(|(m, r)| usable(m, r)) {
+                let error = holders().find_map(|(_, r)| r.clone().err());
+                return Err(error.unwrap_or_else(|| {
+                    VaultError::Protocol(format!("no vault in good standing holds {pkh}").into())
+                }));
             }
         }
-        match results.iter().all(Result::is_err) {
-            true => results
+        match results.iter().any(Result::is_ok) {
+            true => Ok(()),
+            false => results
                 .into_iter()
                 .find_map(Result::err)
                 .map_or(Ok(()), Err),
-            false => Ok(()),
         }
     }
 

@@ -22,6 +22,8 @@ use crate::vault::{VaultError, VaultKey};
 const ROUNDS: u32 = 3;
 /// The pause before the second round; doubles for the third.
 const ROUND_PAUSE: Duration = Duration::from_millis(50);
+/// Less time than this left for a call, and its running out is not held against its vault.
+const FAIR_TIME: Duration = Duration::from_millis(100);
 
 /// The hedged signature of `digest` by `key` (see the module doc).
 pub(super) async fn sign(
@@ -68,17 +70,29 @@ async fn one_round(
     deadline: Option<Instant>,
 ) -> Result<Signature, VaultError> {
     let first = order[0].0;
+    let delay = set.hedge_delay(first);
     let call = |i: usize, hedge: bool| {
         let (member, key) = &order[i];
         if hedge {
             Standing::bump(&member.standing.hedges_sent);
         }
-        Call::new(member, &set.config).sign(key, digest, deadline, hedge)
+        // Only the first call asked can be outrun: a hedge that loses is no sign of trouble.
+        Call::new(
+            member,
+            &set.config,
+            i == 0,
+            slow_after(member, delay),
+            deadline,
+        )
+        .sign(key, digest, deadline, hedge)
     };
+    let time_left = || deadline.is_none_or(|d| Instant::now() < d);
     let mut calls = FuturesUnordered::new();
     calls.push(call(0, false));
     let mut next = 1;
-    let mut timer = pin!(tokio::time::sleep(set.hedge_delay(first)));
+    // Off once every vault was asked, or once the budget refused this round's hedge.
+    let mut hedging = true;
+    let mut timer = pin!(tokio::time::sleep(delay));
     loop {
         tokio::select! {
             Some((member, hedge, result)) = calls.next() => match result {
@@ -88,7 +102,7 @@ async fn one_round(
                     }
                     return Ok(sig);
                 }
-                Err(e) if next < order.len() => {
+                Err(e) if next < order.len() && time_left() => {
                     tracing::debug!(vault = %member.url, error = %e, "asking the next vault at once");
                     calls.push(call(next, false));
                     next += 1;
@@ -96,37 +110,61 @@ async fn one_round(
                 Err(e) if calls.is_empty() => return Err(e),
                 Err(_) => {}
             },
-            () = &mut timer, if next < order.len() => {
+            () = &mut timer, if hedging && next < order.len() => {
                 if set.budget.spend() {
                     calls.push(call(next, true));
                     next += 1;
+                    // The vault after it (if any) after another delay.
+                    timer.set(tokio::time::sleep(delay));
                 } else {
                     Standing::bump(&order[next].0.standing.hedges_refused);
+                    hedging = false;
                 }
-                // One hedge per delay: the vault after it (if any) after another delay.
-                timer.set(tokio::time::sleep(set.hedge_delay(first)));
             }
         }
     }
 }
 
-/// One vault's sign call. Dropped while still pending (another vault won), it counts as that
-/// vault having been outrun: a frozen vault that never answers is demoted this way, as one
-/// that fails is.
+/// How long a call to `member` may take before its slowness counts against it: twice its
+/// recent 95th percentile, or the hedge delay while that is not known yet.
+fn slow_after(member: &Member, delay: Duration) -> Duration {
+    member.standing.p95().map_or(delay, |p95| p95 * 2)
+}
+
+/// One vault's sign call. The first call of a round, dropped while still pending after
+/// `slow` (another vault won, and this one was abnormally slow), counts as a failure of its
+/// vault: a frozen vault that never answers is demoted this way, as one that fails is. A call
+/// that ran out of the request's time counts only when it was given a fair time to answer
+/// (`slow`, and at least [`FAIR_TIME`]): a request that arrived with little time left is no
+/// fault of the vault.
 struct Call<'a> {
     member: &'a Arc<Member>,
     config: &'a super::HedgeConfig,
     started: Instant,
+    first: bool,
+    slow: Duration,
+    /// The time the request had left when the call started (`None`: no request deadline).
+    had: Option<Duration>,
     pending: bool,
 }
 
 impl<'a> Call<'a> {
-    fn new(member: &'a Arc<Member>, config: &'a super::HedgeConfig) -> Self {
+    fn new(
+        member: &'a Arc<Member>,
+        config: &'a super::HedgeConfig,
+        first: bool,
+        slow: Duration,
+        deadline: Option<Instant>,
+    ) -> Self {
         Standing::bump(&member.standing.requests);
+        let started = Instant::now();
         Call {
             member,
             config,
-            started: Instant::now(),
+            started,
+            first,
+            slow,
+            had: deadline.map(|d| d.saturating_duration_since(started)),
             pending: true,
         }
     }
@@ -145,8 +183,11 @@ impl<'a> Call<'a> {
             .sign_verified_until(key, digest, deadline)
             .await;
         self.pending = false;
+        let took = self.started.elapsed();
         match &result {
-            Ok(_) => self.member.succeeded(Some(self.started.elapsed())),
+            Ok(_) => self.member.signed(took),
+            Err(VaultError::Deadline(_))
+                if self.had.is_some_and(|had| had < self.slow.max(FAIR_TIME)) => {}
             Err(e) => self.member.failed(e, self.config),
         }
         (self.member, hedge, result)
@@ -155,12 +196,10 @@ impl<'a> Call<'a> {
 
 impl Drop for Call<'_> {
     fn drop(&mut self) {
-        if self.pending {
-            let waited = format!(
-                "no answer after {:?}, another vault answered first",
-                self.started.elapsed()
-            );
-            self.member.failure("outrun", &waited, self.config);
+        let waited = self.started.elapsed();
+        if self.pending && self.first && waited >= self.slow {
+            let why = format!("no answer after {waited:?}, another vault answered first");
+            self.member.failure("outrun", &why, self.config);
         }
     }
 }

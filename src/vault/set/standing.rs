@@ -120,9 +120,14 @@ impl Standing {
         true
     }
 
-    /// The probe ended.
-    pub(super) fn end_probe(&self) {
-        self.state().probing = false;
+    /// Ends the probe if the vault is healthy again (true), under the lock a demotion takes.
+    pub(super) fn end_probe_if_healthy(&self) -> bool {
+        let mut s = self.state();
+        if s.demoted.is_none() {
+            s.probing = false;
+            return true;
+        }
+        false
     }
 
     /// The 95th percentile of recent successful latencies, once there are enough of them.
@@ -221,11 +226,18 @@ mod tests {
         );
         assert!(s.start_probe());
         assert!(!s.start_probe(), "one probe at a time");
+        assert!(
+            !s.end_probe_if_healthy(),
+            "still demoted: the probe goes on"
+        );
         assert_eq!(s.succeeded(None), Change::Restored);
         assert!(s.healthy());
+        assert!(s.end_probe_if_healthy());
+        assert_eq!(s.failed("deadline", "slow", 1), Change::Demoted);
+        assert!(s.start_probe(), "a new demotion starts a new probe");
         let errors = s.errors();
         assert_eq!(errors["transport"], 2);
-        assert_eq!(errors["deadline"], 2);
+        assert_eq!(errors["deadline"], 3);
     }
 
     #[test]
