@@ -110,7 +110,9 @@ async fn one_round(
                 Err(e) if calls.is_empty() => return Err(e),
                 Err(_) => {}
             },
-            () = &mut timer, if hedging && next < order.len() => {
+            // A hedge only to a vault in good standing (a demoted one is asked only when the
+            // others failed).
+            () = &mut timer, if hedging && next < order.len() && order[next].0.standing.healthy() => {
                 if set.budget.spend() {
                     calls.push(call(next, true));
                     next += 1;
@@ -126,9 +128,13 @@ async fn one_round(
 }
 
 /// How long a call to `member` may take before its slowness counts against it: twice its
-/// recent 95th percentile, or the hedge delay while that is not known yet.
+/// recent 95th percentile, or the hedge delay while that is not known yet (at least 10 ms).
 fn slow_after(member: &Member, delay: Duration) -> Duration {
-    member.standing.p95().map_or(delay, |p95| p95 * 2)
+    member
+        .standing
+        .p95()
+        .map_or(delay, |p95| p95 * 2)
+        .max(Duration::from_millis(10))
 }
 
 /// One vault's sign call. The first call of a round, dropped while still pending after

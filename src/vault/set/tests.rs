@@ -115,17 +115,28 @@ async fn both_healthy_the_first_vault_alone_signs() {
 #[tokio::test]
 async fn a_failing_vault_hands_over_at_once_is_demoted_and_probed_back() {
     let (a, b) = two();
-    let set = set_of(&a, &b, config()).await;
+    // A hedge delay far longer than any hand-over: B is asked because A failed, not by the
+    // timer (no hedge is counted).
+    let set = set_of(
+        &a,
+        &b,
+        HedgeConfig {
+            delay: HedgeDelay::Fixed(Duration::from_secs(5)),
+            ..config()
+        },
+    )
+    .await;
     let key = tz2(&set).await;
     a.set_mode(Mode::Fail);
     for i in 0..3 {
         let took = timed(&set, &key, i).await;
         assert!(
-            took < Duration::from_millis(30),
+            took < Duration::from_secs(2),
             "no hedge delay after an error: {took:?}"
         );
     }
     assert_eq!(a.signs(), 3);
+    assert_eq!(set.members()[1].hedges_sent, 0, "handed over, not hedged");
     let demoted = set.members()[0]
         .demoted
         .clone()
@@ -161,8 +172,8 @@ async fn a_frozen_vault_is_hedged_after_the_delay_then_demoted() {
     for i in 0..3 {
         let took = timed(&set, &key, i).await;
         assert!(
-            took >= Duration::from_millis(30) && took < Duration::from_millis(500),
-            "{took:?}"
+            took >= Duration::from_millis(30),
+            "after the hedge delay: {took:?}"
         );
     }
     let status = set.members();
@@ -174,12 +185,11 @@ async fn a_frozen_vault_is_hedged_after_the_delay_then_demoted() {
             .unwrap()
             .contains("another vault answered first")
     );
-    let started = Instant::now();
+    // Demoted: B is asked first, A not at all (no hedge, no delay).
+    let asked = a.signs();
     sign(&set, &key, 3).await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_millis(30),
-        "demoted: no delay"
-    );
+    assert_eq!(a.signs(), asked);
+    assert_eq!(set.members()[1].hedges_sent, 3);
 }
 
 #[tokio::test]
@@ -248,7 +258,10 @@ async fn the_cap_holds_hedges_under_a_slow_vault() {
     );
     assert!(status[1].hedges_sent >= 5, "the budget is used");
     assert!(status[1].hedges_refused > 0);
-    assert_eq!(a.signs() + b.signs(), 60 + status[1].hedges_sent as usize);
+    assert_eq!(
+        status[0].requests + status[1].requests,
+        60 + status[1].hedges_sent
+    );
 }
 
 #[tokio::test]
