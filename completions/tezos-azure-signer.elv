@@ -59,7 +59,7 @@ set edit:completion:arg-completer[tezos-azure-signer] = {|@words|
             cand --request-timeout 'Time limit of one request; a sign request is not sent to the vault once it is over'
             cand --hedge-delay 'With several --vault-url: how long the preferred vault has to answer before the next one is asked too ("auto": about its recent 95th percentile, 10 ms to 1 s; or a duration). A vault that errors, throttles or is demoted hands over at once'
             cand --hedge-max-ratio 'With several --vault-url: at most this share of signatures sends a second vault request because the first was slow (a budget: the share plus a burst of 5)'
-            cand --demote-after 'With several --vault-url: failures in a row that demote a vault (it is then asked last and probed every 5 s until it answers)'
+            cand --demote-after 'With several --vault-url: failures in a row that demote a vault (it is then asked last and probed with one signature every 5 s until it signs again)'
             cand --dev-latency-ms 'With --dev: the emulator answers each vault request after this many milliseconds (to see the signer under a real vault''s latency)'
             cand --dev-vaults 'With --dev: emulate this many vaults (one tenant, one CA, the demo keys in each), used as several --vault-url are'
             cand --auth 'How to authenticate to Azure (auto: client secret, workload identity, managed identity, Azure CLI — the first that is configured)'

@@ -134,7 +134,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TEZOS_AZURE_SIGNER_HEDGE_MAX_RATIO", value_name = "RATIO", default_value_t = 0.1, value_parser = parse_ratio)]
     pub hedge_max_ratio: f64,
     /// With several --vault-url: failures in a row that demote a vault (it is then asked last
-    /// and probed every 5 s until it answers).
+    /// and probed with one signature every 5 s until it signs again).
     #[arg(long, env = "TEZOS_AZURE_SIGNER_DEMOTE_AFTER", value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub demote_after: u32,
     /// Development mode: run the bundled Key Vault emulator in-process, create a demo tz2 and
