@@ -184,6 +184,14 @@ impl Member {
         }
     }
 
+    /// Demotes the vault at once (`why`), with its log line and probe, unless it already is.
+    fn demote(self: &Arc<Self>, why: &str, config: &HedgeConfig) {
+        if self.standing.demote(why) == Change::Demoted {
+            tracing::error!(vault = %self.url, reason = why, "vault demoted: the other vaults are asked first until it answers a probe");
+            self.probe(*config);
+        }
+    }
+
     fn failure(self: &Arc<Self>, label: &'static str, why: &str, config: &HedgeConfig) {
         if self.standing.failed(label, why, config.demote_after) == Change::Demoted {
             tracing::error!(vault = %self.url, reason = %self.standing.demoted().unwrap_or_default(), "vault demoted: the other vaults are asked first until it answers a probe");
@@ -323,13 +331,15 @@ impl Vault for VaultSet {
             .collect();
         let mut first_error = None;
         let mut answered = 0;
+        let mut listed = Vec::new();
         // Once one vault has answered, the others get LIST_GRACE more: a frozen vault must not
         // hold up the start or a re-discovery for its whole read deadline.
         let mut grace: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 next = listings.next() => match next {
-                    Some((_, Ok(_))) => {
+                    Some((member, Ok(_))) => {
+                        listed.push(member.url.clone());
                         answered += 1;
                         grace.get_or_insert_with(|| tokio::time::Instant::now() + LIST_GRACE);
                     }
@@ -347,6 +357,20 @@ impl Vault for VaultSet {
         }
         if answered == 0 {
             return Err(first_error.unwrap_or_else(|| VaultError::NotFound("any vault".into())));
+        }
+        // A vault whose listing failed or was cut off and that knows no key cannot be asked
+        // for anything: demoted, so that its probe lists it until it answers.
+        for member in &self.members {
+            let unlisted = !listed.contains(&member.url);
+            if unlisted
+                && member
+                    .keys
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_empty()
+            {
+                member.demote("its keys could not be listed", &self.config);
+            }
         }
         let mut seen = std::collections::HashSet::new();
         let mut merged = Vec::new();

@@ -110,6 +110,16 @@ impl Standing {
         Change::None
     }
 
+    /// Demotes the vault now for `why` (nothing to count: it cannot be used at all).
+    pub(super) fn demote(&self, why: &str) -> Change {
+        let mut s = self.state();
+        if s.demoted.is_some() {
+            return Change::None;
+        }
+        s.demoted = Some(why.to_string());
+        Change::Demoted
+    }
+
     /// Claims the one probe of a demoted vault: false when one runs already or it is healthy.
     pub(super) fn start_probe(&self) -> bool {
         let mut s = self.state();

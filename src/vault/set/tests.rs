@@ -384,17 +384,48 @@ async fn a_frozen_vault_leaves_readiness_to_the_other_within_the_check_timeout()
 }
 
 #[tokio::test]
-async fn a_vault_that_never_listed_is_listed_by_the_readiness_check() {
+async fn a_vault_that_never_listed_is_demoted_and_its_probe_lists_it() {
     let (a, b) = two();
     b.set_mode(Mode::Fail);
     let set = set_of(&a, &b, config()).await;
     let key = tz2(&set).await;
-    assert_eq!(set.members()[1].keys, 0);
+    let b_status = &set.members()[1];
+    assert_eq!(b_status.keys, 0);
+    assert!(
+        b_status
+            .demoted
+            .as_deref()
+            .unwrap()
+            .contains("could not be listed")
+    );
     b.set_mode(Mode::Normal);
-    set.check(std::slice::from_ref(&key)).await.unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    while set.members()[1].demoted.is_some() {
+        assert!(Instant::now() < until, "never probed back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(set.members()[1].keys, 2, "its keys are known now");
     a.set_mode(Mode::Fail);
     sign(&set, &key, 1).await.expect("B signs");
+}
+
+#[tokio::test]
+async fn a_vault_that_knows_no_key_is_listed_by_the_readiness_check() {
+    let (a, b) = two();
+    b.set_mode(Mode::Fail);
+    let set = set_of(
+        &a,
+        &b,
+        HedgeConfig {
+            probe_every: Duration::from_secs(3600),
+            ..config()
+        },
+    )
+    .await;
+    let key = tz2(&set).await;
+    b.set_mode(Mode::Normal);
+    set.check(std::slice::from_ref(&key)).await.unwrap();
+    assert_eq!(set.members()[1].keys, 2, "its keys are known now");
 }
 
 #[tokio::test]
