@@ -109,17 +109,25 @@ struct Member {
 }
 
 impl Member {
+    /// Its keys as last listed.
+    fn known(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Pkh, VaultKey>> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn key(&self, pkh: &Pkh) -> Option<VaultKey> {
-        self.keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(pkh)
-            .cloned()
+        self.known().get(pkh).cloned()
     }
 
     fn key_named(&self, name: &str) -> Option<VaultKey> {
-        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        keys.values().find(|k| k.name == name).cloned()
+        self.known().values().find(|k| k.name == name).cloned()
+    }
+
+    /// Its key first by name, if it knows any.
+    fn any_key(&self) -> Option<VaultKey> {
+        self.known()
+            .values()
+            .min_by(|a, b| a.name.cmp(&b.name))
+            .cloned()
     }
 
     /// Lists the vault; on success its keys replace the ones known. (A listing that works says
@@ -138,24 +146,21 @@ impl Member {
 
     /// A verified signature after `took`: failures cleared, a demoted vault restored.
     fn signed(&self, took: Duration) {
-        if self.standing.succeeded(Some(took)) == Change::Restored {
+        if self.standing.succeeded(took) == Change::Restored {
             tracing::warn!(vault = %self.url, "vault restored: it signs again and is asked first again");
         }
     }
 
     /// One probe of a demoted vault: a signature by one of its keys (what demoted it was
     /// signing, so only a signature brings it back), after a listing when it knows no key.
-    async fn probe_once(self: &Arc<Self>, config: &HedgeConfig) -> bool {
-        let key = {
-            let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-            keys.values().min_by(|a, b| a.name.cmp(&b.name)).cloned()
-        };
-        let key = match key {
-            Some(key) => key,
-            None => match self.list(config).await {
-                Ok(mut keys) if !keys.is_empty() => keys.remove(0),
-                _ => return false,
-            },
+    /// The digest is the hash of a fixed text, of no Tezos payload; the signature is checked
+    /// and dropped here, never released.
+    async fn probe_once(self: &Arc<Self>, config: &HedgeConfig) {
+        if self.any_key().is_none() && self.list(config).await.is_err() {
+            return;
+        }
+        let Some(key) = self.any_key() else {
+            return;
         };
         let started = Instant::now();
         let digest = crate::tezos::blake2b_256(b"tezos-azure-signer: is this vault back?");
@@ -165,14 +170,8 @@ impl Member {
             .sign_verified_until(&key, &digest, deadline)
             .await
         {
-            Ok(_) => {
-                self.signed(started.elapsed());
-                true
-            }
-            Err(e) => {
-                self.failed(&e, config);
-                false
-            }
+            Ok(_) => self.signed(started.elapsed()),
+            Err(e) => self.failed(&e, config),
         }
     }
 
@@ -184,23 +183,28 @@ impl Member {
         }
     }
 
-    /// Demotes the vault at once (`why`), with its log line and probe, unless it already is.
+    /// Demotes the vault at once (`why`) unless it already is.
     fn demote(self: &Arc<Self>, why: &str, config: &HedgeConfig) {
-        if self.standing.demote(why) == Change::Demoted {
-            tracing::error!(vault = %self.url, reason = why, "vault demoted: the other vaults are asked first until it answers a probe");
-            self.probe(*config);
-        }
+        let change = self.standing.demote(why);
+        self.after(change, config);
     }
 
+    /// Counts a failure of class `label` (`why`: its text).
     fn failure(self: &Arc<Self>, label: &'static str, why: &str, config: &HedgeConfig) {
-        if self.standing.failed(label, why, config.demote_after) == Change::Demoted {
-            tracing::error!(vault = %self.url, reason = %self.standing.demoted().unwrap_or_default(), "vault demoted: the other vaults are asked first until it answers a probe");
+        let change = self.standing.failed(label, why, config.demote_after);
+        self.after(change, config);
+    }
+
+    /// A demotion is said once, and starts the probe.
+    fn after(self: &Arc<Self>, change: Change, config: &HedgeConfig) {
+        if change == Change::Demoted {
+            tracing::error!(vault = %self.url, reason = %self.standing.demoted().unwrap_or_default(), "vault demoted: the other vaults are asked first until it signs a probe");
             self.probe(*config);
         }
     }
 
-    /// Lists the demoted vault every `probe_every` until it answers (then it is restored and
-    /// its keys are known again); stops when the set is gone. Needs a tokio runtime; without
+    /// Probes the demoted vault every `probe_every` ([`Member::probe_once`]) until it signs
+    /// again (then it is restored); stops when the set is gone. Needs a tokio runtime; without
     /// one, a later successful request restores it.
     fn probe(self: &Arc<Self>, config: HedgeConfig) {
         if tokio::runtime::Handle::try_current().is_err() || !self.standing.start_probe() {
@@ -229,7 +233,7 @@ impl Member {
         MemberStatus {
             url: self.url.clone(),
             demoted: self.standing.demoted(),
-            keys: self.keys.read().unwrap_or_else(|p| p.into_inner()).len(),
+            keys: self.known().len(),
             requests: Standing::count(&self.standing.requests),
             hedges_sent: Standing::count(&self.standing.hedges_sent),
             hedges_won: Standing::count(&self.standing.hedges_won),
@@ -330,7 +334,6 @@ impl Vault for VaultSet {
             .map(|m| async move { (m, m.list(&self.config).await) })
             .collect();
         let mut first_error = None;
-        let mut answered = 0;
         let mut listed = Vec::new();
         // Once one vault has answered, the others get LIST_GRACE more: a frozen vault must not
         // hold up the start or a re-discovery for its whole read deadline.
@@ -340,7 +343,6 @@ impl Vault for VaultSet {
                 next = listings.next() => match next {
                     Some((member, Ok(_))) => {
                         listed.push(member.url.clone());
-                        answered += 1;
                         grace.get_or_insert_with(|| tokio::time::Instant::now() + LIST_GRACE);
                     }
                     Some((member, Err(e))) => {
@@ -355,27 +357,20 @@ impl Vault for VaultSet {
                 }
             }
         }
-        if answered == 0 {
+        if listed.is_empty() {
             return Err(first_error.unwrap_or_else(|| VaultError::NotFound("any vault".into())));
         }
         // A vault whose listing failed or was cut off and that knows no key cannot be asked
         // for anything: demoted, so that its probe lists it until it answers.
         for member in &self.members {
-            let unlisted = !listed.contains(&member.url);
-            if unlisted
-                && member
-                    .keys
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .is_empty()
-            {
+            if !listed.contains(&member.url) && member.known().is_empty() {
                 member.demote("its keys could not be listed", &self.config);
             }
         }
         let mut seen = std::collections::HashSet::new();
         let mut merged = Vec::new();
         for member in &self.members {
-            let keys = member.keys.read().unwrap_or_else(|p| p.into_inner());
+            let keys = member.known();
             let mut own: Vec<&VaultKey> = keys.values().collect();
             own.sort_by(|a, b| a.name.cmp(&b.name));
             merged.extend(own.into_iter().filter(|k| seen.insert(k.pkh())).cloned());
@@ -452,16 +447,14 @@ impl Vault for VaultSet {
     }
 
     /// Checks every vault at once, each within [`CHECK_TIMEOUT`]: one read of a served key it
-    /// holds, or a listing when it holds none yet (which also fills in its keys). Fails when a
+    /// holds, or a listing when it holds none (which also brings its keys up to date). Fails when a
     /// served key is left without a vault that answered and is in good standing.
     async fn check(&self, served: &[VaultKey]) -> Result<(), VaultError> {
         let checks = self.members.iter().map(|m| async move {
-            let own = served.iter().find_map(|k| m.key(&k.pkh()));
-            let known = !m.keys.read().unwrap_or_else(|p| p.into_inner()).is_empty();
             let call = async {
-                match (&own, known) {
-                    (Some(_), _) | (None, true) => m.vault.check(own.as_slice()).await,
-                    (None, false) => m.list(&self.config).await.map(drop),
+                match served.iter().find_map(|k| m.key(&k.pkh())) {
+                    Some(own) => m.vault.check(std::slice::from_ref(&own)).await,
+                    None => m.list(&self.config).await.map(drop),
                 }
             };
             let result = tokio::time::timeout(CHECK_TIMEOUT, call)

@@ -74,18 +74,15 @@ async fn one_round(
     let delay = set.hedge_delay(first);
     let call = |i: usize, hedge: bool| {
         let (member, key) = &order[i];
-        if hedge {
-            Standing::bump(&member.standing.hedges_sent);
-        }
-        // Only the first call asked can be outrun: a hedge that loses is no sign of trouble.
-        Call::new(
+        let call = Call {
             member,
-            &set.config,
-            i == 0,
-            slow_after(member, delay),
+            config: &set.config,
             deadline,
-        )
-        .sign(key, digest, deadline, hedge)
+            first: i == 0,
+            hedge,
+            slow: slow_after(member, delay),
+        };
+        call.start().sign(key, digest)
     };
     let time_left = || deadline.is_none_or(|d| Instant::now() < d);
     let mut calls = FuturesUnordered::new();
@@ -147,66 +144,72 @@ fn slow_after(member: &Member, delay: Duration) -> Duration {
 struct Call<'a> {
     member: &'a Arc<Member>,
     config: &'a super::HedgeConfig,
-    started: Instant,
+    /// The request's deadline.
+    deadline: Option<Instant>,
+    /// The first vault asked in its round (the only one that can be outrun).
     first: bool,
+    /// Sent because the vault before it had not answered within the hedge delay.
+    hedge: bool,
     slow: Duration,
-    /// The time the request had left when the call started (`None`: no request deadline).
-    had: Option<Duration>,
+}
+
+/// A [`Call`] under way: counted as sent, and watched for being dropped while pending.
+struct Started<'a> {
+    call: Call<'a>,
+    at: Instant,
     pending: bool,
 }
 
 impl<'a> Call<'a> {
-    fn new(
-        member: &'a Arc<Member>,
-        config: &'a super::HedgeConfig,
-        first: bool,
-        slow: Duration,
-        deadline: Option<Instant>,
-    ) -> Self {
-        Standing::bump(&member.standing.requests);
-        let started = Instant::now();
-        Call {
-            member,
-            config,
-            started,
-            first,
-            slow,
-            had: deadline.map(|d| d.saturating_duration_since(started)),
+    fn start(self) -> Started<'a> {
+        Standing::bump(&self.member.standing.requests);
+        if self.hedge {
+            Standing::bump(&self.member.standing.hedges_sent);
+        }
+        Started {
+            call: self,
+            at: Instant::now(),
             pending: true,
         }
     }
+}
 
-    /// The call; returns its vault and `hedge` with the result.
+impl<'a> Started<'a> {
+    /// The call; returns its vault and whether it was a hedge, with the result.
     async fn sign(
         mut self,
         key: &VaultKey,
         digest: &[u8; 32],
-        deadline: Option<Instant>,
-        hedge: bool,
     ) -> (&'a Arc<Member>, bool, Result<Signature, VaultError>) {
-        let result = self
-            .member
+        let Call {
+            member,
+            config,
+            deadline,
+            hedge,
+            slow,
+            ..
+        } = self.call;
+        let result = member
             .vault
             .sign_verified_until(key, digest, deadline)
             .await;
         self.pending = false;
-        let took = self.started.elapsed();
+        let had = deadline.map(|d| d.saturating_duration_since(self.at));
         match &result {
-            Ok(_) => self.member.signed(took),
-            Err(VaultError::Deadline(_))
-                if self.had.is_some_and(|had| had < self.slow.max(FAIR_TIME)) => {}
-            Err(e) => self.member.failed(e, self.config),
+            Ok(_) => member.signed(self.at.elapsed()),
+            Err(VaultError::Deadline(_)) if had.is_some_and(|had| had < slow.max(FAIR_TIME)) => {}
+            Err(e) => member.failed(e, config),
         }
-        (self.member, hedge, result)
+        (member, hedge, result)
     }
 }
 
-impl Drop for Call<'_> {
+impl Drop for Started<'_> {
     fn drop(&mut self) {
-        let waited = self.started.elapsed();
-        if self.pending && self.first && waited >= self.slow {
+        let waited = self.at.elapsed();
+        if self.pending && self.call.first && waited >= self.call.slow {
             let why = format!("no answer after {waited:?}, another vault answered first");
-            self.member.failure("outrun", &why, self.config);
+            self.call.member.failure("outrun", &why, self.call.config);
         }
     }
 }

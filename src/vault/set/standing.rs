@@ -2,8 +2,9 @@
 //! adaptive hedge delay is their 95th percentile), and its counters for the metrics.
 //!
 //! Owns: the demotion rule — `demote_after` vault failures in a row (errors, throttling,
-//! deadlines, or losing to the other vault while still pending) demote a vault; any success
-//! restores it — and the hedge budget shared by the set. Must never: block (every lock is held
+//! deadlines, or, for the first vault asked, being outrun while abnormally slow: see
+//! [`super::race`]) demote a vault; a verified signature restores it — and the hedge budget
+//! shared by the set. Must never: block (every lock is held
 //! for a few instructions, never across an await).
 
 use std::collections::{BTreeMap, VecDeque};
@@ -39,6 +40,8 @@ struct State {
     recent: VecDeque<Duration>,
     /// A probe of the demoted vault is running.
     probing: bool,
+    /// Failed calls, by error class ([`crate::vault::VaultError::label`], or `outrun`).
+    errors: BTreeMap<&'static str, u64>,
 }
 
 /// One vault's standing (see the module doc).
@@ -55,8 +58,6 @@ pub(super) struct Standing {
     pub(super) hedges_won: AtomicU64,
     /// Hedges to this vault that the budget refused.
     pub(super) hedges_refused: AtomicU64,
-    /// Failed calls, by error class ([`crate::vault::VaultError::label`], or `outrun`).
-    errors: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Standing {
@@ -74,19 +75,15 @@ impl Standing {
         self.state().demoted.clone()
     }
 
-    /// A call that worked (`took`: a signature's latency, kept for the percentile).
-    pub(super) fn succeeded(&self, took: Option<Duration>) -> Change {
-        if let Some(took) = took {
-            self.latency.observe(took);
-        }
+    /// A verified signature after `took` (kept for the percentile).
+    pub(super) fn succeeded(&self, took: Duration) -> Change {
+        self.latency.observe(took);
         let mut s = self.state();
         s.failures = 0;
-        if let Some(took) = took {
-            if s.recent.len() == WINDOW {
-                s.recent.pop_front();
-            }
-            s.recent.push_back(took);
+        if s.recent.len() == WINDOW {
+            s.recent.pop_front();
         }
+        s.recent.push_back(took);
         match s.demoted.take() {
             Some(_) => Change::Restored,
             None => Change::None,
@@ -95,13 +92,8 @@ impl Standing {
 
     /// A vault failure of class `label` (`why`: its text, kept as the demotion's reason).
     pub(super) fn failed(&self, label: &'static str, why: &str, demote_after: u32) -> Change {
-        *self
-            .errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(label)
-            .or_default() += 1;
         let mut s = self.state();
+        *s.errors.entry(label).or_default() += 1;
         s.failures = s.failures.saturating_add(1);
         if s.demoted.is_none() && s.failures >= demote_after {
             s.demoted = Some(format!("{} failures in a row, the last: {why}", s.failures));
@@ -141,23 +133,26 @@ impl Standing {
     }
 
     /// The 95th percentile of recent successful latencies, once there are enough of them.
+    /// Asked on every signature: a selection in a copy on the stack, no allocation.
     pub(super) fn p95(&self) -> Option<Duration> {
-        let s = self.state();
-        if s.recent.len() < MIN_SAMPLES {
+        let mut window = [Duration::ZERO; WINDOW];
+        let n = {
+            let s = self.state();
+            for (slot, d) in window.iter_mut().zip(&s.recent) {
+                *slot = *d;
+            }
+            s.recent.len()
+        };
+        if n < MIN_SAMPLES {
             return None;
         }
-        let mut sorted: Vec<Duration> = s.recent.iter().copied().collect();
-        sorted.sort_unstable();
-        let at = (sorted.len() * 95).div_ceil(100).saturating_sub(1);
-        Some(sorted[at])
+        let at = (n * 95).div_ceil(100) - 1;
+        Some(*window[..n].select_nth_unstable(at).1)
     }
 
     /// Failed calls by class, for the metrics.
     pub(super) fn errors(&self) -> BTreeMap<&'static str, u64> {
-        self.errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.state().errors.clone()
     }
 
     pub(super) fn count(counter: &AtomicU64) -> u64 {
@@ -215,7 +210,7 @@ mod tests {
         let s = Standing::default();
         assert_eq!(s.failed("transport", "down", 3), Change::None);
         assert_eq!(
-            s.succeeded(None),
+            s.succeeded(Duration::from_millis(20)),
             Change::None,
             "a success resets the count"
         );
@@ -240,7 +235,7 @@ mod tests {
             !s.end_probe_if_healthy(),
             "still demoted: the probe goes on"
         );
-        assert_eq!(s.succeeded(None), Change::Restored);
+        assert_eq!(s.succeeded(Duration::from_millis(20)), Change::Restored);
         assert!(s.healthy());
         assert!(s.end_probe_if_healthy());
         assert_eq!(s.failed("deadline", "slow", 1), Change::Demoted);
@@ -254,20 +249,16 @@ mod tests {
     fn the_percentile_needs_enough_samples_and_follows_the_tail() {
         let s = Standing::default();
         for _ in 0..(MIN_SAMPLES - 1) {
-            s.succeeded(Some(Duration::from_millis(20)));
+            s.succeeded(Duration::from_millis(20));
         }
         assert_eq!(s.p95(), None);
         for i in 0..100u64 {
-            s.succeeded(Some(Duration::from_millis(if i % 50 == 0 {
-                1000
-            } else {
-                20
-            })));
+            s.succeeded(Duration::from_millis(if i % 50 == 0 { 1000 } else { 20 }));
         }
         // 2 % slow: the 95th percentile is still the usual latency.
         assert_eq!(s.p95(), Some(Duration::from_millis(20)));
         for _ in 0..20 {
-            s.succeeded(Some(Duration::from_millis(300)));
+            s.succeeded(Duration::from_millis(300));
         }
         assert_eq!(s.p95(), Some(Duration::from_millis(300)));
     }
