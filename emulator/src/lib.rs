@@ -264,6 +264,20 @@ impl Emulator {
         Emulator::serve(config, store, tls, tokens, identity_header, temp).await
     }
 
+    /// Several vaults of one tenant: the first started with `first`, then one sibling
+    /// ([`Emulator::start_sibling`]) for each of `others`. The first vault comes first.
+    pub async fn start_tenant(
+        first: EmulatorConfig,
+        others: impl IntoIterator<Item = EmulatorConfig>,
+    ) -> anyhow::Result<Vec<Emulator>> {
+        let mut vaults = vec![Emulator::start(first).await?];
+        for config in others {
+            let sibling = vaults[0].start_sibling(config).await?;
+            vaults.push(sibling);
+        }
+        Ok(vaults)
+    }
+
     /// Binds the ports and starts serving `store` with the tenant's TLS and tokens.
     async fn serve(
         config: EmulatorConfig,

@@ -156,16 +156,13 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
         standard_tier: args.standard_tier,
         managed_hsm: args.managed_hsm,
     };
-    let emulator = Emulator::start(config).await?;
-    let mut others = Vec::new();
-    for n in 2..=args.vaults {
-        let sibling = EmulatorConfig {
-            state_dir: state_dir.as_ref().map(|d| d.join(format!("vault-{n}"))),
-            ..EmulatorConfig::default()
-        };
-        others.push(emulator.start_sibling(sibling).await?);
-    }
-    for vault in std::iter::once(&emulator).chain(&others) {
+    let others = (2..=args.vaults).map(|n| EmulatorConfig {
+        state_dir: state_dir.as_ref().map(|d| d.join(format!("vault-{n}"))),
+        ..EmulatorConfig::default()
+    });
+    let vaults = Emulator::start_tenant(config, others).await?;
+    let emulator = &vaults[0];
+    for vault in &vaults {
         tracing::info!(
             vault = %vault.vault_url(),
             identity_endpoint = %emulator.identity_endpoint(),
@@ -176,10 +173,7 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
     }
     if args.print_env {
         use std::io::Write as _;
-        let urls: Vec<String> = std::iter::once(&emulator)
-            .chain(&others)
-            .map(Emulator::vault_url)
-            .collect();
+        let urls: Vec<String> = vaults.iter().map(Emulator::vault_url).collect();
         let mut out = std::io::stdout().lock();
         for (k, v) in emulator.env() {
             let v = if k == "AZURE_KEYVAULT_URI" {
@@ -195,10 +189,9 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
     }
     wait_for_signal().await;
     tracing::info!("Key Vault emulator stopping");
-    for other in others {
-        other.shutdown().await;
+    for vault in vaults {
+        vault.shutdown().await;
     }
-    emulator.shutdown().await;
     Ok(())
 }
 

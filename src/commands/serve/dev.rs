@@ -67,12 +67,10 @@ impl DevVault {
             },
             ..EmulatorConfig::default()
         };
-        let first = Emulator::start(config(0)).await.map_err(dev_err)?;
-        let mut emulators = vec![];
-        for n in 1..usize::from(vaults.max(1)) {
-            emulators.push(first.start_sibling(config(n)).await.map_err(dev_err)?);
-        }
-        emulators.insert(0, first);
+        let others = (1..usize::from(vaults)).map(config);
+        let emulators = Emulator::start_tenant(config(0), others)
+            .await
+            .map_err(dev_err)?;
         let emulator = &emulators[0];
         let urls = emulators
             .iter()

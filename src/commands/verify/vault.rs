@@ -116,7 +116,7 @@ pub(super) fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCod
             .collect();
         let missing: Vec<_> = missing
             .iter()
-            .map(|(pkh, vault)| serde_json::json!({"pkh": pkh, "missing_from": vault}))
+            .map(|(pkh, vault)| serde_json::json!({"pkh": pkh.to_string(), "missing_from": vault.as_str()}))
             .collect();
         let mut body = serde_json::json!({"ok": errors.is_empty(), "exit_code": exit as u8, "keys": keys, "errors": errors, "missing": missing});
         // The first error also as `error`, as every other failing command prints it.
@@ -145,28 +145,24 @@ pub(super) fn list(global: &GlobalArgs, args: &VaultArgs, json: bool) -> ExitCod
 type Listing = (Url, Result<Vec<VaultKey>, VaultError>);
 
 /// Every (pkh, vault) where a key some vault holds is missing; empty for one vault.
-fn missing_from(listings: &[Listing]) -> Vec<(String, String)> {
-    let listed: Vec<(&Url, Vec<crate::tezos::Pkh>)> = listings
+fn missing_from(listings: &[Listing]) -> Vec<(crate::tezos::Pkh, &Url)> {
+    use std::collections::BTreeSet;
+    let listed: Vec<(&Url, BTreeSet<crate::tezos::Pkh>)> = listings
         .iter()
         .filter_map(|(url, l)| {
-            l.as_ref()
-                .ok()
-                .map(|keys| (url, keys.iter().map(VaultKey::pkh).collect()))
+            let keys = l.as_ref().ok()?;
+            Some((url, keys.iter().map(VaultKey::pkh).collect()))
         })
         .collect();
-    let all: std::collections::BTreeSet<String> = listed
-        .iter()
-        .flat_map(|(_, pkhs)| pkhs.iter().map(|p| p.to_string()))
-        .collect();
-    let mut missing = Vec::new();
-    for pkh in all {
-        for (url, pkhs) in &listed {
-            if !pkhs.iter().any(|p| p.to_string() == pkh) {
-                missing.push((pkh.clone(), url.to_string()));
-            }
-        }
-    }
-    missing
+    let all: BTreeSet<_> = listed.iter().flat_map(|(_, pkhs)| pkhs).copied().collect();
+    all.into_iter()
+        .flat_map(|pkh| {
+            listed
+                .iter()
+                .filter(move |(_, pkhs)| !pkhs.contains(&pkh))
+                .map(move |(url, _)| (pkh, *url))
+        })
+        .collect()
 }
 
 fn print_table(keys: &[Listed], several: bool) {
