@@ -65,6 +65,15 @@ async fn sign(set: &VaultSet, key: &VaultKey, i: u32) -> Result<Signature, Vault
     .await
 }
 
+/// Waits (up to 5 s) until vault `i` is probed back into good standing.
+async fn restored(set: &VaultSet, i: usize) {
+    let until = Instant::now() + Duration::from_secs(5);
+    while set.members()[i].demoted.is_some() {
+        assert!(Instant::now() < until, "never probed back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// How long a signature that must succeed took.
 async fn timed(set: &VaultSet, key: &VaultKey, i: u32) -> Duration {
     let started = Instant::now();
@@ -151,13 +160,9 @@ async fn a_failing_vault_hands_over_at_once_is_demoted_and_probed_back() {
         3,
         "a demoted vault is not asked while the other answers"
     );
-    // Back up: a probe (a listing) restores it, and it is asked first again.
+    // Back up: a probe (a signature) restores it, and it is asked first again.
     a.set_mode(Mode::Normal);
-    let until = Instant::now() + Duration::from_secs(5);
-    while set.members()[0].demoted.is_some() {
-        assert!(Instant::now() < until, "never probed back");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    restored(&set, 0).await;
     let before = a.signs();
     sign(&set, &key, 10).await.unwrap();
     assert_eq!(a.signs(), before + 1);
@@ -399,11 +404,7 @@ async fn a_vault_that_never_listed_is_demoted_and_its_probe_lists_it() {
             .contains("could not be listed")
     );
     b.set_mode(Mode::Normal);
-    let until = Instant::now() + Duration::from_secs(5);
-    while set.members()[1].demoted.is_some() {
-        assert!(Instant::now() < until, "never probed back");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    restored(&set, 1).await;
     assert_eq!(set.members()[1].keys, 2, "its keys are known now");
     a.set_mode(Mode::Fail);
     sign(&set, &key, 1).await.expect("B signs");
@@ -456,4 +457,25 @@ async fn losing_a_race_or_arriving_late_is_no_failure_of_a_vault() {
     let status = set.members();
     assert!(status.iter().all(|m| m.demoted.is_none()), "{status:?}");
     assert!(status[1].errors.is_empty(), "{:?}", status[1].errors);
+}
+
+/// A key deleted from one vault is still served from the other; deleted from both, it is no
+/// longer listed (the keyring then stops serving it, as with one vault).
+#[tokio::test]
+async fn a_key_deleted_from_one_vault_is_served_from_the_other_until_deleted_from_both() {
+    let (a, b) = two();
+    let set = set_of(&a, &b, config()).await;
+    let key = tz2(&set).await;
+    a.remove("baker");
+    let listed = set.list_keys().await.unwrap();
+    assert!(listed.iter().any(|k| k.pkh() == key.pkh()), "{listed:?}");
+    sign(&set, &key, 1).await.expect("B signs");
+    assert_eq!(a.signs(), 0, "A no longer holds it: not asked");
+    b.remove("baker-west");
+    let listed = set.list_keys().await.unwrap();
+    assert!(listed.iter().all(|k| k.pkh() != key.pkh()), "{listed:?}");
+    assert!(matches!(
+        sign(&set, &key, 2).await,
+        Err(VaultError::NotFound(_))
+    ));
 }
