@@ -103,27 +103,28 @@ pub struct MemberStatus {
 struct Member {
     url: String,
     vault: Arc<dyn Vault>,
-    /// Its keys by pkh, as last listed (kept when a listing fails).
-    keys: RwLock<HashMap<Pkh, VaultKey>>,
+    /// Its keys by pkh, as last listed (kept when a listing fails); shared, so that the
+    /// signing path takes one without copying its strings.
+    keys: RwLock<HashMap<Pkh, Arc<VaultKey>>>,
     standing: Standing,
 }
 
 impl Member {
     /// Its keys as last listed.
-    fn known(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Pkh, VaultKey>> {
+    fn known(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Pkh, Arc<VaultKey>>> {
         self.keys.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn key(&self, pkh: &Pkh) -> Option<VaultKey> {
+    fn key(&self, pkh: &Pkh) -> Option<Arc<VaultKey>> {
         self.known().get(pkh).cloned()
     }
 
-    fn key_named(&self, name: &str) -> Option<VaultKey> {
+    fn key_named(&self, name: &str) -> Option<Arc<VaultKey>> {
         self.known().values().find(|k| k.name == name).cloned()
     }
 
     /// Its key first by name, if it knows any.
-    fn any_key(&self) -> Option<VaultKey> {
+    fn any_key(&self) -> Option<Arc<VaultKey>> {
         self.known()
             .values()
             .min_by(|a, b| a.name.cmp(&b.name))
@@ -136,7 +137,10 @@ impl Member {
         let listed = self.vault.list_keys().await;
         match &listed {
             Ok(keys) => {
-                let map = keys.iter().map(|k| (k.pkh(), k.clone())).collect();
+                let map = keys
+                    .iter()
+                    .map(|k| (k.pkh(), Arc::new(k.clone())))
+                    .collect();
                 *self.keys.write().unwrap_or_else(|p| p.into_inner()) = map;
             }
             Err(e) => self.failed(e, config),
@@ -281,7 +285,7 @@ impl VaultSet {
 
     /// The vaults holding `pkh`, each with its own key: the ones in good standing in the order
     /// given, then the demoted ones (asked only when the others failed).
-    fn order(&self, pkh: &Pkh) -> Vec<(&Arc<Member>, VaultKey)> {
+    fn order(&self, pkh: &Pkh) -> Vec<(&Arc<Member>, Arc<VaultKey>)> {
         let holders = self
             .members
             .iter()
@@ -371,9 +375,10 @@ impl Vault for VaultSet {
         let mut merged = Vec::new();
         for member in &self.members {
             let keys = member.known();
-            let mut own: Vec<&VaultKey> = keys.values().collect();
+            let mut own: Vec<&Arc<VaultKey>> = keys.values().collect();
             own.sort_by(|a, b| a.name.cmp(&b.name));
-            merged.extend(own.into_iter().filter(|k| seen.insert(k.pkh())).cloned());
+            let new = own.into_iter().filter(|k| seen.insert(k.pkh()));
+            merged.extend(new.map(|k| VaultKey::clone(k)));
         }
         self.warn_single_homed(&merged);
         Ok(merged)
@@ -391,7 +396,7 @@ impl Vault for VaultSet {
             Some(pkh) => self
                 .order(pkh)
                 .into_iter()
-                .map(|(m, k)| (m, k.name))
+                .map(|(m, k)| (m, k.name.clone()))
                 .collect(),
             None => self.members.iter().map(|m| (m, name.to_string())).collect(),
         };

@@ -66,7 +66,7 @@ fn passing(e: &VaultError) -> bool {
 /// One round over `order`: the first verified signature, or the last error.
 async fn one_round(
     set: &VaultSet,
-    order: &[(&Arc<Member>, VaultKey)],
+    order: &[(&Arc<Member>, Arc<VaultKey>)],
     digest: &[u8; 32],
     deadline: Option<Instant>,
 ) -> Result<Signature, VaultError> {
