@@ -45,6 +45,14 @@ async fn set_of(a: &Arc<MemoryVault>, b: &Arc<MemoryVault>, config: HedgeConfig)
     set
 }
 
+/// [`two`] as a set with `config`, and its tz2 key.
+async fn pair(config: HedgeConfig) -> (Arc<MemoryVault>, Arc<MemoryVault>, VaultSet, VaultKey) {
+    let (a, b) = two();
+    let set = set_of(&a, &b, config).await;
+    let key = tz2(&set).await;
+    (a, b, set, key)
+}
+
 async fn tz2(set: &VaultSet) -> VaultKey {
     let keys = set.list_keys().await.unwrap();
     keys.into_iter()
@@ -107,9 +115,7 @@ async fn keys_are_matched_by_public_key_and_named_as_the_first_vault_names_them(
 
 #[tokio::test]
 async fn both_healthy_the_first_vault_alone_signs() {
-    let (a, b) = two();
-    let set = set_of(&a, &b, config()).await;
-    let key = tz2(&set).await;
+    let (a, b, set, key) = pair(config()).await;
     for i in 0..20 {
         let sig = sign(&set, &key, i).await.unwrap();
         key.public_key.verify_digest(&digest(i), &sig).unwrap();
@@ -123,19 +129,13 @@ async fn both_healthy_the_first_vault_alone_signs() {
 
 #[tokio::test]
 async fn a_failing_vault_hands_over_at_once_is_demoted_and_probed_back() {
-    let (a, b) = two();
     // A hedge delay far longer than any hand-over: B is asked because A failed, not by the
     // timer (no hedge is counted).
-    let set = set_of(
-        &a,
-        &b,
-        HedgeConfig {
-            delay: HedgeDelay::Fixed(Duration::from_secs(5)),
-            ..config()
-        },
-    )
+    let (a, _b, set, key) = pair(HedgeConfig {
+        delay: HedgeDelay::Fixed(Duration::from_secs(5)),
+        ..config()
+    })
     .await;
-    let key = tz2(&set).await;
     a.set_mode(Mode::Fail);
     for i in 0..3 {
         let took = timed(&set, &key, i).await;
@@ -170,9 +170,7 @@ async fn a_failing_vault_hands_over_at_once_is_demoted_and_probed_back() {
 
 #[tokio::test]
 async fn a_frozen_vault_is_hedged_after_the_delay_then_demoted() {
-    let (a, b) = two();
-    let set = set_of(&a, &b, config()).await;
-    let key = tz2(&set).await;
+    let (a, _b, set, key) = pair(config()).await;
     a.set_mode(Mode::Hang);
     for i in 0..3 {
         let took = timed(&set, &key, i).await;
@@ -199,19 +197,13 @@ async fn a_frozen_vault_is_hedged_after_the_delay_then_demoted() {
 
 #[tokio::test]
 async fn only_verified_signatures_leave_and_one_per_call() {
-    let (a, b) = two();
     // Both asked at once every time: the race is real.
-    let set = set_of(
-        &a,
-        &b,
-        HedgeConfig {
-            delay: HedgeDelay::Fixed(Duration::ZERO),
-            demote_after: u32::MAX,
-            ..config()
-        },
-    )
+    let (a, b, set, key) = pair(HedgeConfig {
+        delay: HedgeDelay::Fixed(Duration::ZERO),
+        demote_after: u32::MAX,
+        ..config()
+    })
     .await;
-    let key = tz2(&set).await;
     for i in 0..50 {
         let sig = sign(&set, &key, i).await.unwrap();
         key.public_key.verify_digest(&digest(i), &sig).unwrap();
@@ -237,19 +229,13 @@ async fn only_verified_signatures_leave_and_one_per_call() {
 
 #[tokio::test]
 async fn the_cap_holds_hedges_under_a_slow_vault() {
-    let (a, b) = two();
-    let set = set_of(
-        &a,
-        &b,
-        HedgeConfig {
-            delay: HedgeDelay::Fixed(Duration::from_millis(5)),
-            max_ratio: 0.1,
-            demote_after: u32::MAX,
-            ..config()
-        },
-    )
+    let (a, _b, set, key) = pair(HedgeConfig {
+        delay: HedgeDelay::Fixed(Duration::from_millis(5)),
+        max_ratio: 0.1,
+        demote_after: u32::MAX,
+        ..config()
+    })
     .await;
-    let key = tz2(&set).await;
     a.set_latency(Duration::from_millis(25));
     for i in 0..60 {
         sign(&set, &key, i).await.unwrap();
@@ -271,17 +257,11 @@ async fn the_cap_holds_hedges_under_a_slow_vault() {
 
 #[tokio::test]
 async fn the_automatic_delay_follows_the_first_vaults_latency() {
-    let (a, b) = two();
-    let set = set_of(
-        &a,
-        &b,
-        HedgeConfig {
-            delay: HedgeDelay::Auto,
-            ..config()
-        },
-    )
+    let (a, b, set, key) = pair(HedgeConfig {
+        delay: HedgeDelay::Auto,
+        ..config()
+    })
     .await;
-    let key = tz2(&set).await;
     assert_eq!(
         set.members()[0].hedge_delay,
         HedgeConfig::default().initial_delay
@@ -300,9 +280,7 @@ async fn the_automatic_delay_follows_the_first_vaults_latency() {
 
 #[tokio::test]
 async fn both_down_fails_within_the_deadline_and_readiness_says_so() {
-    let (a, b) = two();
-    let set = set_of(&a, &b, config()).await;
-    let key = tz2(&set).await;
+    let (a, b, set, key) = pair(config()).await;
     a.set_mode(Mode::Hang);
     b.set_mode(Mode::Hang);
     let started = Instant::now();
@@ -369,9 +347,7 @@ async fn a_frozen_vault_holds_up_a_listing_only_for_the_grace_period() {
 
 #[tokio::test]
 async fn a_frozen_vault_leaves_readiness_to_the_other_within_the_check_timeout() {
-    let (a, b) = two();
-    let set = set_of(&a, &b, config()).await;
-    let key = tz2(&set).await;
+    let (a, b, set, key) = pair(config()).await;
     a.set_mode(Mode::Hang);
     let started = Instant::now();
     set.check(std::slice::from_ref(&key))
@@ -431,19 +407,13 @@ async fn a_vault_that_knows_no_key_is_listed_by_the_readiness_check() {
 
 #[tokio::test]
 async fn losing_a_race_or_arriving_late_is_no_failure_of_a_vault() {
-    let (a, b) = two();
     // Both asked at once on every request; B is always the slower.
-    let set = set_of(
-        &a,
-        &b,
-        HedgeConfig {
-            delay: HedgeDelay::Fixed(Duration::ZERO),
-            max_ratio: 1.0,
-            ..config()
-        },
-    )
+    let (a, b, set, key) = pair(HedgeConfig {
+        delay: HedgeDelay::Fixed(Duration::ZERO),
+        max_ratio: 1.0,
+        ..config()
+    })
     .await;
-    let key = tz2(&set).await;
     a.set_latency(Duration::from_millis(5));
     b.set_latency(Duration::from_millis(15));
     for i in 0..20 {
@@ -463,9 +433,7 @@ async fn losing_a_race_or_arriving_late_is_no_failure_of_a_vault() {
 /// longer listed (the keyring then stops serving it, as with one vault).
 #[tokio::test]
 async fn a_key_deleted_from_one_vault_is_served_from_the_other_until_deleted_from_both() {
-    let (a, b) = two();
-    let set = set_of(&a, &b, config()).await;
-    let key = tz2(&set).await;
+    let (a, b, set, key) = pair(config()).await;
     a.remove("baker");
     let listed = set.list_keys().await.unwrap();
     assert!(listed.iter().any(|k| k.pkh() == key.pkh()), "{listed:?}");
